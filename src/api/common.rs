@@ -1,0 +1,297 @@
+//! Cross-API wire pieces: enums that accept names or integers, int64-as-string, long-running
+//! operations, `google.rpc.Status`, error bodies and IAM policies.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+use std::fmt;
+use std::marker::PhantomData;
+
+/// The name table of one proto enum, indexed by its integer value.
+pub trait EnumTable {
+    const NAMES: &'static [&'static str];
+}
+
+/// A proto enum on the wire. Always holds the canonical name; deserialises from the name or
+/// from its integer value.
+pub struct Enum<T> {
+    name: String,
+    _t: PhantomData<T>,
+}
+
+impl<T: EnumTable> Enum<T> {
+    pub fn new(name: &str) -> Self {
+        Enum { name: name.to_string(), _t: PhantomData }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.name
+    }
+    /// The zero value (`*_UNSPECIFIED`) is the proto default and is omitted on output.
+    pub fn is_default(&self) -> bool {
+        self.name.is_empty() || T::NAMES.first().is_some_and(|n| *n == self.name)
+    }
+    pub fn is_known(&self) -> bool {
+        T::NAMES.contains(&self.name.as_str())
+    }
+}
+
+impl<T> Clone for Enum<T> {
+    fn clone(&self) -> Self {
+        Enum { name: self.name.clone(), _t: PhantomData }
+    }
+}
+impl<T> PartialEq for Enum<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+impl<T> fmt::Debug for Enum<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.name)
+    }
+}
+impl<T: EnumTable> Default for Enum<T> {
+    fn default() -> Self {
+        Enum::new(T::NAMES.first().copied().unwrap_or(""))
+    }
+}
+impl<T> Serialize for Enum<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.name)
+    }
+}
+impl<'de, T: EnumTable> Deserialize<'de> for Enum<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Value::deserialize(d)? {
+            Value::String(s) => Ok(Enum::new(&s)),
+            Value::Number(n) => {
+                let i = n.as_u64().ok_or_else(|| serde::de::Error::custom("negative enum value"))?;
+                let name = T::NAMES
+                    .get(i as usize)
+                    .ok_or_else(|| serde::de::Error::custom(format!("unknown enum value {i}")))?;
+                Ok(Enum::new(name))
+            }
+            Value::Null => Ok(Enum::default()),
+            other => Err(serde::de::Error::custom(format!("enum must be a name or number, got {other}"))),
+        }
+    }
+}
+
+macro_rules! enum_table {
+    ($name:ident, [$($v:literal),* $(,)?]) => {
+        #[derive(Debug, Clone, Copy, PartialEq)]
+        pub struct $name;
+        impl EnumTable for $name {
+            const NAMES: &'static [&'static str] = &[$($v),*];
+        }
+    };
+}
+pub(crate) use enum_table;
+
+/// int64 fields travel as JSON strings; numbers are accepted too.
+pub mod i64str {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use serde_json::Value;
+
+    pub fn serialize<S: Serializer>(v: &i64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&v.to_string())
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        match Value::deserialize(d)? {
+            Value::String(s) => s.parse().map_err(serde::de::Error::custom),
+            Value::Number(n) => n.as_i64().ok_or_else(|| serde::de::Error::custom("not an int64")),
+            Value::Null => Ok(0),
+            other => Err(serde::de::Error::custom(format!("expected int64, got {other}"))),
+        }
+    }
+}
+
+pub fn is_zero_i64(v: &i64) -> bool {
+    *v == 0
+}
+pub fn is_zero_i32(v: &i32) -> bool {
+    *v == 0
+}
+pub fn is_false(v: &bool) -> bool {
+    !*v
+}
+
+/// `google.rpc.Status` (inside operations and task attempt results: `code` is the gRPC number).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Status {
+    #[serde(skip_serializing_if = "is_zero_i32")]
+    pub code: i32,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<Value>,
+}
+
+/// `google.longrunning.Operation`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Operation {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Value>,
+    #[serde(skip_serializing_if = "is_false")]
+    pub done: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<Status>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response: Option<Value>,
+}
+
+/// The canonical gRPC codes, by number, with their HTTP mapping (AIP-193).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    Ok = 0,
+    Cancelled = 1,
+    Unknown = 2,
+    InvalidArgument = 3,
+    DeadlineExceeded = 4,
+    NotFound = 5,
+    AlreadyExists = 6,
+    PermissionDenied = 7,
+    ResourceExhausted = 8,
+    FailedPrecondition = 9,
+    Aborted = 10,
+    OutOfRange = 11,
+    Unimplemented = 12,
+    Internal = 13,
+    Unavailable = 14,
+    DataLoss = 15,
+    Unauthenticated = 16,
+}
+
+impl Code {
+    pub fn http_status(self) -> u16 {
+        match self {
+            Code::Ok => 200,
+            Code::Cancelled => 499,
+            Code::Unknown | Code::Internal | Code::DataLoss => 500,
+            Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => 400,
+            Code::DeadlineExceeded => 504,
+            Code::NotFound => 404,
+            Code::AlreadyExists | Code::Aborted => 409,
+            Code::PermissionDenied => 403,
+            Code::ResourceExhausted => 429,
+            Code::Unimplemented => 501,
+            Code::Unavailable => 503,
+            Code::Unauthenticated => 401,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Code::Ok => "OK",
+            Code::Cancelled => "CANCELLED",
+            Code::Unknown => "UNKNOWN",
+            Code::InvalidArgument => "INVALID_ARGUMENT",
+            Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+            Code::NotFound => "NOT_FOUND",
+            Code::AlreadyExists => "ALREADY_EXISTS",
+            Code::PermissionDenied => "PERMISSION_DENIED",
+            Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+            Code::FailedPrecondition => "FAILED_PRECONDITION",
+            Code::Aborted => "ABORTED",
+            Code::OutOfRange => "OUT_OF_RANGE",
+            Code::Unimplemented => "UNIMPLEMENTED",
+            Code::Internal => "INTERNAL",
+            Code::Unavailable => "UNAVAILABLE",
+            Code::DataLoss => "DATA_LOSS",
+            Code::Unauthenticated => "UNAUTHENTICATED",
+        }
+    }
+}
+
+/// The HTTP error body `{"error": {code, message, status, details}}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ErrorDetail {
+    pub code: u16,
+    pub message: String,
+    pub status: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<Value>,
+}
+
+impl ErrorBody {
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        ErrorBody {
+            error: ErrorDetail {
+                code: code.http_status(),
+                message: message.into(),
+                status: code.name().to_string(),
+                details: Vec::new(),
+            },
+        }
+    }
+    /// INVALID_ARGUMENT with a `google.rpc.BadRequest` naming the offending fields.
+    pub fn bad_request(violations: &[(String, String)]) -> Self {
+        let message = violations
+            .iter()
+            .map(|(f, d)| format!("{f}: {d}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut body = ErrorBody::new(Code::InvalidArgument, message);
+        body.error.details.push(serde_json::json!({
+            "@type": "type.googleapis.com/google.rpc.BadRequest",
+            "fieldViolations": violations.iter().map(|(f, d)| serde_json::json!({"field": f, "description": d})).collect::<Vec<_>>()
+        }));
+        body
+    }
+}
+
+/// `google.iam.v1.Policy`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Policy {
+    #[serde(skip_serializing_if = "is_zero_i32")]
+    pub version: i32,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub etag: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bindings: Vec<Binding>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub audit_configs: Vec<Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Binding {
+    pub role: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub condition: Option<Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    enum_table!(Egress, ["VPC_EGRESS_UNSPECIFIED", "ALL_TRAFFIC", "PRIVATE_RANGES_ONLY"]);
+
+    #[test]
+    fn enum_accepts_names_and_integers() {
+        let a: Enum<Egress> = serde_json::from_str("2").unwrap();
+        let b: Enum<Egress> = serde_json::from_str("\"PRIVATE_RANGES_ONLY\"").unwrap();
+        assert_eq!(a, b);
+        assert_eq!(serde_json::to_string(&a).unwrap(), "\"PRIVATE_RANGES_ONLY\"");
+        assert!(serde_json::from_str::<Enum<Egress>>("7").is_err());
+        assert!(Enum::<Egress>::default().is_default());
+    }
+
+    #[test]
+    fn error_body_maps_grpc_code_to_http() {
+        let e = ErrorBody::new(Code::FailedPrecondition, "x");
+        assert_eq!(e.error.code, 400);
+        assert_eq!(e.error.status, "FAILED_PRECONDITION");
+        assert_eq!(ErrorBody::new(Code::Aborted, "x").error.code, 409);
+    }
+}

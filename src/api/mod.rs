@@ -1,0 +1,11 @@
+//! Wire types for the Google REST APIs runform speaks, defined once and shared by the
+//! reconciler's client (`cloud`) and the bundled local runtime (`runtime`).
+//!
+//! JSON follows the proto3 JSON mapping: lowerCamelCase names, defaults omitted, int64 as
+//! strings, enums as names (integers accepted on input, because Google's Python clients send
+//! `enum-encoding=int`).
+
+pub mod common;
+pub mod run;
+
+pub use common::*;

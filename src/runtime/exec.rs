@@ -1,0 +1,812 @@
+//! Executions: each task runs as a local process, at most `parallelism` at once, retried up to
+//! `maxRetries`, killed (SIGTERM, then SIGKILL after a grace period) past its timeout or on
+//! cancel. Status, counters and conditions are kept the way the Cloud Run API reports them.
+
+use super::jobs::ImageMapping;
+use super::store::Kind;
+use super::{now_rfc3339, ApiError, ApiResult, Runtime};
+use crate::api::run::*;
+use crate::api::{Code, Enum, Operation, Status};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::{watch, Semaphore};
+
+/// Google's sample job image; the runtime has a built-in stand-in for it.
+pub const SAMPLE_IMAGE: &str = "us-docker.pkg.dev/cloudrun/container/job";
+
+/// The stand-in for the sample image: like Google's sample, it reads SLEEP_MS and FAIL_RATE,
+/// sleeps, then fails with probability FAIL_RATE.
+const SAMPLE_SCRIPT: &str = r#"echo "Starting Task #${CLOUD_RUN_TASK_INDEX}, Attempt #${CLOUD_RUN_TASK_ATTEMPT}..."
+ms="${SLEEP_MS:-0}"
+case "$ms" in ''|*[!0-9]*) echo "SLEEP_MS must be a whole number of milliseconds" >&2; exit 2;; esac
+if [ "$ms" -gt 0 ]; then sleep "$(awk -v m="$ms" 'BEGIN { printf "%.3f", m / 1000 }')"; fi
+if awk -v r="${FAIL_RATE:-0}" -v s="$$${CLOUD_RUN_TASK_INDEX}${CLOUD_RUN_TASK_ATTEMPT}" 'BEGIN { srand(s); exit !(rand() < r + 0) }'; then
+  echo "Task #${CLOUD_RUN_TASK_INDEX}, Attempt #${CLOUD_RUN_TASK_ATTEMPT} failed." >&2
+  exit 1
+fi
+echo "Completed Task #${CLOUD_RUN_TASK_INDEX}."
+"#;
+
+/// What an attempt turned out to be.
+#[derive(Debug, Clone, PartialEq)]
+enum Outcome {
+    Succeeded,
+    Failed { exit_code: Option<i32>, signal: Option<i32>, message: String, retryable: bool },
+    Cancelled,
+}
+
+/// What to start for a container.
+enum Program {
+    Exec { argv: Vec<String>, cwd: Option<PathBuf> },
+    Missing(String),
+}
+
+fn image_base(image: &str) -> &str {
+    let no_digest = image.split('@').next().unwrap_or(image);
+    // A tag is a ':' after the last '/'.
+    match no_digest.rfind(':') {
+        Some(i) if i > no_digest.rfind('/').unwrap_or(0) => &no_digest[..i],
+        _ => no_digest,
+    }
+}
+
+fn resolve_program(c: &Container, images: &[ImageMapping]) -> Program {
+    if !c.command.is_empty() {
+        let mut argv = c.command.clone();
+        argv.extend(c.args.iter().cloned());
+        let cwd = (!c.working_dir.is_empty()).then(|| PathBuf::from(&c.working_dir)).filter(|p| p.is_dir());
+        return Program::Exec { argv, cwd };
+    }
+    let mapping = images
+        .iter()
+        .find(|m| m.image == c.image)
+        .or_else(|| images.iter().find(|m| image_base(&m.image) == image_base(&c.image)));
+    if let Some(m) = mapping {
+        let mut argv = m.command.clone();
+        argv.extend(if c.args.is_empty() { m.args.clone() } else { c.args.clone() });
+        return Program::Exec { argv, cwd: m.working_dir.as_ref().map(PathBuf::from) };
+    }
+    if image_base(&c.image) == SAMPLE_IMAGE {
+        return Program::Exec { argv: vec!["/bin/sh".into(), "-c".into(), SAMPLE_SCRIPT.into()], cwd: None };
+    }
+    Program::Missing(format!(
+        "the local runtime cannot run image {:?}: it has no command, and no local mapping is registered for it. \
+         Add a `local_image \"{}\" {{ command = [...] }}` block to the stack (or set the container's command); \
+         see README \"Local images\"",
+        c.image,
+        image_base(&c.image)
+    ))
+}
+
+/// One log line, as served to `runform logs`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct LogEntry {
+    pub task: i32,
+    pub attempt: i32,
+    pub stream: String,
+    pub line: String,
+}
+
+struct ExecPlan {
+    exec_name: String,
+    job_short: String,
+    task_count: i32,
+    parallelism: i32,
+    template: TaskTemplate,
+}
+
+impl Runtime {
+    /// `jobs:run`: creates the execution and its tasks, starts them, and returns the execution
+    /// and its (not yet done) operation.
+    pub fn run_job(self: &Arc<Self>, job_name: &str, req: RunJobRequest, token: Option<&str>) -> ApiResult<(Execution, Operation)> {
+        let job = self.get_job(job_name)?;
+        if !req.etag.is_empty() && req.etag != job.etag {
+            return Err(ApiError::new(Code::FailedPrecondition, "etag does not match the job's current etag"));
+        }
+        let mut template = job.template.template.clone();
+        let mut task_count = job.template.task_count.max(1);
+        if let Some(o) = &req.overrides {
+            apply_overrides(&mut template, &mut task_count, o)?;
+        }
+        let parallelism = match job.template.parallelism {
+            0 => task_count,
+            p => p.min(task_count),
+        };
+        if req.validate_only {
+            let exec = Execution { name: format!("{job_name}/executions/validate-only"), ..Default::default() };
+            let op = Operation { name: String::new(), done: true, response: Some(to_any(EXECUTION_TYPE, &exec)), ..Default::default() };
+            return Ok((exec, op));
+        }
+        let id = self.new_execution_id(job_name, token)?;
+        let exec_name = format!("{job_name}/executions/{id}");
+        let now = now_rfc3339();
+        let exec = Execution {
+            name: exec_name.clone(),
+            uid: uuid::Uuid::new_v4().to_string(),
+            generation: 1,
+            observed_generation: 1,
+            job: last_segment(job_name).to_string(),
+            labels: job.template.labels.clone(),
+            annotations: job.template.annotations.clone(),
+            creator: "local-user@runform.local".into(),
+            create_time: now.clone(),
+            update_time: now.clone(),
+            launch_stage: job.launch_stage.clone(),
+            parallelism,
+            task_count,
+            template: Some(template.clone()),
+            reconciling: true,
+            conditions: vec![
+                cond("ResourcesAvailable", "CONDITION_SUCCEEDED", "Provisioned resources."),
+                cond("Started", "CONDITION_PENDING", "Waiting for tasks to start."),
+                cond("Completed", "CONDITION_PENDING", "Started deployment."),
+            ],
+            log_uri: String::new(),
+            ..Default::default()
+        };
+        let meta = Execution { name: exec_name.clone(), job: exec.job.clone(), ..Default::default() };
+        let op = Operation {
+            name: {
+                let (p, l) = project_location(job_name).unwrap_or(("local", "local"));
+                format!("projects/{p}/locations/{l}/operations/{}", uuid::Uuid::new_v4())
+            },
+            metadata: Some(to_any(EXECUTION_TYPE, &meta)),
+            ..Default::default()
+        };
+        {
+            let mut store = self.store();
+            store.put(Kind::Execution, &exec_name, &exec)?;
+            for i in 0..task_count {
+                let t = Task {
+                    name: format!("{exec_name}/tasks/{id}-task{i}"),
+                    uid: uuid::Uuid::new_v4().to_string(),
+                    generation: 1,
+                    job: exec.job.clone(),
+                    execution: id.clone(),
+                    index: i,
+                    create_time: now.clone(),
+                    containers: template.containers.clone(),
+                    volumes: template.volumes.clone(),
+                    max_retries: template.max_retries,
+                    timeout: template.timeout.clone(),
+                    service_account: template.service_account.clone(),
+                    execution_environment: template.execution_environment.clone(),
+                    conditions: vec![cond("Completed", "CONDITION_PENDING", "Waiting to start.")],
+                    ..Default::default()
+                };
+                store.put(Kind::Task, &t.name, &t)?;
+            }
+            store.put(Kind::Operation, &op.name, &op)?;
+            if let Some(mut j) = store.get::<Job>(Kind::Job, job_name) {
+                j.execution_count += 1;
+                j.latest_created_execution = Some(ExecutionReference {
+                    name: exec_name.clone(),
+                    create_time: now,
+                    completion_status: Enum::new("EXECUTION_RUNNING"),
+                    ..Default::default()
+                });
+                store.put(Kind::Job, job_name, &j)?;
+            }
+        }
+        let (tx, rx) = watch::channel(false);
+        self.running.lock().unwrap_or_else(|p| p.into_inner()).insert(exec_name.clone(), tx);
+        self.link_operation(&exec_name, &op.name, false);
+        let plan = ExecPlan { exec_name, job_short: exec.job.clone(), task_count, parallelism, template };
+        let rt = self.clone();
+        tokio::spawn(async move { rt.drive(plan, rx).await });
+        Ok((exec, op))
+    }
+
+    /// Remembers that operation `op` finishes with execution `exec` (persisted in the
+    /// operation's own record through `pending_ops`).
+    pub(crate) fn link_operation(&self, exec: &str, op: &str, job_response: bool) {
+        let mut store = self.store();
+        let mut links: BTreeMap<String, Vec<(String, bool)>> = store.get(Kind::Operation, "_links").unwrap_or_default();
+        links.entry(exec.to_string()).or_default().push((op.to_string(), job_response));
+        let _ = store.put(Kind::Operation, "_links", &links);
+    }
+
+    fn complete_operations(&self, exec: &Execution) {
+        let mut store = self.store();
+        let mut links: BTreeMap<String, Vec<(String, bool)>> = store.get(Kind::Operation, "_links").unwrap_or_default();
+        let Some(ops) = links.remove(&exec.name) else { return };
+        for (op_name, job_response) in ops {
+            let Some(mut op) = store.get::<Operation>(Kind::Operation, &op_name) else { continue };
+            op.done = true;
+            if exec.succeeded() {
+                op.response = Some(if job_response {
+                    let job_name = exec.name.split("/executions/").next().unwrap_or("");
+                    match store.get::<Job>(Kind::Job, job_name) {
+                        Some(j) => to_any(JOB_TYPE, &j),
+                        None => to_any(JOB_TYPE, &Job { name: job_name.into(), ..Default::default() }),
+                    }
+                } else {
+                    to_any(EXECUTION_TYPE, exec)
+                });
+            } else {
+                let message = exec.completed().map(|c| c.message.clone()).unwrap_or_else(|| "execution failed".into());
+                op.error = Some(Status { code: Code::FailedPrecondition as i32, message, details: vec![] });
+            }
+            let _ = store.put(Kind::Operation, &op_name, &op);
+        }
+        let _ = store.put(Kind::Operation, "_links", &links);
+    }
+
+    async fn drive(self: Arc<Self>, plan: ExecPlan, cancel: watch::Receiver<bool>) {
+        let plan = Arc::new(plan);
+        let sem = Arc::new(Semaphore::new(plan.parallelism.max(1) as usize));
+        let images = self.images();
+        let images = Arc::new(images);
+        self.update_exec(&plan.exec_name, |e| {
+            e.start_time = now_rfc3339();
+            set_cond(&mut e.conditions, "Started", "CONDITION_SUCCEEDED", "Started.");
+        });
+        let mut handles = Vec::new();
+        for idx in 0..plan.task_count {
+            let rt = self.clone();
+            let plan = plan.clone();
+            let sem = sem.clone();
+            let images = images.clone();
+            let cancel = cancel.clone();
+            handles.push(tokio::spawn(async move { rt.run_task(&plan, idx, sem, &images, cancel).await }));
+        }
+        for h in handles {
+            let _ = h.await;
+        }
+        self.finish_execution(&plan.exec_name);
+        self.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&plan.exec_name);
+        self.changed.notify_waiters();
+    }
+
+    async fn run_task(&self, plan: &ExecPlan, idx: i32, sem: Arc<Semaphore>, images: &[ImageMapping], mut cancel: watch::Receiver<bool>) {
+        let task_name = format!("{}/tasks/{}-task{idx}", plan.exec_name, last_segment(&plan.exec_name));
+        let permit = tokio::select! {
+            p = sem.acquire_owned() => p.ok(),
+            _ = wait_cancel(&mut cancel) => None,
+        };
+        if permit.is_none() || *cancel.borrow() {
+            self.update_task(&task_name, |t| {
+                t.completion_time = now_rfc3339();
+                set_cond(&mut t.conditions, "Completed", "CONDITION_FAILED", "The task was cancelled before it started.");
+            });
+            self.update_exec(&plan.exec_name, |e| e.cancelled_count += 1);
+            return;
+        }
+        let max_retries = plan.template.max_retries.unwrap_or(3).max(0);
+        let timeout = parse_duration_secs(&plan.template.timeout).unwrap_or(600.0);
+        let mut attempt = 0;
+        loop {
+            let start = now_rfc3339();
+            self.update_task(&task_name, |t| {
+                if t.start_time.is_empty() {
+                    t.start_time = start.clone();
+                    t.scheduled_time = start.clone();
+                }
+                set_cond(&mut t.conditions, "Completed", "CONDITION_PENDING", &format!("Attempt {attempt} is running."));
+            });
+            self.update_exec(&plan.exec_name, |e| e.running_count += 1);
+            let outcome = self.run_attempt(plan, idx, attempt, timeout, images, &mut cancel).await;
+            self.update_exec(&plan.exec_name, |e| e.running_count -= 1);
+            let last = attempt >= max_retries;
+            match &outcome {
+                Outcome::Succeeded => {
+                    self.update_task(&task_name, |t| {
+                        t.completion_time = now_rfc3339();
+                        t.last_attempt_result = Some(TaskAttemptResult { status: Some(Status::default()), exit_code: Some(0), term_signal: None });
+                        set_cond(&mut t.conditions, "Completed", "CONDITION_SUCCEEDED", "Completed successfully.");
+                    });
+                    self.update_exec(&plan.exec_name, |e| e.succeeded_count += 1);
+                    return;
+                }
+                Outcome::Cancelled => {
+                    self.update_task(&task_name, |t| {
+                        t.completion_time = now_rfc3339();
+                        t.last_attempt_result = Some(TaskAttemptResult {
+                            status: Some(Status { code: Code::Cancelled as i32, message: "The task was cancelled.".into(), details: vec![] }),
+                            exit_code: None,
+                            term_signal: Some(15),
+                        });
+                        set_cond(&mut t.conditions, "Completed", "CONDITION_FAILED", "The task was cancelled.");
+                    });
+                    self.update_exec(&plan.exec_name, |e| e.cancelled_count += 1);
+                    return;
+                }
+                Outcome::Failed { exit_code, signal, message, retryable } => {
+                    let result = TaskAttemptResult {
+                        status: Some(Status { code: if signal.is_some() { Code::DeadlineExceeded as i32 } else { Code::Unknown as i32 }, message: message.clone(), details: vec![] }),
+                        exit_code: *exit_code,
+                        term_signal: *signal,
+                    };
+                    if last || !retryable {
+                        self.update_task(&task_name, |t| {
+                            t.completion_time = now_rfc3339();
+                            t.last_attempt_result = Some(result.clone());
+                            set_cond(&mut t.conditions, "Completed", "CONDITION_FAILED", message);
+                        });
+                        self.update_exec(&plan.exec_name, |e| e.failed_count += 1);
+                        return;
+                    }
+                    let first_retry = attempt == 0;
+                    self.update_task(&task_name, |t| {
+                        t.retried += 1;
+                        t.last_attempt_result = Some(result.clone());
+                    });
+                    if first_retry {
+                        self.update_exec(&plan.exec_name, |e| e.retried_count += 1);
+                    }
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    async fn run_attempt(&self, plan: &ExecPlan, idx: i32, attempt: i32, timeout_secs: f64, images: &[ImageMapping], cancel: &mut watch::Receiver<bool>) -> Outcome {
+        let log_path = self.log_path(&plan.exec_name, idx, attempt);
+        if let Some(parent) = log_path.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        let Some(container) = plan.template.containers.first() else {
+            return Outcome::Failed { exit_code: None, signal: None, message: "the job has no container".into(), retryable: false };
+        };
+        let (argv, cwd) = match resolve_program(container, images) {
+            Program::Exec { argv, cwd } => (argv, cwd),
+            Program::Missing(msg) => {
+                let _ = append_log(&log_path, "stderr", &msg).await;
+                return Outcome::Failed { exit_code: None, signal: None, message: msg, retryable: false };
+            }
+        };
+        let mut cmd = tokio::process::Command::new(&argv[0]);
+        cmd.args(&argv[1..])
+            .env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("HOME", &self.work_dir)
+            .env("CLOUD_RUN_JOB", &plan.job_short)
+            .env("CLOUD_RUN_EXECUTION", last_segment(&plan.exec_name))
+            .env("CLOUD_RUN_TASK_INDEX", idx.to_string())
+            .env("CLOUD_RUN_TASK_ATTEMPT", attempt.to_string())
+            .env("CLOUD_RUN_TASK_COUNT", plan.task_count.to_string())
+            .current_dir(cwd.unwrap_or_else(|| self.work_dir.clone()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        let mut notes = Vec::new();
+        for e in &container.env {
+            match (&e.value, &e.value_source) {
+                (Some(v), _) => {
+                    cmd.env(&e.name, v);
+                }
+                (None, Some(src)) => match self.secret_value(src) {
+                    Some(v) => {
+                        cmd.env(&e.name, v);
+                    }
+                    None => notes.push(format!("runform: secret for env {} is not available locally; see README \"Secrets on the local runtime\"", e.name)),
+                },
+                (None, None) => {
+                    cmd.env(&e.name, "");
+                }
+            }
+        }
+        for n in notes {
+            let _ = append_log(&log_path, "stderr", &n).await;
+        }
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                let msg = format!("could not start {:?}: {e}", argv[0]);
+                let _ = append_log(&log_path, "stderr", &msg).await;
+                return Outcome::Failed { exit_code: Some(127), signal: None, message: msg, retryable: true };
+            }
+        };
+        let pid = child.id();
+        let writer = Arc::new(tokio::sync::Mutex::new(
+            tokio::fs::OpenOptions::new().create(true).append(true).open(&log_path).await.ok(),
+        ));
+        let mut readers = Vec::new();
+        if let Some(out) = child.stdout.take() {
+            readers.push(tokio::spawn(pump(out, "stdout", writer.clone())));
+        }
+        if let Some(err) = child.stderr.take() {
+            readers.push(tokio::spawn(pump(err, "stderr", writer.clone())));
+        }
+        let timeout = Duration::from_secs_f64(timeout_secs.max(0.001));
+        let outcome = tokio::select! {
+            status = child.wait() => match status {
+                Ok(s) if s.success() => Outcome::Succeeded,
+                Ok(s) => {
+                    use std::os::unix::process::ExitStatusExt;
+                    let code = s.code();
+                    Outcome::Failed {
+                        exit_code: code,
+                        signal: s.signal(),
+                        message: match code {
+                            Some(c) => format!("The container exited with an error (exit code {c})."),
+                            None => format!("The container was terminated by signal {}.", s.signal().unwrap_or(0)),
+                        },
+                        retryable: true,
+                    }
+                }
+                Err(e) => Outcome::Failed { exit_code: None, signal: None, message: format!("waiting for the task failed: {e}"), retryable: true },
+            },
+            _ = tokio::time::sleep(timeout) => {
+                let sig = self.terminate(pid, &mut child).await;
+                Outcome::Failed {
+                    exit_code: None,
+                    signal: Some(sig),
+                    message: format!("The task attempt exceeded its timeout of {} and was stopped.", plan.template.timeout),
+                    retryable: true,
+                }
+            }
+            _ = wait_cancel(cancel) => {
+                self.terminate(pid, &mut child).await;
+                Outcome::Cancelled
+            }
+        };
+        for r in readers {
+            let _ = tokio::time::timeout(Duration::from_secs(2), r).await;
+        }
+        if let Outcome::Failed { message, .. } = &outcome {
+            let _ = append_log(&log_path, "runform", message).await;
+        }
+        outcome
+    }
+
+    /// SIGTERM to the task's process group, then SIGKILL after the grace period. Returns the
+    /// signal that ended it.
+    async fn terminate(&self, pid: Option<u32>, child: &mut tokio::process::Child) -> i32 {
+        use nix::sys::signal::{killpg, Signal};
+        use nix::unistd::Pid;
+        let Some(pid) = pid else { return 9 };
+        let pgid = Pid::from_raw(pid as i32);
+        let _ = killpg(pgid, Signal::SIGTERM);
+        match tokio::time::timeout(self.cfg.kill_grace, child.wait()).await {
+            Ok(_) => {
+                let _ = killpg(pgid, Signal::SIGKILL);
+                15
+            }
+            Err(_) => {
+                let _ = killpg(pgid, Signal::SIGKILL);
+                let _ = child.wait().await;
+                9
+            }
+        }
+    }
+
+    fn secret_value(&self, src: &EnvVarSource) -> Option<String> {
+        let r = src.secret_key_ref.as_ref()?;
+        let short = last_segment(&r.secret);
+        let dir = self.cfg.data_dir.as_ref()?.join("secrets");
+        let version = if r.version.is_empty() { "latest" } else { r.version.as_str() };
+        std::fs::read_to_string(dir.join(short).join(version))
+            .or_else(|_| std::fs::read_to_string(dir.join(short)))
+            .ok()
+            .map(|s| s.trim_end_matches('\n').to_string())
+    }
+
+    /// `executions:cancel`.
+    pub fn cancel_execution(&self, name: &str) -> ApiResult<Operation> {
+        let exec = self.get_execution(name)?;
+        let meta = Execution { name: name.into(), job: exec.job.clone(), ..Default::default() };
+        let (p, l) = project_location(name).unwrap_or(("local", "local"));
+        let mut op = Operation {
+            name: format!("projects/{p}/locations/{l}/operations/{}", uuid::Uuid::new_v4()),
+            metadata: Some(to_any(EXECUTION_TYPE, &meta)),
+            ..Default::default()
+        };
+        if exec.is_done() {
+            return Err(ApiError::new(Code::FailedPrecondition, format!("execution {} has already finished", exec.short_name())));
+        }
+        self.store().put(Kind::Operation, &op.name, &op)?;
+        self.update_exec(name, |e| {
+            set_cond(&mut e.conditions, "Completed", "CONDITION_PENDING", "Cancelling.");
+        });
+        self.link_operation(name, &op.name, false);
+        if !self.signal_cancel(name) {
+            // Not driven by this process (e.g. left over from a restart): finish it now.
+            self.finish_execution(name);
+        }
+        op.done = false;
+        Ok(op)
+    }
+
+    pub(crate) fn signal_cancel(&self, name: &str) -> bool {
+        match self.running.lock().unwrap_or_else(|p| p.into_inner()).get(name) {
+            Some(tx) => {
+                let _ = tx.send(true);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub(crate) fn running_names(&self) -> Vec<String> {
+        self.running.lock().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect()
+    }
+
+    /// Cancels every running execution and waits (bounded) for them to finish.
+    pub async fn cancel_all(&self) {
+        for n in self.running_names() {
+            self.signal_cancel(&n);
+        }
+        let deadline = tokio::time::Instant::now() + self.cfg.kill_grace + Duration::from_secs(2);
+        while !self.running_names().is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn finish_execution(&self, name: &str) {
+        let Some(exec) = self.update_exec(name, |e| {
+            let now = now_rfc3339();
+            e.completion_time = now.clone();
+            e.update_time = now;
+            e.reconciling = false;
+            e.running_count = 0;
+            let failed = e.failed_count > 0;
+            let cancelled = e.cancelled_count > 0;
+            let (state, reason, msg) = if cancelled {
+                ("CONDITION_FAILED", Some("CANCELLED"), "The execution was cancelled.".to_string())
+            } else if failed {
+                ("CONDITION_FAILED", Some("NON_ZERO_EXIT_CODE"), format!("{} of {} tasks failed.", e.failed_count, e.task_count))
+            } else if e.succeeded_count >= e.task_count {
+                ("CONDITION_SUCCEEDED", None, format!("Execution completed successfully: {} of {} tasks succeeded.", e.succeeded_count, e.task_count))
+            } else {
+                ("CONDITION_FAILED", Some("JOB_STATUS_SERVICE_POLLING_ERROR"), "The execution was interrupted (the local runtime stopped).".to_string())
+            };
+            set_cond(&mut e.conditions, "Completed", state, &msg);
+            if let Some(c) = e.conditions.iter_mut().find(|c| c.type_ == "Completed") {
+                c.execution_reason = reason.map(Enum::new);
+            }
+        }) else {
+            return;
+        };
+        let status = if exec.cancelled() {
+            "EXECUTION_CANCELLED"
+        } else if exec.succeeded() {
+            "EXECUTION_SUCCEEDED"
+        } else {
+            "EXECUTION_FAILED"
+        };
+        let job_name = name.split("/executions/").next().unwrap_or("").to_string();
+        {
+            let mut store = self.store();
+            if let Some(mut j) = store.get::<Job>(Kind::Job, &job_name) {
+                if let Some(r) = j.latest_created_execution.as_mut().filter(|r| r.name == name) {
+                    r.completion_time = exec.completion_time.clone();
+                    r.completion_status = Enum::new(status);
+                    let _ = store.put(Kind::Job, &job_name, &j);
+                }
+            }
+        }
+        self.complete_operations(&exec);
+        self.changed.notify_waiters();
+    }
+
+    /// After a restart, executions that were running have no process any more: they are
+    /// finished as interrupted, so nothing waits on them forever.
+    pub(crate) fn recover_interrupted(&self) -> anyhow::Result<()> {
+        let execs: Vec<Execution> = self.store().all(Kind::Execution);
+        for e in execs.into_iter().filter(|e| !e.is_done()) {
+            let tasks: Vec<String> = self.store().names_with_prefix(Kind::Task, &format!("{}/tasks/", e.name)).map(str::to_string).collect();
+            for t in tasks {
+                self.update_task(&t, |t| {
+                    if t.completion_time.is_empty() {
+                        t.completion_time = now_rfc3339();
+                        set_cond(&mut t.conditions, "Completed", "CONDITION_FAILED", "The local runtime stopped while the task was running.");
+                    }
+                });
+            }
+            self.finish_execution(&e.name);
+        }
+        Ok(())
+    }
+
+    fn update_exec(&self, name: &str, f: impl FnOnce(&mut Execution)) -> Option<Execution> {
+        let mut store = self.store();
+        let mut e: Execution = store.get(Kind::Execution, name)?;
+        f(&mut e);
+        e.update_time = now_rfc3339();
+        let _ = store.put(Kind::Execution, name, &e);
+        Some(e)
+    }
+
+    fn update_task(&self, name: &str, f: impl FnOnce(&mut Task)) {
+        let mut store = self.store();
+        if let Some(mut t) = store.get::<Task>(Kind::Task, name) {
+            f(&mut t);
+            t.update_time = now_rfc3339();
+            let _ = store.put(Kind::Task, name, &t);
+        }
+    }
+
+    fn log_path(&self, exec: &str, task: i32, attempt: i32) -> PathBuf {
+        let safe = exec.replace('/', "_");
+        self.logs_dir.join(safe).join(format!("task{task:05}-attempt{attempt:02}.log"))
+    }
+
+    /// The log lines of an execution (optionally one task), in task and attempt order.
+    pub fn logs(&self, exec: &str, task: Option<i32>) -> ApiResult<Vec<LogEntry>> {
+        self.get_execution(exec)?;
+        let dir = self.logs_dir.join(exec.replace('/', "_"));
+        let mut files: Vec<(i32, i32, PathBuf)> = std::fs::read_dir(&dir)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .filter_map(|e| {
+                        let n = e.file_name().to_string_lossy().to_string();
+                        let rest = n.strip_prefix("task")?.strip_suffix(".log")?;
+                        let (t, a) = rest.split_once("-attempt")?;
+                        Some((t.parse().ok()?, a.parse().ok()?, e.path()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        let mut out = Vec::new();
+        for (t, a, p) in files {
+            if task.is_some_and(|want| want != t) {
+                continue;
+            }
+            let text = std::fs::read_to_string(&p).unwrap_or_default();
+            for line in text.lines() {
+                let (stream, l) = line.split_once(' ').unwrap_or(("stdout", line));
+                out.push(LogEntry { task: t, attempt: a, stream: stream.to_string(), line: l.to_string() });
+            }
+        }
+        Ok(out)
+    }
+}
+
+async fn wait_cancel(rx: &mut watch::Receiver<bool>) {
+    loop {
+        if *rx.borrow() {
+            return;
+        }
+        if rx.changed().await.is_err() {
+            // Sender gone: never cancelled.
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+async fn pump<R: tokio::io::AsyncRead + Unpin>(r: R, stream: &'static str, w: Arc<tokio::sync::Mutex<Option<tokio::fs::File>>>) {
+    let mut lines = BufReader::new(r).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let mut g = w.lock().await;
+        if let Some(f) = g.as_mut() {
+            let _ = f.write_all(format!("{stream} {line}\n").as_bytes()).await;
+        }
+    }
+    let mut g = w.lock().await;
+    if let Some(f) = g.as_mut() {
+        let _ = f.flush().await;
+    }
+}
+
+async fn append_log(path: &PathBuf, stream: &str, msg: &str) -> std::io::Result<()> {
+    let mut f = tokio::fs::OpenOptions::new().create(true).append(true).open(path).await?;
+    for l in msg.lines() {
+        f.write_all(format!("{stream} {l}\n").as_bytes()).await?;
+    }
+    Ok(())
+}
+
+fn cond(type_: &str, state: &str, msg: &str) -> Condition {
+    Condition {
+        type_: type_.into(),
+        state: Enum::new(state),
+        message: msg.into(),
+        last_transition_time: now_rfc3339(),
+        ..Default::default()
+    }
+}
+
+fn set_cond(conds: &mut Vec<Condition>, type_: &str, state: &str, msg: &str) {
+    match conds.iter_mut().find(|c| c.type_ == type_) {
+        Some(c) => {
+            if c.state.as_str() != state {
+                c.last_transition_time = now_rfc3339();
+            }
+            c.state = Enum::new(state);
+            c.message = msg.into();
+        }
+        None => conds.push(cond(type_, state, msg)),
+    }
+}
+
+/// Applies `RunJobRequest.overrides`: args replace, env merges by name, taskCount and timeout
+/// replace.
+fn apply_overrides(t: &mut TaskTemplate, task_count: &mut i32, o: &Overrides) -> ApiResult<()> {
+    for co in &o.container_overrides {
+        let c = if co.name.is_empty() {
+            t.containers.first_mut()
+        } else {
+            t.containers.iter_mut().find(|c| c.name == co.name)
+        };
+        let Some(c) = c else {
+            return Err(ApiError::new(Code::InvalidArgument, format!("container override names unknown container {:?}", co.name)));
+        };
+        if co.clear_args {
+            c.args.clear();
+        } else if !co.args.is_empty() {
+            c.args = co.args.clone();
+        }
+        for e in &co.env {
+            if is_reserved_env(&e.name) {
+                return Err(ApiError::new(Code::InvalidArgument, format!("env name {:?} is reserved", e.name)));
+            }
+            match c.env.iter_mut().find(|x| x.name == e.name) {
+                Some(x) => *x = e.clone(),
+                None => c.env.push(e.clone()),
+            }
+        }
+    }
+    if let Some(n) = o.task_count {
+        if !(1..=10_000).contains(&n) {
+            return Err(ApiError::new(Code::InvalidArgument, format!("taskCount override {n} must be between 1 and 10000")));
+        }
+        *task_count = n;
+    }
+    if let Some(tmo) = &o.timeout {
+        if parse_duration_secs(tmo).is_none() {
+            return Err(ApiError::new(Code::InvalidArgument, format!("timeout override {tmo:?} is not a duration")));
+        }
+        t.timeout = tmo.clone();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_base_strips_tag_and_digest() {
+        assert_eq!(image_base("us-docker.pkg.dev/cloudrun/container/job:latest"), SAMPLE_IMAGE);
+        assert_eq!(image_base("localhost:5000/x@sha256:abc"), "localhost:5000/x");
+        assert_eq!(image_base("localhost:5000/x"), "localhost:5000/x");
+    }
+
+    #[test]
+    fn unknown_image_is_a_clear_error() {
+        let c = Container { image: "gcr.io/p/app:1".into(), ..Default::default() };
+        match resolve_program(&c, &[]) {
+            Program::Missing(m) => assert!(m.contains("local_image"), "{m}"),
+            Program::Exec { .. } => panic!("expected a missing-mapping error"),
+        }
+        let m = ImageMapping { image: "gcr.io/p/app".into(), command: vec!["echo".into()], ..Default::default() };
+        assert!(matches!(resolve_program(&c, &[m]), Program::Exec { .. }));
+    }
+
+    #[test]
+    fn overrides_merge_env_and_replace_args() {
+        let mut t = TaskTemplate {
+            containers: vec![Container {
+                image: "i".into(),
+                args: vec!["a".into()],
+                env: vec![EnvVar { name: "A".into(), value: Some("1".into()), ..Default::default() }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let mut n = 1;
+        let o = Overrides {
+            container_overrides: vec![ContainerOverride {
+                args: vec!["b".into()],
+                env: vec![EnvVar { name: "A".into(), value: Some("2".into()), ..Default::default() }, EnvVar { name: "B".into(), value: Some("3".into()), ..Default::default() }],
+                ..Default::default()
+            }],
+            task_count: Some(4),
+            timeout: Some("5s".into()),
+        };
+        apply_overrides(&mut t, &mut n, &o).unwrap();
+        assert_eq!(n, 4);
+        assert_eq!(t.containers[0].args, vec!["b"]);
+        assert_eq!(t.containers[0].env.len(), 2);
+        assert_eq!(t.containers[0].env[0].value.as_deref(), Some("2"));
+        assert_eq!(t.timeout, "5s");
+    }
+}

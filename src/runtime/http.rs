@@ -1,0 +1,196 @@
+//! HTTP routing for the runtime. Routes by method and path segments (including `:verb`
+//! suffixes) the way Google's REST transcoding does; query strings are split on `&` only,
+//! because `$alt=json;enum-encoding=int` contains `;`.
+
+use super::jobs::ImageMapping;
+use super::{ApiError, ApiResult, Runtime};
+use crate::api::run::*;
+use crate::api::{Code, Policy};
+use axum::body::Bytes;
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub fn router(rt: Arc<Runtime>) -> Router {
+    Router::new().fallback(move |method: Method, uri: Uri, body: Bytes| {
+        let rt = rt.clone();
+        async move { handle(rt, method, uri, body).await }
+    })
+}
+
+fn json<T: Serialize>(v: &T) -> Response {
+    match serde_json::to_vec(v) {
+        Ok(b) => (StatusCode::OK, [("content-type", "application/json; charset=UTF-8")], b).into_response(),
+        Err(e) => error(ApiError::new(Code::Internal, e.to_string())),
+    }
+}
+
+fn error(e: ApiError) -> Response {
+    let status = StatusCode::from_u16(e.code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = serde_json::to_vec(&e.body).unwrap_or_default();
+    (status, [("content-type", "application/json; charset=UTF-8")], body).into_response()
+}
+
+fn parse_query(q: Option<&str>) -> HashMap<String, String> {
+    let mut m = HashMap::new();
+    for part in q.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = part.split_once('=').unwrap_or((part, ""));
+        let dec = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().to_string();
+        m.insert(dec(k), dec(v));
+    }
+    m
+}
+
+fn body_as<T: DeserializeOwned + Default>(body: &Bytes) -> ApiResult<T> {
+    if body.iter().all(|b| b.is_ascii_whitespace()) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::new(Code::InvalidArgument, format!("Invalid JSON payload received. {e}")))
+}
+
+fn flag(q: &HashMap<String, String>, k: &str) -> bool {
+    q.get(k).is_some_and(|v| v == "true" || v == "1")
+}
+
+async fn handle(rt: Arc<Runtime>, method: Method, uri: Uri, body: Bytes) -> Response {
+    let q = parse_query(uri.query());
+    let path = percent_encoding::percent_decode_str(uri.path()).decode_utf8_lossy().to_string();
+    match route(&rt, &method, &path, &q, &body).await {
+        Ok(r) => r,
+        Err(e) => error(e),
+    }
+}
+
+async fn route(rt: &Arc<Runtime>, method: &Method, path: &str, q: &HashMap<String, String>, body: &Bytes) -> ApiResult<Response> {
+    if let Some(rest) = path.strip_prefix("/runform/v1/") {
+        return runform_ext(rt, method, rest, q, body).await;
+    }
+    let Some(rest) = path.strip_prefix("/v2/") else {
+        return Err(ApiError::new(Code::NotFound, format!("the local runtime does not serve {path}")));
+    };
+    let (resource, verb) = match rest.rsplit_once('/') {
+        Some((_, last)) if last.contains(':') => {
+            let i = rest.rfind(':').unwrap_or(rest.len());
+            (&rest[..i], Some(&rest[i + 1..]))
+        }
+        _ => (rest, None),
+    };
+    let segs: Vec<&str> = resource.split('/').collect();
+    let page = || (q.get("pageSize").map(String::as_str), q.get("pageToken").map(String::as_str));
+    let shape: Vec<&str> = segs.iter().enumerate().filter(|(i, _)| i % 2 == 0).map(|(_, s)| *s).collect();
+    let odd = segs.len() % 2 == 1;
+    if segs.len() < 4 || segs[0] != "projects" || segs[2] != "locations" {
+        return Err(ApiError::new(Code::NotFound, format!("unknown resource {resource}")));
+    }
+    let m = method.as_str();
+    match (shape.as_slice(), odd, m, verb) {
+        // Collections (odd segment counts end in a collection name).
+        (["projects", "locations", "jobs"], true, "POST", None) => {
+            let parent = segs[..4].join("/");
+            let job: Job = body_as(body)?;
+            let id = q.get("jobId").cloned().unwrap_or_default();
+            Ok(json(&rt.create_job(&parent, &id, job, flag(q, "validateOnly"))?))
+        }
+        (["projects", "locations", "jobs"], true, "GET", None) => {
+            let (ps, pt) = page();
+            Ok(json(&rt.list_jobs(&segs[..4].join("/"), ps, pt)?))
+        }
+        (["projects", "locations", "jobs"], false, "GET", None) => Ok(json(&rt.get_job(resource)?)),
+        (["projects", "locations", "jobs"], false, "PATCH", None) => {
+            let job: Job = body_as(body)?;
+            Ok(json(&rt.update_job(resource, job, flag(q, "allowMissing"), flag(q, "validateOnly"))?))
+        }
+        (["projects", "locations", "jobs"], false, "DELETE", None) => {
+            Ok(json(&rt.delete_job(resource, q.get("etag").map(String::as_str), flag(q, "validateOnly"))?))
+        }
+        (["projects", "locations", "jobs"], false, "POST", Some("run")) => {
+            let req: RunJobRequest = body_as(body)?;
+            let (_, op) = rt.run_job(resource, req, None)?;
+            Ok(json(&op))
+        }
+        (["projects", "locations", "jobs"], false, "GET" | "POST", Some("getIamPolicy")) => Ok(json(&rt.get_policy(resource)?)),
+        (["projects", "locations", "jobs"], false, "POST", Some("setIamPolicy")) => {
+            #[derive(serde::Deserialize, Default)]
+            struct Req {
+                #[serde(default)]
+                policy: Policy,
+            }
+            let req: Req = body_as(body)?;
+            Ok(json(&rt.set_policy(resource, req.policy)?))
+        }
+        (["projects", "locations", "jobs"], false, "POST", Some("testIamPermissions")) => {
+            #[derive(serde::Deserialize, serde::Serialize, Default)]
+            struct Perms {
+                #[serde(default, skip_serializing_if = "Vec::is_empty")]
+                permissions: Vec<String>,
+            }
+            rt.get_job(resource)?;
+            let req: Perms = body_as(body)?;
+            // The local runtime's caller is the project owner: it holds every permission.
+            Ok(json(&req))
+        }
+        (["projects", "locations", "jobs", "executions"], true, "GET", None) => {
+            let (ps, pt) = page();
+            Ok(json(&rt.list_executions(&segs[..6].join("/"), ps, pt)?))
+        }
+        (["projects", "locations", "jobs", "executions"], false, "GET", None) => Ok(json(&rt.get_execution(resource)?)),
+        (["projects", "locations", "jobs", "executions"], false, "DELETE", None) => Ok(json(&rt.delete_execution(resource)?)),
+        (["projects", "locations", "jobs", "executions"], false, "POST", Some("cancel")) => Ok(json(&rt.cancel_execution(resource)?)),
+        (["projects", "locations", "jobs", "executions", "tasks"], true, "GET", None) => {
+            let (ps, pt) = page();
+            Ok(json(&rt.list_tasks(&segs[..8].join("/"), ps, pt)?))
+        }
+        (["projects", "locations", "jobs", "executions", "tasks"], false, "GET", None) => Ok(json(&rt.get_task(resource)?)),
+        (["projects", "locations", "operations"], true, "GET", None) => {
+            let (ps, pt) = page();
+            Ok(json(&rt.list_operations(&segs[..4].join("/"), ps, pt)?))
+        }
+        (["projects", "locations", "operations"], false, "GET", None) => Ok(json(&rt.get_operation(resource)?)),
+        (["projects", "locations", "operations"], false, "DELETE", None) => {
+            rt.delete_operation(resource)?;
+            Ok(json(&serde_json::json!({})))
+        }
+        (["projects", "locations", "operations"], false, "POST", Some("wait")) => {
+            #[derive(serde::Deserialize, Default)]
+            struct Req {
+                #[serde(default)]
+                timeout: String,
+            }
+            let req: Req = body_as(body)?;
+            let secs = parse_duration_secs(&req.timeout).unwrap_or(30.0).clamp(0.0, 600.0);
+            Ok(json(&rt.wait_operation(resource, Duration::from_secs_f64(secs)).await?))
+        }
+        _ => Err(ApiError::new(
+            Code::Unimplemented,
+            format!("the local runtime does not implement {m} /v2/{rest}"),
+        )),
+    }
+}
+
+/// runform's own extensions (not part of any Google API): image mappings and task logs.
+async fn runform_ext(rt: &Arc<Runtime>, method: &Method, rest: &str, q: &HashMap<String, String>, body: &Bytes) -> ApiResult<Response> {
+    match (method.as_str(), rest) {
+        ("GET", "health") => Ok(json(&serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))),
+        ("POST", "images") => {
+            let m: ImageMapping = body_as(body)?;
+            rt.register_image(m)?;
+            Ok(json(&serde_json::json!({})))
+        }
+        ("GET", "images") => Ok(json(&serde_json::json!({"images": rt.images()}))),
+        ("GET", "logs") => {
+            let exec = q.get("execution").cloned().unwrap_or_default();
+            let task = match q.get("task") {
+                Some(t) => Some(t.parse::<i32>().map_err(|_| ApiError::new(Code::InvalidArgument, "task must be a number"))?),
+                None => None,
+            };
+            let entries = rt.logs(&exec, task)?;
+            Ok(json(&serde_json::json!({"entries": entries})))
+        }
+        _ => Err(ApiError::new(Code::NotFound, format!("unknown runform endpoint /runform/v1/{rest}"))),
+    }
+}

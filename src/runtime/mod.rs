@@ -1,0 +1,163 @@
+//! The bundled local runtime: a server on loopback that speaks the Cloud Run Admin API v2 REST
+//! surface and really runs jobs (each task a local process).
+//!
+//! Layering: this module imports only `api` (wire types). It never imports the reconciler side.
+
+pub mod exec;
+pub mod http;
+pub mod jobs;
+pub mod store;
+
+use crate::api::{Code, ErrorBody};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use store::Store;
+use tokio::sync::watch;
+
+/// How the runtime is set up.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Where the SQLite store and task logs live; `None` keeps everything in memory and logs in
+    /// a temporary directory.
+    pub data_dir: Option<PathBuf>,
+    /// Time between SIGTERM and SIGKILL when a task attempt times out or is cancelled.
+    pub kill_grace: Duration,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig { data_dir: None, kill_grace: Duration::from_secs(10) }
+    }
+}
+
+/// An error answered to a client: gRPC code plus message (plus optional field violations).
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub body: ErrorBody,
+}
+
+impl ApiError {
+    pub fn new(code: Code, msg: impl Into<String>) -> Self {
+        ApiError { body: ErrorBody::new(code, msg) }
+    }
+    pub fn code(&self) -> u16 {
+        self.body.error.code
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        ApiError::new(Code::Internal, format!("local runtime store error: {e:#}"))
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Shared state of a running runtime.
+pub struct Runtime {
+    pub(crate) store: Mutex<Store>,
+    pub(crate) cfg: RuntimeConfig,
+    pub(crate) logs_dir: PathBuf,
+    pub(crate) work_dir: PathBuf,
+    /// Running executions: name → cancel signal.
+    pub(crate) running: Mutex<HashMap<String, watch::Sender<bool>>>,
+    /// Wakes `operations:wait` and log followers when anything finishes.
+    pub(crate) changed: tokio::sync::Notify,
+    _tmp: Option<tempdir::TempDir>,
+}
+
+mod tempdir {
+    /// A directory removed on drop (for in-memory runtimes' logs).
+    pub struct TempDir(pub std::path::PathBuf);
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+impl Runtime {
+    pub fn open(cfg: RuntimeConfig) -> anyhow::Result<Arc<Runtime>> {
+        let (base, tmp) = match &cfg.data_dir {
+            Some(d) => (d.clone(), None),
+            None => {
+                let d = std::env::temp_dir().join(format!("runform-rt-{}", uuid::Uuid::new_v4().simple()));
+                (d.clone(), Some(tempdir::TempDir(d)))
+            }
+        };
+        let logs_dir = base.join("logs");
+        let work_dir = base.join("work");
+        std::fs::create_dir_all(&logs_dir)?;
+        std::fs::create_dir_all(&work_dir)?;
+        let store = Store::open(cfg.data_dir.as_deref())?;
+        let rt = Arc::new(Runtime {
+            store: Mutex::new(store),
+            cfg,
+            logs_dir,
+            work_dir,
+            running: Mutex::new(HashMap::new()),
+            changed: tokio::sync::Notify::new(),
+            _tmp: tmp,
+        });
+        rt.recover_interrupted()?;
+        Ok(rt)
+    }
+
+    pub(crate) fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        // A poisoned lock means a handler panicked mid-update; the data is still usable.
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A runtime serving HTTP on a loopback address.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub runtime: Arc<Runtime>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Server {
+    /// Starts the runtime on `addr` (use port 0 for any free port). Binds loopback only.
+    pub async fn start(cfg: RuntimeConfig, addr: SocketAddr) -> anyhow::Result<Server> {
+        if !addr.ip().is_loopback() {
+            anyhow::bail!("the local runtime binds loopback addresses only (got {addr})");
+        }
+        let runtime = Runtime::open(cfg)?;
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let app = http::router(runtime.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let handle = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        Ok(Server { addr, runtime, shutdown: Some(tx), handle: Some(handle) })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops serving, cancels running executions, and waits for them to wind down.
+    pub async fn stop(mut self) {
+        self.runtime.cancel_all().await;
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), h).await;
+        }
+    }
+}
+
+/// Current time as RFC 3339 UTC with microseconds, as Google's APIs print it.
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
