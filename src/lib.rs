@@ -20,3 +20,7 @@
 
 pub mod api;
 pub mod runtime;
+pub mod cloud;
+pub mod config;
+pub mod diag;
+pub mod graph;

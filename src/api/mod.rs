@@ -6,6 +6,7 @@
 //! `enum-encoding=int`).
 
 pub mod common;
+pub mod ext;
 pub mod run;
 
 pub use common::*;

@@ -2,7 +2,7 @@
 //! `maxRetries`, killed (SIGTERM, then SIGKILL after a grace period) past its timeout or on
 //! cancel. Status, counters and conditions are kept the way the Cloud Run API reports them.
 
-use super::jobs::ImageMapping;
+pub use crate::api::ext::{ImageMapping, LogEntry};
 use super::store::Kind;
 use super::{now_rfc3339, ApiError, ApiResult, Runtime};
 use crate::api::run::*;
@@ -82,14 +82,6 @@ fn resolve_program(c: &Container, images: &[ImageMapping]) -> Program {
     ))
 }
 
-/// One log line, as served to `runform logs`.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct LogEntry {
-    pub task: i32,
-    pub attempt: i32,
-    pub stream: String,
-    pub line: String,
-}
 
 struct ExecPlan {
     exec_name: String,

@@ -4,21 +4,11 @@ use super::store::Kind;
 use super::{now_rfc3339, ApiError, ApiResult, Runtime};
 use crate::api::run::*;
 use crate::api::{Code, Enum, ErrorBody, Operation, Policy};
+pub use crate::api::ext::ImageMapping;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
-/// A command registered for an image that has none of its own (see README "Local images").
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
-pub struct ImageMapping {
-    pub image: String,
-    pub command: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub args: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub working_dir: Option<String>,
-}
 
 pub(crate) const PAGE_DEFAULT: usize = 100;
 pub(crate) const PAGE_MAX: usize = 1000;

@@ -1,0 +1,1085 @@
+//! HCL → [`Stack`]: parse with spans, order by references, evaluate, lower through each
+//! resource type's schema, and validate. Every problem becomes a located diagnostic; all of
+//! them are reported at once.
+
+pub mod funcs;
+pub mod parse;
+pub mod schema;
+
+use crate::api::ext::ImageMapping;
+use crate::diag::{closest, Diagnostic, Diagnostics, Range, Sources};
+use crate::graph::Graph;
+use parse::{RawAttr, RawBlock, RawBody};
+use schema::{Nesting, Schema, Ty};
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Values only known after apply are carried as marker strings through evaluation, so that
+/// interpolations that contain them stay recognisable.
+pub const UNKNOWN_START: char = '\u{1}';
+pub fn unknown(what: &str) -> Value {
+    Value::String(format!("{UNKNOWN_START}unknown:{what}{UNKNOWN_START}"))
+}
+pub fn contains_unknown(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains(UNKNOWN_START),
+        Value::Array(a) => a.iter().any(contains_unknown),
+        Value::Object(m) => m.values().any(contains_unknown),
+        _ => false,
+    }
+}
+
+/// What the config layer needs to know of a resource type (implemented under `resources/`).
+pub trait TypeInfo: Sync {
+    fn schema(&self) -> &'static Schema;
+    /// Fills in attributes known at plan time (id, project and location defaults).
+    fn derive(&self, values: &mut Map<String, Value>, provider: &Provider);
+    /// Attributes only known after apply (filled from state when known).
+    fn computed(&self) -> &'static [&'static str];
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Provider {
+    pub project: Option<String>,
+    pub region: Option<String>,
+    pub range: Option<Range>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ResourceConfig {
+    pub addr: String,
+    pub ty: String,
+    pub name: String,
+    /// Terraform-shaped values (snake_case, single blocks as objects, list blocks as arrays).
+    pub values: Value,
+    /// Source span of every value path (`template.template.containers[0].image`).
+    pub spans: BTreeMap<String, Range>,
+    pub range: Range,
+    /// Addresses this resource depends on (references and `depends_on`).
+    pub depends_on: Vec<String>,
+}
+
+impl ResourceConfig {
+    /// The span for a value path, or the closest enclosing one, or the block header.
+    pub fn span(&self, path: &str) -> Range {
+        let mut p = path.to_string();
+        loop {
+            if let Some(r) = self.spans.get(&p) {
+                return r.clone();
+            }
+            match p.rfind(['.', '[']) {
+                Some(i) => p.truncate(i),
+                None => return self.range.clone(),
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct OutputConfig {
+    pub name: String,
+    pub value: Value,
+    pub sensitive: bool,
+}
+
+/// The evaluated desired configuration of one directory.
+#[derive(Debug, Clone, Default)]
+pub struct Stack {
+    pub dir: PathBuf,
+    pub provider: Provider,
+    /// Resources in dependency order.
+    pub resources: Vec<ResourceConfig>,
+    pub outputs: Vec<OutputConfig>,
+    pub local_images: Vec<ImageMapping>,
+    /// Values of sensitive variables: masked wherever output could show them.
+    pub sensitive_values: Vec<String>,
+    /// Digest of the configuration files (for saved plans).
+    pub digest: String,
+}
+
+impl Stack {
+    pub fn resource(&self, addr: &str) -> Option<&ResourceConfig> {
+        self.resources.iter().find(|r| r.addr == addr)
+    }
+}
+
+pub struct LoadOptions<'a> {
+    /// `--var k=v`, in order.
+    pub vars: Vec<(String, String)>,
+    /// `--var-file`, in order.
+    pub var_files: Vec<PathBuf>,
+    /// The environment (for `RUNFORM_VAR_*` and provider defaults).
+    pub env: BTreeMap<String, String>,
+    pub types: &'a dyn Fn(&str) -> Option<&'static dyn TypeInfo>,
+    pub type_names: &'a [&'static str],
+    /// Attributes already known from state, by address.
+    pub known: &'a dyn Fn(&str) -> Option<Map<String, Value>>,
+}
+
+struct Variable {
+    range: Range,
+    ty: Option<String>,
+    default: Option<Value>,
+    sensitive: bool,
+}
+
+struct Loader<'a> {
+    opts: &'a LoadOptions<'a>,
+    sources: Sources,
+    diags: Diagnostics,
+}
+
+/// Loads and evaluates the stack in `dir`. Returns the stack (if no errors), the
+/// diagnostics (errors and warnings), and the sources for rendering them.
+pub fn load(dir: &Path, opts: &LoadOptions) -> (Option<Stack>, Diagnostics, Sources) {
+    let mut l = Loader { opts, sources: Sources::default(), diags: Diagnostics::default() };
+    let blocks = parse::parse_dir(dir, &mut l.sources, &mut l.diags);
+    let stack = l.build(dir, blocks);
+    let ok = !l.diags.has_errors();
+    (stack.filter(|_| ok), l.diags, l.sources)
+}
+
+const META_ARGS: &[&str] = &["depends_on", "provider", "lifecycle", "count", "for_each"];
+
+impl Loader<'_> {
+    fn build(&mut self, dir: &Path, blocks: Vec<RawBlock>) -> Option<Stack> {
+        let mut variables: BTreeMap<String, Variable> = BTreeMap::new();
+        let mut locals: BTreeMap<String, RawAttr> = BTreeMap::new();
+        let mut outputs: BTreeMap<String, RawBlock> = BTreeMap::new();
+        let mut resources: BTreeMap<String, RawBlock> = BTreeMap::new();
+        let mut provider_block: Option<RawBlock> = None;
+        let mut image_blocks = Vec::new();
+
+        for b in blocks {
+            match (b.ty.as_str(), b.labels.len()) {
+                ("terraform", 0) => {}
+                ("provider", 1) if b.labels[0] == "google" || b.labels[0] == "google-beta" => {
+                    if b.labels[0] == "google" || provider_block.is_none() {
+                        provider_block = Some(b);
+                    }
+                }
+                ("provider", 1) => self.diags.push(
+                    Diagnostic::error(format!("provider {:?} is not supported; runform manages Google Cloud resources", b.labels[0]), Some(b.range.clone())),
+                ),
+                ("variable", 1) => {
+                    let v = self.variable_decl(&b);
+                    if variables.insert(b.labels[0].clone(), v).is_some() {
+                        self.diags.error(format!("variable {:?} is declared twice", b.labels[0]), Some(b.range.clone()));
+                    }
+                }
+                ("locals", 0) => {
+                    for a in b.body.attrs {
+                        if locals.contains_key(&a.name) {
+                            self.diags.error(format!("local {:?} is declared twice", a.name), Some(a.range.clone()));
+                        }
+                        locals.insert(a.name.clone(), a);
+                    }
+                }
+                ("output", 1) => {
+                    if outputs.insert(b.labels[0].clone(), b.clone()).is_some() {
+                        self.diags.error(format!("output {:?} is declared twice", b.labels[0]), Some(b.range.clone()));
+                    }
+                }
+                ("resource", 2) => {
+                    let ty = b.labels[0].clone();
+                    if (self.opts.types)(&ty).is_none() {
+                        let mut d = Diagnostic::error(format!("resource type {ty:?} is not supported"), Some(b.range.clone()));
+                        d = match closest(&ty, self.opts.type_names.iter().copied()) {
+                            Some(c) => d.with_hint(format!("did you mean {c:?}?")),
+                            None => d.with_hint(format!("supported types: {}", self.opts.type_names.join(", "))),
+                        };
+                        self.diags.push(d);
+                        continue;
+                    }
+                    let addr = format!("{}.{}", b.labels[0], b.labels[1]);
+                    if let Some(p) = schema_problem_name(&b.labels[1]) {
+                        self.diags.error(format!("resource name {:?} {p}", b.labels[1]), Some(b.range.clone()));
+                    }
+                    if resources.contains_key(&addr) {
+                        self.diags.error(format!("resource {addr} is declared twice"), Some(b.range.clone()));
+                        continue;
+                    }
+                    resources.insert(addr, b);
+                }
+                ("local_image", 1) => image_blocks.push(b),
+                ("data" | "module" | "moved" | "import" | "removed" | "check", _) => self.diags.push(
+                    Diagnostic::error(format!("`{}` blocks are not supported yet", b.ty), Some(b.range.clone()))
+                        .with_hint("this version supports provider, variable, locals, output, resource and local_image blocks"),
+                ),
+                (ty, n) => {
+                    let known = ["terraform", "provider", "variable", "locals", "output", "resource", "local_image"];
+                    let mut d = Diagnostic::error(format!("unexpected block `{ty}` with {n} label(s)"), Some(b.range.clone()));
+                    if let Some(c) = closest(ty, known) {
+                        d = d.with_hint(format!("did you mean `{c}`?"));
+                    }
+                    self.diags.push(d);
+                }
+            }
+        }
+
+        let var_values = self.variable_values(dir, &variables);
+        let mut sensitive_values = Vec::new();
+        for (name, v) in &variables {
+            if v.sensitive {
+                if let Some(val) = var_values.get(name) {
+                    collect_strings(val, &mut sensitive_values);
+                }
+            }
+        }
+
+        // Dependency graph over every named value.
+        let mut graph = Graph::default();
+        let mut node_range: BTreeMap<String, Range> = BTreeMap::new();
+        for (n, v) in &variables {
+            graph.add_node(&format!("var.{n}"));
+            node_range.insert(format!("var.{n}"), v.range.clone());
+        }
+        let known_roots = KnownRoots { variables: &variables, locals: &locals, resources: &resources, types: self.opts.type_names };
+        for (n, a) in &locals {
+            let node = format!("local.{n}");
+            graph.add_node(&node);
+            node_range.insert(node.clone(), a.range.clone());
+            for dep in self.refs_of_attr(a, &known_roots) {
+                graph.add_edge(&node, &dep);
+            }
+        }
+        let mut explicit_deps: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (addr, b) in &resources {
+            graph.add_node(addr);
+            node_range.insert(addr.clone(), b.range.clone());
+            let mut deps = BTreeSet::new();
+            self.refs_of_body(&b.body, &known_roots, &mut deps);
+            if let Some(a) = b.body.attr("depends_on") {
+                let mut listed = Vec::new();
+                match &a.expr {
+                    hcl::Expression::Array(items) => {
+                        for it in items {
+                            match traversal_addr(it) {
+                                Some(t) if resources.contains_key(&t) => listed.push(t),
+                                Some(t) => self.diags.error(format!("depends_on names {t}, which is not declared"), Some(a.value_range.clone())),
+                                None => self.diags.error("depends_on entries must be resource references like google_cloud_run_v2_job.etl", Some(a.value_range.clone())),
+                            }
+                        }
+                    }
+                    _ => self.diags.error("depends_on must be a list of resource references", Some(a.value_range.clone())),
+                }
+                deps.extend(listed.iter().cloned());
+                explicit_deps.insert(addr.clone(), listed);
+            }
+            for d in &deps {
+                graph.add_edge(addr, d);
+            }
+        }
+        for (n, b) in &outputs {
+            let node = format!("output.{n}");
+            graph.add_node(&node);
+            node_range.insert(node.clone(), b.range.clone());
+            let mut deps = BTreeSet::new();
+            self.refs_of_body(&b.body, &known_roots, &mut deps);
+            for d in deps {
+                graph.add_edge(&node, &d);
+            }
+        }
+        let order = match graph.toposort() {
+            Ok(o) => o,
+            Err(cycles) => {
+                for c in cycles {
+                    let range = node_range.get(&c[0]).cloned();
+                    self.diags.push(
+                        Diagnostic::error(format!("dependency cycle between {}", c.join(", ")), range)
+                            .with_hint("break the cycle by removing one of the references (or depends_on) between these"),
+                    );
+                }
+                return None;
+            }
+        };
+        if self.diags.has_errors() {
+            return None;
+        }
+
+        // Evaluate in dependency order.
+        let mut ctx = hcl::eval::Context::new();
+        funcs::declare(&mut ctx);
+        let mut env = Env::default();
+        env.roots.insert("var".into(), json_obj(var_values.clone()));
+        env.roots.insert("path".into(), serde_json::json!({"module": ".", "root": ".", "cwd": "."}));
+        env.dirty.insert("var".into());
+        env.dirty.insert("path".into());
+
+        let provider = self.provider(&provider_block, &mut ctx, &mut env);
+        let mut stack = Stack { dir: dir.to_path_buf(), provider, sensitive_values, ..Default::default() };
+        for node in order {
+            if let Some(name) = node.strip_prefix("local.") {
+                let a = &locals[name];
+                if let Some(v) = self.eval(&a.expr, &a.value_range, &mut ctx, &mut env) {
+                    env.set_member("local", name, v);
+                }
+            } else if let Some(name) = node.strip_prefix("output.") {
+                let b = &outputs[name];
+                let value = match b.body.attr("value") {
+                    Some(a) => self.eval(&a.expr, &a.value_range, &mut ctx, &mut env).unwrap_or(Value::Null),
+                    None => {
+                        self.diags.error(format!("output {name:?} needs a value"), Some(b.range.clone()));
+                        Value::Null
+                    }
+                };
+                let sensitive = b
+                    .body
+                    .attr("sensitive")
+                    .and_then(|a| self.eval(&a.expr, &a.value_range, &mut ctx, &mut env))
+                    .is_some_and(|v| v == Value::Bool(true));
+                stack.outputs.push(OutputConfig { name: name.to_string(), value, sensitive });
+            } else if let Some(b) = resources.get(&node) {
+                let ty = &b.labels[0];
+                let Some(info) = (self.opts.types)(ty) else { continue };
+                let mut spans = BTreeMap::new();
+                let mut values = self.lower(&b.body, info.schema(), "", &b.range, &mut spans, &mut ctx, &mut env);
+                info.derive(&mut values, &stack.provider);
+                let mut obj = values.clone();
+                let known = (self.opts.known)(&node).unwrap_or_default();
+                for c in info.computed() {
+                    if !obj.contains_key(*c) {
+                        obj.insert(c.to_string(), known.get(*c).cloned().unwrap_or_else(|| unknown(&format!("{node}.{c}"))));
+                    }
+                }
+                env.set_member(ty, &b.labels[1], Value::Object(obj));
+                let mut deps: BTreeSet<String> = graph.deps(&node).filter(|d| resources.contains_key(*d)).cloned().collect();
+                deps.extend(explicit_deps.remove(&node).unwrap_or_default());
+                stack.resources.push(ResourceConfig {
+                    addr: node.clone(),
+                    ty: ty.clone(),
+                    name: b.labels[1].clone(),
+                    values: Value::Object(values),
+                    spans,
+                    range: b.range.clone(),
+                    depends_on: deps.into_iter().collect(),
+                });
+            }
+        }
+        for b in image_blocks {
+            if let Some(m) = self.image_mapping(dir, &b, &mut ctx, &mut env) {
+                stack.local_images.push(m);
+            }
+        }
+        stack.digest = {
+            use sha2::{Digest, Sha256};
+            let mut h = Sha256::new();
+            for (name, text) in &self.sources.files {
+                h.update(name.as_bytes());
+                h.update(text.as_bytes());
+            }
+            hex::encode(h.finalize())
+        };
+        Some(stack)
+    }
+
+    fn variable_decl(&mut self, b: &RawBlock) -> Variable {
+        let mut v = Variable { range: b.range.clone(), ty: None, default: None, sensitive: false };
+        let empty = hcl::eval::Context::new();
+        for a in &b.body.attrs {
+            match a.name.as_str() {
+                "type" => v.ty = Some(type_name(&a.expr)),
+                "default" => match hcl::eval::Evaluate::evaluate(&a.expr, &empty) {
+                    Ok(val) => v.default = Some(to_json(&val)),
+                    Err(e) => self.diags.error(format!("variable default must be a constant: {e}"), Some(a.value_range.clone())),
+                },
+                "sensitive" => v.sensitive = matches!(a.expr, hcl::Expression::Bool(true)),
+                "description" | "nullable" => {}
+                other => {
+                    let mut d = Diagnostic::error(format!("unknown argument {other:?} in variable block"), Some(a.range.clone()));
+                    if let Some(c) = closest(other, ["type", "default", "description", "sensitive", "nullable"]) {
+                        d = d.with_hint(format!("did you mean {c:?}?"));
+                    }
+                    self.diags.push(d);
+                }
+            }
+        }
+        for blk in &b.body.blocks {
+            self.diags.push(Diagnostic::error(format!("`{}` blocks inside variables are not supported yet", blk.ty), Some(blk.range.clone())));
+        }
+        v
+    }
+
+    /// Variable values by precedence: default < RUNFORM_VAR_* < terraform.tfvars <
+    /// *.auto.tfvars < --var-file and --var (in the order given).
+    fn variable_values(&mut self, dir: &Path, decls: &BTreeMap<String, Variable>) -> BTreeMap<String, Value> {
+        let mut values: BTreeMap<String, Value> = BTreeMap::new();
+        for (n, v) in decls {
+            if let Some(d) = &v.default {
+                values.insert(n.clone(), d.clone());
+            }
+        }
+        for (k, raw) in &self.opts.env {
+            if let Some(n) = k.strip_prefix("RUNFORM_VAR_").or_else(|| k.strip_prefix("TF_VAR_")) {
+                if let Some(d) = decls.get(n) {
+                    match convert_cli_var(raw, d.ty.as_deref()) {
+                        Ok(v) => {
+                            values.insert(n.to_string(), v);
+                        }
+                        Err(e) => self.diags.error(format!("environment variable {k}: {e}"), None),
+                    }
+                }
+            }
+        }
+        let mut files: Vec<PathBuf> = Vec::new();
+        let tfvars = dir.join("terraform.tfvars");
+        if tfvars.is_file() {
+            files.push(tfvars);
+        }
+        let mut autos: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with(".auto.tfvars")))
+                    .collect()
+            })
+            .unwrap_or_default();
+        autos.sort();
+        files.extend(autos);
+        for f in files {
+            self.read_var_file(&f, decls, &mut values, false);
+        }
+        for f in &self.opts.var_files.clone() {
+            self.read_var_file(f, decls, &mut values, true);
+        }
+        for (k, raw) in &self.opts.vars {
+            match decls.get(k) {
+                Some(d) => match convert_cli_var(raw, d.ty.as_deref()) {
+                    Ok(v) => {
+                        values.insert(k.clone(), v);
+                    }
+                    Err(e) => self.diags.error(format!("--var {k}: {e}"), None),
+                },
+                None => {
+                    let mut d = Diagnostic::error(format!("--var {k}: no variable {k:?} is declared"), None);
+                    if let Some(c) = closest(k, decls.keys().map(String::as_str)) {
+                        d = d.with_hint(format!("did you mean {c:?}?"));
+                    }
+                    self.diags.push(d);
+                }
+            }
+        }
+        for (n, d) in decls {
+            if !values.contains_key(n) {
+                self.diags.push(
+                    Diagnostic::error(format!("variable {n:?} has no value"), Some(d.range.clone()))
+                        .with_hint(format!("give it a default, or pass --var {n}=..., a .tfvars file, or RUNFORM_VAR_{n}")),
+                );
+            } else if let (Some(ty), Some(v)) = (&d.ty, values.get(n)) {
+                if let Some(problem) = type_mismatch(ty, v) {
+                    self.diags.error(format!("variable {n:?}: {problem}"), Some(d.range.clone()));
+                }
+            }
+        }
+        values
+    }
+
+    fn read_var_file(&mut self, path: &Path, decls: &BTreeMap<String, Variable>, values: &mut BTreeMap<String, Value>, explicit: bool) {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => {
+                self.diags.error(format!("cannot read variable file {}: {e}", path.display()), None);
+                return;
+            }
+        };
+        let name = path.display().to_string();
+        let file = self.sources.add(&name, &text);
+        let body = match hcl_edit::parser::parse_body(&text) {
+            Ok(b) => b,
+            Err(e) => {
+                self.diags.error(format!("invalid HCL in {name}:{}:{}: {}", e.location().line(), e.location().column(), e.message()), None);
+                return;
+            }
+        };
+        let empty = hcl::eval::Context::new();
+        for s in body.iter() {
+            if let hcl_edit::structure::Structure::Attribute(a) = s {
+                use hcl_edit::Span;
+                let range = self.sources.range(&file, a.span().unwrap_or(0..0));
+                let k = a.key.as_str();
+                if !decls.contains_key(k) {
+                    if explicit {
+                        self.diags.error(format!("{name} sets {k:?}, which is not a declared variable"), Some(range));
+                    }
+                    continue;
+                }
+                let expr = hcl::Expression::from(a.value.clone());
+                match hcl::eval::Evaluate::evaluate(&expr, &empty) {
+                    Ok(v) => {
+                        values.insert(k.to_string(), to_json(&v));
+                    }
+                    Err(e) => self.diags.error(format!("variable files hold constants only: {e}"), Some(range)),
+                }
+            }
+        }
+    }
+
+    fn provider(&mut self, b: &Option<RawBlock>, ctx: &mut hcl::eval::Context, env: &mut Env) -> Provider {
+        let mut p = Provider::default();
+        if let Some(b) = b {
+            p.range = Some(b.range.clone());
+            for a in &b.body.attrs {
+                match a.name.as_str() {
+                    "project" | "region" => {
+                        let v = self.eval(&a.expr, &a.value_range, ctx, env);
+                        let s = v.and_then(|v| v.as_str().map(str::to_string));
+                        if a.name == "project" {
+                            p.project = s;
+                        } else {
+                            p.region = s;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let env_first = |keys: &[&str]| keys.iter().find_map(|k| self.opts.env.get(*k).filter(|v| !v.is_empty()).cloned());
+        if p.project.is_none() {
+            p.project = env_first(&["GOOGLE_PROJECT", "GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT"]);
+        }
+        if p.region.is_none() {
+            p.region = env_first(&["GOOGLE_REGION", "CLOUDSDK_COMPUTE_REGION"]);
+        }
+        p
+    }
+
+    fn image_mapping(&mut self, dir: &Path, b: &RawBlock, ctx: &mut hcl::eval::Context, env: &mut Env) -> Option<ImageMapping> {
+        let mut m = ImageMapping { image: b.labels[0].clone(), ..Default::default() };
+        for a in &b.body.attrs {
+            let v = self.eval(&a.expr, &a.value_range, ctx, env)?;
+            match a.name.as_str() {
+                "command" | "args" => {
+                    let list = v.as_array().map(|xs| xs.iter().map(|x| x.as_str().map(str::to_string).unwrap_or_else(|| x.to_string())).collect());
+                    let Some(list) = list else {
+                        self.diags.error(format!("{} must be a list of strings", a.name), Some(a.value_range.clone()));
+                        return None;
+                    };
+                    if a.name == "command" {
+                        m.command = list;
+                    } else {
+                        m.args = list;
+                    }
+                }
+                "working_dir" => {
+                    let wd = v.as_str().unwrap_or(".");
+                    let p = dir.join(wd);
+                    m.working_dir = Some(std::fs::canonicalize(&p).unwrap_or(p).display().to_string());
+                }
+                other => self.diags.error(format!("unknown argument {other:?} in local_image (expected command, args, working_dir)"), Some(a.range.clone())),
+            }
+        }
+        if m.command.is_empty() {
+            self.diags.error(format!("local_image {:?} needs a command", m.image), Some(b.range.clone()));
+            return None;
+        }
+        // A relative program path is relative to the stack.
+        if m.command[0].starts_with("./") || m.command[0].starts_with("../") {
+            let p = dir.join(&m.command[0]);
+            m.command[0] = std::fs::canonicalize(&p).unwrap_or(p).display().to_string();
+        }
+        Some(m)
+    }
+
+    fn eval(&mut self, expr: &hcl::Expression, range: &Range, ctx: &mut hcl::eval::Context, env: &mut Env) -> Option<Value> {
+        env.sync(expr, ctx);
+        match hcl::eval::Evaluate::evaluate(expr, ctx) {
+            Ok(v) => Some(to_json(&v)),
+            Err(e) => {
+                let msg = e.to_string();
+                let mut d = Diagnostic::error(format!("cannot evaluate expression: {msg}"), Some(range.clone()));
+                if let hcl::eval::ErrorKind::UndefinedFunc(f) = e.kind() {
+                    let name = f.to_string();
+                    d = Diagnostic::error(format!("unknown function {name:?}"), Some(range.clone()));
+                    if let Some(c) = closest(&name, funcs::NAMES.iter().copied()) {
+                        d = d.with_hint(format!("did you mean {c:?}?"));
+                    }
+                }
+                self.diags.push(d);
+                None
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn lower(
+        &mut self,
+        body: &RawBody,
+        schema: &Schema,
+        path: &str,
+        block_range: &Range,
+        spans: &mut BTreeMap<String, Range>,
+        ctx: &mut hcl::eval::Context,
+        env: &mut Env,
+    ) -> Map<String, Value> {
+        let mut out = Map::new();
+        let join = |p: &str, n: &str| if p.is_empty() { n.to_string() } else { format!("{p}.{n}") };
+        for a in &body.attrs {
+            if path.is_empty() && META_ARGS.contains(&a.name.as_str()) {
+                if matches!(a.name.as_str(), "count" | "for_each") {
+                    self.diags.push(Diagnostic::error(format!("`{}` is not supported yet", a.name), Some(a.range.clone())));
+                }
+                continue;
+            }
+            let Some(attr) = schema.attr(&a.name) else {
+                let mut d = if schema.block(&a.name).is_some() {
+                    Diagnostic::error(format!("{:?} is a block, not an argument", a.name), Some(a.range.clone()))
+                        .with_hint(format!("write it as `{} {{ ... }}`", a.name))
+                } else {
+                    Diagnostic::error(format!("unsupported argument {:?}", a.name), Some(a.range.clone()))
+                };
+                if d.hint.is_none() {
+                    if let Some(c) = closest(&a.name, schema.names()) {
+                        d = d.with_hint(format!("did you mean {c:?}?"));
+                    }
+                }
+                self.diags.push(d);
+                continue;
+            };
+            let p = join(path, &a.name);
+            spans.insert(p.clone(), a.value_range.clone());
+            for (k, r) in &a.item_ranges {
+                spans.insert(format!("{p}.{k}"), r.clone());
+            }
+            let Some(v) = self.eval(&a.expr, &a.value_range, ctx, env) else { continue };
+            if v.is_null() {
+                continue;
+            }
+            match convert(&v, attr.ty) {
+                Ok(v) => {
+                    out.insert(a.name.clone(), v);
+                }
+                Err(e) => self.diags.error(format!("{}: {e}", a.name), Some(a.value_range.clone())),
+            }
+        }
+        let mut lists: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+        for b in &body.blocks {
+            if path.is_empty() && b.ty == "lifecycle" {
+                self.diags.push(
+                    Diagnostic::error("`lifecycle` blocks are not supported yet", Some(b.range.clone()))
+                        .with_hint("remove it; prevent_destroy, ignore_changes and friends arrive with the full language"),
+                );
+                continue;
+            }
+            if b.ty == "dynamic" {
+                self.diags.push(Diagnostic::error("`dynamic` blocks are not supported yet", Some(b.range.clone())));
+                continue;
+            }
+            let Some(bs) = schema.block(&b.ty) else {
+                let mut d = if schema.attr(&b.ty).is_some() {
+                    Diagnostic::error(format!("{:?} is an argument, not a block", b.ty), Some(b.range.clone()))
+                        .with_hint(format!("write it as `{} = ...`", b.ty))
+                } else {
+                    Diagnostic::error(format!("unsupported block {:?}", b.ty), Some(b.range.clone()))
+                };
+                if d.hint.is_none() {
+                    if let Some(c) = closest(&b.ty, schema.names()) {
+                        d = d.with_hint(format!("did you mean {c:?}?"));
+                    }
+                }
+                self.diags.push(d);
+                continue;
+            };
+            if !b.labels.is_empty() {
+                self.diags.error(format!("block {:?} takes no labels", b.ty), Some(b.range.clone()));
+            }
+            match bs.nesting {
+                Nesting::Single => {
+                    if out.contains_key(bs.name) {
+                        self.diags.error(format!("only one {:?} block is allowed here", b.ty), Some(b.range.clone()));
+                        continue;
+                    }
+                    let p = join(path, bs.name);
+                    spans.insert(p.clone(), b.range.clone());
+                    let v = self.lower(&b.body, bs.body, &p, &b.range, spans, ctx, env);
+                    out.insert(bs.name.to_string(), Value::Object(v));
+                }
+                Nesting::List => {
+                    let items = lists.entry(bs.name).or_default();
+                    let p = format!("{}[{}]", join(path, bs.name), items.len());
+                    spans.insert(p.clone(), b.range.clone());
+                    let v = self.lower(&b.body, bs.body, &p, &b.range, spans, ctx, env);
+                    items.push(Value::Object(v));
+                }
+            }
+        }
+        for (k, v) in lists {
+            out.insert(k.to_string(), Value::Array(v));
+        }
+        for a in schema.attrs.iter().filter(|a| a.required) {
+            if !out.contains_key(a.name) && body.attr(a.name).is_none() {
+                self.diags.push(
+                    Diagnostic::error(format!("missing required argument {:?}", a.name), Some(block_range.clone()))
+                        .with_hint(format!("add `{} = ...` to this block", a.name)),
+                );
+            }
+        }
+        for b in schema.blocks.iter().filter(|b| b.required) {
+            if !out.contains_key(b.name) {
+                self.diags.push(Diagnostic::error(format!("missing required block {:?}", b.name), Some(block_range.clone())).with_hint(format!("add `{} {{ ... }}`", b.name)));
+            }
+        }
+        out
+    }
+
+    fn refs_of_attr(&mut self, a: &RawAttr, k: &KnownRoots) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        let mut bad = Vec::new();
+        collect_refs(&a.expr, &mut Vec::new(), &mut |root, second| match k.resolve(root, second) {
+            Ok(Some(n)) => {
+                out.insert(n);
+            }
+            Ok(None) => {}
+            Err(e) => bad.push(e),
+        });
+        for e in bad {
+            self.diags.push(e.at(a.value_range.clone()));
+        }
+        out
+    }
+
+    fn refs_of_body(&mut self, body: &RawBody, k: &KnownRoots, out: &mut BTreeSet<String>) {
+        for a in &body.attrs {
+            if a.name == "depends_on" {
+                continue;
+            }
+            out.extend(self.refs_of_attr(a, k));
+        }
+        for b in &body.blocks {
+            self.refs_of_body(&b.body, k, out);
+        }
+    }
+}
+
+struct KnownRoots<'a> {
+    variables: &'a BTreeMap<String, Variable>,
+    locals: &'a BTreeMap<String, RawAttr>,
+    resources: &'a BTreeMap<String, RawBlock>,
+    types: &'a [&'static str],
+}
+
+struct RefError {
+    msg: String,
+    hint: Option<String>,
+}
+
+impl RefError {
+    fn at(self, r: Range) -> Diagnostic {
+        let d = Diagnostic::error(self.msg, Some(r));
+        match self.hint {
+            Some(h) => d.with_hint(h),
+            None => d,
+        }
+    }
+}
+
+impl KnownRoots<'_> {
+    /// Maps a reference root (and its first attribute) to a graph node, or explains why it is
+    /// not a valid reference.
+    fn resolve(&self, root: &str, second: Option<&str>) -> Result<Option<String>, RefError> {
+        match root {
+            "var" => {
+                let n = second.unwrap_or("");
+                if self.variables.contains_key(n) {
+                    Ok(Some(format!("var.{n}")))
+                } else {
+                    Err(RefError {
+                        msg: format!("reference to undeclared variable var.{n}"),
+                        hint: closest(n, self.variables.keys().map(String::as_str)).map(|c| format!("did you mean var.{c}?")),
+                    })
+                }
+            }
+            "local" => {
+                let n = second.unwrap_or("");
+                if self.locals.contains_key(n) {
+                    Ok(Some(format!("local.{n}")))
+                } else {
+                    Err(RefError {
+                        msg: format!("reference to undeclared local value local.{n}"),
+                        hint: closest(n, self.locals.keys().map(String::as_str)).map(|c| format!("did you mean local.{c}?")),
+                    })
+                }
+            }
+            "path" | "terraform" | "each" | "count" | "self" => Ok(None),
+            _ => {
+                let addr = format!("{root}.{}", second.unwrap_or(""));
+                if self.resources.contains_key(&addr) {
+                    Ok(Some(addr))
+                } else if self.types.contains(&root) {
+                    let names: Vec<&str> = self.resources.keys().filter_map(|k| k.strip_prefix(&format!("{root}."))).collect();
+                    Err(RefError {
+                        msg: format!("reference to undeclared resource {addr}"),
+                        hint: closest(second.unwrap_or(""), names).map(|c| format!("did you mean {root}.{c}?")),
+                    })
+                } else {
+                    Err(RefError {
+                        msg: format!("unknown reference {root:?}"),
+                        hint: Some("references start with var., local., or a resource type such as google_cloud_run_v2_job.".into()),
+                    })
+                }
+            }
+        }
+    }
+}
+
+/// Calls `f(root, first_attr)` for every variable reference in `expr`, skipping names bound by
+/// enclosing `for` expressions.
+fn collect_refs(expr: &hcl::Expression, bound: &mut Vec<String>, f: &mut dyn FnMut(&str, Option<&str>)) {
+    use hcl::expr::{Operation, TraversalOperator};
+    use hcl::Expression as E;
+    match expr {
+        E::Variable(v) => {
+            if !bound.iter().any(|b| b == v.as_str()) {
+                f(v.as_str(), None)
+            }
+        }
+        E::Traversal(t) => {
+            if let E::Variable(v) = &t.expr {
+                if !bound.iter().any(|b| b == v.as_str()) {
+                    let second = match t.operators.first() {
+                        Some(TraversalOperator::GetAttr(a)) => Some(a.as_str()),
+                        _ => None,
+                    };
+                    f(v.as_str(), second);
+                }
+            } else {
+                collect_refs(&t.expr, bound, f);
+            }
+            for op in &t.operators {
+                if let TraversalOperator::Index(i) = op {
+                    collect_refs(i, bound, f);
+                }
+            }
+        }
+        E::Array(items) => items.iter().for_each(|i| collect_refs(i, bound, f)),
+        E::Object(m) => {
+            for (k, v) in m {
+                if let hcl::ObjectKey::Expression(e) = k {
+                    collect_refs(e, bound, f);
+                }
+                collect_refs(v, bound, f);
+            }
+        }
+        E::TemplateExpr(t) => {
+            if let Ok(tpl) = hcl::Template::from_expr(t) {
+                collect_template_refs(tpl.elements(), bound, f);
+            }
+        }
+        E::FuncCall(fc) => fc.args.iter().for_each(|a| collect_refs(a, bound, f)),
+        E::Parenthesis(e) => collect_refs(e, bound, f),
+        E::Conditional(c) => {
+            collect_refs(&c.cond_expr, bound, f);
+            collect_refs(&c.true_expr, bound, f);
+            collect_refs(&c.false_expr, bound, f);
+        }
+        E::Operation(op) => match op.as_ref() {
+            Operation::Unary(u) => collect_refs(&u.expr, bound, f),
+            Operation::Binary(b) => {
+                collect_refs(&b.lhs_expr, bound, f);
+                collect_refs(&b.rhs_expr, bound, f);
+            }
+        },
+        E::ForExpr(fe) => {
+            collect_refs(&fe.collection_expr, bound, f);
+            let n = bound.len();
+            bound.push(fe.value_var.to_string());
+            if let Some(k) = &fe.key_var {
+                bound.push(k.to_string());
+            }
+            if let Some(k) = &fe.key_expr {
+                collect_refs(k, bound, f);
+            }
+            collect_refs(&fe.value_expr, bound, f);
+            if let Some(c) = &fe.cond_expr {
+                collect_refs(c, bound, f);
+            }
+            bound.truncate(n);
+        }
+        _ => {}
+    }
+}
+
+fn collect_template_refs(elements: &[hcl::template::Element], bound: &mut Vec<String>, f: &mut dyn FnMut(&str, Option<&str>)) {
+    use hcl::template::{Directive, Element};
+    for el in elements {
+        match el {
+            Element::Interpolation(i) => collect_refs(&i.expr, bound, f),
+            Element::Directive(d) => match d.as_ref() {
+                Directive::If(i) => {
+                    collect_refs(&i.cond_expr, bound, f);
+                    collect_template_refs(i.true_template.elements(), bound, f);
+                    if let Some(t) = &i.false_template {
+                        collect_template_refs(t.elements(), bound, f);
+                    }
+                }
+                Directive::For(fd) => {
+                    collect_refs(&fd.collection_expr, bound, f);
+                    let n = bound.len();
+                    bound.push(fd.value_var.to_string());
+                    if let Some(k) = &fd.key_var {
+                        bound.push(k.to_string());
+                    }
+                    collect_template_refs(fd.template.elements(), bound, f);
+                    bound.truncate(n);
+                }
+            },
+            Element::Literal(_) => {}
+        }
+    }
+}
+
+/// `google_cloud_run_v2_job.etl` from a traversal expression.
+fn traversal_addr(e: &hcl::Expression) -> Option<String> {
+    if let hcl::Expression::Traversal(t) = e {
+        if let (hcl::Expression::Variable(v), Some(hcl::expr::TraversalOperator::GetAttr(a))) = (&t.expr, t.operators.first()) {
+            return Some(format!("{}.{}", v.as_str(), a.as_str()));
+        }
+    }
+    None
+}
+
+/// The evaluation environment: root objects (var, local, one per resource type), declared
+/// into the hcl context lazily, only when an expression uses a root that changed.
+#[derive(Default)]
+struct Env {
+    roots: BTreeMap<String, Value>,
+    dirty: BTreeSet<String>,
+}
+
+impl Env {
+    fn set_member(&mut self, root: &str, name: &str, v: Value) {
+        let obj = self.roots.entry(root.to_string()).or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(m) = obj {
+            m.insert(name.to_string(), v);
+        }
+        self.dirty.insert(root.to_string());
+    }
+
+    fn sync(&mut self, expr: &hcl::Expression, ctx: &mut hcl::eval::Context) {
+        if self.dirty.is_empty() {
+            return;
+        }
+        let mut used = BTreeSet::new();
+        collect_refs(expr, &mut Vec::new(), &mut |root, _| {
+            used.insert(root.to_string());
+        });
+        for r in used {
+            if self.dirty.remove(&r) {
+                if let Some(v) = self.roots.get(&r) {
+                    ctx.declare_var(r.as_str(), from_json(v));
+                }
+            }
+        }
+    }
+}
+
+fn json_obj(m: BTreeMap<String, Value>) -> Value {
+    Value::Object(m.into_iter().collect())
+}
+
+pub fn to_json(v: &hcl::Value) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+fn from_json(v: &Value) -> hcl::Value {
+    hcl::to_value(v).unwrap_or(hcl::Value::Null)
+}
+
+fn collect_strings(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) if !s.is_empty() => out.push(s.clone()),
+        Value::Number(n) => out.push(n.to_string()),
+        Value::Array(a) => a.iter().for_each(|x| collect_strings(x, out)),
+        Value::Object(m) => m.values().for_each(|x| collect_strings(x, out)),
+        _ => {}
+    }
+}
+
+/// Converts a value to an argument's type, as Terraform does for primitives.
+fn convert(v: &Value, ty: Ty) -> Result<Value, String> {
+    let scalar_str = |v: &Value| match v {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(b.to_string()),
+        other => Err(format!("expected a string, got {}", kind(other))),
+    };
+    match ty {
+        Ty::String => scalar_str(v).map(Value::String),
+        Ty::Number => match v {
+            Value::Number(_) => Ok(v.clone()),
+            Value::String(s) if s.contains(UNKNOWN_START) => Ok(v.clone()),
+            Value::String(s) => s.trim().parse::<f64>().map(|f| serde_json::json!(f)).map_err(|_| format!("expected a number, got {s:?}")),
+            other => Err(format!("expected a number, got {}", kind(other))),
+        },
+        Ty::Bool => match v {
+            Value::Bool(_) => Ok(v.clone()),
+            Value::String(s) if s == "true" || s == "false" => Ok(Value::Bool(s == "true")),
+            other => Err(format!("expected true or false, got {}", kind(other))),
+        },
+        Ty::ListString => match v {
+            Value::Array(items) => items.iter().map(scalar_str).collect::<Result<Vec<_>, _>>().map(|v| Value::Array(v.into_iter().map(Value::String).collect())),
+            other => Err(format!("expected a list of strings, got {}", kind(other))),
+        },
+        Ty::MapString => match v {
+            Value::Object(m) => m
+                .iter()
+                .map(|(k, x)| scalar_str(x).map(|s| (k.clone(), Value::String(s))))
+                .collect::<Result<Map<_, _>, _>>()
+                .map(Value::Object),
+            other => Err(format!("expected a map of strings, got {}", kind(other))),
+        },
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a bool",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn type_name(e: &hcl::Expression) -> String {
+    match e {
+        hcl::Expression::Variable(v) => v.as_str().to_string(),
+        hcl::Expression::FuncCall(f) => f.name.to_string(),
+        _ => "any".into(),
+    }
+}
+
+fn type_mismatch(ty: &str, v: &Value) -> Option<String> {
+    let ok = match ty {
+        "string" => v.is_string(),
+        "number" => v.is_number(),
+        "bool" => v.is_boolean(),
+        "list" | "set" | "tuple" => v.is_array(),
+        "map" | "object" => v.is_object(),
+        _ => true,
+    };
+    (!ok).then(|| format!("expected a value of type {ty}, got {}", kind(v)))
+}
+
+/// Converts a `--var` string to the declared type (complex types are parsed as HCL).
+fn convert_cli_var(raw: &str, ty: Option<&str>) -> Result<Value, String> {
+    match ty {
+        Some("number") => raw.trim().parse::<f64>().map(|f| serde_json::json!(f)).map_err(|_| format!("{raw:?} is not a number")),
+        Some("bool") => match raw.trim() {
+            "true" => Ok(Value::Bool(true)),
+            "false" => Ok(Value::Bool(false)),
+            _ => Err(format!("{raw:?} is not true or false")),
+        },
+        Some("list" | "set" | "tuple" | "map" | "object") => {
+            let body: hcl::Body = hcl::from_str(&format!("v = {raw}")).map_err(|e| format!("cannot parse {raw:?}: {e}"))?;
+            let expr = body.attributes().next().map(|a| a.expr.clone()).ok_or("empty value")?;
+            hcl::eval::Evaluate::evaluate(&expr, &hcl::eval::Context::new()).map(|v| to_json(&v)).map_err(|e| e.to_string())
+        }
+        _ => Ok(Value::String(raw.to_string())),
+    }
+}
+
+fn schema_problem_name(n: &str) -> Option<&'static str> {
+    let ok = n.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    (!ok).then_some("must start with a letter or underscore and hold only letters, digits, underscores and hyphens")
+}

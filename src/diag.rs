@@ -1,0 +1,173 @@
+//! Diagnostics: collected (not thrown), located by file:line:col, sorted, rendered with the
+//! source line and an underline, then a `hint:` line.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// A span in a source file (1-based line and column).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Range {
+    pub file: Arc<str>,
+    pub line: usize,
+    pub col: usize,
+    pub start: usize,
+    pub end: usize,
+}
+
+impl std::fmt::Display for Range {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.col)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub summary: String,
+    pub range: Option<Range>,
+    pub hint: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn error(summary: impl Into<String>, range: Option<Range>) -> Self {
+        Diagnostic { severity: Severity::Error, summary: summary.into(), range, hint: None }
+    }
+    pub fn warning(summary: impl Into<String>, range: Option<Range>) -> Self {
+        Diagnostic { severity: Severity::Warning, summary: summary.into(), range, hint: None }
+    }
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Diagnostics(pub Vec<Diagnostic>);
+
+impl Diagnostics {
+    pub fn push(&mut self, d: Diagnostic) {
+        if !self.0.contains(&d) {
+            self.0.push(d);
+        }
+    }
+    pub fn error(&mut self, summary: impl Into<String>, range: Option<Range>) {
+        self.push(Diagnostic::error(summary, range));
+    }
+    pub fn has_errors(&self) -> bool {
+        self.0.iter().any(|d| d.severity == Severity::Error)
+    }
+    pub fn extend(&mut self, other: Diagnostics) {
+        for d in other.0 {
+            self.push(d);
+        }
+    }
+    /// Errors first, then by location, so output is stable.
+    pub fn sorted(&self) -> Vec<&Diagnostic> {
+        let mut v: Vec<&Diagnostic> = self.0.iter().collect();
+        v.sort_by(|a, b| (a.severity, &a.range, &a.summary).cmp(&(b.severity, &b.range, &b.summary)));
+        v
+    }
+    pub fn error_count(&self) -> usize {
+        self.0.iter().filter(|d| d.severity == Severity::Error).count()
+    }
+}
+
+/// Source texts by file name, to show the offending line.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    pub files: BTreeMap<Arc<str>, Arc<str>>,
+}
+
+impl Sources {
+    pub fn add(&mut self, name: &str, text: &str) -> Arc<str> {
+        let key: Arc<str> = Arc::from(name);
+        self.files.insert(key.clone(), Arc::from(text));
+        key
+    }
+
+    /// Turns a byte range into a located [`Range`].
+    pub fn range(&self, file: &Arc<str>, span: std::ops::Range<usize>) -> Range {
+        let text = self.files.get(file).map(|t| t.as_ref()).unwrap_or("");
+        let start = span.start.min(text.len());
+        let before = &text[..start];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+        Range { file: file.clone(), line, col, start, end: span.end.max(start) }
+    }
+
+    pub fn render(&self, d: &Diagnostic) -> String {
+        let mut out = String::new();
+        let label = match d.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let _ = writeln!(out, "{label}: {}", d.summary);
+        if let Some(r) = &d.range {
+            let _ = writeln!(out, "  --> {r}");
+            if let Some(text) = self.files.get(&r.file) {
+                if let Some(src_line) = text.lines().nth(r.line - 1) {
+                    let gutter = r.line.to_string().len();
+                    let line_end = text[r.start..].find('\n').map(|i| r.start + i).unwrap_or(text.len());
+                    let width = r.end.min(line_end).saturating_sub(r.start).max(1);
+                    let width = text[r.start..r.start + width.min(text.len() - r.start)].chars().count().max(1);
+                    let _ = writeln!(out, "{:gutter$} |", "");
+                    let _ = writeln!(out, "{} | {}", r.line, src_line);
+                    let _ = writeln!(out, "{:gutter$} | {}{}", "", " ".repeat(r.col - 1), "^".repeat(width));
+                }
+            }
+        }
+        if let Some(h) = &d.hint {
+            let _ = writeln!(out, "  = hint: {h}");
+        }
+        out
+    }
+
+    pub fn render_all(&self, diags: &Diagnostics) -> String {
+        let mut out = String::new();
+        for d in diags.sorted() {
+            out.push_str(&self.render(d));
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// The closest of `candidates` to `word`, if it is close enough to be a likely typo.
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::damerau_levenshtein(word, c), c))
+        .filter(|(d, c)| *d <= 3.max(c.len() / 3) && *d < c.len().max(word.len()))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_location_line_and_underline() {
+        let mut s = Sources::default();
+        let f = s.add("main.tf", "a = 1\ntask_count = 0\n");
+        let r = s.range(&f, 19..20);
+        assert_eq!((r.line, r.col), (2, 14));
+        let text = s.render(&Diagnostic::error("bad", Some(r)).with_hint("fix it"));
+        assert!(text.contains("--> main.tf:2:14"), "{text}");
+        assert!(text.contains("2 | task_count = 0"), "{text}");
+        assert!(text.contains("hint: fix it"), "{text}");
+    }
+
+    #[test]
+    fn suggests_close_names() {
+        assert_eq!(closest("task_cont", ["task_count", "parallelism"]), Some("task_count"));
+        assert_eq!(closest("zzz", ["task_count"]), None);
+    }
+}
