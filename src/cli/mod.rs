@@ -1,0 +1,615 @@
+//! clap arguments → settings → target and view → ops → exit code.
+
+use crate::api::run::{last_segment, Execution, RunJobRequest};
+use crate::api::run::{ContainerOverride, EnvVar, Overrides};
+use crate::ops::{self, LoadArgs, Target};
+use crate::plan::{Plan, PlanFile, PLANFILE_FORMAT};
+use crate::resources::Ctx;
+use crate::view::{self, Style};
+use anyhow::{anyhow, bail, Context as _};
+use clap::{Args, Parser, Subcommand};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(name = "runform", version, about = "Plan and apply Cloud Run jobs, schedulers, triggers and IAM from HCL — on Google Cloud or on the bundled local runtime")]
+pub struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Args, Clone)]
+struct TargetArgs {
+    /// Use the bundled local runtime (a running `runform local serve` for this stack, or one started inside the command).
+    #[arg(long, global = true)]
+    local: bool,
+    /// Send every API call to this base URL, without auth (any REST emulator).
+    #[arg(long, env = "RUNFORM_ENDPOINT", global = true)]
+    endpoint: Option<String>,
+    /// Print API call counts and other details.
+    #[arg(long, short, global = true)]
+    verbose: bool,
+}
+
+#[derive(Args, Clone)]
+struct VarArgs {
+    /// Set a variable: --var name=value (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    vars: Vec<String>,
+    /// Read variables from a .tfvars file (repeatable).
+    #[arg(long = "var-file", value_name = "FILE")]
+    var_files: Vec<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Load and check the configuration; no network.
+    Validate {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        #[command(flatten)]
+        vars: VarArgs,
+    },
+    /// Refresh, diff and print the plan.
+    Plan {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        #[command(flatten)]
+        vars: VarArgs,
+        /// Save the plan to FILE, to apply exactly it later.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Exit 0 with no changes, 2 with changes, 1 on error.
+        #[arg(long)]
+        detailed_exitcode: bool,
+        /// Plan the destruction of everything in state.
+        #[arg(long)]
+        destroy: bool,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// Plan (or load a saved plan) and apply it.
+    Apply {
+        /// A stack directory or a saved plan file.
+        #[arg(default_value = ".")]
+        path: PathBuf,
+        #[command(flatten)]
+        vars: VarArgs,
+        /// Apply without asking for confirmation.
+        #[arg(long)]
+        auto_approve: bool,
+        /// At most this many actions at once.
+        #[arg(long, default_value_t = 10)]
+        parallelism: usize,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// Delete everything the state holds, in reverse dependency order.
+    Destroy {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        #[command(flatten)]
+        vars: VarArgs,
+        #[arg(long)]
+        auto_approve: bool,
+        #[arg(long, default_value_t = 10)]
+        parallelism: usize,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// Start an execution of JOB (a job name from the stack, or a full job name).
+    Run {
+        job: String,
+        /// Wait for the execution and report per-task results; non-zero exit if it fails.
+        #[arg(long)]
+        wait: bool,
+        /// Override the task count.
+        #[arg(long)]
+        tasks: Option<i32>,
+        /// Override or add an env var (repeatable).
+        #[arg(long = "env", value_name = "K=V")]
+        env: Vec<String>,
+        /// Replace the container args (repeatable).
+        #[arg(long = "args", value_name = "ARG", allow_hyphen_values = true)]
+        args: Vec<String>,
+        /// Override the task timeout (e.g. 600s).
+        #[arg(long)]
+        task_timeout: Option<String>,
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// List executions (of JOB, or of every job in state), newest first.
+    Executions {
+        job: Option<String>,
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// Print the logs of an execution's tasks.
+    Logs {
+        execution: String,
+        #[arg(long)]
+        task: Option<i32>,
+        /// Keep printing until the execution finishes.
+        #[arg(long)]
+        follow: bool,
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// Cancel a running execution.
+    Cancel {
+        execution: String,
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// The bundled local runtime.
+    Local {
+        #[command(subcommand)]
+        cmd: LocalCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum LocalCmd {
+    /// Run the local runtime in the foreground.
+    Serve {
+        /// Loopback address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8790")]
+        addr: String,
+        /// Data directory (default: the stack's .runform/local/data, so `--local` commands use this server).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// The stack directory this server serves.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+}
+
+fn parse_vars(v: &VarArgs, local: bool) -> anyhow::Result<LoadArgs> {
+    let vars = v
+        .vars
+        .iter()
+        .map(|s| s.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).ok_or_else(|| anyhow!("--var {s:?}: expected NAME=VALUE")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(LoadArgs { vars, var_files: v.var_files.clone(), local })
+}
+
+/// Runs the CLI; returns the process exit code.
+pub async fn run(cli: Cli) -> i32 {
+    match dispatch(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}
+
+fn is_local(t: &TargetArgs) -> bool {
+    t.local && t.endpoint.is_none()
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
+    match cli.cmd {
+        Cmd::Validate { dir, vars } => {
+            let args = parse_vars(&vars, true)?;
+            let (stack, diags, sources) = ops::load_stack(&dir, &args, None);
+            eprint!("{}", sources.render_all(&diags));
+            match stack {
+                Some(s) => {
+                    println!("The configuration is valid: {} resource(s).", s.resources.len());
+                    Ok(0)
+                }
+                None => {
+                    eprintln!("{} error(s); nothing was contacted.", diags.error_count());
+                    Ok(1)
+                }
+            }
+        }
+        Cmd::Plan { dir, vars, out, detailed_exitcode, destroy, target } => {
+            let args = parse_vars(&vars, is_local(&target))?;
+            let t = ops::target(&dir, is_local(&target), target.endpoint.as_deref()).await?;
+            let result = plan_cmd(&dir, &args, &t, destroy, target.verbose).await;
+            let code = match result {
+                Ok(Some((plan, stack))) => {
+                    print!("{}", view::render_plan(&plan, &Style::detect()));
+                    if target.verbose {
+                        eprintln!("refresh and plan made {} API call(s) to {}", plan.api_calls, t.label);
+                    }
+                    if let Some(out) = out {
+                        save_planfile(&out, &dir, &plan, &stack)?;
+                        eprintln!("Saved the plan to {}; apply it with `runform apply {}`", out.display(), out.display());
+                    }
+                    if detailed_exitcode && plan.has_changes() {
+                        2
+                    } else {
+                        0
+                    }
+                }
+                Ok(None) => 1,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    1
+                }
+            };
+            t.stop().await;
+            Ok(code)
+        }
+        Cmd::Apply { path, vars, auto_approve, parallelism, target } => {
+            if path.is_file() {
+                return apply_planfile(&path, &target, parallelism).await;
+            }
+            let args = parse_vars(&vars, is_local(&target))?;
+            apply_cmd(&path, &args, &target, auto_approve, parallelism, false).await
+        }
+        Cmd::Destroy { dir, vars, auto_approve, parallelism, target } => {
+            let args = parse_vars(&vars, is_local(&target))?;
+            apply_cmd(&dir, &args, &target, auto_approve, parallelism, true).await
+        }
+        Cmd::Run { job, wait, tasks, env, args, task_timeout, dir, target } => {
+            let t = ops::target(&dir, is_local(&target), target.endpoint.as_deref()).await?;
+            let r = run_cmd(&t, &dir, &job, wait, tasks, &env, &args, task_timeout).await;
+            t.stop().await;
+            r
+        }
+        Cmd::Executions { job, dir, target } => {
+            let t = ops::target(&dir, is_local(&target), target.endpoint.as_deref()).await?;
+            let r = executions_cmd(&t, job.as_deref()).await;
+            t.stop().await;
+            r
+        }
+        Cmd::Logs { execution, task, follow, dir, target } => {
+            let t = ops::target(&dir, is_local(&target), target.endpoint.as_deref()).await?;
+            let r = logs_cmd(&t, &execution, task, follow).await;
+            t.stop().await;
+            r
+        }
+        Cmd::Cancel { execution, dir, target } => {
+            let t = ops::target(&dir, is_local(&target), target.endpoint.as_deref()).await?;
+            let r = async {
+                let name = resolve_execution(&t, &execution).await?;
+                t.client.cancel_execution(&name).await?;
+                println!("Cancelling {}.", last_segment(&name));
+                Ok(0)
+            }
+            .await;
+            t.stop().await;
+            r
+        }
+        Cmd::Local { cmd: LocalCmd::Serve { addr, data, dir } } => serve(&addr, data, &dir).await,
+    }
+}
+
+async fn plan_cmd(dir: &Path, args: &LoadArgs, t: &Target, destroy: bool, verbose: bool) -> anyhow::Result<Option<(Plan, crate::config::Stack)>> {
+    let state = t.state_file.load()?;
+    let (stack, diags, sources) = ops::load_stack(dir, args, Some(&state));
+    eprint!("{}", sources.render_all(&diags));
+    let Some(stack) = stack else {
+        eprintln!("{} error(s); nothing was contacted.", diags.error_count());
+        return Ok(None);
+    };
+    ops::register_images(&t.client, &stack).await?;
+    let before = t.client.calls();
+    let live = ops::refresh(&t.client, Some(&stack), &state, 1000).await?;
+    if verbose {
+        eprintln!("refreshed {} live object(s) with {} list call(s)", live.len(), t.client.calls() - before);
+    }
+    match ops::make_plan(&stack, &state, &live, destroy, &t.client, &t.label) {
+        Ok(p) => Ok(Some((p, stack))),
+        Err(d) => {
+            eprint!("{}", sources.render_all(&d));
+            Ok(None)
+        }
+    }
+}
+
+fn confirm(auto_approve: bool) -> anyhow::Result<bool> {
+    if auto_approve {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("refusing to apply without confirmation: no terminal to ask on\nhint: pass --auto-approve (e.g. in CI), or apply a saved plan file");
+    }
+    eprint!("\nDo you want to perform these actions? Only 'yes' will be accepted: ");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(line.trim() == "yes")
+}
+
+async fn apply_cmd(dir: &Path, args: &LoadArgs, target: &TargetArgs, auto_approve: bool, parallelism: usize, destroy: bool) -> anyhow::Result<i32> {
+    let t = ops::target(dir, is_local(target), target.endpoint.as_deref()).await?;
+    let r = async {
+        let _lock = t.state_file.lock(if destroy { "destroy" } else { "apply" })?;
+        let Some((plan, stack)) = plan_cmd(dir, args, &t, destroy, target.verbose).await? else { return Ok(1) };
+        print!("{}", view::render_plan(&plan, &Style::detect()));
+        if !plan.has_work() {
+            let mut state = t.state_file.load()?;
+            write_outputs(&mut state, &stack);
+            return Ok(0);
+        }
+        if !plan.blocked.is_empty() {
+            eprintln!("error: this plan cannot be applied (see above); nothing was changed");
+            return Ok(1);
+        }
+        if plan.has_changes() && !confirm(auto_approve)? {
+            eprintln!("Apply cancelled.");
+            return Ok(1);
+        }
+        execute(&t, &plan, Some(&stack), parallelism).await
+    }
+    .await;
+    t.stop().await;
+    r
+}
+
+fn write_outputs(state: &mut crate::state::State, stack: &crate::config::Stack) {
+    let mut ctx_vals = serde_json::Map::new();
+    for o in &stack.outputs {
+        let mut v = o.value.clone();
+        resolve_outputs(&mut v, state);
+        ctx_vals.insert(o.name.clone(), v.clone());
+        let shown = if o.sensitive { "(sensitive value)".to_string() } else { v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()) };
+        println!("{} = {}", o.name, shown);
+        state.outputs.insert(o.name.clone(), v);
+    }
+}
+
+fn resolve_outputs(v: &mut serde_json::Value, state: &crate::state::State) {
+    // Outputs referencing after-apply values are resolved from the fresh state.
+    if crate::config::contains_unknown(v) {
+        let s = v.to_string();
+        for (addr, e) in &state.resources {
+            if let Some(m) = e.values.as_object() {
+                for (k, val) in m {
+                    let marker = crate::config::unknown(&format!("{addr}.{k}"));
+                    if s.contains(marker.as_str().unwrap_or("")) {
+                        if let serde_json::Value::String(text) = v {
+                            *text = text.replace(marker.as_str().unwrap_or(""), val.as_str().unwrap_or(""));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn execute(t: &Target, plan: &Plan, stack: Option<&crate::config::Stack>, parallelism: usize) -> anyhow::Result<i32> {
+    let mut state = t.state_file.load()?;
+    if state.serial == 0 && state.resources.is_empty() && !t.state_file.path.exists() {
+        // Persist the lineage before the first action, so objects created by an interrupted
+        // apply carry a lineage that the next run recognises.
+        state.lineage = plan.lineage.clone();
+        t.state_file.write(&state)?;
+    }
+    let journal = t.state_file.journal(&state.lineage)?;
+    let ctx = Ctx { client: t.client.clone(), lineage: state.lineage.clone(), observer: Box::new(view::StderrObserver::new(false)) };
+    let outcome = crate::apply::apply(plan, &ctx, &mut state, &journal, parallelism).await;
+    if let Some(stack) = stack {
+        println!();
+        write_outputs(&mut state, stack);
+    }
+    t.state_file.commit(&mut state)?;
+    let s = plan.summary();
+    for (addr, e) in &outcome.failed {
+        eprintln!("error: {addr}: {e}");
+    }
+    for addr in &outcome.skipped {
+        eprintln!("skipped {addr}: a resource it depends on failed");
+    }
+    if outcome.failed.is_empty() {
+        println!(
+            "\nApply complete! Resources: {} added, {} changed, {} destroyed, {} executed.",
+            s.add, s.change, s.destroy, s.execute
+        );
+        Ok(0)
+    } else {
+        eprintln!("\nApply failed: {} action(s) failed; {} completed and are recorded in state.", outcome.failed.len(), outcome.done.len());
+        Ok(1)
+    }
+}
+
+fn save_planfile(out: &Path, dir: &Path, plan: &Plan, stack: &crate::config::Stack) -> anyhow::Result<()> {
+    let pf = PlanFile {
+        format: PLANFILE_FORMAT.into(),
+        dir: std::fs::canonicalize(dir)?.display().to_string(),
+        plan: plan.clone(),
+        outputs: stack.outputs.iter().map(|o| (o.name.clone(), o.value.clone(), o.sensitive)).collect(),
+        local_images: stack.local_images.clone(),
+    };
+    let tmp = out.with_extension("tmp");
+    std::fs::write(&tmp, serde_json::to_vec(&pf)?)?;
+    std::fs::rename(&tmp, out)?;
+    Ok(())
+}
+
+async fn apply_planfile(path: &Path, target: &TargetArgs, parallelism: usize) -> anyhow::Result<i32> {
+    let pf: PlanFile = serde_json::from_slice(&std::fs::read(path)?).map_err(|e| anyhow!("{} is not a runform plan file: {e}", path.display()))?;
+    if pf.format != PLANFILE_FORMAT {
+        bail!("{} has format {:?}; this runform reads {PLANFILE_FORMAT}", path.display(), pf.format);
+    }
+    let dir = PathBuf::from(&pf.dir);
+    let t = ops::target(&dir, is_local(target), target.endpoint.as_deref()).await?;
+    let r = async {
+        let _lock = t.state_file.lock("apply")?;
+        let state = t.state_file.load()?;
+        if state.lineage != pf.plan.lineage && (state.serial != 0 || !state.resources.is_empty()) {
+            bail!("the saved plan was made for a different state (lineage {} vs {}); make a new plan", pf.plan.lineage, state.lineage);
+        }
+        if state.serial != pf.plan.serial {
+            bail!("the saved plan is stale: the state changed since it was made (serial {} → {}); make a new plan", pf.plan.serial, state.serial);
+        }
+        if !pf.plan.blocked.is_empty() {
+            bail!("the saved plan cannot be applied: {}", pf.plan.blocked.join("; "));
+        }
+        // Refuse if any live object the plan read changed since (Terraform checks only state).
+        let live = ops::refresh(&t.client, None, &state, 1000).await?;
+        for (id, etag) in &pf.plan.live_etags {
+            let now = live.get(id).and_then(|v| v.get("etag")).and_then(|e| e.as_str());
+            if now != Some(etag.as_str()) {
+                bail!("the saved plan is stale: {id} changed outside this plan since it was made; make a new plan");
+            }
+        }
+        print!("{}", view::render_plan(&pf.plan, &Style::detect()));
+        let stack = crate::config::Stack {
+            outputs: pf.outputs.iter().map(|(n, v, s)| crate::config::OutputConfig { name: n.clone(), value: v.clone(), sensitive: *s }).collect(),
+            local_images: pf.local_images.clone(),
+            ..Default::default()
+        };
+        ops::register_images(&t.client, &stack).await?;
+        execute(&t, &pf.plan, Some(&stack), parallelism).await
+    }
+    .await;
+    t.stop().await;
+    r
+}
+
+/// A job given as a stack job name, an address, or a full resource name.
+fn resolve_job(t: &Target, dir: &Path, job: &str) -> anyhow::Result<String> {
+    if job.starts_with("projects/") {
+        return Ok(job.to_string());
+    }
+    let state = t.state_file.load()?;
+    let found: Vec<&str> = state
+        .resources
+        .iter()
+        .filter(|(addr, e)| e.ty == crate::resources::cloud_run_v2_job::TYPE && (addr.as_str() == job || last_segment(&e.id) == job || addr.ends_with(&format!(".{job}"))))
+        .map(|(_, e)| e.id.as_str())
+        .collect();
+    match found.as_slice() {
+        [one] => Ok(one.to_string()),
+        [] => bail!("no job {job:?} in the state of {} ({})\nhint: apply the stack first, or pass the full name projects/P/locations/L/jobs/J", dir.display(), t.label),
+        _ => bail!("{job:?} matches several jobs: {}", found.join(", ")),
+    }
+}
+
+async fn resolve_execution(t: &Target, execution: &str) -> anyhow::Result<String> {
+    if execution.starts_with("projects/") {
+        return Ok(execution.to_string());
+    }
+    let state = t.state_file.load()?;
+    for e in state.resources.values().filter(|e| e.ty == crate::resources::cloud_run_v2_job::TYPE) {
+        let short = last_segment(&e.id);
+        if execution.starts_with(&format!("{short}-")) {
+            return Ok(format!("{}/executions/{execution}", e.id));
+        }
+    }
+    bail!("no job in state owns execution {execution:?}\nhint: pass the full name projects/P/locations/L/jobs/J/executions/E")
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_cmd(t: &Target, dir: &Path, job: &str, wait: bool, tasks: Option<i32>, env: &[String], args: &[String], task_timeout: Option<String>) -> anyhow::Result<i32> {
+    let name = resolve_job(t, dir, job)?;
+    let env: Vec<EnvVar> = env
+        .iter()
+        .map(|kv| kv.split_once('=').map(|(k, v)| EnvVar { name: k.into(), value: Some(v.into()), value_source: None }).ok_or_else(|| anyhow!("--env {kv:?}: expected K=V")))
+        .collect::<anyhow::Result<_>>()?;
+    let overrides = (tasks.is_some() || !env.is_empty() || !args.is_empty() || task_timeout.is_some()).then(|| Overrides {
+        container_overrides: if env.is_empty() && args.is_empty() { vec![] } else { vec![ContainerOverride { args: args.to_vec(), env, ..Default::default() }] },
+        task_count: tasks,
+        timeout: task_timeout,
+    });
+    let op = t.client.run_job(&name, &RunJobRequest { overrides, ..Default::default() }).await?;
+    let exec_name = op.metadata.as_ref().and_then(|m| m.get("name")).and_then(|n| n.as_str()).ok_or_else(|| anyhow!("the run operation did not name its execution"))?.to_string();
+    println!("Started execution {}.", last_segment(&exec_name));
+    let wait = wait || t.embedded.is_some();
+    if !wait {
+        return Ok(0);
+    }
+    if t.embedded.is_some() {
+        eprintln!("(no `runform local serve` is running for this stack, so the execution runs inside this command; waiting for it)");
+    }
+    let ctx = Ctx { client: t.client.clone(), lineage: String::new(), observer: Box::new(view::StderrObserver::new(false)) };
+    let exec = crate::resources::wait_execution(&ctx, last_segment(&name), &exec_name, Duration::from_secs(7 * 24 * 3600)).await.map_err(|e| anyhow!(e))?;
+    print_tasks(t, &exec).await?;
+    if exec.succeeded() {
+        println!("Execution {} succeeded.", exec.short_name());
+        Ok(0)
+    } else {
+        eprintln!("{}", crate::resources::execution_failure(&ctx, &exec).await);
+        Ok(1)
+    }
+}
+
+async fn print_tasks(t: &Target, exec: &Execution) -> anyhow::Result<()> {
+    let tasks = t.client.list_tasks(&exec.name).await?;
+    for task in tasks {
+        let state = task.conditions.iter().find(|c| c.type_ == "Completed").map(|c| c.state.as_str().trim_start_matches("CONDITION_").to_lowercase()).unwrap_or_default();
+        let exit = task.last_attempt_result.as_ref().and_then(|r| r.exit_code).map(|c| format!(", exit {c}")).unwrap_or_default();
+        println!("  task {:>4}: {state} after {} attempt(s){exit}", task.index, task.retried + 1);
+    }
+    Ok(())
+}
+
+async fn executions_cmd(t: &Target, job: Option<&str>) -> anyhow::Result<i32> {
+    let jobs: Vec<String> = match job {
+        Some(j) => vec![resolve_job(t, Path::new("."), j)?],
+        None => t.state_file.load()?.resources.values().filter(|e| e.ty == crate::resources::cloud_run_v2_job::TYPE).map(|e| e.id.clone()).collect(),
+    };
+    println!("{:<32} {:<24} {:<10} {:>6} {:>6} {:>6}", "EXECUTION", "JOB", "STATUS", "TASKS", "OK", "FAILED");
+    for j in jobs {
+        for e in t.client.list_executions(&j, 100).await? {
+            let status = if !e.is_done() {
+                "running"
+            } else if e.succeeded() {
+                "succeeded"
+            } else if e.cancelled() {
+                "cancelled"
+            } else {
+                "failed"
+            };
+            println!("{:<32} {:<24} {:<10} {:>6} {:>6} {:>6}", e.short_name(), last_segment(&j), status, e.task_count, e.succeeded_count, e.failed_count);
+        }
+    }
+    Ok(0)
+}
+
+async fn logs_cmd(t: &Target, execution: &str, task: Option<i32>, follow: bool) -> anyhow::Result<i32> {
+    let name = resolve_execution(t, execution).await?;
+    let mut printed: std::collections::BTreeMap<(i32, i32), usize> = Default::default();
+    loop {
+        let exec = t.client.get_execution(&name).await?;
+        let entries = t.client.logs(&name, task).await.context("reading logs (the local runtime serves task logs; on Google they are in Cloud Logging)")?;
+        let mut count: std::collections::BTreeMap<(i32, i32), usize> = Default::default();
+        for e in entries {
+            let n = count.entry((e.task, e.attempt)).or_default();
+            *n += 1;
+            if *n > printed.get(&(e.task, e.attempt)).copied().unwrap_or(0) {
+                use std::io::Write;
+                // A closed pipe (`| head`) ends the command quietly.
+                if writeln!(std::io::stdout(), "[task {} attempt {}] {}", e.task, e.attempt, e.line).is_err() {
+                    return Ok(0);
+                }
+            }
+        }
+        printed = count;
+        if !follow || exec.is_done() {
+            return Ok(0);
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+async fn serve(addr: &str, data: Option<PathBuf>, dir: &Path) -> anyhow::Result<i32> {
+    let addr: std::net::SocketAddr = addr.parse().map_err(|e| anyhow!("--addr {addr:?}: {e}"))?;
+    let local = ops::local_dir(dir);
+    let data = data.unwrap_or_else(|| local.join("data"));
+    let server = crate::runtime::Server::start(crate::runtime::RuntimeConfig { data_dir: Some(data.clone()), ..Default::default() }, addr).await?;
+    std::fs::create_dir_all(&local)?;
+    let record = local.join("server.json");
+    std::fs::write(&record, serde_json::to_vec(&ops::ServerRecord { url: server.url(), pid: std::process::id() })?)?;
+    println!("runform local runtime listening on {} (data in {})", server.url(), data.display());
+    println!("Point Google's clients at it with api_endpoint={} and anonymous credentials; press Ctrl-C to stop.", server.url());
+    tokio::signal::ctrl_c().await?;
+    eprintln!("stopping: cancelling running executions...");
+    let _ = std::fs::remove_file(&record);
+    server.stop().await;
+    Ok(0)
+}

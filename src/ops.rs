@@ -1,0 +1,148 @@
+//! Use cases shared by the commands: load a stack, pick a target, refresh, plan.
+
+use crate::api::run::project_location;
+use crate::cloud::{Client, Endpoint};
+use crate::config::{LoadOptions, Stack};
+use crate::diag::{Diagnostics, Sources};
+use crate::plan::{Live, Plan};
+use crate::resources::{registry, type_info, TYPE_NAMES};
+use crate::runtime::{RuntimeConfig, Server};
+use crate::state::{State, StateFile};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// The project used on the local runtime when neither the stack nor the environment names one.
+pub const LOCAL_DEFAULT_PROJECT: &str = "runform-local";
+pub const LOCAL_DEFAULT_REGION: &str = "us-central1";
+
+pub struct LoadArgs {
+    pub vars: Vec<(String, String)>,
+    pub var_files: Vec<PathBuf>,
+    pub local: bool,
+}
+
+/// Loads and validates a stack; the diagnostics carry warnings even on success.
+pub fn load_stack(dir: &Path, args: &LoadArgs, state: Option<&State>) -> (Option<Stack>, Diagnostics, Sources) {
+    let mut env: BTreeMap<String, String> = std::env::vars().collect();
+    if args.local {
+        if !["GOOGLE_PROJECT", "GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT"].iter().any(|k| env.contains_key(*k)) {
+            env.insert("GOOGLE_PROJECT".into(), LOCAL_DEFAULT_PROJECT.into());
+        }
+        env.entry("GOOGLE_REGION".into()).or_insert_with(|| LOCAL_DEFAULT_REGION.into());
+    }
+    let known = |addr: &str| state.and_then(|s| s.resources.get(addr)).and_then(|e| e.values.as_object().cloned());
+    let opts = LoadOptions { vars: args.vars.clone(), var_files: args.var_files.clone(), env, types: &type_info, type_names: TYPE_NAMES, known: &known };
+    let (stack, mut diags, sources) = crate::config::load(dir, &opts);
+    if let Some(s) = &stack {
+        for rc in &s.resources {
+            if let Some(rt) = registry(&rc.ty) {
+                rt.validate(rc, &mut diags);
+            }
+        }
+    }
+    let ok = !diags.has_errors();
+    (stack.filter(|_| ok), diags, sources)
+}
+
+/// Where commands send API calls, and the state file that belongs to that target.
+pub struct Target {
+    pub client: Client,
+    pub state_file: StateFile,
+    pub label: String,
+    /// A runtime started inside this command (stopped when the command ends).
+    pub embedded: Option<Server>,
+}
+
+impl Target {
+    pub async fn stop(self) {
+        if let Some(s) = self.embedded {
+            s.stop().await;
+        }
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct ServerRecord {
+    pub url: String,
+    pub pid: u32,
+}
+
+pub fn local_dir(stack_dir: &Path) -> PathBuf {
+    stack_dir.join(".runform").join("local")
+}
+
+/// Picks the endpoint: `--endpoint URL`, `--local` (a recorded `runform local serve`, or a
+/// runtime started inside this command with data under `.runform/local/`), or Google.
+pub async fn target(stack_dir: &Path, local: bool, endpoint: Option<&str>) -> anyhow::Result<Target> {
+    if let Some(url) = endpoint {
+        let client = Client::new(Endpoint::Custom(url.to_string())).await?;
+        let key: String = url.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+        return Ok(Target {
+            client,
+            state_file: StateFile::new(stack_dir.join(".runform").join("endpoints").join(key).join("runform.tfstate")),
+            label: format!("endpoint {url}"),
+            embedded: None,
+        });
+    }
+    if local {
+        let dir = local_dir(stack_dir);
+        let state_file = StateFile::new(dir.join("runform.tfstate"));
+        if let Ok(text) = std::fs::read_to_string(dir.join("server.json")) {
+            if let Ok(rec) = serde_json::from_str::<ServerRecord>(&text) {
+                let client = Client::new(Endpoint::Custom(rec.url.clone())).await?;
+                if client.health().await {
+                    return Ok(Target { client, state_file, label: format!("local runtime at {}", rec.url), embedded: None });
+                }
+            }
+        }
+        let server = Server::start(RuntimeConfig { data_dir: Some(dir.join("data")), ..Default::default() }, "127.0.0.1:0".parse()?).await?;
+        let client = Client::new(Endpoint::Custom(server.url())).await?;
+        return Ok(Target { client, state_file, label: "local runtime (in this command)".into(), embedded: Some(server) });
+    }
+    let client = Client::new(Endpoint::Google).await?;
+    Ok(Target { client, state_file: StateFile::new(stack_dir.join("runform.tfstate")), label: "Google Cloud".into(), embedded: None })
+}
+
+/// Reads live objects with one list call per (project, location) family, page by page.
+pub async fn refresh(client: &Client, stack: Option<&Stack>, state: &State, page_size: usize) -> anyhow::Result<Live> {
+    let mut families: BTreeSet<(String, String)> = BTreeSet::new();
+    if let Some(s) = stack {
+        for rc in &s.resources {
+            if let Some(f) = registry(&rc.ty).and_then(|rt| rt.family(&rc.values)) {
+                families.insert(f);
+            }
+        }
+    }
+    for e in state.resources.values() {
+        if e.ty == crate::resources::cloud_run_v2_job::TYPE {
+            if let Some((p, l)) = project_location(&e.id) {
+                families.insert((p.to_string(), l.to_string()));
+            }
+        }
+    }
+    let lists = futures::future::join_all(families.iter().map(|(p, l)| client.list_jobs(p, l, page_size))).await;
+    let mut live = Live::new();
+    for jobs in lists {
+        for j in jobs? {
+            live.insert(j.name.clone(), serde_json::to_value(&j)?);
+        }
+    }
+    Ok(live)
+}
+
+/// Registers the stack's `local_image` mappings with a local runtime.
+pub async fn register_images(client: &Client, stack: &Stack) -> anyhow::Result<()> {
+    if client.is_local() {
+        for m in &stack.local_images {
+            client.register_image(m).await?;
+        }
+    }
+    Ok(())
+}
+
+pub fn make_plan(stack: &Stack, state: &State, live: &Live, destroy: bool, client: &Client, label: &str) -> Result<Plan, Diagnostics> {
+    let mut p = crate::plan::plan(stack, state, live, destroy)?;
+    p.api_calls = client.calls();
+    p.target = label.to_string();
+    Ok(p)
+}

@@ -1,0 +1,625 @@
+//! `google_cloud_run_v2_job`: the Terraform google provider's schema, defaults, validation,
+//! normalisation (no permadiffs) and CRUD through the REST client.
+
+use super::{Ctx, PlanInput, ResourceType, StateEntry};
+use crate::api::run::*;
+use crate::api::Enum;
+use crate::config::schema::*;
+use crate::config::{Provider, ResourceConfig, TypeInfo};
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::plan::{Action, AttrChange, Change};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+pub const TYPE: &str = "google_cloud_run_v2_job";
+
+/// Annotations runform puts on what it creates, so an interrupted apply's objects are
+/// recognised and adopted rather than duplicated. Never shown in diffs.
+pub const ANN_LINEAGE: &str = "runform.dev/lineage";
+pub const ANN_ADDRESS: &str = "runform.dev/address";
+
+static SECRET_KEY_REF: Schema = Schema { attrs: &[req("secret", Ty::String), req("version", Ty::String)], blocks: &[] };
+static VALUE_SOURCE: Schema = Schema { attrs: &[], blocks: &[single("secret_key_ref", &SECRET_KEY_REF)] };
+static ENV: Schema = Schema { attrs: &[req("name", Ty::String), opt("value", Ty::String)], blocks: &[single("value_source", &VALUE_SOURCE)] };
+static RESOURCES: Schema = Schema {
+    attrs: &[opt("limits", Ty::MapString), opt("cpu_idle", Ty::Bool), opt("startup_cpu_boost", Ty::Bool)],
+    blocks: &[],
+};
+static PORTS: Schema = Schema { attrs: &[opt("name", Ty::String), opt("container_port", Ty::Number)], blocks: &[] };
+static VOLUME_MOUNTS: Schema = Schema {
+    attrs: &[req("name", Ty::String), req("mount_path", Ty::String), opt("sub_path", Ty::String)],
+    blocks: &[],
+};
+static CONTAINERS: Schema = Schema {
+    attrs: &[
+        opt("name", Ty::String),
+        req("image", Ty::String),
+        opt("command", Ty::ListString),
+        opt("args", Ty::ListString),
+        opt("working_dir", Ty::String),
+        opt("depends_on", Ty::ListString),
+    ],
+    blocks: &[list("env", &ENV), single("resources", &RESOURCES), list("ports", &PORTS), list("volume_mounts", &VOLUME_MOUNTS)],
+};
+static SECRET_ITEMS: Schema = Schema { attrs: &[req("path", Ty::String), opt("version", Ty::String), opt("mode", Ty::Number)], blocks: &[] };
+static SECRET_VOL: Schema = Schema { attrs: &[req("secret", Ty::String), opt("default_mode", Ty::Number)], blocks: &[list("items", &SECRET_ITEMS)] };
+static CLOUD_SQL: Schema = Schema { attrs: &[opt("instances", Ty::ListString)], blocks: &[] };
+static EMPTY_DIR: Schema = Schema { attrs: &[opt("medium", Ty::String), opt("size_limit", Ty::String)], blocks: &[] };
+static GCS: Schema = Schema { attrs: &[req("bucket", Ty::String), opt("read_only", Ty::Bool), opt("mount_options", Ty::ListString)], blocks: &[] };
+static NFS: Schema = Schema { attrs: &[req("server", Ty::String), opt("path", Ty::String), opt("read_only", Ty::Bool)], blocks: &[] };
+static VOLUMES: Schema = Schema {
+    attrs: &[req("name", Ty::String)],
+    blocks: &[single("secret", &SECRET_VOL), single("cloud_sql_instance", &CLOUD_SQL), single("empty_dir", &EMPTY_DIR), single("gcs", &GCS), single("nfs", &NFS)],
+};
+static NETWORK_INTERFACES: Schema = Schema { attrs: &[opt("network", Ty::String), opt("subnetwork", Ty::String), opt("tags", Ty::ListString)], blocks: &[] };
+static VPC_ACCESS: Schema = Schema { attrs: &[opt("connector", Ty::String), opt("egress", Ty::String)], blocks: &[list("network_interfaces", &NETWORK_INTERFACES)] };
+static NODE_SELECTOR: Schema = Schema { attrs: &[req("accelerator", Ty::String)], blocks: &[] };
+static TASK_TEMPLATE: Schema = Schema {
+    attrs: &[
+        opt("max_retries", Ty::Number),
+        opt("timeout", Ty::String),
+        opt("service_account", Ty::String),
+        opt("execution_environment", Ty::String),
+        opt("encryption_key", Ty::String),
+        opt("gpu_zonal_redundancy_disabled", Ty::Bool),
+    ],
+    blocks: &[list("containers", &CONTAINERS), list("volumes", &VOLUMES), single("vpc_access", &VPC_ACCESS), single("node_selector", &NODE_SELECTOR)],
+};
+static EXECUTION_TEMPLATE: Schema = Schema {
+    attrs: &[opt("labels", Ty::MapString), opt("annotations", Ty::MapString), opt("parallelism", Ty::Number), opt("task_count", Ty::Number)],
+    blocks: &[single_req("template", &TASK_TEMPLATE)],
+};
+static BINARY_AUTHORIZATION: Schema = Schema {
+    attrs: &[opt("breakglass_justification", Ty::String), opt("use_default", Ty::Bool), opt("policy", Ty::String)],
+    blocks: &[],
+};
+pub static SCHEMA: Schema = Schema {
+    attrs: &[
+        meta("name", Ty::String, true),
+        meta("location", Ty::String, true),
+        meta("project", Ty::String, false),
+        meta("deletion_protection", Ty::Bool, false),
+        opt("labels", Ty::MapString),
+        opt("annotations", Ty::MapString),
+        opt("client", Ty::String),
+        opt("client_version", Ty::String),
+        opt("launch_stage", Ty::String),
+        opt("start_execution_token", Ty::String),
+        opt("run_execution_token", Ty::String),
+    ],
+    blocks: &[single("binary_authorization", &BINARY_AUTHORIZATION), single_req("template", &EXECUTION_TEMPLATE)],
+};
+
+const COMPUTED: &[&str] = &["uid", "etag", "generation", "create_time", "update_time", "creator", "last_modifier", "execution_count"];
+
+pub struct Job;
+
+impl TypeInfo for Job {
+    fn schema(&self) -> &'static Schema {
+        &SCHEMA
+    }
+    fn derive(&self, v: &mut Map<String, Value>, provider: &Provider) {
+        if !v.contains_key("project") {
+            if let Some(p) = &provider.project {
+                v.insert("project".into(), Value::String(p.clone()));
+            }
+        }
+        if !v.contains_key("deletion_protection") {
+            v.insert("deletion_protection".into(), Value::Bool(true));
+        }
+        let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        let id = format!("projects/{}/locations/{}/jobs/{}", s("project"), s("location"), s("name"));
+        v.insert("id".into(), Value::String(id));
+    }
+    fn computed(&self) -> &'static [&'static str] {
+        COMPUTED
+    }
+}
+
+/// The job's full name from its Terraform values.
+pub fn id_of(values: &Value) -> String {
+    values.get("id").and_then(Value::as_str).unwrap_or("").to_string()
+}
+
+/// Terraform values → the API body (without output fields or runform's markers).
+pub fn expand(values: &Value) -> Result<Job_, String> {
+    let mut wire = to_wire(values, &SCHEMA);
+    // The provider defaults env `value` to "" when a value_source is used; the API wants one.
+    if let Some(containers) = wire.pointer_mut("/template/template/containers").and_then(Value::as_array_mut) {
+        for c in containers {
+            if let Some(env) = c.get_mut("env").and_then(Value::as_array_mut) {
+                for e in env {
+                    if let Some(m) = e.as_object_mut() {
+                        if m.contains_key("valueSource") && m.get("value").and_then(Value::as_str) == Some("") {
+                            m.remove("value");
+                        }
+                    }
+                }
+            }
+        }
+    }
+    serde_json::from_value(wire).map_err(|e| e.to_string())
+}
+
+type Job_ = crate::api::run::Job;
+
+/// Normalises a job for comparison: output fields cleared, server defaults filled, equivalent
+/// spellings (cpu `1` / `1000m`, `600s` / `600.0s`, env order) made equal.
+pub fn canonical(j: &Job_) -> Job_ {
+    let mut j = j.clone();
+    j.name.clear();
+    j.uid.clear();
+    j.generation = 0;
+    j.observed_generation = 0;
+    for t in [&mut j.create_time, &mut j.update_time, &mut j.delete_time, &mut j.expire_time, &mut j.creator, &mut j.last_modifier, &mut j.etag] {
+        t.clear();
+    }
+    j.terminal_condition = None;
+    j.conditions.clear();
+    j.execution_count = 0;
+    j.latest_created_execution = None;
+    j.reconciling = false;
+    j.satisfies_pzs = false;
+    j.annotations.retain(|k, _| !k.starts_with("runform.dev/"));
+    if j.launch_stage.is_default() {
+        j.launch_stage = Enum::new("GA");
+    }
+    let t = &mut j.template;
+    if t.task_count == 0 {
+        t.task_count = 1;
+    }
+    let tt = &mut t.template;
+    if tt.max_retries.is_none() {
+        tt.max_retries = Some(3);
+    }
+    tt.timeout = match parse_duration_secs(&tt.timeout) {
+        None if tt.timeout.is_empty() => "600s".into(),
+        None => tt.timeout.clone(),
+        Some(s) => format!("{}s", fmt_secs(s)),
+    };
+    if tt.execution_environment.is_default() {
+        tt.execution_environment = Enum::new("EXECUTION_ENVIRONMENT_GEN2");
+    }
+    if let Some(v) = &mut tt.vpc_access {
+        if v.egress.is_default() {
+            v.egress = Enum::new("PRIVATE_RANGES_ONLY");
+        }
+    }
+    for c in &mut tt.containers {
+        c.env.sort_by(|a, b| a.name.cmp(&b.name));
+        for e in &mut c.env {
+            if e.value_source.is_none() && e.value.is_none() {
+                e.value = Some(String::new());
+            }
+            if e.value_source.is_some() && e.value.as_deref() == Some("") {
+                e.value = None;
+            }
+        }
+        if let Some(r) = &mut c.resources {
+            for (k, v) in r.limits.iter_mut() {
+                *v = canonical_quantity(k, v);
+            }
+            if r.limits.is_empty() && r.cpu_idle.is_none() && r.startup_cpu_boost.is_none() {
+                c.resources = None;
+            }
+        }
+    }
+    j
+}
+
+fn fmt_secs(s: f64) -> String {
+    if s.fract() == 0.0 {
+        format!("{}", s as i64)
+    } else {
+        format!("{s}")
+    }
+}
+
+/// `1000m` → `1`, `0.5` → `500m`; memory to the largest exact binary unit.
+fn canonical_quantity(key: &str, v: &str) -> String {
+    let Some(q) = parse_quantity(v) else { return v.to_string() };
+    if key == "cpu" {
+        let milli = (q * 1000.0).round() as i64;
+        return if milli % 1000 == 0 { (milli / 1000).to_string() } else { format!("{milli}m") };
+    }
+    if key == "memory" {
+        let bytes = q.round() as i64;
+        for (suf, mult) in [("Gi", 1i64 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10)] {
+            if bytes % mult == 0 && bytes >= mult {
+                return format!("{}{suf}", bytes / mult);
+            }
+        }
+        return bytes.to_string();
+    }
+    v.to_string()
+}
+
+/// Fields the server or other tools fill in and the configuration leaves unset: taken from
+/// the live object so they never show as a diff (client/client_version set by gcloud,
+/// default resource limits, the default service account, container names...).
+pub fn absorb_unset(desired: &mut Job_, live: &Job_, cfg: &Value) {
+    let set = |p: &str| cfg.pointer(p).is_some();
+    if !set("/client") {
+        desired.client = live.client.clone();
+    }
+    if !set("/client_version") {
+        desired.client_version = live.client_version.clone();
+    }
+    if !set("/launch_stage") {
+        desired.launch_stage = live.launch_stage.clone();
+    }
+    if !set("/template/parallelism") {
+        desired.template.parallelism = live.template.parallelism;
+    }
+    let (dt, lt) = (&mut desired.template.template, &live.template.template);
+    if !set("/template/template/service_account") {
+        dt.service_account = lt.service_account.clone();
+    }
+    if !set("/template/template/execution_environment") {
+        dt.execution_environment = lt.execution_environment.clone();
+    }
+    for (i, c) in dt.containers.iter_mut().enumerate() {
+        let Some(lc) = lt.containers.get(i) else { continue };
+        let base = format!("/template/template/containers/{i}");
+        if !set(&format!("{base}/name")) {
+            c.name = lc.name.clone();
+        }
+        if let Some(lr) = &lc.resources {
+            let r = c.resources.get_or_insert_with(Default::default);
+            for (k, v) in &lr.limits {
+                if !r.limits.contains_key(k) {
+                    r.limits.insert(k.clone(), v.clone());
+                }
+            }
+            if r.cpu_idle.is_none() {
+                r.cpu_idle = lr.cpu_idle;
+            }
+            if r.startup_cpu_boost.is_none() {
+                r.startup_cpu_boost = lr.startup_cpu_boost;
+            }
+        }
+    }
+    // The API may drop an execution token once another execution ran (TPG #24451): an
+    // unchanged token is not a change.
+    if live.start_execution_token.is_none() {
+        if let Some(t) = &desired.start_execution_token {
+            if cfg.get("start_execution_token_applied").and_then(Value::as_str) == Some(t) {
+                desired.start_execution_token = None;
+            }
+        }
+    }
+    if live.run_execution_token.is_none() {
+        if let Some(t) = &desired.run_execution_token {
+            if cfg.get("run_execution_token_applied").and_then(Value::as_str) == Some(t) {
+                desired.run_execution_token = None;
+            }
+        }
+    }
+}
+
+/// Flattens wire JSON into `path → value` with Terraform names; env entries are keyed by name
+/// so one changed variable shows as one changed line.
+pub fn flatten(v: &Value, path: &str, out: &mut BTreeMap<String, Value>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                let key = if path.ends_with(".limits") || path.ends_with("labels") || path.ends_with("annotations") { k.clone() } else { snake(k) };
+                let p = if path.is_empty() { key } else { format!("{path}.{key}") };
+                flatten(x, &p, out);
+            }
+        }
+        Value::Array(items) if items.iter().all(|i| i.get("name").and_then(Value::as_str).is_some()) && path.ends_with(".env") => {
+            for i in items {
+                let name = i.get("name").and_then(Value::as_str).unwrap_or("");
+                let mut m = i.as_object().cloned().unwrap_or_default();
+                m.remove("name");
+                flatten(&Value::Object(m), &format!("{path}[{name:?}]"), out);
+            }
+        }
+        Value::Array(items) if items.iter().any(|i| i.is_object()) => {
+            for (n, i) in items.iter().enumerate() {
+                flatten(i, &format!("{path}[{n}]"), out);
+            }
+        }
+        other => {
+            out.insert(path.to_string(), other.clone());
+        }
+    }
+}
+
+/// The attribute-level differences between two canonical jobs.
+pub fn diff(old: &Job_, new: &Job_) -> Vec<AttrChange> {
+    let mut a = BTreeMap::new();
+    let mut b = BTreeMap::new();
+    flatten(&serde_json::to_value(old).unwrap_or_default(), "", &mut a);
+    flatten(&serde_json::to_value(new).unwrap_or_default(), "", &mut b);
+    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    keys.into_iter()
+        .filter(|k| a.get(*k) != b.get(*k))
+        .map(|k| AttrChange { path: k.clone(), old: a.get(k).cloned(), new: b.get(k).cloned() })
+        .collect()
+}
+
+/// Validates a job before any API call: the shared API rules, mapped to source locations.
+pub fn validate(rc: &ResourceConfig, diags: &mut Diagnostics) {
+    let job = match expand(&rc.values) {
+        Ok(j) => j,
+        Err(e) => {
+            diags.push(Diagnostic::error(format!("{}: {e}", rc.addr), Some(rc.range.clone())));
+            return;
+        }
+    };
+    let name = rc.values.get("name").and_then(Value::as_str).unwrap_or("");
+    for (field, problem) in validate_job(name, &job) {
+        let path = tf_path(&field);
+        let path = if field == "name" { "name".to_string() } else { path };
+        diags.push(Diagnostic::error(format!("{}: {problem}", rc.addr), Some(rc.span(&path))));
+    }
+    if rc.values.get("project").and_then(Value::as_str).unwrap_or("").is_empty() {
+        diags.push(
+            Diagnostic::error(format!("{}: no project: set `project` here or in `provider \"google\"`", rc.addr), Some(rc.range.clone()))
+                .with_hint("or set GOOGLE_PROJECT in the environment"),
+        );
+    }
+    if job.start_execution_token.is_some() && job.run_execution_token.is_some() {
+        diags.push(Diagnostic::error(
+            format!("{}: start_execution_token and run_execution_token cannot both be set", rc.addr),
+            Some(rc.span("run_execution_token")),
+        ));
+    }
+    for (k, _) in job.labels.iter().chain(job.annotations.iter()) {
+        let ns = k.split_once('/').map(|x| x.0).unwrap_or("");
+        if ["run.googleapis.com", "cloud.googleapis.com", "serving.knative.dev", "autoscaling.knative.dev"].contains(&ns) {
+            diags.push(Diagnostic::error(format!("{}: key {k:?} uses a namespace Cloud Run reserves", rc.addr), Some(rc.span("labels"))));
+        }
+    }
+}
+
+/// `template.template.containers[0].resources.limits.cpu` from the wire path.
+fn tf_path(wire: &str) -> String {
+    wire.split('.').map(|seg| if seg.contains('/') { seg.to_string() } else { snake(seg) }).collect::<Vec<_>>().join(".")
+}
+
+const TIMEOUT: Duration = Duration::from_secs(20 * 60);
+
+impl ResourceType for Job {
+    fn name(&self) -> &'static str {
+        TYPE
+    }
+
+    fn family(&self, values: &Value) -> Option<(String, String)> {
+        let id = id_of(values);
+        let (p, l) = project_location(&id)?;
+        Some((p.to_string(), l.to_string()))
+    }
+
+    fn validate(&self, rc: &ResourceConfig, diags: &mut Diagnostics) {
+        validate(rc, diags)
+    }
+
+    fn plan(&self, input: PlanInput<'_>) -> Result<Change, String> {
+        let PlanInput { addr, config, state, live, lineage, .. } = input;
+        let mut change = Change::new(addr, TYPE);
+        let Some(rc) = config else {
+            // In state, not in config: delete.
+            let st = state.ok_or("nothing to plan")?;
+            change.prior_id = Some(st.id.clone());
+            if live.is_none() {
+                change.action = Action::Forget;
+                change.reason = Some("it no longer exists".into());
+                return Ok(change);
+            }
+            change.action = Action::Delete;
+            change.reason = Some("it is no longer in the configuration".into());
+            change.before = Some(st.values.clone());
+            return Ok(change);
+        };
+        let new_id = id_of(&rc.values);
+        change.new_id = Some(new_id.clone());
+        change.after = Some(rc.values.clone());
+        let mut desired = expand(&rc.values)?;
+        let prior_id = state.map(|s| s.id.clone());
+        change.prior_id = prior_id.clone();
+        let live_job: Option<Job_> = live.map(|v| serde_json::from_value(v.clone())).transpose().map_err(|e| e.to_string())?;
+        match (&prior_id, &live_job) {
+            (Some(pid), _) if *pid != new_id => {
+                change.action = Action::Replace;
+                change.reason = Some(format!("{} changed ({} → {})", replace_cause(pid, &new_id), pid, new_id));
+                change.before = state.map(|s| s.values.clone());
+                let old = state.and_then(|s| s.values.get("name").cloned());
+                change.attrs.push(AttrChange { path: "id".into(), old: Some(Value::String(pid.clone())), new: Some(Value::String(new_id.clone())) });
+                let _ = old;
+                change.body = Some(serde_json::to_value(&desired).map_err(|e| e.to_string())?);
+                return Ok(change);
+            }
+            (None, Some(l)) => {
+                let ours = l.annotations.get(ANN_LINEAGE).map(String::as_str) == Some(lineage)
+                    && l.annotations.get(ANN_ADDRESS).map(String::as_str) == Some(addr);
+                if !ours {
+                    return Err(format!(
+                        "job {new_id} already exists and is not managed by this state; delete it, rename this job, or import it (`runform import` arrives with the full language)"
+                    ));
+                }
+                change.adopt = true;
+            }
+            (_, None) => {
+                change.action = Action::Create;
+                if state.is_some() {
+                    change.reason = Some("it was deleted outside runform".into());
+                }
+                change.body = Some(serde_json::to_value(&desired).map_err(|e| e.to_string())?);
+                return Ok(change);
+            }
+            _ => {}
+        }
+        let live_job = live_job.ok_or("live job missing")?;
+        let mut cfg_view = rc.values.clone();
+        if let (Some(st), Value::Object(m)) = (state, &mut cfg_view) {
+            for k in ["start_execution_token", "run_execution_token"] {
+                if let Some(v) = st.values.get(k) {
+                    m.insert(format!("{k}_applied"), v.clone());
+                }
+            }
+        }
+        absorb_unset(&mut desired, &live_job, &cfg_view);
+        let (cd, cl) = (canonical(&desired), canonical(&live_job));
+        change.attrs = diff(&cl, &cd);
+        // Terraform-only arguments live in state.
+        let dp_new = rc.values.get("deletion_protection").cloned().unwrap_or(Value::Bool(true));
+        let dp_old = state.and_then(|s| s.values.get("deletion_protection").cloned()).unwrap_or(Value::Bool(true));
+        let state_only = change.attrs.is_empty() && dp_new != dp_old;
+        if dp_new != dp_old {
+            change.attrs.push(AttrChange { path: "deletion_protection".into(), old: Some(dp_old), new: Some(dp_new) });
+        }
+        change.before = state.map(|s| s.values.clone());
+        change.live_etag = Some(live_job.etag.clone());
+        desired.etag = String::new();
+        change.body = Some(serde_json::to_value(&desired).map_err(|e| e.to_string())?);
+        change.action = if change.attrs.is_empty() {
+            if change.adopt {
+                Action::Adopt
+            } else {
+                Action::NoOp
+            }
+        } else if state_only {
+            Action::StateOnly
+        } else {
+            Action::Update
+        };
+        Ok(change)
+    }
+
+    fn apply<'a>(&'a self, ctx: &'a Ctx, change: &'a Change) -> Pin<Box<dyn Future<Output = Result<Option<StateEntry>, String>> + Send + 'a>> {
+        Box::pin(async move {
+            let client = &ctx.client;
+            let err = |e: crate::cloud::CloudError| format!("{e}");
+            match change.action {
+                Action::Delete | Action::Forget => {
+                    let id = change.prior_id.clone().unwrap_or_default();
+                    if change.action == Action::Delete {
+                        client.delete_job(&id, TIMEOUT).await.map_err(err)?;
+                    }
+                    Ok(None)
+                }
+                Action::Create | Action::Replace | Action::Update | Action::Adopt | Action::StateOnly | Action::NoOp => {
+                    if change.action == Action::Replace {
+                        if let Some(old) = &change.prior_id {
+                            client.delete_job(old, TIMEOUT).await.map_err(err)?;
+                        }
+                    }
+                    let values = change.after.clone().ok_or("no desired values")?;
+                    let id = id_of(&values);
+                    let mut body: Job_ = serde_json::from_value(change.body.clone().unwrap_or_default()).map_err(|e| e.to_string())?;
+                    body.annotations.insert(ANN_LINEAGE.into(), ctx.lineage.clone());
+                    body.annotations.insert(ANN_ADDRESS.into(), change.addr.clone());
+                    let job = match change.action {
+                        Action::Create | Action::Replace => {
+                            let (parent, job_id) = id.rsplit_once("/jobs/").ok_or("bad job id")?;
+                            match client.create_job(parent, job_id, &body, TIMEOUT).await {
+                                Ok(j) => j,
+                                // Created by an earlier, interrupted apply of this state: adopt it.
+                                Err(e) if e.status() == Some(409) => {
+                                    let live = client.get_job(&id).await.map_err(err)?.ok_or("job vanished")?;
+                                    if live.annotations.get(ANN_LINEAGE) != Some(&ctx.lineage) {
+                                        return Err(format!("{e}"));
+                                    }
+                                    body.name = id.clone();
+                                    client.update_job(&body, TIMEOUT).await.map_err(err)?
+                                }
+                                Err(e) => return Err(err(e)),
+                            }
+                        }
+                        Action::Update => {
+                            body.name = id.clone();
+                            client.update_job(&body, TIMEOUT).await.map_err(err)?
+                        }
+                        _ => client.get_job(&id).await.map_err(err)?.ok_or("job not found")?,
+                    };
+                    Ok(Some(entry_from(&values, &job)))
+                }
+                Action::Execute => Err("execute is not an action for jobs".into()),
+            }
+        })
+    }
+}
+
+fn replace_cause(old: &str, new: &str) -> &'static str {
+    match (project_location(old), project_location(new)) {
+        (Some((p1, _)), Some((p2, _))) if p1 != p2 => "project",
+        (Some((_, l1)), Some((_, l2))) if l1 != l2 => "location",
+        _ => "name",
+    }
+}
+
+/// The state entry for an applied job: configuration values plus what the server computed.
+pub fn entry_from(values: &Value, job: &Job_) -> StateEntry {
+    let mut v = values.clone();
+    if let Value::Object(m) = &mut v {
+        m.insert("uid".into(), Value::String(job.uid.clone()));
+        m.insert("etag".into(), Value::String(job.etag.clone()));
+        m.insert("generation".into(), Value::String(job.generation.to_string()));
+        m.insert("create_time".into(), Value::String(job.create_time.clone()));
+        m.insert("update_time".into(), Value::String(job.update_time.clone()));
+        m.insert("creator".into(), Value::String(job.creator.clone()));
+        m.insert("last_modifier".into(), Value::String(job.last_modifier.clone()));
+        m.insert("execution_count".into(), Value::from(job.execution_count));
+    }
+    StateEntry { ty: TYPE.into(), id: id_of(values), values: v, deps: Vec::new(), extra: Value::Null }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_quantities() {
+        assert_eq!(canonical_quantity("cpu", "1000m"), "1");
+        assert_eq!(canonical_quantity("cpu", "1"), "1");
+        assert_eq!(canonical_quantity("cpu", "500m"), "500m");
+        assert_eq!(canonical_quantity("memory", "512Mi"), "512Mi");
+        assert_eq!(canonical_quantity("memory", "1024Mi"), "1Gi");
+        assert_eq!(canonical_quantity("memory", "0.5Gi"), "512Mi");
+    }
+
+    #[test]
+    fn server_defaults_are_not_a_diff() {
+        let values = serde_json::json!({
+            "name": "j", "location": "l", "project": "p", "id": "projects/p/locations/l/jobs/j",
+            "template": {"template": {"containers": [{"image": "img", "env": [{"name": "B", "value": "2"}, {"name": "A", "value": "1"}],
+                          "resources": {"limits": {"cpu": "1"}}}]}}
+        });
+        let mut desired = expand(&values).unwrap();
+        let mut live = desired.clone();
+        live.launch_stage = Enum::new("GA");
+        live.client = "gcloud".into();
+        live.template.task_count = 1;
+        let lt = &mut live.template.template;
+        lt.max_retries = Some(3);
+        lt.timeout = "600s".into();
+        lt.service_account = "123-compute@developer.gserviceaccount.com".into();
+        lt.containers[0].env.reverse();
+        lt.containers[0].name = "job".into();
+        lt.containers[0].resources.as_mut().unwrap().limits.insert("cpu".into(), "1000m".into());
+        lt.containers[0].resources.as_mut().unwrap().limits.insert("memory".into(), "512Mi".into());
+        absorb_unset(&mut desired, &live, &values);
+        assert_eq!(diff(&canonical(&live), &canonical(&desired)), vec![]);
+    }
+
+    #[test]
+    fn one_env_change_is_one_attribute() {
+        let values = serde_json::json!({
+            "name": "j", "location": "l", "project": "p",
+            "template": {"template": {"containers": [{"image": "img", "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]}]}}
+        });
+        let old = canonical(&expand(&values).unwrap());
+        let mut v2 = values.clone();
+        v2["template"]["template"]["containers"][0]["env"][1]["value"] = "3".into();
+        let new = canonical(&expand(&v2).unwrap());
+        let d = diff(&old, &new);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].path, "template.template.containers[0].env[\"B\"].value");
+    }
+}

@@ -1,0 +1,131 @@
+//! Resource types, one file each. Adding a type means one file here (plus its runtime handler)
+//! and one line in [`registry`].
+
+pub mod cloud_run_v2_job;
+pub mod job_execution;
+
+use crate::api::run::{last_segment, Execution};
+use crate::cloud::Client;
+use crate::config::{ResourceConfig, TypeInfo};
+use crate::diag::Diagnostics;
+use crate::plan::Change;
+pub use crate::state::StateEntry;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+/// Everything a resource type needs to plan one address.
+pub struct PlanInput<'a> {
+    pub addr: &'a str,
+    pub config: Option<&'a ResourceConfig>,
+    pub state: Option<&'a StateEntry>,
+    /// The live object (wire JSON) as refreshed, if it exists.
+    pub live: Option<&'a Value>,
+    pub lineage: &'a str,
+    /// Desired values of every job in the configuration, by id.
+    pub stack_jobs: &'a BTreeMap<String, Value>,
+}
+
+/// Progress reporting during apply (implemented by the view).
+pub trait Observer: Send + Sync {
+    fn note(&self, msg: &str);
+    fn execution_progress(&self, addr: &str, exec: &Execution);
+}
+
+pub struct Ctx {
+    pub client: Client,
+    pub lineage: String,
+    pub observer: Box<dyn Observer>,
+}
+
+pub trait ResourceType: Sync {
+    fn name(&self) -> &'static str;
+    /// (project, location) whose list call refreshes this resource, if it has live objects.
+    fn family(&self, values: &Value) -> Option<(String, String)>;
+    fn validate(&self, rc: &ResourceConfig, diags: &mut Diagnostics);
+    fn plan(&self, input: PlanInput<'_>) -> Result<Change, String>;
+    /// Carries out a change; returns the new state entry (`None` when it is gone).
+    fn apply<'a>(&'a self, ctx: &'a Ctx, change: &'a Change) -> Pin<Box<dyn Future<Output = Result<Option<StateEntry>, String>> + Send + 'a>>;
+}
+
+static JOB: cloud_run_v2_job::Job = cloud_run_v2_job::Job;
+static EXEC: job_execution::JobExecution = job_execution::JobExecution;
+
+pub const TYPE_NAMES: &[&str] = &[cloud_run_v2_job::TYPE, job_execution::TYPE];
+
+pub fn registry(ty: &str) -> Option<&'static dyn ResourceType> {
+    match ty {
+        cloud_run_v2_job::TYPE => Some(&JOB),
+        job_execution::TYPE => Some(&EXEC),
+        _ => None,
+    }
+}
+
+pub fn type_info(ty: &str) -> Option<&'static dyn TypeInfo> {
+    match ty {
+        cloud_run_v2_job::TYPE => Some(&JOB),
+        job_execution::TYPE => Some(&EXEC),
+        _ => None,
+    }
+}
+
+/// Polls an execution until it finishes, reporting progress; gives up after `timeout`.
+pub async fn wait_execution(ctx: &Ctx, addr: &str, name: &str, timeout: Duration) -> Result<Execution, String> {
+    let start = tokio::time::Instant::now();
+    let mut delay = Duration::from_millis(if ctx.client.is_local() { 50 } else { 2000 });
+    loop {
+        let e = ctx.client.get_execution(name).await.map_err(|e| e.to_string())?;
+        ctx.observer.execution_progress(addr, &e);
+        if e.is_done() {
+            return Ok(e);
+        }
+        if start.elapsed() > timeout {
+            return Err(format!("{addr}: execution {} still running after {}s; it keeps running (see `runform executions`)", last_segment(name), timeout.as_secs()));
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(if ctx.client.is_local() { 1 } else { 10 }));
+    }
+}
+
+/// A failed execution as an error message: the failed tasks and the tail of their logs.
+pub async fn execution_failure(ctx: &Ctx, e: &Execution) -> String {
+    let mut msg = format!(
+        "execution {} {}: {}",
+        e.short_name(),
+        if e.cancelled() { "was cancelled" } else { "failed" },
+        e.completed().map(|c| c.message.as_str()).unwrap_or("")
+    );
+    let tasks = ctx.client.list_tasks(&e.name).await.unwrap_or_default();
+    let failed: Vec<_> = tasks
+        .iter()
+        .filter(|t| t.conditions.iter().any(|c| c.type_ == "Completed" && c.state.as_str() == "CONDITION_FAILED"))
+        .collect();
+    for t in failed.iter().take(5) {
+        let why = t.last_attempt_result.as_ref().and_then(|r| r.status.as_ref()).map(|s| s.message.clone()).unwrap_or_default();
+        msg.push_str(&format!("\n  task {} failed after {} attempt(s): {why}", t.index, t.retried + 1));
+        if let Ok(lines) = ctx.client.logs(&e.name, Some(t.index)).await {
+            let tail: Vec<_> = lines.iter().rev().take(10).collect();
+            for l in tail.into_iter().rev() {
+                msg.push_str(&format!("\n    | [attempt {}] {}", l.attempt, l.line));
+            }
+        }
+    }
+    if failed.len() > 5 {
+        msg.push_str(&format!("\n  ... and {} more failed tasks (runform logs {})", failed.len() - 5, e.short_name()));
+    }
+    msg
+}
+
+/// Shows what each task printed (first lines), where the runtime serves logs.
+pub async fn report_task_output(ctx: &Ctx, addr: &str, e: &Execution) {
+    let Ok(lines) = ctx.client.logs(&e.name, None).await else { return };
+    let shown = 40;
+    for l in lines.iter().filter(|l| l.stream != "runform").take(shown) {
+        ctx.observer.note(&format!("{addr}: [task {} attempt {}] {}", l.task, l.attempt, l.line));
+    }
+    if lines.len() > shown {
+        ctx.observer.note(&format!("{addr}: ... {} more lines: runform logs {}", lines.len() - shown, e.short_name()));
+    }
+}

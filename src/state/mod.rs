@@ -1,0 +1,263 @@
+//! State: a JSON file with lineage and serial, written atomically (temp + fsync + rename, mode
+//! 0600, previous version kept as `.backup`), plus an append-only journal beside it where apply
+//! makes each completed action durable before reporting it. The journal is folded into the
+//! state at the end of apply, or on the next load after an interrupted one.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StateEntry {
+    #[serde(rename = "type")]
+    pub ty: String,
+    pub id: String,
+    pub values: Value,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deps: Vec<String>,
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub extra: Value,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    pub version: u32,
+    pub lineage: String,
+    pub serial: u64,
+    #[serde(default)]
+    pub runform_version: String,
+    #[serde(default)]
+    pub resources: BTreeMap<String, StateEntry>,
+    #[serde(default)]
+    pub outputs: BTreeMap<String, Value>,
+}
+
+impl State {
+    pub fn new() -> State {
+        State { version: 1, lineage: uuid::Uuid::new_v4().to_string(), serial: 0, runform_version: env!("CARGO_PKG_VERSION").into(), ..Default::default() }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct JournalRecord {
+    lineage: String,
+    addr: String,
+    entry: Option<StateEntry>,
+}
+
+/// The state file of one target (local runtime, an endpoint, or Google).
+pub struct StateFile {
+    pub path: PathBuf,
+}
+
+impl StateFile {
+    pub fn new(path: PathBuf) -> Self {
+        StateFile { path }
+    }
+
+    fn journal_path(&self) -> PathBuf {
+        with_suffix(&self.path, ".journal")
+    }
+
+    fn lock_path(&self) -> PathBuf {
+        with_suffix(&self.path, ".lock")
+    }
+
+    /// Reads the state, folding in a journal left by an interrupted apply.
+    pub fn load(&self) -> anyhow::Result<State> {
+        let mut state = match std::fs::read(&self.path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| anyhow::anyhow!("state file {} is corrupt: {e}", self.path.display()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::new(),
+            Err(e) => return Err(anyhow::anyhow!("cannot read state file {}: {e}", self.path.display())),
+        };
+        let replayed = self.replay_journal(&mut state)?;
+        if replayed > 0 {
+            state.serial += 1;
+            self.write(&state)?;
+            let _ = std::fs::remove_file(self.journal_path());
+        }
+        Ok(state)
+    }
+
+    fn replay_journal(&self, state: &mut State) -> anyhow::Result<usize> {
+        let text = match std::fs::read_to_string(self.journal_path()) {
+            Ok(t) => t,
+            Err(_) => return Ok(0),
+        };
+        let mut n = 0;
+        for line in text.lines() {
+            // A torn last line (killed mid-write) is ignored: its action was never reported.
+            let Ok(rec) = serde_json::from_str::<JournalRecord>(line) else { continue };
+            if rec.lineage != state.lineage {
+                if state.resources.is_empty() && state.serial == 0 {
+                    state.lineage = rec.lineage.clone();
+                } else {
+                    continue;
+                }
+            }
+            match rec.entry {
+                Some(e) => state.resources.insert(rec.addr, e),
+                None => state.resources.remove(&rec.addr),
+            };
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Writes the state atomically (temp file, fsync, rename), keeping a backup.
+    pub fn write(&self, state: &State) -> anyhow::Result<()> {
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = with_suffix(&self.path, ".tmp");
+        {
+            let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+            f.write_all(&serde_json::to_vec_pretty(state)?)?;
+            f.write_all(b"\n")?;
+            f.sync_all()?;
+        }
+        if self.path.exists() {
+            let _ = std::fs::copy(&self.path, with_suffix(&self.path, ".backup"));
+        }
+        std::fs::rename(&tmp, &self.path)?;
+        if let Some(dir) = self.path.parent() {
+            if let Ok(d) = std::fs::File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(())
+    }
+
+    /// Opens the journal for appending records during apply.
+    pub fn journal(&self, lineage: &str) -> anyhow::Result<Journal> {
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let f = std::fs::OpenOptions::new().append(true).create(true).mode(0o600).open(self.journal_path())?;
+        Ok(Journal { file: std::sync::Mutex::new(f), lineage: lineage.to_string() })
+    }
+
+    /// Folds the journal into `state` and writes it; removes the journal.
+    pub fn commit(&self, state: &mut State) -> anyhow::Result<()> {
+        state.serial += 1;
+        self.write(state)?;
+        let _ = std::fs::remove_file(self.journal_path());
+        Ok(())
+    }
+
+    /// Takes the state lock for a state-changing command, or says who holds it.
+    pub fn lock(&self, operation: &str) -> anyhow::Result<LockGuard> {
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let info = serde_json::json!({
+            "id": uuid::Uuid::new_v4().to_string(),
+            "operation": operation,
+            "who": format!("{}@{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()), hostname()),
+            "pid": std::process::id(),
+            "created": chrono::Utc::now().to_rfc3339(),
+        });
+        match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(self.lock_path()) {
+            Ok(mut f) => {
+                f.write_all(info.to_string().as_bytes())?;
+                Ok(LockGuard { path: self.lock_path() })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let holder: Value = std::fs::read_to_string(self.lock_path()).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+                let pid = holder.get("pid").and_then(Value::as_u64).unwrap_or(0);
+                let alive = pid != 0 && Path::new(&format!("/proc/{pid}")).exists();
+                if !alive && pid != 0 {
+                    // The holder died (killed apply): the lock is stale and safe to take.
+                    let _ = std::fs::remove_file(self.lock_path());
+                    return self.lock(operation);
+                }
+                anyhow::bail!(
+                    "the state is locked by {} (operation {}, since {}, pid {pid})\nhint: wait for it to finish; if that process is gone, delete {}",
+                    holder.get("who").and_then(Value::as_str).unwrap_or("?"),
+                    holder.get("operation").and_then(Value::as_str).unwrap_or("?"),
+                    holder.get("created").and_then(Value::as_str).unwrap_or("?"),
+                    self.lock_path().display()
+                )
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "localhost".into())
+}
+
+fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
+    let mut s = p.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+pub struct LockGuard {
+    path: PathBuf,
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Append-only record of completed actions; each record is on disk before it returns.
+pub struct Journal {
+    file: std::sync::Mutex<std::fs::File>,
+    lineage: String,
+}
+
+impl Journal {
+    pub fn record(&self, addr: &str, entry: Option<&StateEntry>) -> anyhow::Result<()> {
+        let rec = JournalRecord { lineage: self.lineage.clone(), addr: addr.to_string(), entry: entry.cloned() };
+        let mut line = serde_json::to_vec(&rec)?;
+        line.push(b'\n');
+        let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        f.write_all(&line)?;
+        f.sync_data()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn journal_survives_a_crash_and_is_folded_on_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let sf = StateFile::new(dir.path().join("s.tfstate"));
+        let mut st = sf.load().unwrap();
+        sf.write(&st).unwrap();
+        let j = sf.journal(&st.lineage).unwrap();
+        j.record("a.b", Some(&StateEntry { ty: "t".into(), id: "x".into(), ..Default::default() })).unwrap();
+        drop(j);
+        // Simulate a torn write after the good record.
+        std::fs::OpenOptions::new().append(true).open(dir.path().join("s.tfstate.journal")).unwrap().write_all(b"{\"lin").unwrap();
+        let loaded = sf.load().unwrap();
+        assert_eq!(loaded.resources["a.b"].id, "x");
+        assert_eq!(loaded.lineage, st.lineage);
+        assert!(!dir.path().join("s.tfstate.journal").exists());
+        st.serial = 5;
+        sf.write(&st).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&sf.path).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+
+    #[test]
+    fn lock_names_its_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let sf = StateFile::new(dir.path().join("s.tfstate"));
+        let g = sf.lock("apply").unwrap();
+        let err = sf.lock("plan").err().unwrap().to_string();
+        assert!(err.contains("operation apply"), "{err}");
+        drop(g);
+        assert!(sf.lock("plan").is_ok());
+    }
+}

@@ -1,0 +1,216 @@
+//! Rendering: the human plan (deterministic, no timestamps or random IDs, sensitive values
+//! masked), the summary line, and apply progress. Computes nothing.
+
+use crate::api::run::Execution;
+use crate::plan::{Action, Plan};
+use crate::resources::Observer;
+use serde_json::Value;
+use std::fmt::Write;
+use std::io::IsTerminal;
+
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    pub fn detect() -> Style {
+        Style { color: std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal() }
+    }
+    fn paint(&self, code: &str, s: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+}
+
+fn mask(s: &str, sensitive: &[String]) -> String {
+    let mut out = s.to_string();
+    for v in sensitive.iter().filter(|v| v.len() >= 3) {
+        out = out.replace(v.as_str(), "(sensitive value)");
+    }
+    out
+}
+
+fn show(v: &Option<Value>, sensitive: &[String]) -> String {
+    match v {
+        None | Some(Value::Null) => "null".into(),
+        Some(Value::String(s)) if s.contains(crate::config::UNKNOWN_START) => "(known after apply)".into(),
+        Some(Value::String(s)) => {
+            let m = mask(s, sensitive);
+            if m != *s && m == "(sensitive value)" {
+                m
+            } else {
+                format!("{m:?}")
+            }
+        }
+        Some(other) => mask(&other.to_string(), sensitive),
+    }
+}
+
+fn symbol(a: Action) -> (&'static str, &'static str) {
+    match a {
+        Action::Create => ("+", "32"),
+        Action::Update | Action::StateOnly => ("~", "33"),
+        Action::Replace => ("-/+", "31"),
+        Action::Delete => ("-", "31"),
+        Action::Execute => ("!", "36"),
+        Action::Forget => ("·", "2"),
+        Action::Adopt => ("=", "36"),
+        Action::NoOp => (" ", "0"),
+    }
+}
+
+fn headline(a: Action) -> &'static str {
+    match a {
+        Action::Create => "will be created",
+        Action::Update => "will be updated in-place",
+        Action::StateOnly => "will be updated in state only",
+        Action::Replace => "must be replaced",
+        Action::Delete => "will be destroyed",
+        Action::Execute => "will be executed",
+        Action::Forget => "will be removed from state",
+        Action::Adopt => "will be adopted (created by an interrupted apply)",
+        Action::NoOp => "has no changes",
+    }
+}
+
+/// Flattens Terraform values for the "create" listing.
+fn flatten(v: &Value, path: &str, out: &mut Vec<(String, Value)>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                flatten(x, &p, out);
+            }
+        }
+        Value::Array(a) if a.iter().any(|x| x.is_object()) => {
+            for (i, x) in a.iter().enumerate() {
+                flatten(x, &format!("{path}[{i}]"), out);
+            }
+        }
+        other => out.push((path.to_string(), other.clone())),
+    }
+}
+
+fn multiline_diff(old: &str, new: &str) -> String {
+    let diff = similar::TextDiff::from_lines(old, new);
+    let mut out = String::new();
+    for change in diff.iter_all_changes() {
+        let sign = match change.tag() {
+            similar::ChangeTag::Delete => "-",
+            similar::ChangeTag::Insert => "+",
+            similar::ChangeTag::Equal => " ",
+        };
+        let _ = write!(out, "          {sign} {}", change);
+        if !change.to_string().ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    out
+}
+
+pub fn render_plan(plan: &Plan, style: &Style) -> String {
+    let mut out = String::new();
+    let sens = &plan.sensitive_values;
+    let changes: Vec<_> = plan.changes.iter().filter(|c| c.action.is_change()).collect();
+    if !changes.is_empty() {
+        let _ = writeln!(out, "runform will perform the following actions:\n");
+    }
+    for c in changes {
+        let (sym, color) = symbol(c.action);
+        let _ = writeln!(out, "  {} {}", style.paint("1", &format!("# {}", c.addr)), headline(c.action));
+        if let Some(r) = &c.reason {
+            let _ = writeln!(out, "    (because {r})");
+        }
+        let _ = writeln!(out, "  {} resource {:?} {:?} {{", style.paint(color, sym), c.ty, c.addr.split_once('.').map(|x| x.1).unwrap_or(""));
+        match c.action {
+            Action::Create | Action::Execute => {
+                let mut flat = Vec::new();
+                if let Some(v) = &c.after {
+                    flatten(v, "", &mut flat);
+                }
+                let width = flat.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+                for (k, v) in flat {
+                    let _ = writeln!(out, "      {} {k:width$} = {}", style.paint("32", "+"), show(&Some(v), sens));
+                }
+            }
+            Action::Delete | Action::Forget => {
+                if let Some(id) = &c.prior_id {
+                    let _ = writeln!(out, "      {} id = {:?}", style.paint("31", "-"), id);
+                }
+            }
+            _ => {
+                let width = c.attrs.iter().map(|a| a.path.len()).max().unwrap_or(0);
+                for a in &c.attrs {
+                    let (sym, col) = match (&a.old, &a.new) {
+                        (None, Some(_)) => ("+", "32"),
+                        (Some(_), None) => ("-", "31"),
+                        _ => ("~", "33"),
+                    };
+                    match (&a.old, &a.new) {
+                        (Some(Value::String(o)), Some(Value::String(n))) if (o.contains('\n') || n.contains('\n')) && mask(o, sens) == *o && mask(n, sens) == *n => {
+                            let _ = writeln!(out, "      {} {} = <<-EOT", style.paint(col, sym), a.path);
+                            out.push_str(&multiline_diff(o, n));
+                            let _ = writeln!(out, "        EOT");
+                        }
+                        _ => {
+                            let _ = writeln!(out, "      {} {:width$} = {} -> {}", style.paint(col, sym), a.path, show(&a.old, sens), show(&a.new, sens));
+                        }
+                    }
+                }
+            }
+        }
+        let _ = writeln!(out, "    }}\n");
+    }
+    for b in &plan.blocked {
+        let _ = writeln!(out, "{} {b}", style.paint("31", "error:"));
+    }
+    out.push_str(&summary_line(plan));
+    out.push('\n');
+    out
+}
+
+pub fn summary_line(plan: &Plan) -> String {
+    if !plan.has_changes() {
+        return "No changes. Your infrastructure matches the configuration.".into();
+    }
+    let s = plan.summary();
+    format!("Plan: {} to add, {} to change, {} to destroy, {} to execute.", s.add, s.change, s.destroy, s.execute)
+}
+
+/// Reports apply progress on stderr (data stays on stdout).
+pub struct StderrObserver {
+    pub verbose: bool,
+    last: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
+}
+
+impl StderrObserver {
+    pub fn new(verbose: bool) -> Self {
+        StderrObserver { verbose, last: Default::default() }
+    }
+}
+
+impl Observer for StderrObserver {
+    fn note(&self, msg: &str) {
+        eprintln!("{msg}");
+    }
+    fn execution_progress(&self, addr: &str, e: &Execution) {
+        let line = format!(
+            "{addr}: execution {}: {} running, {} succeeded, {} failed, {} cancelled of {} tasks{}",
+            e.short_name(),
+            e.running_count,
+            e.succeeded_count,
+            e.failed_count,
+            e.cancelled_count,
+            e.task_count,
+            if e.retried_count > 0 { format!(" ({} retried)", e.retried_count) } else { String::new() }
+        );
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        if last.get(addr) != Some(&line) {
+            eprintln!("{line}");
+            last.insert(addr.to_string(), line);
+        }
+    }
+}
