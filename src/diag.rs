@@ -37,10 +37,20 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(summary: impl Into<String>, range: Option<Range>) -> Self {
-        Diagnostic { severity: Severity::Error, summary: summary.into(), range, hint: None }
+        Diagnostic {
+            severity: Severity::Error,
+            summary: summary.into(),
+            range,
+            hint: None,
+        }
     }
     pub fn warning(summary: impl Into<String>, range: Option<Range>) -> Self {
-        Diagnostic { severity: Severity::Warning, summary: summary.into(), range, hint: None }
+        Diagnostic {
+            severity: Severity::Warning,
+            summary: summary.into(),
+            range,
+            hint: None,
+        }
     }
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
@@ -71,11 +81,16 @@ impl Diagnostics {
     /// Errors first, then by location, so output is stable.
     pub fn sorted(&self) -> Vec<&Diagnostic> {
         let mut v: Vec<&Diagnostic> = self.0.iter().collect();
-        v.sort_by(|a, b| (a.severity, &a.range, &a.summary).cmp(&(b.severity, &b.range, &b.summary)));
+        v.sort_by(|a, b| {
+            (a.severity, &a.range, &a.summary).cmp(&(b.severity, &b.range, &b.summary))
+        });
         v
     }
     pub fn error_count(&self) -> usize {
-        self.0.iter().filter(|d| d.severity == Severity::Error).count()
+        self.0
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count()
     }
 }
 
@@ -98,8 +113,19 @@ impl Sources {
         let start = span.start.min(text.len());
         let before = &text[..start];
         let line = before.matches('\n').count() + 1;
-        let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
-        Range { file: file.clone(), line, col, start, end: span.end.max(start) }
+        let col = before
+            .rsplit('\n')
+            .next()
+            .map(|l| l.chars().count())
+            .unwrap_or(0)
+            + 1;
+        Range {
+            file: file.clone(),
+            line,
+            col,
+            start,
+            end: span.end.max(start),
+        }
     }
 
     pub fn render(&self, d: &Diagnostic) -> String {
@@ -114,12 +140,24 @@ impl Sources {
             if let Some(text) = self.files.get(&r.file) {
                 if let Some(src_line) = text.lines().nth(r.line - 1) {
                     let gutter = r.line.to_string().len();
-                    let line_end = text[r.start..].find('\n').map(|i| r.start + i).unwrap_or(text.len());
+                    let line_end = text[r.start..]
+                        .find('\n')
+                        .map(|i| r.start + i)
+                        .unwrap_or(text.len());
                     let width = r.end.min(line_end).saturating_sub(r.start).max(1);
-                    let width = text[r.start..r.start + width.min(text.len() - r.start)].chars().count().max(1);
+                    let width = text[r.start..r.start + width.min(text.len() - r.start)]
+                        .chars()
+                        .count()
+                        .max(1);
                     let _ = writeln!(out, "{:gutter$} |", "");
                     let _ = writeln!(out, "{} | {}", r.line, src_line);
-                    let _ = writeln!(out, "{:gutter$} | {}{}", "", " ".repeat(r.col - 1), "^".repeat(width));
+                    let _ = writeln!(
+                        out,
+                        "{:gutter$} | {}{}",
+                        "",
+                        " ".repeat(r.col - 1),
+                        "^".repeat(width)
+                    );
                 }
             }
         }
@@ -167,7 +205,10 @@ mod tests {
 
     #[test]
     fn suggests_close_names() {
-        assert_eq!(closest("task_cont", ["task_count", "parallelism"]), Some("task_count"));
+        assert_eq!(
+            closest("task_cont", ["task_count", "parallelism"]),
+            Some("task_count")
+        );
         assert_eq!(closest("zzz", ["task_count"]), None);
     }
 }

@@ -18,7 +18,10 @@ impl Graph {
     /// `a` depends on `b` (b comes first).
     pub fn add_edge(&mut self, a: &str, b: &str) {
         self.add_node(b);
-        self.deps.entry(a.to_string()).or_default().insert(b.to_string());
+        self.deps
+            .entry(a.to_string())
+            .or_default()
+            .insert(b.to_string());
     }
     pub fn deps(&self, n: &str) -> impl Iterator<Item = &String> {
         self.deps.get(n).into_iter().flatten()
@@ -31,7 +34,11 @@ impl Graph {
     /// cycles found, each as the sorted list of its members.
     pub fn toposort(&self) -> Result<Vec<String>, Vec<Vec<String>>> {
         let mut g: DiGraph<&str, ()> = DiGraph::new();
-        let idx: BTreeMap<&str, NodeIndex> = self.deps.keys().map(|k| (k.as_str(), g.add_node(k.as_str()))).collect();
+        let idx: BTreeMap<&str, NodeIndex> = self
+            .deps
+            .keys()
+            .map(|k| (k.as_str(), g.add_node(k.as_str())))
+            .collect();
         for (a, bs) in &self.deps {
             for b in bs {
                 g.add_edge(idx[b.as_str()], idx[a.as_str()], ());
@@ -52,14 +59,22 @@ impl Graph {
             return Err(cycles);
         }
         // Kahn's algorithm with a sorted ready set, for a deterministic order.
-        let mut remaining: BTreeMap<&str, usize> = self.deps.iter().map(|(k, v)| (k.as_str(), v.len())).collect();
+        let mut remaining: BTreeMap<&str, usize> = self
+            .deps
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.len()))
+            .collect();
         let mut dependents: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for (a, bs) in &self.deps {
             for b in bs {
                 dependents.entry(b.as_str()).or_default().push(a.as_str());
             }
         }
-        let mut ready: BTreeSet<&str> = remaining.iter().filter(|(_, n)| **n == 0).map(|(k, _)| *k).collect();
+        let mut ready: BTreeSet<&str> = remaining
+            .iter()
+            .filter(|(_, n)| **n == 0)
+            .map(|(k, _)| *k)
+            .collect();
         let mut out = Vec::with_capacity(self.deps.len());
         while let Some(n) = ready.pop_first() {
             out.push(n.to_string());
@@ -96,6 +111,9 @@ mod tests {
         g.add_edge("b", "c");
         g.add_edge("c", "a");
         g.add_edge("d", "a");
-        assert_eq!(g.toposort().unwrap_err(), vec![vec!["a".to_string(), "b".into(), "c".into()]]);
+        assert_eq!(
+            g.toposort().unwrap_err(),
+            vec![vec!["a".to_string(), "b".into(), "c".into()]]
+        );
     }
 }

@@ -19,15 +19,15 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
-pub mod runtime;
+pub mod apply;
+pub mod cli;
 pub mod cloud;
 pub mod config;
 pub mod diag;
 pub mod graph;
+pub mod ops;
 pub mod plan;
 pub mod resources;
+pub mod runtime;
 pub mod state;
-pub mod apply;
-pub mod cli;
-pub mod ops;
 pub mod view;

@@ -22,16 +22,39 @@ pub struct LoadArgs {
 }
 
 /// Loads and validates a stack; the diagnostics carry warnings even on success.
-pub fn load_stack(dir: &Path, args: &LoadArgs, state: Option<&State>) -> (Option<Stack>, Diagnostics, Sources) {
+pub fn load_stack(
+    dir: &Path,
+    args: &LoadArgs,
+    state: Option<&State>,
+) -> (Option<Stack>, Diagnostics, Sources) {
     let mut env: BTreeMap<String, String> = std::env::vars().collect();
     if args.local {
-        if !["GOOGLE_PROJECT", "GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT"].iter().any(|k| env.contains_key(*k)) {
+        if ![
+            "GOOGLE_PROJECT",
+            "GOOGLE_CLOUD_PROJECT",
+            "CLOUDSDK_CORE_PROJECT",
+        ]
+        .iter()
+        .any(|k| env.contains_key(*k))
+        {
             env.insert("GOOGLE_PROJECT".into(), LOCAL_DEFAULT_PROJECT.into());
         }
-        env.entry("GOOGLE_REGION".into()).or_insert_with(|| LOCAL_DEFAULT_REGION.into());
+        env.entry("GOOGLE_REGION".into())
+            .or_insert_with(|| LOCAL_DEFAULT_REGION.into());
     }
-    let known = |addr: &str| state.and_then(|s| s.resources.get(addr)).and_then(|e| e.values.as_object().cloned());
-    let opts = LoadOptions { vars: args.vars.clone(), var_files: args.var_files.clone(), env, types: &type_info, type_names: TYPE_NAMES, known: &known };
+    let known = |addr: &str| {
+        state
+            .and_then(|s| s.resources.get(addr))
+            .and_then(|e| e.values.as_object().cloned())
+    };
+    let opts = LoadOptions {
+        vars: args.vars.clone(),
+        var_files: args.var_files.clone(),
+        env,
+        types: &type_info,
+        type_names: TYPE_NAMES,
+        known: &known,
+    };
     let (stack, mut diags, sources) = crate::config::load(dir, &opts);
     if let Some(s) = &stack {
         for rc in &s.resources {
@@ -73,13 +96,26 @@ pub fn local_dir(stack_dir: &Path) -> PathBuf {
 
 /// Picks the endpoint: `--endpoint URL`, `--local` (a recorded `runform local serve`, or a
 /// runtime started inside this command with data under `.runform/local/`), or Google.
-pub async fn target(stack_dir: &Path, local: bool, endpoint: Option<&str>) -> anyhow::Result<Target> {
+pub async fn target(
+    stack_dir: &Path,
+    local: bool,
+    endpoint: Option<&str>,
+) -> anyhow::Result<Target> {
     if let Some(url) = endpoint {
         let client = Client::new(Endpoint::Custom(url.to_string())).await?;
-        let key: String = url.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+        let key: String = url
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
         return Ok(Target {
             client,
-            state_file: StateFile::new(stack_dir.join(".runform").join("endpoints").join(key).join("runform.tfstate")),
+            state_file: StateFile::new(
+                stack_dir
+                    .join(".runform")
+                    .join("endpoints")
+                    .join(key)
+                    .join("runform.tfstate"),
+            ),
             label: format!("endpoint {url}"),
             embedded: None,
         });
@@ -91,20 +127,47 @@ pub async fn target(stack_dir: &Path, local: bool, endpoint: Option<&str>) -> an
             if let Ok(rec) = serde_json::from_str::<ServerRecord>(&text) {
                 let client = Client::new(Endpoint::Custom(rec.url.clone())).await?;
                 if client.health().await {
-                    return Ok(Target { client, state_file, label: format!("local runtime at {}", rec.url), embedded: None });
+                    return Ok(Target {
+                        client,
+                        state_file,
+                        label: format!("local runtime at {}", rec.url),
+                        embedded: None,
+                    });
                 }
             }
         }
-        let server = Server::start(RuntimeConfig { data_dir: Some(dir.join("data")), ..Default::default() }, "127.0.0.1:0".parse()?).await?;
+        let server = Server::start(
+            RuntimeConfig {
+                data_dir: Some(dir.join("data")),
+                ..Default::default()
+            },
+            "127.0.0.1:0".parse()?,
+        )
+        .await?;
         let client = Client::new(Endpoint::Custom(server.url())).await?;
-        return Ok(Target { client, state_file, label: "local runtime (in this command)".into(), embedded: Some(server) });
+        return Ok(Target {
+            client,
+            state_file,
+            label: "local runtime (in this command)".into(),
+            embedded: Some(server),
+        });
     }
     let client = Client::new(Endpoint::Google).await?;
-    Ok(Target { client, state_file: StateFile::new(stack_dir.join("runform.tfstate")), label: "Google Cloud".into(), embedded: None })
+    Ok(Target {
+        client,
+        state_file: StateFile::new(stack_dir.join("runform.tfstate")),
+        label: "Google Cloud".into(),
+        embedded: None,
+    })
 }
 
 /// Reads live objects with one list call per (project, location) family, page by page.
-pub async fn refresh(client: &Client, stack: Option<&Stack>, state: &State, page_size: usize) -> anyhow::Result<Live> {
+pub async fn refresh(
+    client: &Client,
+    stack: Option<&Stack>,
+    state: &State,
+    page_size: usize,
+) -> anyhow::Result<Live> {
     let mut families: BTreeSet<(String, String)> = BTreeSet::new();
     if let Some(s) = stack {
         for rc in &s.resources {
@@ -120,7 +183,12 @@ pub async fn refresh(client: &Client, stack: Option<&Stack>, state: &State, page
             }
         }
     }
-    let lists = futures::future::join_all(families.iter().map(|(p, l)| client.list_jobs(p, l, page_size))).await;
+    let lists = futures::future::join_all(
+        families
+            .iter()
+            .map(|(p, l)| client.list_jobs(p, l, page_size)),
+    )
+    .await;
     let mut live = Live::new();
     for jobs in lists {
         for j in jobs? {
@@ -140,7 +208,14 @@ pub async fn register_images(client: &Client, stack: &Stack) -> anyhow::Result<(
     Ok(())
 }
 
-pub fn make_plan(stack: &Stack, state: &State, live: &Live, destroy: bool, client: &Client, label: &str) -> Result<Plan, Diagnostics> {
+pub fn make_plan(
+    stack: &Stack,
+    state: &State,
+    live: &Live,
+    destroy: bool,
+    client: &Client,
+    label: &str,
+) -> Result<Plan, Diagnostics> {
     let mut p = crate::plan::plan(stack, state, live, destroy)?;
     p.api_calls = client.calls();
     p.target = label.to_string();

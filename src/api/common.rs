@@ -20,7 +20,10 @@ pub struct Enum<T> {
 
 impl<T: EnumTable> Enum<T> {
     pub fn new(name: &str) -> Self {
-        Enum { name: name.to_string(), _t: PhantomData }
+        Enum {
+            name: name.to_string(),
+            _t: PhantomData,
+        }
     }
     pub fn as_str(&self) -> &str {
         &self.name
@@ -36,7 +39,10 @@ impl<T: EnumTable> Enum<T> {
 
 impl<T> Clone for Enum<T> {
     fn clone(&self) -> Self {
-        Enum { name: self.name.clone(), _t: PhantomData }
+        Enum {
+            name: self.name.clone(),
+            _t: PhantomData,
+        }
     }
 }
 impl<T> PartialEq for Enum<T> {
@@ -64,14 +70,18 @@ impl<'de, T: EnumTable> Deserialize<'de> for Enum<T> {
         match Value::deserialize(d)? {
             Value::String(s) => Ok(Enum::new(&s)),
             Value::Number(n) => {
-                let i = n.as_u64().ok_or_else(|| serde::de::Error::custom("negative enum value"))?;
+                let i = n
+                    .as_u64()
+                    .ok_or_else(|| serde::de::Error::custom("negative enum value"))?;
                 let name = T::NAMES
                     .get(i as usize)
                     .ok_or_else(|| serde::de::Error::custom(format!("unknown enum value {i}")))?;
                 Ok(Enum::new(name))
             }
             Value::Null => Ok(Enum::default()),
-            other => Err(serde::de::Error::custom(format!("enum must be a name or number, got {other}"))),
+            other => Err(serde::de::Error::custom(format!(
+                "enum must be a name or number, got {other}"
+            ))),
         }
     }
 }
@@ -98,9 +108,13 @@ pub mod i64str {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
         match Value::deserialize(d)? {
             Value::String(s) => s.parse().map_err(serde::de::Error::custom),
-            Value::Number(n) => n.as_i64().ok_or_else(|| serde::de::Error::custom("not an int64")),
+            Value::Number(n) => n
+                .as_i64()
+                .ok_or_else(|| serde::de::Error::custom("not an int64")),
             Value::Null => Ok(0),
-            other => Err(serde::de::Error::custom(format!("expected int64, got {other}"))),
+            other => Err(serde::de::Error::custom(format!(
+                "expected int64, got {other}"
+            ))),
         }
     }
 }
@@ -275,14 +289,24 @@ pub struct Binding {
 mod tests {
     use super::*;
 
-    enum_table!(Egress, ["VPC_EGRESS_UNSPECIFIED", "ALL_TRAFFIC", "PRIVATE_RANGES_ONLY"]);
+    enum_table!(
+        Egress,
+        [
+            "VPC_EGRESS_UNSPECIFIED",
+            "ALL_TRAFFIC",
+            "PRIVATE_RANGES_ONLY"
+        ]
+    );
 
     #[test]
     fn enum_accepts_names_and_integers() {
         let a: Enum<Egress> = serde_json::from_str("2").unwrap();
         let b: Enum<Egress> = serde_json::from_str("\"PRIVATE_RANGES_ONLY\"").unwrap();
         assert_eq!(a, b);
-        assert_eq!(serde_json::to_string(&a).unwrap(), "\"PRIVATE_RANGES_ONLY\"");
+        assert_eq!(
+            serde_json::to_string(&a).unwrap(),
+            "\"PRIVATE_RANGES_ONLY\""
+        );
         assert!(serde_json::from_str::<Enum<Egress>>("7").is_err());
         assert!(Enum::<Egress>::default().is_default());
     }

@@ -5,35 +5,96 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
-enum_table!(LaunchStage, [
-    "LAUNCH_STAGE_UNSPECIFIED", "EARLY_ACCESS", "ALPHA", "BETA", "GA", "DEPRECATED",
-    "UNIMPLEMENTED", "PRELAUNCH"
-]);
-enum_table!(ExecutionEnvironment, [
-    "EXECUTION_ENVIRONMENT_UNSPECIFIED", "EXECUTION_ENVIRONMENT_GEN1", "EXECUTION_ENVIRONMENT_GEN2"
-]);
-enum_table!(VpcEgress, ["VPC_EGRESS_UNSPECIFIED", "ALL_TRAFFIC", "PRIVATE_RANGES_ONLY"]);
+enum_table!(
+    LaunchStage,
+    [
+        "LAUNCH_STAGE_UNSPECIFIED",
+        "EARLY_ACCESS",
+        "ALPHA",
+        "BETA",
+        "GA",
+        "DEPRECATED",
+        "UNIMPLEMENTED",
+        "PRELAUNCH"
+    ]
+);
+enum_table!(
+    ExecutionEnvironment,
+    [
+        "EXECUTION_ENVIRONMENT_UNSPECIFIED",
+        "EXECUTION_ENVIRONMENT_GEN1",
+        "EXECUTION_ENVIRONMENT_GEN2"
+    ]
+);
+enum_table!(
+    VpcEgress,
+    [
+        "VPC_EGRESS_UNSPECIFIED",
+        "ALL_TRAFFIC",
+        "PRIVATE_RANGES_ONLY"
+    ]
+);
 enum_table!(EmptyDirMedium, ["MEDIUM_UNSPECIFIED", "MEMORY"]);
-enum_table!(ConditionState, [
-    "STATE_UNSPECIFIED", "CONDITION_PENDING", "CONDITION_RECONCILING", "CONDITION_FAILED",
-    "CONDITION_SUCCEEDED"
-]);
-enum_table!(Severity, ["SEVERITY_UNSPECIFIED", "ERROR", "WARNING", "INFO"]);
-enum_table!(CommonReason, [
-    "COMMON_REASON_UNDEFINED", "UNKNOWN", "", "REVISION_FAILED", "PROGRESS_DEADLINE_EXCEEDED", "",
-    "CONTAINER_MISSING", "CONTAINER_PERMISSION_DENIED", "CONTAINER_IMAGE_UNAUTHORIZED",
-    "CONTAINER_IMAGE_AUTHORIZATION_CHECK_FAILED", "ENCRYPTION_KEY_PERMISSION_DENIED",
-    "ENCRYPTION_KEY_CHECK_FAILED", "SECRETS_ACCESS_CHECK_FAILED", "WAITING_FOR_OPERATION",
-    "IMMEDIATE_RETRY", "POSTPONED_RETRY", "INTERNAL", "VPC_NETWORK_NOT_FOUND"
-]);
-enum_table!(ExecutionReason, [
-    "EXECUTION_REASON_UNDEFINED", "JOB_STATUS_SERVICE_POLLING_ERROR", "NON_ZERO_EXIT_CODE",
-    "CANCELLED", "CANCELLING", "DELETED", "DELAYED_START_PENDING"
-]);
-enum_table!(CompletionStatus, [
-    "COMPLETION_STATUS_UNSPECIFIED", "EXECUTION_SUCCEEDED", "EXECUTION_FAILED",
-    "EXECUTION_RUNNING", "EXECUTION_PENDING", "EXECUTION_CANCELLED"
-]);
+enum_table!(
+    ConditionState,
+    [
+        "STATE_UNSPECIFIED",
+        "CONDITION_PENDING",
+        "CONDITION_RECONCILING",
+        "CONDITION_FAILED",
+        "CONDITION_SUCCEEDED"
+    ]
+);
+enum_table!(
+    Severity,
+    ["SEVERITY_UNSPECIFIED", "ERROR", "WARNING", "INFO"]
+);
+enum_table!(
+    CommonReason,
+    [
+        "COMMON_REASON_UNDEFINED",
+        "UNKNOWN",
+        "",
+        "REVISION_FAILED",
+        "PROGRESS_DEADLINE_EXCEEDED",
+        "",
+        "CONTAINER_MISSING",
+        "CONTAINER_PERMISSION_DENIED",
+        "CONTAINER_IMAGE_UNAUTHORIZED",
+        "CONTAINER_IMAGE_AUTHORIZATION_CHECK_FAILED",
+        "ENCRYPTION_KEY_PERMISSION_DENIED",
+        "ENCRYPTION_KEY_CHECK_FAILED",
+        "SECRETS_ACCESS_CHECK_FAILED",
+        "WAITING_FOR_OPERATION",
+        "IMMEDIATE_RETRY",
+        "POSTPONED_RETRY",
+        "INTERNAL",
+        "VPC_NETWORK_NOT_FOUND"
+    ]
+);
+enum_table!(
+    ExecutionReason,
+    [
+        "EXECUTION_REASON_UNDEFINED",
+        "JOB_STATUS_SERVICE_POLLING_ERROR",
+        "NON_ZERO_EXIT_CODE",
+        "CANCELLED",
+        "CANCELLING",
+        "DELETED",
+        "DELAYED_START_PENDING"
+    ]
+);
+enum_table!(
+    CompletionStatus,
+    [
+        "COMPLETION_STATUS_UNSPECIFIED",
+        "EXECUTION_SUCCEEDED",
+        "EXECUTION_FAILED",
+        "EXECUTION_RUNNING",
+        "EXECUTION_PENDING",
+        "EXECUTION_CANCELLED"
+    ]
+);
 
 fn enum_default<T: EnumTable>(e: &Enum<T>) -> bool {
     e.is_default()
@@ -358,12 +419,15 @@ impl Execution {
         !self.completion_time.is_empty()
     }
     pub fn succeeded(&self) -> bool {
-        self.completed().is_some_and(|c| c.state.as_str() == "CONDITION_SUCCEEDED")
+        self.completed()
+            .is_some_and(|c| c.state.as_str() == "CONDITION_SUCCEEDED")
     }
     pub fn cancelled(&self) -> bool {
         self.cancelled_count > 0
             || self.completed().is_some_and(|c| {
-                c.execution_reason.as_ref().is_some_and(|r| r.as_str() == "CANCELLED")
+                c.execution_reason
+                    .as_ref()
+                    .is_some_and(|r| r.as_str() == "CANCELLED")
             })
     }
     /// Short execution ID (last path segment).
@@ -549,19 +613,29 @@ mod tests {
         let body = r#"{"labels":{"team":"x"},"template":{"parallelism":2,"taskCount":3,"template":{"containers":[{"image":"us-docker.pkg.dev/cloudrun/container/job:latest","command":["/bin/sh"],"args":["-c","echo hi"],"env":[{"name":"A","value":"1"},{"name":"S","valueSource":{"secretKeyRef":{"secret":"mysecret","version":"latest"}}}],"resources":{"limits":{"cpu":"2","memory":"1Gi"}}}],"maxRetries":0,"timeout":"3600s","serviceAccount":"sa@p.iam.gserviceaccount.com","executionEnvironment":2,"vpcAccess":{"egress":2,"networkInterfaces":[{"network":"default","subnetwork":"default"}]}}}}"#;
         let job: Job = serde_json::from_str(body).unwrap();
         assert_eq!(job.template.template.max_retries, Some(0));
-        assert_eq!(job.template.template.execution_environment.as_str(), "EXECUTION_ENVIRONMENT_GEN2");
+        assert_eq!(
+            job.template.template.execution_environment.as_str(),
+            "EXECUTION_ENVIRONMENT_GEN2"
+        );
         let out = serde_json::to_value(&job).unwrap();
         assert_eq!(out["template"]["template"]["maxRetries"], 0);
-        assert_eq!(out["template"]["template"]["vpcAccess"]["egress"], "PRIVATE_RANGES_ONLY");
+        assert_eq!(
+            out["template"]["template"]["vpcAccess"]["egress"],
+            "PRIVATE_RANGES_ONLY"
+        );
         assert!(out.get("generation").is_none());
     }
 
     #[test]
     fn int64_fields_are_strings() {
-        let job = Job { generation: 3, ..Default::default() };
+        let job = Job {
+            generation: 3,
+            ..Default::default()
+        };
         let v = serde_json::to_value(&job).unwrap();
         assert_eq!(v["generation"], "3");
-        let back: Job = serde_json::from_value(serde_json::json!({"generation": 4, "template": {}})).unwrap();
+        let back: Job =
+            serde_json::from_value(serde_json::json!({"generation": 4, "template": {}})).unwrap();
         assert_eq!(back.generation, 4);
     }
 }
@@ -615,7 +689,10 @@ pub fn dns_label_problem(s: &str, max: usize) -> Option<String> {
         return Some("must not be empty".into());
     }
     if s.len() > max {
-        return Some(format!("is {} characters long; the limit is {max}", s.len()));
+        return Some(format!(
+            "is {} characters long; the limit is {max}",
+            s.len()
+        ));
     }
     if !s.starts_with(|c: char| c.is_ascii_lowercase()) {
         return Some("must start with a lowercase letter".into());
@@ -623,8 +700,13 @@ pub fn dns_label_problem(s: &str, max: usize) -> Option<String> {
     if s.ends_with('-') {
         return Some("must not end with a hyphen".into());
     }
-    if let Some(c) = s.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
-        return Some(format!("contains {c:?}; only lowercase letters, digits and hyphens are allowed"));
+    if let Some(c) = s
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    {
+        return Some(format!(
+            "contains {c:?}; only lowercase letters, digits and hyphens are allowed"
+        ));
     }
     None
 }
@@ -644,10 +726,22 @@ pub fn validate_job(job_id: &str, job: &Job) -> Vec<(String, String)> {
     let t = &job.template;
     let task_count = if t.task_count == 0 { 1 } else { t.task_count };
     if !(1..=10_000).contains(&t.task_count) && t.task_count != 0 {
-        v.push(("template.taskCount".into(), format!("task_count is {}; it must be between 1 and 10000", t.task_count)));
+        v.push((
+            "template.taskCount".into(),
+            format!(
+                "task_count is {}; it must be between 1 and 10000",
+                t.task_count
+            ),
+        ));
     }
     if t.parallelism < 0 {
-        v.push(("template.parallelism".into(), format!("parallelism is {}; it must be 0 (as many as possible) or more", t.parallelism)));
+        v.push((
+            "template.parallelism".into(),
+            format!(
+                "parallelism is {}; it must be 0 (as many as possible) or more",
+                t.parallelism
+            ),
+        ));
     } else if t.parallelism > task_count && (1..=10_000).contains(&task_count) {
         v.push((
             "template.parallelism".into(),
@@ -657,7 +751,10 @@ pub fn validate_job(job_id: &str, job: &Job) -> Vec<(String, String)> {
     let tt = &t.template;
     if let Some(r) = tt.max_retries {
         if !(0..=10).contains(&r) {
-            v.push(("template.template.maxRetries".into(), format!("max_retries is {r}; it must be between 0 and 10")));
+            v.push((
+                "template.template.maxRetries".into(),
+                format!("max_retries is {r}; it must be between 0 and 10"),
+            ));
         }
     }
     if !tt.timeout.is_empty() {
@@ -674,7 +771,10 @@ pub fn validate_job(job_id: &str, job: &Job) -> Vec<(String, String)> {
         }
     }
     if tt.containers.is_empty() {
-        v.push(("template.template.containers".into(), "a job needs one container".into()));
+        v.push((
+            "template.template.containers".into(),
+            "a job needs one container".into(),
+        ));
     }
     for (ci, c) in tt.containers.iter().enumerate() {
         let base = format!("template.template.containers[{ci}]");
@@ -684,14 +784,20 @@ pub fn validate_job(job_id: &str, job: &Job) -> Vec<(String, String)> {
         let mut seen = std::collections::BTreeSet::new();
         for (ei, e) in c.env.iter().enumerate() {
             if e.name.is_empty() {
-                v.push((format!("{base}.env[{ei}].name"), "env name must not be empty".into()));
+                v.push((
+                    format!("{base}.env[{ei}].name"),
+                    "env name must not be empty".into(),
+                ));
             } else if is_reserved_env(&e.name) {
                 v.push((
                     format!("{base}.env[{ei}].name"),
                     format!("env name {:?} is reserved by Cloud Run (CLOUD_RUN_*, K_*, PORT are set by the platform)", e.name),
                 ));
             } else if !seen.insert(e.name.as_str()) {
-                v.push((format!("{base}.env[{ei}].name"), format!("env name {:?} is declared more than once", e.name)));
+                v.push((
+                    format!("{base}.env[{ei}].name"),
+                    format!("env name {:?} is declared more than once", e.name),
+                ));
             }
         }
         if let Some(res) = &c.resources {
@@ -704,7 +810,10 @@ pub fn validate_job(job_id: &str, job: &Job) -> Vec<(String, String)> {
 fn validate_limits(base: &str, limits: &BTreeMap<String, String>, v: &mut Vec<(String, String)>) {
     for k in limits.keys() {
         if !["cpu", "memory", "nvidia.com/gpu"].contains(&k.as_str()) {
-            v.push((format!("{base}.resources.limits.{k}"), format!("unknown limit {k:?}; allowed: cpu, memory, nvidia.com/gpu")));
+            v.push((
+                format!("{base}.resources.limits.{k}"),
+                format!("unknown limit {k:?}; allowed: cpu, memory, nvidia.com/gpu"),
+            ));
         }
     }
     let cpu = match limits.get("cpu") {
@@ -726,7 +835,10 @@ fn validate_limits(base: &str, limits: &BTreeMap<String, String>, v: &mut Vec<(S
         Some(s) => match parse_quantity(s) {
             Some(m) if (128.0 * MIB..=32.0 * GIB).contains(&m) => Some(m),
             _ => {
-                v.push((format!("{base}.resources.limits.memory"), format!("memory {s:?} is out of range; it must be between 128Mi and 32Gi")));
+                v.push((
+                    format!("{base}.resources.limits.memory"),
+                    format!("memory {s:?} is out of range; it must be between 128Mi and 32Gi"),
+                ));
                 None
             }
         },
@@ -743,7 +855,11 @@ fn validate_limits(base: &str, limits: &BTreeMap<String, String>, v: &mut Vec<(S
             if mem < min {
                 v.push((
                     format!("{base}.resources.limits.memory"),
-                    format!("{} CPU needs at least {label} of memory, but memory is {}", fmt_num(cpu), limits.get("memory").map(String::as_str).unwrap_or("512Mi")),
+                    format!(
+                        "{} CPU needs at least {label} of memory, but memory is {}",
+                        fmt_num(cpu),
+                        limits.get("memory").map(String::as_str).unwrap_or("512Mi")
+                    ),
                 ));
             }
         }
@@ -761,7 +877,12 @@ fn validate_limits(base: &str, limits: &BTreeMap<String, String>, v: &mut Vec<(S
         if mem > max_mem_for_cpu * GIB {
             v.push((
                 format!("{base}.resources.limits.memory"),
-                format!("memory {} needs more CPU: {} CPU allows at most {}Gi", limits.get("memory").map(String::as_str).unwrap_or(""), fmt_num(cpu), max_mem_for_cpu),
+                format!(
+                    "memory {} needs more CPU: {} CPU allows at most {}Gi",
+                    limits.get("memory").map(String::as_str).unwrap_or(""),
+                    fmt_num(cpu),
+                    max_mem_for_cpu
+                ),
             ));
         }
     }
@@ -781,7 +902,10 @@ mod validate_tests {
 
     fn job_with(f: impl FnOnce(&mut Job)) -> Job {
         let mut j = Job::default();
-        j.template.template.containers.push(Container { image: "img".into(), ..Default::default() });
+        j.template.template.containers.push(Container {
+            image: "img".into(),
+            ..Default::default()
+        });
         f(&mut j);
         j
     }
@@ -794,17 +918,44 @@ mod validate_tests {
     #[test]
     fn each_rule_fires() {
         let cases: Vec<(Job, &str)> = vec![
-            (job_with(|j| j.template.task_count = 10_001), "template.taskCount"),
-            (job_with(|j| j.template.parallelism = -1), "template.parallelism"),
-            (job_with(|j| { j.template.task_count = 2; j.template.parallelism = 3 }), "template.parallelism"),
-            (job_with(|j| j.template.template.max_retries = Some(11)), "template.template.maxRetries"),
-            (job_with(|j| j.template.template.timeout = "10m".into()), "template.template.timeout"),
-            (job_with(|j| j.template.template.timeout = "700000s".into()), "template.template.timeout"),
-            (job_with(|j| j.template.template.containers[0].image.clear()), "template.template.containers[0].image"),
+            (
+                job_with(|j| j.template.task_count = 10_001),
+                "template.taskCount",
+            ),
+            (
+                job_with(|j| j.template.parallelism = -1),
+                "template.parallelism",
+            ),
+            (
+                job_with(|j| {
+                    j.template.task_count = 2;
+                    j.template.parallelism = 3
+                }),
+                "template.parallelism",
+            ),
+            (
+                job_with(|j| j.template.template.max_retries = Some(11)),
+                "template.template.maxRetries",
+            ),
+            (
+                job_with(|j| j.template.template.timeout = "10m".into()),
+                "template.template.timeout",
+            ),
+            (
+                job_with(|j| j.template.template.timeout = "700000s".into()),
+                "template.template.timeout",
+            ),
+            (
+                job_with(|j| j.template.template.containers[0].image.clear()),
+                "template.template.containers[0].image",
+            ),
         ];
         for (job, field) in cases {
             let v = validate_job("etl", &job);
-            assert!(v.iter().any(|(f, _)| f == field), "expected {field}, got {v:?}");
+            assert!(
+                v.iter().any(|(f, _)| f == field),
+                "expected {field}, got {v:?}"
+            );
         }
         assert_eq!(validate_job("Bad_Name", &job_with(|_| {}))[0].0, "name");
     }
@@ -816,7 +967,10 @@ mod validate_tests {
                 let mut limits = BTreeMap::new();
                 limits.insert("cpu".to_string(), cpu.to_string());
                 limits.insert("memory".to_string(), mem.to_string());
-                j.template.template.containers[0].resources = Some(ResourceRequirements { limits, ..Default::default() });
+                j.template.template.containers[0].resources = Some(ResourceRequirements {
+                    limits,
+                    ..Default::default()
+                });
             })
         };
         assert!(validate_job("a", &lim("4", "8Gi")).is_empty());
@@ -833,9 +987,21 @@ mod validate_tests {
     fn env_rules() {
         let j = job_with(|j| {
             j.template.template.containers[0].env = vec![
-                EnvVar { name: "A".into(), value: Some("1".into()), ..Default::default() },
-                EnvVar { name: "A".into(), value: Some("2".into()), ..Default::default() },
-                EnvVar { name: "CLOUD_RUN_TASK_INDEX".into(), value: Some("2".into()), ..Default::default() },
+                EnvVar {
+                    name: "A".into(),
+                    value: Some("1".into()),
+                    ..Default::default()
+                },
+                EnvVar {
+                    name: "A".into(),
+                    value: Some("2".into()),
+                    ..Default::default()
+                },
+                EnvVar {
+                    name: "CLOUD_RUN_TASK_INDEX".into(),
+                    value: Some("2".into()),
+                    ..Default::default()
+                },
             ]
         });
         let v = validate_job("a", &j);

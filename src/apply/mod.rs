@@ -21,12 +21,21 @@ pub struct Outcome {
 /// Orders changes into waves: a change runs after the changes it depends on; a delete runs
 /// after the deletes of what depended on it.
 pub fn waves(plan: &Plan) -> Vec<Vec<usize>> {
-    let idx: BTreeMap<&str, usize> = plan.changes.iter().enumerate().map(|(i, c)| (c.addr.as_str(), i)).collect();
+    let idx: BTreeMap<&str, usize> = plan
+        .changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.addr.as_str(), i))
+        .collect();
     let mut before: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); plan.changes.len()];
     for (i, c) in plan.changes.iter().enumerate() {
         for d in &c.depends_on {
-            let Some(&j) = idx.get(d.as_str()) else { continue };
-            if matches!(c.action, Action::Delete | Action::Forget) && matches!(plan.changes[j].action, Action::Delete | Action::Forget) {
+            let Some(&j) = idx.get(d.as_str()) else {
+                continue;
+            };
+            if matches!(c.action, Action::Delete | Action::Forget)
+                && matches!(plan.changes[j].action, Action::Delete | Action::Forget)
+            {
                 // c depended on d; both go: c first.
                 before[j].insert(i);
             } else if !matches!(plan.changes[j].action, Action::Delete | Action::Forget) {
@@ -35,7 +44,12 @@ pub fn waves(plan: &Plan) -> Vec<Vec<usize>> {
         }
     }
     let mut level = vec![usize::MAX; plan.changes.len()];
-    fn depth(i: usize, before: &[BTreeSet<usize>], level: &mut [usize], stack: &mut Vec<usize>) -> usize {
+    fn depth(
+        i: usize,
+        before: &[BTreeSet<usize>],
+        level: &mut [usize],
+        stack: &mut Vec<usize>,
+    ) -> usize {
         if level[i] != usize::MAX {
             return level[i];
         }
@@ -43,7 +57,11 @@ pub fn waves(plan: &Plan) -> Vec<Vec<usize>> {
             return 0;
         }
         stack.push(i);
-        let d = before[i].iter().map(|&j| depth(j, before, level, stack) + 1).max().unwrap_or(0);
+        let d = before[i]
+            .iter()
+            .map(|&j| depth(j, before, level, stack) + 1)
+            .max()
+            .unwrap_or(0);
         stack.pop();
         level[i] = d;
         d
@@ -69,11 +87,18 @@ fn resolve_unknowns(v: &mut Value, state: &State) {
             while let Some(i) = rest.find(UNKNOWN_START) {
                 out.push_str(&rest[..i]);
                 let after = &rest[i + 1..];
-                let Some(j) = after.find(UNKNOWN_START) else { break };
+                let Some(j) = after.find(UNKNOWN_START) else {
+                    break;
+                };
                 let marker = &after[..j];
                 let what = marker.strip_prefix("unknown:").unwrap_or(marker);
                 let (addr, attr) = what.rsplit_once('.').unwrap_or((what, ""));
-                let val = state.resources.get(addr).and_then(|e| e.values.get(attr)).cloned().unwrap_or(Value::Null);
+                let val = state
+                    .resources
+                    .get(addr)
+                    .and_then(|e| e.values.get(attr))
+                    .cloned()
+                    .unwrap_or(Value::Null);
                 if i == 0 && j + 2 == rest.len() && out.is_empty() {
                     whole = Some(val.clone());
                 }
@@ -94,12 +119,22 @@ fn resolve_unknowns(v: &mut Value, state: &State) {
 }
 
 /// Applies `plan`, updating `state` and the journal as actions complete.
-pub async fn apply(plan: &Plan, ctx: &Ctx, state: &mut State, journal: &Journal, parallelism: usize) -> Outcome {
+pub async fn apply(
+    plan: &Plan,
+    ctx: &Ctx,
+    state: &mut State,
+    journal: &Journal,
+    parallelism: usize,
+) -> Outcome {
     let shared = Mutex::new(std::mem::take(state));
     let outcome = Mutex::new(Outcome::default());
     let failed_addrs: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
     for wave in waves(plan) {
-        let work: Vec<&Change> = wave.iter().map(|&i| &plan.changes[i]).filter(|c| c.action.is_change()).collect();
+        let work: Vec<&Change> = wave
+            .iter()
+            .map(|&i| &plan.changes[i])
+            .filter(|c| c.action.is_change())
+            .collect();
         stream::iter(work)
             .for_each_concurrent(parallelism.max(1), |c| {
                 let shared = &shared;
@@ -111,8 +146,15 @@ pub async fn apply(plan: &Plan, ctx: &Ctx, state: &mut State, journal: &Journal,
                         c.depends_on.iter().any(|d| f.contains(d))
                     };
                     if blocked {
-                        failed_addrs.lock().unwrap_or_else(|p| p.into_inner()).insert(c.addr.clone());
-                        outcome.lock().unwrap_or_else(|p| p.into_inner()).skipped.push(c.addr.clone());
+                        failed_addrs
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(c.addr.clone());
+                        outcome
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .skipped
+                            .push(c.addr.clone());
                         return;
                     }
                     let mut c = c.clone();
@@ -123,7 +165,8 @@ pub async fn apply(plan: &Plan, ctx: &Ctx, state: &mut State, journal: &Journal,
                         }
                     }
                     let Some(rt) = registry(&c.ty) else { return };
-                    ctx.observer.note(&format!("{}: {}...", c.addr, verb(c.action)));
+                    ctx.observer
+                        .note(&format!("{}: {}...", c.addr, verb(c.action)));
                     let res = rt.apply(ctx, &c).await;
                     match res {
                         Ok(mut entry) => {
@@ -131,7 +174,14 @@ pub async fn apply(plan: &Plan, ctx: &Ctx, state: &mut State, journal: &Journal,
                                 e.deps = c.depends_on.clone();
                             }
                             if let Err(e) = journal.record(&c.addr, entry.as_ref()) {
-                                outcome.lock().unwrap_or_else(|p| p.into_inner()).failed.push((c.addr.clone(), format!("could not record the result durably: {e}")));
+                                outcome
+                                    .lock()
+                                    .unwrap_or_else(|p| p.into_inner())
+                                    .failed
+                                    .push((
+                                        c.addr.clone(),
+                                        format!("could not record the result durably: {e}"),
+                                    ));
                                 return;
                             }
                             {
@@ -141,12 +191,24 @@ pub async fn apply(plan: &Plan, ctx: &Ctx, state: &mut State, journal: &Journal,
                                     None => st.resources.remove(&c.addr),
                                 };
                             }
-                            ctx.observer.note(&format!("{}: {} complete", c.addr, verb(c.action)));
-                            outcome.lock().unwrap_or_else(|p| p.into_inner()).done.push((c.addr.clone(), c.action));
+                            ctx.observer
+                                .note(&format!("{}: {} complete", c.addr, verb(c.action)));
+                            outcome
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .done
+                                .push((c.addr.clone(), c.action));
                         }
                         Err(e) => {
-                            failed_addrs.lock().unwrap_or_else(|p| p.into_inner()).insert(c.addr.clone());
-                            outcome.lock().unwrap_or_else(|p| p.into_inner()).failed.push((c.addr.clone(), e));
+                            failed_addrs
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .insert(c.addr.clone());
+                            outcome
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .failed
+                                .push((c.addr.clone(), e));
                         }
                     }
                 }
@@ -180,11 +242,19 @@ mod tests {
         let mut st = State::new();
         st.resources.insert(
             "t.a".into(),
-            crate::state::StateEntry { ty: "t".into(), id: "x".into(), values: serde_json::json!({"uid": "u-1"}), ..Default::default() },
+            crate::state::StateEntry {
+                ty: "t".into(),
+                id: "x".into(),
+                values: serde_json::json!({"uid": "u-1"}),
+                ..Default::default()
+            },
         );
         let mut v = serde_json::json!({"whole": crate::config::unknown("t.a.uid"), "inside": format!("pre-{}-post", crate::config::unknown("t.a.uid").as_str().unwrap())});
         resolve_unknowns(&mut v, &st);
-        assert_eq!(v, serde_json::json!({"whole": "u-1", "inside": "pre-u-1-post"}));
+        assert_eq!(
+            v,
+            serde_json::json!({"whole": "u-1", "inside": "pre-u-1-post"})
+        );
     }
 
     #[test]

@@ -13,7 +13,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(name = "runform", version, about = "Plan and apply Cloud Run jobs, schedulers, triggers and IAM from HCL — on Google Cloud or on the bundled local runtime")]
+#[command(
+    name = "runform",
+    version,
+    about = "Plan and apply Cloud Run jobs, schedulers, triggers and IAM from HCL — on Google Cloud or on the bundled local runtime"
+)]
 pub struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -177,9 +181,17 @@ fn parse_vars(v: &VarArgs, local: bool) -> anyhow::Result<LoadArgs> {
     let vars = v
         .vars
         .iter()
-        .map(|s| s.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).ok_or_else(|| anyhow!("--var {s:?}: expected NAME=VALUE")))
+        .map(|s| {
+            s.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| anyhow!("--var {s:?}: expected NAME=VALUE"))
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok(LoadArgs { vars, var_files: v.var_files.clone(), local })
+    Ok(LoadArgs {
+        vars,
+        var_files: v.var_files.clone(),
+        local,
+    })
 }
 
 /// Runs the CLI; returns the process exit code.
@@ -205,7 +217,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             eprint!("{}", sources.render_all(&diags));
             match stack {
                 Some(s) => {
-                    println!("The configuration is valid: {} resource(s).", s.resources.len());
+                    println!(
+                        "The configuration is valid: {} resource(s).",
+                        s.resources.len()
+                    );
                     Ok(0)
                 }
                 None => {
@@ -214,7 +229,14 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 }
             }
         }
-        Cmd::Plan { dir, vars, out, detailed_exitcode, destroy, target } => {
+        Cmd::Plan {
+            dir,
+            vars,
+            out,
+            detailed_exitcode,
+            destroy,
+            target,
+        } => {
             let args = parse_vars(&vars, is_local(&target))?;
             let t = ops::target(&dir, is_local(&target), target.endpoint.as_deref()).await?;
             let result = plan_cmd(&dir, &args, &t, destroy, target.verbose).await;
@@ -222,11 +244,18 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 Ok(Some((plan, stack))) => {
                     print!("{}", view::render_plan(&plan, &Style::detect()));
                     if target.verbose {
-                        eprintln!("refresh and plan made {} API call(s) to {}", plan.api_calls, t.label);
+                        eprintln!(
+                            "refresh and plan made {} API call(s) to {}",
+                            plan.api_calls, t.label
+                        );
                     }
                     if let Some(out) = out {
                         save_planfile(&out, &dir, &plan, &stack)?;
-                        eprintln!("Saved the plan to {}; apply it with `runform apply {}`", out.display(), out.display());
+                        eprintln!(
+                            "Saved the plan to {}; apply it with `runform apply {}`",
+                            out.display(),
+                            out.display()
+                        );
                     }
                     if detailed_exitcode && plan.has_changes() {
                         2
@@ -243,18 +272,39 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             t.stop().await;
             Ok(code)
         }
-        Cmd::Apply { path, vars, auto_approve, parallelism, target } => {
+        Cmd::Apply {
+            path,
+            vars,
+            auto_approve,
+            parallelism,
+            target,
+        } => {
             if path.is_file() {
                 return apply_planfile(&path, &target, parallelism).await;
             }
             let args = parse_vars(&vars, is_local(&target))?;
             apply_cmd(&path, &args, &target, auto_approve, parallelism, false).await
         }
-        Cmd::Destroy { dir, vars, auto_approve, parallelism, target } => {
+        Cmd::Destroy {
+            dir,
+            vars,
+            auto_approve,
+            parallelism,
+            target,
+        } => {
             let args = parse_vars(&vars, is_local(&target))?;
             apply_cmd(&dir, &args, &target, auto_approve, parallelism, true).await
         }
-        Cmd::Run { job, wait, tasks, env, args, task_timeout, dir, target } => {
+        Cmd::Run {
+            job,
+            wait,
+            tasks,
+            env,
+            args,
+            task_timeout,
+            dir,
+            target,
+        } => {
             let t = ops::target(&dir, is_local(&target), target.endpoint.as_deref()).await?;
             let r = run_cmd(&t, &dir, &job, wait, tasks, &env, &args, task_timeout).await;
             t.stop().await;
@@ -266,13 +316,23 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             t.stop().await;
             r
         }
-        Cmd::Logs { execution, task, follow, dir, target } => {
+        Cmd::Logs {
+            execution,
+            task,
+            follow,
+            dir,
+            target,
+        } => {
             let t = ops::target(&dir, is_local(&target), target.endpoint.as_deref()).await?;
             let r = logs_cmd(&t, &execution, task, follow).await;
             t.stop().await;
             r
         }
-        Cmd::Cancel { execution, dir, target } => {
+        Cmd::Cancel {
+            execution,
+            dir,
+            target,
+        } => {
             let t = ops::target(&dir, is_local(&target), target.endpoint.as_deref()).await?;
             let r = async {
                 let name = resolve_execution(&t, &execution).await?;
@@ -284,11 +344,19 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             t.stop().await;
             r
         }
-        Cmd::Local { cmd: LocalCmd::Serve { addr, data, dir } } => serve(&addr, data, &dir).await,
+        Cmd::Local {
+            cmd: LocalCmd::Serve { addr, data, dir },
+        } => serve(&addr, data, &dir).await,
     }
 }
 
-async fn plan_cmd(dir: &Path, args: &LoadArgs, t: &Target, destroy: bool, verbose: bool) -> anyhow::Result<Option<(Plan, crate::config::Stack)>> {
+async fn plan_cmd(
+    dir: &Path,
+    args: &LoadArgs,
+    t: &Target,
+    destroy: bool,
+    verbose: bool,
+) -> anyhow::Result<Option<(Plan, crate::config::Stack)>> {
     let state = t.state_file.load()?;
     let (stack, diags, sources) = ops::load_stack(dir, args, Some(&state));
     eprint!("{}", sources.render_all(&diags));
@@ -300,7 +368,11 @@ async fn plan_cmd(dir: &Path, args: &LoadArgs, t: &Target, destroy: bool, verbos
     let before = t.client.calls();
     let live = ops::refresh(&t.client, Some(&stack), &state, 1000).await?;
     if verbose {
-        eprintln!("refreshed {} live object(s) with {} list call(s)", live.len(), t.client.calls() - before);
+        eprintln!(
+            "refreshed {} live object(s) with {} list call(s)",
+            live.len(),
+            t.client.calls() - before
+        );
     }
     match ops::make_plan(&stack, &state, &live, destroy, &t.client, &t.label) {
         Ok(p) => Ok(Some((p, stack))),
@@ -324,11 +396,22 @@ fn confirm(auto_approve: bool) -> anyhow::Result<bool> {
     Ok(line.trim() == "yes")
 }
 
-async fn apply_cmd(dir: &Path, args: &LoadArgs, target: &TargetArgs, auto_approve: bool, parallelism: usize, destroy: bool) -> anyhow::Result<i32> {
+async fn apply_cmd(
+    dir: &Path,
+    args: &LoadArgs,
+    target: &TargetArgs,
+    auto_approve: bool,
+    parallelism: usize,
+    destroy: bool,
+) -> anyhow::Result<i32> {
     let t = ops::target(dir, is_local(target), target.endpoint.as_deref()).await?;
     let r = async {
-        let _lock = t.state_file.lock(if destroy { "destroy" } else { "apply" })?;
-        let Some((plan, stack)) = plan_cmd(dir, args, &t, destroy, target.verbose).await? else { return Ok(1) };
+        let _lock = t
+            .state_file
+            .lock(if destroy { "destroy" } else { "apply" })?;
+        let Some((plan, stack)) = plan_cmd(dir, args, &t, destroy, target.verbose).await? else {
+            return Ok(1);
+        };
         print!("{}", view::render_plan(&plan, &Style::detect()));
         if !plan.has_work() {
             let mut state = t.state_file.load()?;
@@ -356,7 +439,13 @@ fn write_outputs(state: &mut crate::state::State, stack: &crate::config::Stack) 
         let mut v = o.value.clone();
         resolve_outputs(&mut v, state);
         ctx_vals.insert(o.name.clone(), v.clone());
-        let shown = if o.sensitive { "(sensitive value)".to_string() } else { v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()) };
+        let shown = if o.sensitive {
+            "(sensitive value)".to_string()
+        } else {
+            v.as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_string())
+        };
         println!("{} = {}", o.name, shown);
         state.outputs.insert(o.name.clone(), v);
     }
@@ -372,7 +461,8 @@ fn resolve_outputs(v: &mut serde_json::Value, state: &crate::state::State) {
                     let marker = crate::config::unknown(&format!("{addr}.{k}"));
                     if s.contains(marker.as_str().unwrap_or("")) {
                         if let serde_json::Value::String(text) = v {
-                            *text = text.replace(marker.as_str().unwrap_or(""), val.as_str().unwrap_or(""));
+                            *text = text
+                                .replace(marker.as_str().unwrap_or(""), val.as_str().unwrap_or(""));
                         }
                     }
                 }
@@ -381,7 +471,12 @@ fn resolve_outputs(v: &mut serde_json::Value, state: &crate::state::State) {
     }
 }
 
-async fn execute(t: &Target, plan: &Plan, stack: Option<&crate::config::Stack>, parallelism: usize) -> anyhow::Result<i32> {
+async fn execute(
+    t: &Target,
+    plan: &Plan,
+    stack: Option<&crate::config::Stack>,
+    parallelism: usize,
+) -> anyhow::Result<i32> {
     let mut state = t.state_file.load()?;
     if state.serial == 0 && state.resources.is_empty() && !t.state_file.path.exists() {
         // Persist the lineage before the first action, so objects created by an interrupted
@@ -390,7 +485,11 @@ async fn execute(t: &Target, plan: &Plan, stack: Option<&crate::config::Stack>, 
         t.state_file.write(&state)?;
     }
     let journal = t.state_file.journal(&state.lineage)?;
-    let ctx = Ctx { client: t.client.clone(), lineage: state.lineage.clone(), observer: Box::new(view::StderrObserver::new(false)) };
+    let ctx = Ctx {
+        client: t.client.clone(),
+        lineage: state.lineage.clone(),
+        observer: Box::new(view::StderrObserver::new(false)),
+    };
     let outcome = crate::apply::apply(plan, &ctx, &mut state, &journal, parallelism).await;
     if let Some(stack) = stack {
         println!();
@@ -411,17 +510,30 @@ async fn execute(t: &Target, plan: &Plan, stack: Option<&crate::config::Stack>, 
         );
         Ok(0)
     } else {
-        eprintln!("\nApply failed: {} action(s) failed; {} completed and are recorded in state.", outcome.failed.len(), outcome.done.len());
+        eprintln!(
+            "\nApply failed: {} action(s) failed; {} completed and are recorded in state.",
+            outcome.failed.len(),
+            outcome.done.len()
+        );
         Ok(1)
     }
 }
 
-fn save_planfile(out: &Path, dir: &Path, plan: &Plan, stack: &crate::config::Stack) -> anyhow::Result<()> {
+fn save_planfile(
+    out: &Path,
+    dir: &Path,
+    plan: &Plan,
+    stack: &crate::config::Stack,
+) -> anyhow::Result<()> {
     let pf = PlanFile {
         format: PLANFILE_FORMAT.into(),
         dir: std::fs::canonicalize(dir)?.display().to_string(),
         plan: plan.clone(),
-        outputs: stack.outputs.iter().map(|o| (o.name.clone(), o.value.clone(), o.sensitive)).collect(),
+        outputs: stack
+            .outputs
+            .iter()
+            .map(|o| (o.name.clone(), o.value.clone(), o.sensitive))
+            .collect(),
         local_images: stack.local_images.clone(),
     };
     let tmp = out.with_extension("tmp");
@@ -430,10 +542,19 @@ fn save_planfile(out: &Path, dir: &Path, plan: &Plan, stack: &crate::config::Sta
     Ok(())
 }
 
-async fn apply_planfile(path: &Path, target: &TargetArgs, parallelism: usize) -> anyhow::Result<i32> {
-    let pf: PlanFile = serde_json::from_slice(&std::fs::read(path)?).map_err(|e| anyhow!("{} is not a runform plan file: {e}", path.display()))?;
+async fn apply_planfile(
+    path: &Path,
+    target: &TargetArgs,
+    parallelism: usize,
+) -> anyhow::Result<i32> {
+    let pf: PlanFile = serde_json::from_slice(&std::fs::read(path)?)
+        .map_err(|e| anyhow!("{} is not a runform plan file: {e}", path.display()))?;
     if pf.format != PLANFILE_FORMAT {
-        bail!("{} has format {:?}; this runform reads {PLANFILE_FORMAT}", path.display(), pf.format);
+        bail!(
+            "{} has format {:?}; this runform reads {PLANFILE_FORMAT}",
+            path.display(),
+            pf.format
+        );
     }
     let dir = PathBuf::from(&pf.dir);
     let t = ops::target(&dir, is_local(target), target.endpoint.as_deref()).await?;
@@ -480,7 +601,12 @@ fn resolve_job(t: &Target, dir: &Path, job: &str) -> anyhow::Result<String> {
     let found: Vec<&str> = state
         .resources
         .iter()
-        .filter(|(addr, e)| e.ty == crate::resources::cloud_run_v2_job::TYPE && (addr.as_str() == job || last_segment(&e.id) == job || addr.ends_with(&format!(".{job}"))))
+        .filter(|(addr, e)| {
+            e.ty == crate::resources::cloud_run_v2_job::TYPE
+                && (addr.as_str() == job
+                    || last_segment(&e.id) == job
+                    || addr.ends_with(&format!(".{job}")))
+        })
         .map(|(_, e)| e.id.as_str())
         .collect();
     match found.as_slice() {
@@ -495,7 +621,11 @@ async fn resolve_execution(t: &Target, execution: &str) -> anyhow::Result<String
         return Ok(execution.to_string());
     }
     let state = t.state_file.load()?;
-    for e in state.resources.values().filter(|e| e.ty == crate::resources::cloud_run_v2_job::TYPE) {
+    for e in state
+        .resources
+        .values()
+        .filter(|e| e.ty == crate::resources::cloud_run_v2_job::TYPE)
+    {
         let short = last_segment(&e.id);
         if execution.starts_with(&format!("{short}-")) {
             return Ok(format!("{}/executions/{execution}", e.id));
@@ -505,19 +635,62 @@ async fn resolve_execution(t: &Target, execution: &str) -> anyhow::Result<String
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn run_cmd(t: &Target, dir: &Path, job: &str, wait: bool, tasks: Option<i32>, env: &[String], args: &[String], task_timeout: Option<String>) -> anyhow::Result<i32> {
+async fn run_cmd(
+    t: &Target,
+    dir: &Path,
+    job: &str,
+    wait: bool,
+    tasks: Option<i32>,
+    env: &[String],
+    args: &[String],
+    task_timeout: Option<String>,
+) -> anyhow::Result<i32> {
     let name = resolve_job(t, dir, job)?;
     let env: Vec<EnvVar> = env
         .iter()
-        .map(|kv| kv.split_once('=').map(|(k, v)| EnvVar { name: k.into(), value: Some(v.into()), value_source: None }).ok_or_else(|| anyhow!("--env {kv:?}: expected K=V")))
+        .map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| EnvVar {
+                    name: k.into(),
+                    value: Some(v.into()),
+                    value_source: None,
+                })
+                .ok_or_else(|| anyhow!("--env {kv:?}: expected K=V"))
+        })
         .collect::<anyhow::Result<_>>()?;
-    let overrides = (tasks.is_some() || !env.is_empty() || !args.is_empty() || task_timeout.is_some()).then(|| Overrides {
-        container_overrides: if env.is_empty() && args.is_empty() { vec![] } else { vec![ContainerOverride { args: args.to_vec(), env, ..Default::default() }] },
-        task_count: tasks,
-        timeout: task_timeout,
-    });
-    let op = t.client.run_job(&name, &RunJobRequest { overrides, ..Default::default() }).await?;
-    let exec_name = op.metadata.as_ref().and_then(|m| m.get("name")).and_then(|n| n.as_str()).ok_or_else(|| anyhow!("the run operation did not name its execution"))?.to_string();
+    let overrides =
+        (tasks.is_some() || !env.is_empty() || !args.is_empty() || task_timeout.is_some()).then(
+            || Overrides {
+                container_overrides: if env.is_empty() && args.is_empty() {
+                    vec![]
+                } else {
+                    vec![ContainerOverride {
+                        args: args.to_vec(),
+                        env,
+                        ..Default::default()
+                    }]
+                },
+                task_count: tasks,
+                timeout: task_timeout,
+            },
+        );
+    let op = t
+        .client
+        .run_job(
+            &name,
+            &RunJobRequest {
+                overrides,
+                ..Default::default()
+            },
+        )
+        .await?;
+    let exec_name = op
+        .metadata
+        .as_ref()
+        .and_then(|m| m.get("name"))
+        .and_then(|n| n.as_str())
+        .ok_or_else(|| anyhow!("the run operation did not name its execution"))?
+        .to_string();
     println!("Started execution {}.", last_segment(&exec_name));
     let wait = wait || t.embedded.is_some();
     if !wait {
@@ -526,8 +699,19 @@ async fn run_cmd(t: &Target, dir: &Path, job: &str, wait: bool, tasks: Option<i3
     if t.embedded.is_some() {
         eprintln!("(no `runform local serve` is running for this stack, so the execution runs inside this command; waiting for it)");
     }
-    let ctx = Ctx { client: t.client.clone(), lineage: String::new(), observer: Box::new(view::StderrObserver::new(false)) };
-    let exec = crate::resources::wait_execution(&ctx, last_segment(&name), &exec_name, Duration::from_secs(7 * 24 * 3600)).await.map_err(|e| anyhow!(e))?;
+    let ctx = Ctx {
+        client: t.client.clone(),
+        lineage: String::new(),
+        observer: Box::new(view::StderrObserver::new(false)),
+    };
+    let exec = crate::resources::wait_execution(
+        &ctx,
+        last_segment(&name),
+        &exec_name,
+        Duration::from_secs(7 * 24 * 3600),
+    )
+    .await
+    .map_err(|e| anyhow!(e))?;
     print_tasks(t, &exec).await?;
     if exec.succeeded() {
         println!("Execution {} succeeded.", exec.short_name());
@@ -541,9 +725,28 @@ async fn run_cmd(t: &Target, dir: &Path, job: &str, wait: bool, tasks: Option<i3
 async fn print_tasks(t: &Target, exec: &Execution) -> anyhow::Result<()> {
     let tasks = t.client.list_tasks(&exec.name).await?;
     for task in tasks {
-        let state = task.conditions.iter().find(|c| c.type_ == "Completed").map(|c| c.state.as_str().trim_start_matches("CONDITION_").to_lowercase()).unwrap_or_default();
-        let exit = task.last_attempt_result.as_ref().and_then(|r| r.exit_code).map(|c| format!(", exit {c}")).unwrap_or_default();
-        println!("  task {:>4}: {state} after {} attempt(s){exit}", task.index, task.retried + 1);
+        let state = task
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "Completed")
+            .map(|c| {
+                c.state
+                    .as_str()
+                    .trim_start_matches("CONDITION_")
+                    .to_lowercase()
+            })
+            .unwrap_or_default();
+        let exit = task
+            .last_attempt_result
+            .as_ref()
+            .and_then(|r| r.exit_code)
+            .map(|c| format!(", exit {c}"))
+            .unwrap_or_default();
+        println!(
+            "  task {:>4}: {state} after {} attempt(s){exit}",
+            task.index,
+            task.retried + 1
+        );
     }
     Ok(())
 }
@@ -551,9 +754,19 @@ async fn print_tasks(t: &Target, exec: &Execution) -> anyhow::Result<()> {
 async fn executions_cmd(t: &Target, job: Option<&str>) -> anyhow::Result<i32> {
     let jobs: Vec<String> = match job {
         Some(j) => vec![resolve_job(t, Path::new("."), j)?],
-        None => t.state_file.load()?.resources.values().filter(|e| e.ty == crate::resources::cloud_run_v2_job::TYPE).map(|e| e.id.clone()).collect(),
+        None => t
+            .state_file
+            .load()?
+            .resources
+            .values()
+            .filter(|e| e.ty == crate::resources::cloud_run_v2_job::TYPE)
+            .map(|e| e.id.clone())
+            .collect(),
     };
-    println!("{:<32} {:<24} {:<10} {:>6} {:>6} {:>6}", "EXECUTION", "JOB", "STATUS", "TASKS", "OK", "FAILED");
+    println!(
+        "{:<32} {:<24} {:<10} {:>6} {:>6} {:>6}",
+        "EXECUTION", "JOB", "STATUS", "TASKS", "OK", "FAILED"
+    );
     for j in jobs {
         for e in t.client.list_executions(&j, 100).await? {
             let status = if !e.is_done() {
@@ -565,13 +778,26 @@ async fn executions_cmd(t: &Target, job: Option<&str>) -> anyhow::Result<i32> {
             } else {
                 "failed"
             };
-            println!("{:<32} {:<24} {:<10} {:>6} {:>6} {:>6}", e.short_name(), last_segment(&j), status, e.task_count, e.succeeded_count, e.failed_count);
+            println!(
+                "{:<32} {:<24} {:<10} {:>6} {:>6} {:>6}",
+                e.short_name(),
+                last_segment(&j),
+                status,
+                e.task_count,
+                e.succeeded_count,
+                e.failed_count
+            );
         }
     }
     Ok(0)
 }
 
-async fn logs_cmd(t: &Target, execution: &str, task: Option<i32>, follow: bool) -> anyhow::Result<i32> {
+async fn logs_cmd(
+    t: &Target,
+    execution: &str,
+    task: Option<i32>,
+    follow: bool,
+) -> anyhow::Result<i32> {
     let name = resolve_execution(t, execution).await?;
     let mut printed: std::collections::BTreeMap<(i32, i32), usize> = Default::default();
     loop {
@@ -584,7 +810,15 @@ async fn logs_cmd(t: &Target, execution: &str, task: Option<i32>, follow: bool) 
             if *n > printed.get(&(e.task, e.attempt)).copied().unwrap_or(0) {
                 use std::io::Write;
                 // A closed pipe (`| head`) ends the command quietly.
-                if writeln!(std::io::stdout(), "[task {} attempt {}] {}", e.task, e.attempt, e.line).is_err() {
+                if writeln!(
+                    std::io::stdout(),
+                    "[task {} attempt {}] {}",
+                    e.task,
+                    e.attempt,
+                    e.line
+                )
+                .is_err()
+                {
                     return Ok(0);
                 }
             }
@@ -601,11 +835,28 @@ async fn serve(addr: &str, data: Option<PathBuf>, dir: &Path) -> anyhow::Result<
     let addr: std::net::SocketAddr = addr.parse().map_err(|e| anyhow!("--addr {addr:?}: {e}"))?;
     let local = ops::local_dir(dir);
     let data = data.unwrap_or_else(|| local.join("data"));
-    let server = crate::runtime::Server::start(crate::runtime::RuntimeConfig { data_dir: Some(data.clone()), ..Default::default() }, addr).await?;
+    let server = crate::runtime::Server::start(
+        crate::runtime::RuntimeConfig {
+            data_dir: Some(data.clone()),
+            ..Default::default()
+        },
+        addr,
+    )
+    .await?;
     std::fs::create_dir_all(&local)?;
     let record = local.join("server.json");
-    std::fs::write(&record, serde_json::to_vec(&ops::ServerRecord { url: server.url(), pid: std::process::id() })?)?;
-    println!("runform local runtime listening on {} (data in {})", server.url(), data.display());
+    std::fs::write(
+        &record,
+        serde_json::to_vec(&ops::ServerRecord {
+            url: server.url(),
+            pid: std::process::id(),
+        })?,
+    )?;
+    println!(
+        "runform local runtime listening on {} (data in {})",
+        server.url(),
+        data.display()
+    );
     println!("Point Google's clients at it with api_endpoint={} and anonymous credentials; press Ctrl-C to stop.", server.url());
     tokio::signal::ctrl_c().await?;
     eprintln!("stopping: cancelling running executions...");

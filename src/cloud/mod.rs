@@ -2,9 +2,9 @@
 //! without auth (the bundled local runtime, or another REST emulator). There is no second,
 //! "local" code path: only the base URL and auth differ.
 
+use crate::api::ext::{ImageMapping, LogEntry};
 use crate::api::run::*;
 use crate::api::{ErrorBody, Operation, Policy};
-use crate::api::ext::{ImageMapping, LogEntry};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -25,7 +25,13 @@ pub enum Endpoint {
 #[derive(Debug, thiserror::Error)]
 pub enum CloudError {
     #[error("{method} {url}: {status} {code}: {message}")]
-    Api { method: String, url: String, status: u16, code: String, message: String },
+    Api {
+        method: String,
+        url: String,
+        status: u16,
+        code: String,
+        message: String,
+    },
     #[error("could not reach {url}: {source}")]
     Transport { url: String, source: reqwest::Error },
     #[error("{url} answered something that is not the expected JSON: {message}")]
@@ -75,15 +81,38 @@ impl Client {
             .timeout(Duration::from_secs(120))
             .pool_max_idle_per_host(64)
             .build()
-            .map_err(|e| CloudError::Transport { url: String::new(), source: e })?;
+            .map_err(|e| CloudError::Transport {
+                url: String::new(),
+                source: e,
+            })?;
         let (run_base, auth, poll_initial, poll_max) = match &endpoint {
             Endpoint::Google => {
-                let provider = gcp_auth::provider().await.map_err(|e| CloudError::Auth(e.to_string()))?;
-                ("https://run.googleapis.com".to_string(), Some(provider), Duration::from_millis(500), Duration::from_secs(10))
+                let provider = gcp_auth::provider()
+                    .await
+                    .map_err(|e| CloudError::Auth(e.to_string()))?;
+                (
+                    "https://run.googleapis.com".to_string(),
+                    Some(provider),
+                    Duration::from_millis(500),
+                    Duration::from_secs(10),
+                )
             }
-            Endpoint::Custom(url) => (url.trim_end_matches('/').to_string(), None, Duration::from_millis(20), Duration::from_millis(500)),
+            Endpoint::Custom(url) => (
+                url.trim_end_matches('/').to_string(),
+                None,
+                Duration::from_millis(20),
+                Duration::from_millis(500),
+            ),
         };
-        Ok(Client { http, run_base, auth, calls: Arc::new(AtomicU64::new(0)), poll_initial, poll_max, endpoint })
+        Ok(Client {
+            http,
+            run_base,
+            auth,
+            calls: Arc::new(AtomicU64::new(0)),
+            poll_initial,
+            poll_max,
+            endpoint,
+        })
     }
 
     /// How many API calls this client (and its clones) made.
@@ -99,7 +128,13 @@ impl Client {
         matches!(self.endpoint, Endpoint::Custom(_))
     }
 
-    async fn send<B: Serialize, T: DeserializeOwned>(&self, method: Method, path: &str, query: &[(&str, String)], body: Option<&B>) -> CloudResult<T> {
+    async fn send<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&B>,
+    ) -> CloudResult<T> {
         let url = format!("{}/{}", self.run_base, path.trim_start_matches('/'));
         // GET is idempotent: retry transient failures (503, 429) with backoff.
         let retries = if method == Method::GET { 4 } else { 0 };
@@ -112,15 +147,31 @@ impl Client {
                 req = req.json(b);
             }
             if let Some(p) = &self.auth {
-                let tok = p.token(&[SCOPE]).await.map_err(|e| CloudError::Auth(e.to_string()))?;
+                let tok = p
+                    .token(&[SCOPE])
+                    .await
+                    .map_err(|e| CloudError::Auth(e.to_string()))?;
                 req = req.bearer_auth(tok.as_str());
             }
-            let resp = req.send().await.map_err(|e| CloudError::Transport { url: url.clone(), source: e })?;
+            let resp = req.send().await.map_err(|e| CloudError::Transport {
+                url: url.clone(),
+                source: e,
+            })?;
             let status = resp.status().as_u16();
-            let bytes = resp.bytes().await.map_err(|e| CloudError::Transport { url: url.clone(), source: e })?;
+            let bytes = resp.bytes().await.map_err(|e| CloudError::Transport {
+                url: url.clone(),
+                source: e,
+            })?;
             if (200..300).contains(&status) {
-                let text = if bytes.is_empty() { &b"{}"[..] } else { &bytes[..] };
-                return serde_json::from_slice(text).map_err(|e| CloudError::Decode { url: url.clone(), message: e.to_string() });
+                let text = if bytes.is_empty() {
+                    &b"{}"[..]
+                } else {
+                    &bytes[..]
+                };
+                return serde_json::from_slice(text).map_err(|e| CloudError::Decode {
+                    url: url.clone(),
+                    message: e.to_string(),
+                });
             }
             if (status == 503 || status == 429) && attempt < retries {
                 attempt += 1;
@@ -129,38 +180,68 @@ impl Client {
                 continue;
             }
             let (code, message) = match serde_json::from_slice::<ErrorBody>(&bytes) {
-                Ok(e) if !e.error.message.is_empty() || !e.error.status.is_empty() => (e.error.status, e.error.message),
-                _ => (String::new(), String::from_utf8_lossy(&bytes).chars().take(300).collect()),
+                Ok(e) if !e.error.message.is_empty() || !e.error.status.is_empty() => {
+                    (e.error.status, e.error.message)
+                }
+                _ => (
+                    String::new(),
+                    String::from_utf8_lossy(&bytes).chars().take(300).collect(),
+                ),
             };
-            return Err(CloudError::Api { method: method.to_string(), url, status, code, message });
+            return Err(CloudError::Api {
+                method: method.to_string(),
+                url,
+                status,
+                code,
+                message,
+            });
         }
     }
 
-    async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> CloudResult<T> {
+    async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> CloudResult<T> {
         self.send::<(), T>(Method::GET, path, query, None).await
     }
 
     /// Polls an operation until it is done; returns its response, or its error as
     /// [`CloudError::Operation`].
-    pub async fn wait_operation(&self, mut op: Operation, timeout: Duration) -> CloudResult<serde_json::Value> {
+    pub async fn wait_operation(
+        &self,
+        mut op: Operation,
+        timeout: Duration,
+    ) -> CloudResult<serde_json::Value> {
         let start = tokio::time::Instant::now();
         let mut delay = self.poll_initial;
         while !op.done {
             if start.elapsed() > timeout {
-                return Err(CloudError::Timeout { what: format!("operation {}", op.name), secs: timeout.as_secs() });
+                return Err(CloudError::Timeout {
+                    what: format!("operation {}", op.name),
+                    secs: timeout.as_secs(),
+                });
             }
             tokio::time::sleep(delay).await;
             delay = (delay.mul_f32(1.5)).min(self.poll_max);
             op = self.get(&format!("v2/{}", op.name), &[]).await?;
         }
         if let Some(e) = op.error {
-            return Err(CloudError::Operation { name: op.name, message: e.message });
+            return Err(CloudError::Operation {
+                name: op.name,
+                message: e.message,
+            });
         }
         Ok(op.response.unwrap_or_default())
     }
 
     /// Every job in one project and location, page by page.
-    pub async fn list_jobs(&self, project: &str, location: &str, page_size: usize) -> CloudResult<Vec<Job>> {
+    pub async fn list_jobs(
+        &self,
+        project: &str,
+        location: &str,
+        page_size: usize,
+    ) -> CloudResult<Vec<Job>> {
         let mut out = Vec::new();
         let mut token = String::new();
         loop {
@@ -168,7 +249,12 @@ impl Client {
             if !token.is_empty() {
                 q.push(("pageToken", token.clone()));
             }
-            let page: ListJobsResponse = self.get(&format!("v2/projects/{project}/locations/{location}/jobs"), &q).await?;
+            let page: ListJobsResponse = self
+                .get(
+                    &format!("v2/projects/{project}/locations/{location}/jobs"),
+                    &q,
+                )
+                .await?;
             out.extend(page.jobs);
             if page.next_page_token.is_empty() {
                 return Ok(out);
@@ -187,23 +273,47 @@ impl Client {
 
     /// Creates a job and waits for the operation (which, with `runExecutionToken`, includes
     /// the execution).
-    pub async fn create_job(&self, parent: &str, job_id: &str, job: &Job, timeout: Duration) -> CloudResult<Job> {
-        let op: Operation = self.send(Method::POST, &format!("v2/{parent}/jobs"), &[("jobId", job_id.to_string())], Some(job)).await?;
+    pub async fn create_job(
+        &self,
+        parent: &str,
+        job_id: &str,
+        job: &Job,
+        timeout: Duration,
+    ) -> CloudResult<Job> {
+        let op: Operation = self
+            .send(
+                Method::POST,
+                &format!("v2/{parent}/jobs"),
+                &[("jobId", job_id.to_string())],
+                Some(job),
+            )
+            .await?;
         let resp = self.wait_operation(op, timeout).await?;
-        from_any(&resp).map_err(|e| CloudError::Decode { url: parent.into(), message: e.to_string() })
+        from_any(&resp).map_err(|e| CloudError::Decode {
+            url: parent.into(),
+            message: e.to_string(),
+        })
     }
 
     pub async fn update_job(&self, job: &Job, timeout: Duration) -> CloudResult<Job> {
         let mut body = job.clone();
         let name = std::mem::take(&mut body.name);
-        let op: Operation = self.send(Method::PATCH, &format!("v2/{name}"), &[], Some(&body)).await?;
+        let op: Operation = self
+            .send(Method::PATCH, &format!("v2/{name}"), &[], Some(&body))
+            .await?;
         let resp = self.wait_operation(op, timeout).await?;
-        from_any(&resp).map_err(|e| CloudError::Decode { url: name, message: e.to_string() })
+        from_any(&resp).map_err(|e| CloudError::Decode {
+            url: name,
+            message: e.to_string(),
+        })
     }
 
     /// Deletes a job; a job that is already gone counts as deleted.
     pub async fn delete_job(&self, name: &str, timeout: Duration) -> CloudResult<()> {
-        match self.send::<(), Operation>(Method::DELETE, &format!("v2/{name}"), &[], None).await {
+        match self
+            .send::<(), Operation>(Method::DELETE, &format!("v2/{name}"), &[], None)
+            .await
+        {
             Ok(op) => self.wait_operation(op, timeout).await.map(|_| ()),
             Err(e) if e.is_not_found() => Ok(()),
             Err(e) => Err(e),
@@ -212,15 +322,25 @@ impl Client {
 
     /// Starts an execution; returns the operation (its metadata names the execution).
     pub async fn run_job(&self, name: &str, req: &RunJobRequest) -> CloudResult<Operation> {
-        self.send(Method::POST, &format!("v2/{name}:run"), &[], Some(req)).await
+        self.send(Method::POST, &format!("v2/{name}:run"), &[], Some(req))
+            .await
     }
 
     pub async fn get_execution(&self, name: &str) -> CloudResult<Execution> {
         self.get(&format!("v2/{name}"), &[]).await
     }
 
-    pub async fn list_executions(&self, job: &str, page_size: usize) -> CloudResult<Vec<Execution>> {
-        let page: ListExecutionsResponse = self.get(&format!("v2/{job}/executions"), &[("pageSize", page_size.to_string())]).await?;
+    pub async fn list_executions(
+        &self,
+        job: &str,
+        page_size: usize,
+    ) -> CloudResult<Vec<Execution>> {
+        let page: ListExecutionsResponse = self
+            .get(
+                &format!("v2/{job}/executions"),
+                &[("pageSize", page_size.to_string())],
+            )
+            .await?;
         Ok(page.executions)
     }
 
@@ -242,11 +362,21 @@ impl Client {
     }
 
     pub async fn cancel_execution(&self, name: &str) -> CloudResult<Operation> {
-        self.send(Method::POST, &format!("v2/{name}:cancel"), &[], Some(&serde_json::json!({}))).await
+        self.send(
+            Method::POST,
+            &format!("v2/{name}:cancel"),
+            &[],
+            Some(&serde_json::json!({})),
+        )
+        .await
     }
 
     pub async fn get_iam_policy(&self, resource: &str) -> CloudResult<Policy> {
-        self.get(&format!("v2/{resource}:getIamPolicy"), &[("options.requestedPolicyVersion", "3".into())]).await
+        self.get(
+            &format!("v2/{resource}:getIamPolicy"),
+            &[("options.requestedPolicyVersion", "3".into())],
+        )
+        .await
     }
 
     /// Task logs. The local runtime serves them; on Google they live in Cloud Logging.
@@ -265,12 +395,16 @@ impl Client {
     }
 
     pub async fn register_image(&self, m: &ImageMapping) -> CloudResult<()> {
-        let _: serde_json::Value = self.send(Method::POST, "runform/v1/images", &[], Some(m)).await?;
+        let _: serde_json::Value = self
+            .send(Method::POST, "runform/v1/images", &[], Some(m))
+            .await?;
         Ok(())
     }
 
     /// Is a runform local runtime answering at this endpoint?
     pub async fn health(&self) -> bool {
-        self.get::<serde_json::Value>("runform/v1/health", &[]).await.is_ok()
+        self.get::<serde_json::Value>("runform/v1/health", &[])
+            .await
+            .is_ok()
     }
 }

@@ -28,19 +28,36 @@ fn tostring(a: FuncArgs) -> Result<Value, String> {
 fn tonumber(a: FuncArgs) -> Result<Value, String> {
     match &a[0] {
         Value::Number(_) => Ok(a[0].clone()),
-        Value::String(t) => t.parse::<f64>().ok().and_then(hcl::Number::from_f64).map(Value::Number).ok_or_else(|| format!("cannot convert {t:?} to a number")),
+        Value::String(t) => t
+            .parse::<f64>()
+            .ok()
+            .and_then(hcl::Number::from_f64)
+            .map(Value::Number)
+            .ok_or_else(|| format!("cannot convert {t:?} to a number")),
         other => Err(format!("cannot convert {other} to a number")),
     }
 }
 fn join(a: FuncArgs) -> Result<Value, String> {
     let sep = s(&a[0])?;
-    let Value::Array(items) = &a[1] else { return Err("join expects a list".into()) };
-    Ok(Value::String(items.iter().map(s).collect::<Result<Vec<_>, _>>()?.join(&sep)))
+    let Value::Array(items) = &a[1] else {
+        return Err("join expects a list".into());
+    };
+    Ok(Value::String(
+        items
+            .iter()
+            .map(s)
+            .collect::<Result<Vec<_>, _>>()?
+            .join(&sep),
+    ))
 }
 fn split(a: FuncArgs) -> Result<Value, String> {
     let sep = s(&a[0])?;
     let text = s(&a[1])?;
-    Ok(Value::Array(text.split(sep.as_str()).map(|p| Value::String(p.into())).collect()))
+    Ok(Value::Array(
+        text.split(sep.as_str())
+            .map(|p| Value::String(p.into()))
+            .collect(),
+    ))
 }
 fn replace(a: FuncArgs) -> Result<Value, String> {
     Ok(Value::String(s(&a[0])?.replace(&s(&a[1])?, &s(&a[2])?)))
@@ -76,7 +93,9 @@ fn merge(a: FuncArgs) -> Result<Value, String> {
     Ok(Value::Object(out))
 }
 fn lookup(a: FuncArgs) -> Result<Value, String> {
-    let Value::Object(m) = &a[0] else { return Err("lookup expects a map".into()) };
+    let Value::Object(m) = &a[0] else {
+        return Err("lookup expects a map".into());
+    };
     let k = s(&a[1])?;
     match (m.get(&k), a.get(2)) {
         (Some(v), _) => Ok(v.clone()),
@@ -91,11 +110,15 @@ fn coalesce(a: FuncArgs) -> Result<Value, String> {
         .ok_or_else(|| "coalesce: no non-null, non-empty argument".into())
 }
 fn jsonencode(a: FuncArgs) -> Result<Value, String> {
-    serde_json::to_string(&a[0]).map(Value::String).map_err(|e| e.to_string())
+    serde_json::to_string(&a[0])
+        .map(Value::String)
+        .map_err(|e| e.to_string())
 }
 fn base64encode(a: FuncArgs) -> Result<Value, String> {
     use base64::Engine;
-    Ok(Value::String(base64::engine::general_purpose::STANDARD.encode(s(&a[0])?)))
+    Ok(Value::String(
+        base64::engine::general_purpose::STANDARD.encode(s(&a[0])?),
+    ))
 }
 /// `format` with the verbs stacks use: %s, %d, %v, %%.
 fn format(a: FuncArgs) -> Result<Value, String> {
@@ -110,7 +133,9 @@ fn format(a: FuncArgs) -> Result<Value, String> {
         }
         match chars.next() {
             Some('%') => out.push('%'),
-            Some('s' | 'd' | 'v') => out.push_str(&s(args.next().ok_or("format: not enough arguments")?)?),
+            Some('s' | 'd' | 'v') => {
+                out.push_str(&s(args.next().ok_or("format: not enough arguments")?)?)
+            }
             Some(other) => return Err(format!("format: unsupported verb %{other}")),
             None => return Err("format: trailing %".into()),
         }
@@ -120,8 +145,22 @@ fn format(a: FuncArgs) -> Result<Value, String> {
 
 /// The names of every built-in function (for "unknown function" suggestions).
 pub const NAMES: &[&str] = &[
-    "upper", "lower", "trimspace", "tostring", "tonumber", "join", "split", "replace", "length", "concat", "merge", "lookup",
-    "coalesce", "jsonencode", "base64encode", "format",
+    "upper",
+    "lower",
+    "trimspace",
+    "tostring",
+    "tonumber",
+    "join",
+    "split",
+    "replace",
+    "length",
+    "concat",
+    "merge",
+    "lookup",
+    "coalesce",
+    "jsonencode",
+    "base64encode",
+    "format",
 ];
 
 pub fn declare(ctx: &mut Context) {
@@ -135,11 +174,33 @@ pub fn declare(ctx: &mut Context) {
     ctx.declare_func("split", FuncDef::new(split, [any(), any()]));
     ctx.declare_func("replace", FuncDef::new(replace, [any(), any(), any()]));
     ctx.declare_func("length", FuncDef::new(length, [any()]));
-    ctx.declare_func("concat", FuncDef::builder().variadic_param(any()).build(concat));
-    ctx.declare_func("merge", FuncDef::builder().variadic_param(any()).build(merge));
-    ctx.declare_func("lookup", FuncDef::builder().param(any()).param(any()).variadic_param(any()).build(lookup));
-    ctx.declare_func("coalesce", FuncDef::builder().variadic_param(any()).build(coalesce));
+    ctx.declare_func(
+        "concat",
+        FuncDef::builder().variadic_param(any()).build(concat),
+    );
+    ctx.declare_func(
+        "merge",
+        FuncDef::builder().variadic_param(any()).build(merge),
+    );
+    ctx.declare_func(
+        "lookup",
+        FuncDef::builder()
+            .param(any())
+            .param(any())
+            .variadic_param(any())
+            .build(lookup),
+    );
+    ctx.declare_func(
+        "coalesce",
+        FuncDef::builder().variadic_param(any()).build(coalesce),
+    );
     ctx.declare_func("jsonencode", FuncDef::new(jsonencode, [any()]));
     ctx.declare_func("base64encode", FuncDef::new(base64encode, [any()]));
-    ctx.declare_func("format", FuncDef::builder().param(any()).variadic_param(any()).build(format));
+    ctx.declare_func(
+        "format",
+        FuncDef::builder()
+            .param(any())
+            .variadic_param(any())
+            .build(format),
+    );
 }

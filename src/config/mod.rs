@@ -133,7 +133,11 @@ struct Loader<'a> {
 /// Loads and evaluates the stack in `dir`. Returns the stack (if no errors), the
 /// diagnostics (errors and warnings), and the sources for rendering them.
 pub fn load(dir: &Path, opts: &LoadOptions) -> (Option<Stack>, Diagnostics, Sources) {
-    let mut l = Loader { opts, sources: Sources::default(), diags: Diagnostics::default() };
+    let mut l = Loader {
+        opts,
+        sources: Sources::default(),
+        diags: Diagnostics::default(),
+    };
     let blocks = parse::parse_dir(dir, &mut l.sources, &mut l.diags);
     let stack = l.build(dir, blocks);
     let ok = !l.diags.has_errors();
@@ -235,7 +239,12 @@ impl Loader<'_> {
             graph.add_node(&format!("var.{n}"));
             node_range.insert(format!("var.{n}"), v.range.clone());
         }
-        let known_roots = KnownRoots { variables: &variables, locals: &locals, resources: &resources, types: self.opts.type_names };
+        let known_roots = KnownRoots {
+            variables: &variables,
+            locals: &locals,
+            resources: &resources,
+            types: self.opts.type_names,
+        };
         for (n, a) in &locals {
             let node = format!("local.{n}");
             graph.add_node(&node);
@@ -262,7 +271,10 @@ impl Loader<'_> {
                             }
                         }
                     }
-                    _ => self.diags.error("depends_on must be a list of resource references", Some(a.value_range.clone())),
+                    _ => self.diags.error(
+                        "depends_on must be a list of resource references",
+                        Some(a.value_range.clone()),
+                    ),
                 }
                 deps.extend(listed.iter().cloned());
                 explicit_deps.insert(addr.clone(), listed);
@@ -303,12 +315,20 @@ impl Loader<'_> {
         funcs::declare(&mut ctx);
         let mut env = Env::default();
         env.roots.insert("var".into(), json_obj(var_values.clone()));
-        env.roots.insert("path".into(), serde_json::json!({"module": ".", "root": ".", "cwd": "."}));
+        env.roots.insert(
+            "path".into(),
+            serde_json::json!({"module": ".", "root": ".", "cwd": "."}),
+        );
         env.dirty.insert("var".into());
         env.dirty.insert("path".into());
 
         let provider = self.provider(&provider_block, &mut ctx, &mut env);
-        let mut stack = Stack { dir: dir.to_path_buf(), provider, sensitive_values, ..Default::default() };
+        let mut stack = Stack {
+            dir: dir.to_path_buf(),
+            provider,
+            sensitive_values,
+            ..Default::default()
+        };
         for node in order {
             if let Some(name) = node.strip_prefix("local.") {
                 let a = &locals[name];
@@ -318,9 +338,14 @@ impl Loader<'_> {
             } else if let Some(name) = node.strip_prefix("output.") {
                 let b = &outputs[name];
                 let value = match b.body.attr("value") {
-                    Some(a) => self.eval(&a.expr, &a.value_range, &mut ctx, &mut env).unwrap_or(Value::Null),
+                    Some(a) => self
+                        .eval(&a.expr, &a.value_range, &mut ctx, &mut env)
+                        .unwrap_or(Value::Null),
                     None => {
-                        self.diags.error(format!("output {name:?} needs a value"), Some(b.range.clone()));
+                        self.diags.error(
+                            format!("output {name:?} needs a value"),
+                            Some(b.range.clone()),
+                        );
                         Value::Null
                     }
                 };
@@ -329,22 +354,46 @@ impl Loader<'_> {
                     .attr("sensitive")
                     .and_then(|a| self.eval(&a.expr, &a.value_range, &mut ctx, &mut env))
                     .is_some_and(|v| v == Value::Bool(true));
-                stack.outputs.push(OutputConfig { name: name.to_string(), value, sensitive });
+                stack.outputs.push(OutputConfig {
+                    name: name.to_string(),
+                    value,
+                    sensitive,
+                });
             } else if let Some(b) = resources.get(&node) {
                 let ty = &b.labels[0];
-                let Some(info) = (self.opts.types)(ty) else { continue };
+                let Some(info) = (self.opts.types)(ty) else {
+                    continue;
+                };
                 let mut spans = BTreeMap::new();
-                let mut values = self.lower(&b.body, info.schema(), "", &b.range, &mut spans, &mut ctx, &mut env);
+                let mut values = self.lower(
+                    &b.body,
+                    info.schema(),
+                    "",
+                    &b.range,
+                    &mut spans,
+                    &mut ctx,
+                    &mut env,
+                );
                 info.derive(&mut values, &stack.provider);
                 let mut obj = values.clone();
                 let known = (self.opts.known)(&node).unwrap_or_default();
                 for c in info.computed() {
                     if !obj.contains_key(*c) {
-                        obj.insert(c.to_string(), known.get(*c).cloned().unwrap_or_else(|| unknown(&format!("{node}.{c}"))));
+                        obj.insert(
+                            c.to_string(),
+                            known
+                                .get(*c)
+                                .cloned()
+                                .unwrap_or_else(|| unknown(&format!("{node}.{c}"))),
+                        );
                     }
                 }
                 env.set_member(ty, &b.labels[1], Value::Object(obj));
-                let mut deps: BTreeSet<String> = graph.deps(&node).filter(|d| resources.contains_key(*d)).cloned().collect();
+                let mut deps: BTreeSet<String> = graph
+                    .deps(&node)
+                    .filter(|d| resources.contains_key(*d))
+                    .cloned()
+                    .collect();
                 deps.extend(explicit_deps.remove(&node).unwrap_or_default());
                 stack.resources.push(ResourceConfig {
                     addr: node.clone(),
@@ -375,20 +424,34 @@ impl Loader<'_> {
     }
 
     fn variable_decl(&mut self, b: &RawBlock) -> Variable {
-        let mut v = Variable { range: b.range.clone(), ty: None, default: None, sensitive: false };
+        let mut v = Variable {
+            range: b.range.clone(),
+            ty: None,
+            default: None,
+            sensitive: false,
+        };
         let empty = hcl::eval::Context::new();
         for a in &b.body.attrs {
             match a.name.as_str() {
                 "type" => v.ty = Some(type_name(&a.expr)),
                 "default" => match hcl::eval::Evaluate::evaluate(&a.expr, &empty) {
                     Ok(val) => v.default = Some(to_json(&val)),
-                    Err(e) => self.diags.error(format!("variable default must be a constant: {e}"), Some(a.value_range.clone())),
+                    Err(e) => self.diags.error(
+                        format!("variable default must be a constant: {e}"),
+                        Some(a.value_range.clone()),
+                    ),
                 },
                 "sensitive" => v.sensitive = matches!(a.expr, hcl::Expression::Bool(true)),
                 "description" | "nullable" => {}
                 other => {
-                    let mut d = Diagnostic::error(format!("unknown argument {other:?} in variable block"), Some(a.range.clone()));
-                    if let Some(c) = closest(other, ["type", "default", "description", "sensitive", "nullable"]) {
+                    let mut d = Diagnostic::error(
+                        format!("unknown argument {other:?} in variable block"),
+                        Some(a.range.clone()),
+                    );
+                    if let Some(c) = closest(
+                        other,
+                        ["type", "default", "description", "sensitive", "nullable"],
+                    ) {
                         d = d.with_hint(format!("did you mean {c:?}?"));
                     }
                     self.diags.push(d);
@@ -396,14 +459,21 @@ impl Loader<'_> {
             }
         }
         for blk in &b.body.blocks {
-            self.diags.push(Diagnostic::error(format!("`{}` blocks inside variables are not supported yet", blk.ty), Some(blk.range.clone())));
+            self.diags.push(Diagnostic::error(
+                format!("`{}` blocks inside variables are not supported yet", blk.ty),
+                Some(blk.range.clone()),
+            ));
         }
         v
     }
 
     /// Variable values by precedence: default < RUNFORM_VAR_* < terraform.tfvars <
     /// *.auto.tfvars < --var-file and --var (in the order given).
-    fn variable_values(&mut self, dir: &Path, decls: &BTreeMap<String, Variable>) -> BTreeMap<String, Value> {
+    fn variable_values(
+        &mut self,
+        dir: &Path,
+        decls: &BTreeMap<String, Variable>,
+    ) -> BTreeMap<String, Value> {
         let mut values: BTreeMap<String, Value> = BTreeMap::new();
         for (n, v) in decls {
             if let Some(d) = &v.default {
@@ -411,13 +481,18 @@ impl Loader<'_> {
             }
         }
         for (k, raw) in &self.opts.env {
-            if let Some(n) = k.strip_prefix("RUNFORM_VAR_").or_else(|| k.strip_prefix("TF_VAR_")) {
+            if let Some(n) = k
+                .strip_prefix("RUNFORM_VAR_")
+                .or_else(|| k.strip_prefix("TF_VAR_"))
+            {
                 if let Some(d) = decls.get(n) {
                     match convert_cli_var(raw, d.ty.as_deref()) {
                         Ok(v) => {
                             values.insert(n.to_string(), v);
                         }
-                        Err(e) => self.diags.error(format!("environment variable {k}: {e}"), None),
+                        Err(e) => self
+                            .diags
+                            .error(format!("environment variable {k}: {e}"), None),
                     }
                 }
             }
@@ -430,7 +505,11 @@ impl Loader<'_> {
         let mut autos: Vec<PathBuf> = std::fs::read_dir(dir)
             .map(|rd| {
                 rd.filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with(".auto.tfvars")))
+                    .filter(|p| {
+                        p.file_name()
+                            .and_then(|n| n.to_str())
+                            .is_some_and(|n| n.ends_with(".auto.tfvars"))
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -451,7 +530,10 @@ impl Loader<'_> {
                     Err(e) => self.diags.error(format!("--var {k}: {e}"), None),
                 },
                 None => {
-                    let mut d = Diagnostic::error(format!("--var {k}: no variable {k:?} is declared"), None);
+                    let mut d = Diagnostic::error(
+                        format!("--var {k}: no variable {k:?} is declared"),
+                        None,
+                    );
                     if let Some(c) = closest(k, decls.keys().map(String::as_str)) {
                         d = d.with_hint(format!("did you mean {c:?}?"));
                     }
@@ -467,18 +549,28 @@ impl Loader<'_> {
                 );
             } else if let (Some(ty), Some(v)) = (&d.ty, values.get(n)) {
                 if let Some(problem) = type_mismatch(ty, v) {
-                    self.diags.error(format!("variable {n:?}: {problem}"), Some(d.range.clone()));
+                    self.diags
+                        .error(format!("variable {n:?}: {problem}"), Some(d.range.clone()));
                 }
             }
         }
         values
     }
 
-    fn read_var_file(&mut self, path: &Path, decls: &BTreeMap<String, Variable>, values: &mut BTreeMap<String, Value>, explicit: bool) {
+    fn read_var_file(
+        &mut self,
+        path: &Path,
+        decls: &BTreeMap<String, Variable>,
+        values: &mut BTreeMap<String, Value>,
+        explicit: bool,
+    ) {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) => {
-                self.diags.error(format!("cannot read variable file {}: {e}", path.display()), None);
+                self.diags.error(
+                    format!("cannot read variable file {}: {e}", path.display()),
+                    None,
+                );
                 return;
             }
         };
@@ -487,7 +579,15 @@ impl Loader<'_> {
         let body = match hcl_edit::parser::parse_body(&text) {
             Ok(b) => b,
             Err(e) => {
-                self.diags.error(format!("invalid HCL in {name}:{}:{}: {}", e.location().line(), e.location().column(), e.message()), None);
+                self.diags.error(
+                    format!(
+                        "invalid HCL in {name}:{}:{}: {}",
+                        e.location().line(),
+                        e.location().column(),
+                        e.message()
+                    ),
+                    None,
+                );
                 return;
             }
         };
@@ -499,7 +599,10 @@ impl Loader<'_> {
                 let k = a.key.as_str();
                 if !decls.contains_key(k) {
                     if explicit {
-                        self.diags.error(format!("{name} sets {k:?}, which is not a declared variable"), Some(range));
+                        self.diags.error(
+                            format!("{name} sets {k:?}, which is not a declared variable"),
+                            Some(range),
+                        );
                     }
                     continue;
                 }
@@ -508,13 +611,21 @@ impl Loader<'_> {
                     Ok(v) => {
                         values.insert(k.to_string(), to_json(&v));
                     }
-                    Err(e) => self.diags.error(format!("variable files hold constants only: {e}"), Some(range)),
+                    Err(e) => self.diags.error(
+                        format!("variable files hold constants only: {e}"),
+                        Some(range),
+                    ),
                 }
             }
         }
     }
 
-    fn provider(&mut self, b: &Option<RawBlock>, ctx: &mut hcl::eval::Context, env: &mut Env) -> Provider {
+    fn provider(
+        &mut self,
+        b: &Option<RawBlock>,
+        ctx: &mut hcl::eval::Context,
+        env: &mut Env,
+    ) -> Provider {
         let mut p = Provider::default();
         if let Some(b) = b {
             p.range = Some(b.range.clone());
@@ -533,9 +644,16 @@ impl Loader<'_> {
                 }
             }
         }
-        let env_first = |keys: &[&str]| keys.iter().find_map(|k| self.opts.env.get(*k).filter(|v| !v.is_empty()).cloned());
+        let env_first = |keys: &[&str]| {
+            keys.iter()
+                .find_map(|k| self.opts.env.get(*k).filter(|v| !v.is_empty()).cloned())
+        };
         if p.project.is_none() {
-            p.project = env_first(&["GOOGLE_PROJECT", "GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT"]);
+            p.project = env_first(&[
+                "GOOGLE_PROJECT",
+                "GOOGLE_CLOUD_PROJECT",
+                "CLOUDSDK_CORE_PROJECT",
+            ]);
         }
         if p.region.is_none() {
             p.region = env_first(&["GOOGLE_REGION", "CLOUDSDK_COMPUTE_REGION"]);
@@ -543,8 +661,17 @@ impl Loader<'_> {
         p
     }
 
-    fn image_mapping(&mut self, dir: &Path, b: &RawBlock, ctx: &mut hcl::eval::Context, env: &mut Env) -> Option<ImageMapping> {
-        let mut m = ImageMapping { image: b.labels[0].clone(), ..Default::default() };
+    fn image_mapping(
+        &mut self,
+        dir: &Path,
+        b: &RawBlock,
+        ctx: &mut hcl::eval::Context,
+        env: &mut Env,
+    ) -> Option<ImageMapping> {
+        let mut m = ImageMapping {
+            image: b.labels[0].clone(),
+            ..Default::default()
+        };
         for a in &b.body.attrs {
             let v = self.eval(&a.expr, &a.value_range, ctx, env)?;
             match a.name.as_str() {
@@ -569,7 +696,10 @@ impl Loader<'_> {
             }
         }
         if m.command.is_empty() {
-            self.diags.error(format!("local_image {:?} needs a command", m.image), Some(b.range.clone()));
+            self.diags.error(
+                format!("local_image {:?} needs a command", m.image),
+                Some(b.range.clone()),
+            );
             return None;
         }
         // A relative program path is relative to the stack.
@@ -580,16 +710,28 @@ impl Loader<'_> {
         Some(m)
     }
 
-    fn eval(&mut self, expr: &hcl::Expression, range: &Range, ctx: &mut hcl::eval::Context, env: &mut Env) -> Option<Value> {
+    fn eval(
+        &mut self,
+        expr: &hcl::Expression,
+        range: &Range,
+        ctx: &mut hcl::eval::Context,
+        env: &mut Env,
+    ) -> Option<Value> {
         env.sync(expr, ctx);
         match hcl::eval::Evaluate::evaluate(expr, ctx) {
             Ok(v) => Some(to_json(&v)),
             Err(e) => {
                 let msg = e.to_string();
-                let mut d = Diagnostic::error(format!("cannot evaluate expression: {msg}"), Some(range.clone()));
+                let mut d = Diagnostic::error(
+                    format!("cannot evaluate expression: {msg}"),
+                    Some(range.clone()),
+                );
                 if let hcl::eval::ErrorKind::UndefinedFunc(f) = e.kind() {
                     let name = f.to_string();
-                    d = Diagnostic::error(format!("unknown function {name:?}"), Some(range.clone()));
+                    d = Diagnostic::error(
+                        format!("unknown function {name:?}"),
+                        Some(range.clone()),
+                    );
                     if let Some(c) = closest(&name, funcs::NAMES.iter().copied()) {
                         d = d.with_hint(format!("did you mean {c:?}?"));
                     }
@@ -612,20 +754,35 @@ impl Loader<'_> {
         env: &mut Env,
     ) -> Map<String, Value> {
         let mut out = Map::new();
-        let join = |p: &str, n: &str| if p.is_empty() { n.to_string() } else { format!("{p}.{n}") };
+        let join = |p: &str, n: &str| {
+            if p.is_empty() {
+                n.to_string()
+            } else {
+                format!("{p}.{n}")
+            }
+        };
         for a in &body.attrs {
             if path.is_empty() && META_ARGS.contains(&a.name.as_str()) {
                 if matches!(a.name.as_str(), "count" | "for_each") {
-                    self.diags.push(Diagnostic::error(format!("`{}` is not supported yet", a.name), Some(a.range.clone())));
+                    self.diags.push(Diagnostic::error(
+                        format!("`{}` is not supported yet", a.name),
+                        Some(a.range.clone()),
+                    ));
                 }
                 continue;
             }
             let Some(attr) = schema.attr(&a.name) else {
                 let mut d = if schema.block(&a.name).is_some() {
-                    Diagnostic::error(format!("{:?} is a block, not an argument", a.name), Some(a.range.clone()))
-                        .with_hint(format!("write it as `{} {{ ... }}`", a.name))
+                    Diagnostic::error(
+                        format!("{:?} is a block, not an argument", a.name),
+                        Some(a.range.clone()),
+                    )
+                    .with_hint(format!("write it as `{} {{ ... }}`", a.name))
                 } else {
-                    Diagnostic::error(format!("unsupported argument {:?}", a.name), Some(a.range.clone()))
+                    Diagnostic::error(
+                        format!("unsupported argument {:?}", a.name),
+                        Some(a.range.clone()),
+                    )
                 };
                 if d.hint.is_none() {
                     if let Some(c) = closest(&a.name, schema.names()) {
@@ -640,7 +797,9 @@ impl Loader<'_> {
             for (k, r) in &a.item_ranges {
                 spans.insert(format!("{p}.{k}"), r.clone());
             }
-            let Some(v) = self.eval(&a.expr, &a.value_range, ctx, env) else { continue };
+            let Some(v) = self.eval(&a.expr, &a.value_range, ctx, env) else {
+                continue;
+            };
             if v.is_null() {
                 continue;
             }
@@ -648,7 +807,9 @@ impl Loader<'_> {
                 Ok(v) => {
                     out.insert(a.name.clone(), v);
                 }
-                Err(e) => self.diags.error(format!("{}: {e}", a.name), Some(a.value_range.clone())),
+                Err(e) => self
+                    .diags
+                    .error(format!("{}: {e}", a.name), Some(a.value_range.clone())),
             }
         }
         let mut lists: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
@@ -661,15 +822,24 @@ impl Loader<'_> {
                 continue;
             }
             if b.ty == "dynamic" {
-                self.diags.push(Diagnostic::error("`dynamic` blocks are not supported yet", Some(b.range.clone())));
+                self.diags.push(Diagnostic::error(
+                    "`dynamic` blocks are not supported yet",
+                    Some(b.range.clone()),
+                ));
                 continue;
             }
             let Some(bs) = schema.block(&b.ty) else {
                 let mut d = if schema.attr(&b.ty).is_some() {
-                    Diagnostic::error(format!("{:?} is an argument, not a block", b.ty), Some(b.range.clone()))
-                        .with_hint(format!("write it as `{} = ...`", b.ty))
+                    Diagnostic::error(
+                        format!("{:?} is an argument, not a block", b.ty),
+                        Some(b.range.clone()),
+                    )
+                    .with_hint(format!("write it as `{} = ...`", b.ty))
                 } else {
-                    Diagnostic::error(format!("unsupported block {:?}", b.ty), Some(b.range.clone()))
+                    Diagnostic::error(
+                        format!("unsupported block {:?}", b.ty),
+                        Some(b.range.clone()),
+                    )
                 };
                 if d.hint.is_none() {
                     if let Some(c) = closest(&b.ty, schema.names()) {
@@ -680,12 +850,18 @@ impl Loader<'_> {
                 continue;
             };
             if !b.labels.is_empty() {
-                self.diags.error(format!("block {:?} takes no labels", b.ty), Some(b.range.clone()));
+                self.diags.error(
+                    format!("block {:?} takes no labels", b.ty),
+                    Some(b.range.clone()),
+                );
             }
             match bs.nesting {
                 Nesting::Single => {
                     if out.contains_key(bs.name) {
-                        self.diags.error(format!("only one {:?} block is allowed here", b.ty), Some(b.range.clone()));
+                        self.diags.error(
+                            format!("only one {:?} block is allowed here", b.ty),
+                            Some(b.range.clone()),
+                        );
                         continue;
                     }
                     let p = join(path, bs.name);
@@ -708,14 +884,23 @@ impl Loader<'_> {
         for a in schema.attrs.iter().filter(|a| a.required) {
             if !out.contains_key(a.name) && body.attr(a.name).is_none() {
                 self.diags.push(
-                    Diagnostic::error(format!("missing required argument {:?}", a.name), Some(block_range.clone()))
-                        .with_hint(format!("add `{} = ...` to this block", a.name)),
+                    Diagnostic::error(
+                        format!("missing required argument {:?}", a.name),
+                        Some(block_range.clone()),
+                    )
+                    .with_hint(format!("add `{} = ...` to this block", a.name)),
                 );
             }
         }
         for b in schema.blocks.iter().filter(|b| b.required) {
             if !out.contains_key(b.name) {
-                self.diags.push(Diagnostic::error(format!("missing required block {:?}", b.name), Some(block_range.clone())).with_hint(format!("add `{} {{ ... }}`", b.name)));
+                self.diags.push(
+                    Diagnostic::error(
+                        format!("missing required block {:?}", b.name),
+                        Some(block_range.clone()),
+                    )
+                    .with_hint(format!("add `{} {{ ... }}`", b.name)),
+                );
             }
         }
         out
@@ -724,13 +909,17 @@ impl Loader<'_> {
     fn refs_of_attr(&mut self, a: &RawAttr, k: &KnownRoots) -> BTreeSet<String> {
         let mut out = BTreeSet::new();
         let mut bad = Vec::new();
-        collect_refs(&a.expr, &mut Vec::new(), &mut |root, second| match k.resolve(root, second) {
-            Ok(Some(n)) => {
-                out.insert(n);
-            }
-            Ok(None) => {}
-            Err(e) => bad.push(e),
-        });
+        collect_refs(
+            &a.expr,
+            &mut Vec::new(),
+            &mut |root, second| match k.resolve(root, second) {
+                Ok(Some(n)) => {
+                    out.insert(n);
+                }
+                Ok(None) => {}
+                Err(e) => bad.push(e),
+            },
+        );
         for e in bad {
             self.diags.push(e.at(a.value_range.clone()));
         }
@@ -784,7 +973,8 @@ impl KnownRoots<'_> {
                 } else {
                     Err(RefError {
                         msg: format!("reference to undeclared variable var.{n}"),
-                        hint: closest(n, self.variables.keys().map(String::as_str)).map(|c| format!("did you mean var.{c}?")),
+                        hint: closest(n, self.variables.keys().map(String::as_str))
+                            .map(|c| format!("did you mean var.{c}?")),
                     })
                 }
             }
@@ -795,7 +985,8 @@ impl KnownRoots<'_> {
                 } else {
                     Err(RefError {
                         msg: format!("reference to undeclared local value local.{n}"),
-                        hint: closest(n, self.locals.keys().map(String::as_str)).map(|c| format!("did you mean local.{c}?")),
+                        hint: closest(n, self.locals.keys().map(String::as_str))
+                            .map(|c| format!("did you mean local.{c}?")),
                     })
                 }
             }
@@ -805,10 +996,15 @@ impl KnownRoots<'_> {
                 if self.resources.contains_key(&addr) {
                     Ok(Some(addr))
                 } else if self.types.contains(&root) {
-                    let names: Vec<&str> = self.resources.keys().filter_map(|k| k.strip_prefix(&format!("{root}."))).collect();
+                    let names: Vec<&str> = self
+                        .resources
+                        .keys()
+                        .filter_map(|k| k.strip_prefix(&format!("{root}.")))
+                        .collect();
                     Err(RefError {
                         msg: format!("reference to undeclared resource {addr}"),
-                        hint: closest(second.unwrap_or(""), names).map(|c| format!("did you mean {root}.{c}?")),
+                        hint: closest(second.unwrap_or(""), names)
+                            .map(|c| format!("did you mean {root}.{c}?")),
                     })
                 } else {
                     Err(RefError {
@@ -823,7 +1019,11 @@ impl KnownRoots<'_> {
 
 /// Calls `f(root, first_attr)` for every variable reference in `expr`, skipping names bound by
 /// enclosing `for` expressions.
-fn collect_refs(expr: &hcl::Expression, bound: &mut Vec<String>, f: &mut dyn FnMut(&str, Option<&str>)) {
+fn collect_refs(
+    expr: &hcl::Expression,
+    bound: &mut Vec<String>,
+    f: &mut dyn FnMut(&str, Option<&str>),
+) {
     use hcl::expr::{Operation, TraversalOperator};
     use hcl::Expression as E;
     match expr {
@@ -898,7 +1098,11 @@ fn collect_refs(expr: &hcl::Expression, bound: &mut Vec<String>, f: &mut dyn FnM
     }
 }
 
-fn collect_template_refs(elements: &[hcl::template::Element], bound: &mut Vec<String>, f: &mut dyn FnMut(&str, Option<&str>)) {
+fn collect_template_refs(
+    elements: &[hcl::template::Element],
+    bound: &mut Vec<String>,
+    f: &mut dyn FnMut(&str, Option<&str>),
+) {
     use hcl::template::{Directive, Element};
     for el in elements {
         match el {
@@ -930,7 +1134,9 @@ fn collect_template_refs(elements: &[hcl::template::Element], bound: &mut Vec<St
 /// `google_cloud_run_v2_job.etl` from a traversal expression.
 fn traversal_addr(e: &hcl::Expression) -> Option<String> {
     if let hcl::Expression::Traversal(t) = e {
-        if let (hcl::Expression::Variable(v), Some(hcl::expr::TraversalOperator::GetAttr(a))) = (&t.expr, t.operators.first()) {
+        if let (hcl::Expression::Variable(v), Some(hcl::expr::TraversalOperator::GetAttr(a))) =
+            (&t.expr, t.operators.first())
+        {
             return Some(format!("{}.{}", v.as_str(), a.as_str()));
         }
     }
@@ -947,7 +1153,10 @@ struct Env {
 
 impl Env {
     fn set_member(&mut self, root: &str, name: &str, v: Value) {
-        let obj = self.roots.entry(root.to_string()).or_insert_with(|| Value::Object(Map::new()));
+        let obj = self
+            .roots
+            .entry(root.to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
         if let Value::Object(m) = obj {
             m.insert(name.to_string(), v);
         }
@@ -1007,7 +1216,11 @@ fn convert(v: &Value, ty: Ty) -> Result<Value, String> {
         Ty::Number => match v {
             Value::Number(_) => Ok(v.clone()),
             Value::String(s) if s.contains(UNKNOWN_START) => Ok(v.clone()),
-            Value::String(s) => s.trim().parse::<f64>().map(|f| serde_json::json!(f)).map_err(|_| format!("expected a number, got {s:?}")),
+            Value::String(s) => s
+                .trim()
+                .parse::<f64>()
+                .map(|f| serde_json::json!(f))
+                .map_err(|_| format!("expected a number, got {s:?}")),
             other => Err(format!("expected a number, got {}", kind(other))),
         },
         Ty::Bool => match v {
@@ -1016,7 +1229,11 @@ fn convert(v: &Value, ty: Ty) -> Result<Value, String> {
             other => Err(format!("expected true or false, got {}", kind(other))),
         },
         Ty::ListString => match v {
-            Value::Array(items) => items.iter().map(scalar_str).collect::<Result<Vec<_>, _>>().map(|v| Value::Array(v.into_iter().map(Value::String).collect())),
+            Value::Array(items) => items
+                .iter()
+                .map(scalar_str)
+                .collect::<Result<Vec<_>, _>>()
+                .map(|v| Value::Array(v.into_iter().map(Value::String).collect())),
             other => Err(format!("expected a list of strings, got {}", kind(other))),
         },
         Ty::MapString => match v {
@@ -1064,22 +1281,35 @@ fn type_mismatch(ty: &str, v: &Value) -> Option<String> {
 /// Converts a `--var` string to the declared type (complex types are parsed as HCL).
 fn convert_cli_var(raw: &str, ty: Option<&str>) -> Result<Value, String> {
     match ty {
-        Some("number") => raw.trim().parse::<f64>().map(|f| serde_json::json!(f)).map_err(|_| format!("{raw:?} is not a number")),
+        Some("number") => raw
+            .trim()
+            .parse::<f64>()
+            .map(|f| serde_json::json!(f))
+            .map_err(|_| format!("{raw:?} is not a number")),
         Some("bool") => match raw.trim() {
             "true" => Ok(Value::Bool(true)),
             "false" => Ok(Value::Bool(false)),
             _ => Err(format!("{raw:?} is not true or false")),
         },
         Some("list" | "set" | "tuple" | "map" | "object") => {
-            let body: hcl::Body = hcl::from_str(&format!("v = {raw}")).map_err(|e| format!("cannot parse {raw:?}: {e}"))?;
-            let expr = body.attributes().next().map(|a| a.expr.clone()).ok_or("empty value")?;
-            hcl::eval::Evaluate::evaluate(&expr, &hcl::eval::Context::new()).map(|v| to_json(&v)).map_err(|e| e.to_string())
+            let body: hcl::Body = hcl::from_str(&format!("v = {raw}"))
+                .map_err(|e| format!("cannot parse {raw:?}: {e}"))?;
+            let expr = body
+                .attributes()
+                .next()
+                .map(|a| a.expr.clone())
+                .ok_or("empty value")?;
+            hcl::eval::Evaluate::evaluate(&expr, &hcl::eval::Context::new())
+                .map(|v| to_json(&v))
+                .map_err(|e| e.to_string())
         }
         _ => Ok(Value::String(raw.to_string())),
     }
 }
 
 fn schema_problem_name(n: &str) -> Option<&'static str> {
-    let ok = n.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let ok = n.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     (!ok).then_some("must start with a letter or underscore and hold only letters, digits, underscores and hyphens")
 }

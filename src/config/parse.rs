@@ -49,24 +49,37 @@ pub fn parse_dir(dir: &Path, sources: &mut Sources, diags: &mut Diagnostics) -> 
             .map(|e| e.path())
             .filter(|p| {
                 let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                p.is_file() && (n.ends_with(".tf") || (n.ends_with(".hcl") && !n.ends_with(".tfvars.hcl")))
+                p.is_file()
+                    && (n.ends_with(".tf") || (n.ends_with(".hcl") && !n.ends_with(".tfvars.hcl")))
             })
             .collect(),
         Err(e) => {
-            diags.error(format!("cannot read configuration directory {}: {e}", dir.display()), None);
+            diags.error(
+                format!("cannot read configuration directory {}: {e}", dir.display()),
+                None,
+            );
             return Vec::new();
         }
     };
     files.sort();
     if files.is_empty() {
         diags.push(
-            Diagnostic::error(format!("no configuration files (*.tf, *.hcl) in {}", dir.display()), None)
-                .with_hint("pass the directory that holds your stack, e.g. `runform plan examples/quickstart`"),
+            Diagnostic::error(
+                format!("no configuration files (*.tf, *.hcl) in {}", dir.display()),
+                None,
+            )
+            .with_hint(
+                "pass the directory that holds your stack, e.g. `runform plan examples/quickstart`",
+            ),
         );
     }
     let mut blocks = Vec::new();
     for f in files {
-        let display = f.strip_prefix(std::env::current_dir().unwrap_or_default()).unwrap_or(&f).display().to_string();
+        let display = f
+            .strip_prefix(std::env::current_dir().unwrap_or_default())
+            .unwrap_or(&f)
+            .display()
+            .to_string();
         match std::fs::read_to_string(&f) {
             Ok(text) => blocks.extend(parse_text(&display, &text, sources, diags)),
             Err(e) => diags.error(format!("cannot read {display}: {e}"), None),
@@ -76,22 +89,40 @@ pub fn parse_dir(dir: &Path, sources: &mut Sources, diags: &mut Diagnostics) -> 
 }
 
 /// Parses one file's text.
-pub fn parse_text(name: &str, text: &str, sources: &mut Sources, diags: &mut Diagnostics) -> Vec<RawBlock> {
+pub fn parse_text(
+    name: &str,
+    text: &str,
+    sources: &mut Sources,
+    diags: &mut Diagnostics,
+) -> Vec<RawBlock> {
     let file = sources.add(name, text);
     match hcl_edit::parser::parse_body(text) {
         Ok(body) => {
             let raw = convert_body(&body, &file, sources);
             for a in raw.attrs {
-                diags.push(Diagnostic::error(format!("unexpected attribute {:?} at the top level; only blocks are allowed here", a.name), Some(a.range)));
+                diags.push(Diagnostic::error(
+                    format!(
+                        "unexpected attribute {:?} at the top level; only blocks are allowed here",
+                        a.name
+                    ),
+                    Some(a.range),
+                ));
             }
             raw.blocks
         }
         Err(e) => {
             let loc = e.location();
-            let line_start: usize = text.split_inclusive('\n').take(loc.line().saturating_sub(1)).map(str::len).sum();
+            let line_start: usize = text
+                .split_inclusive('\n')
+                .take(loc.line().saturating_sub(1))
+                .map(str::len)
+                .sum();
             let start = (line_start + loc.column().saturating_sub(1)).min(text.len());
             let range = sources.range(&file, start..start + 1);
-            diags.push(Diagnostic::error(format!("invalid HCL syntax: {}", e.message()), Some(range)));
+            diags.push(Diagnostic::error(
+                format!("invalid HCL syntax: {}", e.message()),
+                Some(range),
+            ));
             Vec::new()
         }
     }
@@ -111,7 +142,9 @@ fn convert_body(body: &hcl_edit::structure::Body, file: &Arc<str>, sources: &Sou
                     for (k, v) in obj.iter() {
                         let key = match k {
                             hcl_edit::expr::ObjectKey::Ident(i) => i.as_str().to_string(),
-                            hcl_edit::expr::ObjectKey::Expression(hcl_edit::expr::Expression::String(s)) => s.as_str().to_string(),
+                            hcl_edit::expr::ObjectKey::Expression(
+                                hcl_edit::expr::Expression::String(s),
+                            ) => s.as_str().to_string(),
                             _ => continue,
                         };
                         item_ranges.insert(key, span_of(sources, file, v.expr().span()));
@@ -135,7 +168,13 @@ fn convert_body(body: &hcl_edit::structure::Body, file: &Arc<str>, sources: &Sou
                     })
                     .collect();
                 let start = b.ident.span().map(|r| r.start).unwrap_or(0);
-                let end = b.labels.last().and_then(|l| l.span()).map(|r| r.end).or(b.ident.span().map(|r| r.end)).unwrap_or(start);
+                let end = b
+                    .labels
+                    .last()
+                    .and_then(|l| l.span())
+                    .map(|r| r.end)
+                    .or(b.ident.span().map(|r| r.end))
+                    .unwrap_or(start);
                 out.blocks.push(RawBlock {
                     ty: b.ident.as_str().to_string(),
                     labels,

@@ -51,28 +51,61 @@ impl Schema {
         self.blocks.iter().find(|b| b.name == name)
     }
     pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.attrs.iter().map(|a| a.name).chain(self.blocks.iter().map(|b| b.name))
+        self.attrs
+            .iter()
+            .map(|a| a.name)
+            .chain(self.blocks.iter().map(|b| b.name))
     }
 }
 
 pub const fn opt(name: &'static str, ty: Ty) -> Attr {
-    Attr { name, ty, required: false, wire: true }
+    Attr {
+        name,
+        ty,
+        required: false,
+        wire: true,
+    }
 }
 pub const fn req(name: &'static str, ty: Ty) -> Attr {
-    Attr { name, ty, required: true, wire: true }
+    Attr {
+        name,
+        ty,
+        required: true,
+        wire: true,
+    }
 }
 /// A Terraform-side argument that is not part of the API body.
 pub const fn meta(name: &'static str, ty: Ty, required: bool) -> Attr {
-    Attr { name, ty, required, wire: false }
+    Attr {
+        name,
+        ty,
+        required,
+        wire: false,
+    }
 }
 pub const fn single(name: &'static str, body: &'static Schema) -> BlockSchema {
-    BlockSchema { name, nesting: Nesting::Single, required: false, body }
+    BlockSchema {
+        name,
+        nesting: Nesting::Single,
+        required: false,
+        body,
+    }
 }
 pub const fn single_req(name: &'static str, body: &'static Schema) -> BlockSchema {
-    BlockSchema { name, nesting: Nesting::Single, required: true, body }
+    BlockSchema {
+        name,
+        nesting: Nesting::Single,
+        required: true,
+        body,
+    }
 }
 pub const fn list(name: &'static str, body: &'static Schema) -> BlockSchema {
-    BlockSchema { name, nesting: Nesting::List, required: false, body }
+    BlockSchema {
+        name,
+        nesting: Nesting::List,
+        required: false,
+        body,
+    }
 }
 
 /// `task_count` → `taskCount`.
@@ -110,7 +143,9 @@ pub fn snake(s: &str) -> String {
 /// keys alone and dropping Terraform-only arguments.
 pub fn to_wire(v: &serde_json::Value, schema: &Schema) -> serde_json::Value {
     use serde_json::Value;
-    let Value::Object(m) = v else { return v.clone() };
+    let Value::Object(m) = v else {
+        return v.clone();
+    };
     let mut out = serde_json::Map::new();
     for (k, val) in m {
         if val.is_null() {
@@ -122,7 +157,9 @@ pub fn to_wire(v: &serde_json::Value, schema: &Schema) -> serde_json::Value {
             }
         } else if let Some(b) = schema.block(k) {
             let conv = match (b.nesting, val) {
-                (Nesting::List, Value::Array(items)) => Value::Array(items.iter().map(|i| to_wire(i, b.body)).collect()),
+                (Nesting::List, Value::Array(items)) => {
+                    Value::Array(items.iter().map(|i| to_wire(i, b.body)).collect())
+                }
                 _ => to_wire(val, b.body),
             };
             out.insert(camel(k), conv);
@@ -134,7 +171,9 @@ pub fn to_wire(v: &serde_json::Value, schema: &Schema) -> serde_json::Value {
 /// Converts wire JSON back to Terraform shape for the given schema (unknown fields dropped).
 pub fn from_wire(v: &serde_json::Value, schema: &Schema) -> serde_json::Value {
     use serde_json::Value;
-    let Value::Object(m) = v else { return v.clone() };
+    let Value::Object(m) = v else {
+        return v.clone();
+    };
     let mut out = serde_json::Map::new();
     for (k, val) in m {
         let sk = snake(k);
@@ -142,7 +181,9 @@ pub fn from_wire(v: &serde_json::Value, schema: &Schema) -> serde_json::Value {
             out.insert(sk, val.clone());
         } else if let Some(b) = schema.block(&sk) {
             let conv = match (b.nesting, val) {
-                (Nesting::List, Value::Array(items)) => Value::Array(items.iter().map(|i| from_wire(i, b.body)).collect()),
+                (Nesting::List, Value::Array(items)) => {
+                    Value::Array(items.iter().map(|i| from_wire(i, b.body)).collect())
+                }
                 _ => from_wire(val, b.body),
             };
             out.insert(sk, conv);
@@ -162,9 +203,15 @@ mod tests {
         assert_eq!(snake(&camel("value_source")), "value_source");
     }
 
-    static INNER: Schema = Schema { attrs: &[opt("limits", Ty::MapString)], blocks: &[] };
+    static INNER: Schema = Schema {
+        attrs: &[opt("limits", Ty::MapString)],
+        blocks: &[],
+    };
     static OUTER: Schema = Schema {
-        attrs: &[opt("task_count", Ty::Number), meta("name", Ty::String, true)],
+        attrs: &[
+            opt("task_count", Ty::Number),
+            meta("name", Ty::String, true),
+        ],
         blocks: &[single("resources", &INNER)],
     };
 
@@ -172,7 +219,10 @@ mod tests {
     fn wire_conversion_keeps_map_keys_and_drops_meta() {
         let tf = serde_json::json!({"name": "x", "task_count": 2, "resources": {"limits": {"nvidia.com/gpu": "1", "cpu_x": "2"}}});
         let w = to_wire(&tf, &OUTER);
-        assert_eq!(w, serde_json::json!({"taskCount": 2, "resources": {"limits": {"nvidia.com/gpu": "1", "cpu_x": "2"}}}));
+        assert_eq!(
+            w,
+            serde_json::json!({"taskCount": 2, "resources": {"limits": {"nvidia.com/gpu": "1", "cpu_x": "2"}}})
+        );
         let back = from_wire(&w, &OUTER);
         assert_eq!(back["task_count"], 2);
         assert_eq!(back["resources"]["limits"]["cpu_x"], "2");

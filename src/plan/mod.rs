@@ -128,7 +128,9 @@ impl Plan {
     }
 
     pub fn has_changes(&self) -> bool {
-        self.changes.iter().any(|c| !matches!(c.action, Action::NoOp | Action::Adopt | Action::Forget))
+        self.changes
+            .iter()
+            .any(|c| !matches!(c.action, Action::NoOp | Action::Adopt | Action::Forget))
     }
 
     /// Whether apply has anything to write (changes, adoptions or forgets).
@@ -148,7 +150,12 @@ pub fn plan(stack: &Stack, state: &State, live: &Live, destroy: bool) -> Result<
         .resources
         .iter()
         .filter(|r| r.ty == crate::resources::cloud_run_v2_job::TYPE)
-        .map(|r| (crate::resources::cloud_run_v2_job::id_of(&r.values), r.values.clone()))
+        .map(|r| {
+            (
+                crate::resources::cloud_run_v2_job::id_of(&r.values),
+                r.values.clone(),
+            )
+        })
         .collect();
     let mut seen = BTreeSet::new();
     if !destroy {
@@ -158,14 +165,28 @@ pub fn plan(stack: &Stack, state: &State, live: &Live, destroy: bool) -> Result<
             let st = state.resources.get(&rc.addr);
             let id = rc.values.get("id").and_then(Value::as_str).unwrap_or("");
             let prior_live = st.and_then(|s| live.get(&s.id));
-            let live_obj = if st.is_some_and(|s| s.id != id) { prior_live } else { live.get(id) };
-            let input = PlanInput { addr: &rc.addr, config: Some(rc), state: st, live: live_obj, lineage: &state.lineage, stack_jobs: &stack_jobs };
+            let live_obj = if st.is_some_and(|s| s.id != id) {
+                prior_live
+            } else {
+                live.get(id)
+            };
+            let input = PlanInput {
+                addr: &rc.addr,
+                config: Some(rc),
+                state: st,
+                live: live_obj,
+                lineage: &state.lineage,
+                stack_jobs: &stack_jobs,
+            };
             match rt.plan(input) {
                 Ok(mut c) => {
                     c.depends_on = rc.depends_on.clone();
                     changes.push(c);
                 }
-                Err(e) => diags.push(Diagnostic::error(format!("{}: {e}", rc.addr), Some(rc.range.clone()))),
+                Err(e) => diags.push(Diagnostic::error(
+                    format!("{}: {e}", rc.addr),
+                    Some(rc.range.clone()),
+                )),
             }
         }
     }
@@ -175,10 +196,16 @@ pub fn plan(stack: &Stack, state: &State, live: &Live, destroy: bool) -> Result<
             continue;
         }
         let Some(rt) = registry(&st.ty) else {
-            diags.error(format!("{addr}: state holds unknown resource type {:?}", st.ty), None);
+            diags.error(
+                format!("{addr}: state holds unknown resource type {:?}", st.ty),
+                None,
+            );
             continue;
         };
-        if destroy && st.ty == crate::resources::cloud_run_v2_job::TYPE && st.values.get("deletion_protection") != Some(&Value::Bool(false)) {
+        if destroy
+            && st.ty == crate::resources::cloud_run_v2_job::TYPE
+            && st.values.get("deletion_protection") != Some(&Value::Bool(false))
+        {
             diags.push(
                 Diagnostic::error(format!("{addr}: cannot destroy job {} while deletion_protection is true", st.id), None).with_hint(
                     "set `deletion_protection = false` on it, run `runform apply`, then destroy (as with the Terraform provider)",
@@ -186,7 +213,14 @@ pub fn plan(stack: &Stack, state: &State, live: &Live, destroy: bool) -> Result<
             );
             continue;
         }
-        let input = PlanInput { addr, config: None, state: Some(st), live: live.get(&st.id), lineage: &state.lineage, stack_jobs: &stack_jobs };
+        let input = PlanInput {
+            addr,
+            config: None,
+            state: Some(st),
+            live: live.get(&st.id),
+            lineage: &state.lineage,
+            stack_jobs: &stack_jobs,
+        };
         match rt.plan(input) {
             Ok(mut c) => {
                 c.depends_on = st.deps.clone();
@@ -199,7 +233,11 @@ pub fn plan(stack: &Stack, state: &State, live: &Live, destroy: bool) -> Result<
     if !destroy {
         for c in &changes {
             if c.action == Action::Delete && c.ty == crate::resources::cloud_run_v2_job::TYPE {
-                let protected = state.resources.get(&c.addr).map(|s| s.values.get("deletion_protection") != Some(&Value::Bool(false))).unwrap_or(false);
+                let protected = state
+                    .resources
+                    .get(&c.addr)
+                    .map(|s| s.values.get("deletion_protection") != Some(&Value::Bool(false)))
+                    .unwrap_or(false);
                 if protected {
                     blocked.push(format!(
                         "{}: deleting job {} needs deletion_protection = false: put the resource back with `deletion_protection = false`, apply, then remove it",
@@ -223,7 +261,14 @@ pub fn plan(stack: &Stack, state: &State, live: &Live, destroy: bool) -> Result<
     if diags.has_errors() {
         return Err(diags);
     }
-    let live_etags = live.iter().filter_map(|(k, v)| v.get("etag").and_then(Value::as_str).map(|e| (k.clone(), e.to_string()))).collect();
+    let live_etags = live
+        .iter()
+        .filter_map(|(k, v)| {
+            v.get("etag")
+                .and_then(Value::as_str)
+                .map(|e| (k.clone(), e.to_string()))
+        })
+        .collect();
     Ok(Plan {
         changes,
         lineage: state.lineage.clone(),

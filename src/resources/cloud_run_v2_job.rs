@@ -21,16 +21,36 @@ pub const TYPE: &str = "google_cloud_run_v2_job";
 pub const ANN_LINEAGE: &str = "runform.dev/lineage";
 pub const ANN_ADDRESS: &str = "runform.dev/address";
 
-static SECRET_KEY_REF: Schema = Schema { attrs: &[req("secret", Ty::String), req("version", Ty::String)], blocks: &[] };
-static VALUE_SOURCE: Schema = Schema { attrs: &[], blocks: &[single("secret_key_ref", &SECRET_KEY_REF)] };
-static ENV: Schema = Schema { attrs: &[req("name", Ty::String), opt("value", Ty::String)], blocks: &[single("value_source", &VALUE_SOURCE)] };
-static RESOURCES: Schema = Schema {
-    attrs: &[opt("limits", Ty::MapString), opt("cpu_idle", Ty::Bool), opt("startup_cpu_boost", Ty::Bool)],
+static SECRET_KEY_REF: Schema = Schema {
+    attrs: &[req("secret", Ty::String), req("version", Ty::String)],
     blocks: &[],
 };
-static PORTS: Schema = Schema { attrs: &[opt("name", Ty::String), opt("container_port", Ty::Number)], blocks: &[] };
+static VALUE_SOURCE: Schema = Schema {
+    attrs: &[],
+    blocks: &[single("secret_key_ref", &SECRET_KEY_REF)],
+};
+static ENV: Schema = Schema {
+    attrs: &[req("name", Ty::String), opt("value", Ty::String)],
+    blocks: &[single("value_source", &VALUE_SOURCE)],
+};
+static RESOURCES: Schema = Schema {
+    attrs: &[
+        opt("limits", Ty::MapString),
+        opt("cpu_idle", Ty::Bool),
+        opt("startup_cpu_boost", Ty::Bool),
+    ],
+    blocks: &[],
+};
+static PORTS: Schema = Schema {
+    attrs: &[opt("name", Ty::String), opt("container_port", Ty::Number)],
+    blocks: &[],
+};
 static VOLUME_MOUNTS: Schema = Schema {
-    attrs: &[req("name", Ty::String), req("mount_path", Ty::String), opt("sub_path", Ty::String)],
+    attrs: &[
+        req("name", Ty::String),
+        req("mount_path", Ty::String),
+        opt("sub_path", Ty::String),
+    ],
     blocks: &[],
 };
 static CONTAINERS: Schema = Schema {
@@ -42,21 +62,75 @@ static CONTAINERS: Schema = Schema {
         opt("working_dir", Ty::String),
         opt("depends_on", Ty::ListString),
     ],
-    blocks: &[list("env", &ENV), single("resources", &RESOURCES), list("ports", &PORTS), list("volume_mounts", &VOLUME_MOUNTS)],
+    blocks: &[
+        list("env", &ENV),
+        single("resources", &RESOURCES),
+        list("ports", &PORTS),
+        list("volume_mounts", &VOLUME_MOUNTS),
+    ],
 };
-static SECRET_ITEMS: Schema = Schema { attrs: &[req("path", Ty::String), opt("version", Ty::String), opt("mode", Ty::Number)], blocks: &[] };
-static SECRET_VOL: Schema = Schema { attrs: &[req("secret", Ty::String), opt("default_mode", Ty::Number)], blocks: &[list("items", &SECRET_ITEMS)] };
-static CLOUD_SQL: Schema = Schema { attrs: &[opt("instances", Ty::ListString)], blocks: &[] };
-static EMPTY_DIR: Schema = Schema { attrs: &[opt("medium", Ty::String), opt("size_limit", Ty::String)], blocks: &[] };
-static GCS: Schema = Schema { attrs: &[req("bucket", Ty::String), opt("read_only", Ty::Bool), opt("mount_options", Ty::ListString)], blocks: &[] };
-static NFS: Schema = Schema { attrs: &[req("server", Ty::String), opt("path", Ty::String), opt("read_only", Ty::Bool)], blocks: &[] };
+static SECRET_ITEMS: Schema = Schema {
+    attrs: &[
+        req("path", Ty::String),
+        opt("version", Ty::String),
+        opt("mode", Ty::Number),
+    ],
+    blocks: &[],
+};
+static SECRET_VOL: Schema = Schema {
+    attrs: &[req("secret", Ty::String), opt("default_mode", Ty::Number)],
+    blocks: &[list("items", &SECRET_ITEMS)],
+};
+static CLOUD_SQL: Schema = Schema {
+    attrs: &[opt("instances", Ty::ListString)],
+    blocks: &[],
+};
+static EMPTY_DIR: Schema = Schema {
+    attrs: &[opt("medium", Ty::String), opt("size_limit", Ty::String)],
+    blocks: &[],
+};
+static GCS: Schema = Schema {
+    attrs: &[
+        req("bucket", Ty::String),
+        opt("read_only", Ty::Bool),
+        opt("mount_options", Ty::ListString),
+    ],
+    blocks: &[],
+};
+static NFS: Schema = Schema {
+    attrs: &[
+        req("server", Ty::String),
+        opt("path", Ty::String),
+        opt("read_only", Ty::Bool),
+    ],
+    blocks: &[],
+};
 static VOLUMES: Schema = Schema {
     attrs: &[req("name", Ty::String)],
-    blocks: &[single("secret", &SECRET_VOL), single("cloud_sql_instance", &CLOUD_SQL), single("empty_dir", &EMPTY_DIR), single("gcs", &GCS), single("nfs", &NFS)],
+    blocks: &[
+        single("secret", &SECRET_VOL),
+        single("cloud_sql_instance", &CLOUD_SQL),
+        single("empty_dir", &EMPTY_DIR),
+        single("gcs", &GCS),
+        single("nfs", &NFS),
+    ],
 };
-static NETWORK_INTERFACES: Schema = Schema { attrs: &[opt("network", Ty::String), opt("subnetwork", Ty::String), opt("tags", Ty::ListString)], blocks: &[] };
-static VPC_ACCESS: Schema = Schema { attrs: &[opt("connector", Ty::String), opt("egress", Ty::String)], blocks: &[list("network_interfaces", &NETWORK_INTERFACES)] };
-static NODE_SELECTOR: Schema = Schema { attrs: &[req("accelerator", Ty::String)], blocks: &[] };
+static NETWORK_INTERFACES: Schema = Schema {
+    attrs: &[
+        opt("network", Ty::String),
+        opt("subnetwork", Ty::String),
+        opt("tags", Ty::ListString),
+    ],
+    blocks: &[],
+};
+static VPC_ACCESS: Schema = Schema {
+    attrs: &[opt("connector", Ty::String), opt("egress", Ty::String)],
+    blocks: &[list("network_interfaces", &NETWORK_INTERFACES)],
+};
+static NODE_SELECTOR: Schema = Schema {
+    attrs: &[req("accelerator", Ty::String)],
+    blocks: &[],
+};
 static TASK_TEMPLATE: Schema = Schema {
     attrs: &[
         opt("max_retries", Ty::Number),
@@ -66,14 +140,28 @@ static TASK_TEMPLATE: Schema = Schema {
         opt("encryption_key", Ty::String),
         opt("gpu_zonal_redundancy_disabled", Ty::Bool),
     ],
-    blocks: &[list("containers", &CONTAINERS), list("volumes", &VOLUMES), single("vpc_access", &VPC_ACCESS), single("node_selector", &NODE_SELECTOR)],
+    blocks: &[
+        list("containers", &CONTAINERS),
+        list("volumes", &VOLUMES),
+        single("vpc_access", &VPC_ACCESS),
+        single("node_selector", &NODE_SELECTOR),
+    ],
 };
 static EXECUTION_TEMPLATE: Schema = Schema {
-    attrs: &[opt("labels", Ty::MapString), opt("annotations", Ty::MapString), opt("parallelism", Ty::Number), opt("task_count", Ty::Number)],
+    attrs: &[
+        opt("labels", Ty::MapString),
+        opt("annotations", Ty::MapString),
+        opt("parallelism", Ty::Number),
+        opt("task_count", Ty::Number),
+    ],
     blocks: &[single_req("template", &TASK_TEMPLATE)],
 };
 static BINARY_AUTHORIZATION: Schema = Schema {
-    attrs: &[opt("breakglass_justification", Ty::String), opt("use_default", Ty::Bool), opt("policy", Ty::String)],
+    attrs: &[
+        opt("breakglass_justification", Ty::String),
+        opt("use_default", Ty::Bool),
+        opt("policy", Ty::String),
+    ],
     blocks: &[],
 };
 pub static SCHEMA: Schema = Schema {
@@ -90,10 +178,22 @@ pub static SCHEMA: Schema = Schema {
         opt("start_execution_token", Ty::String),
         opt("run_execution_token", Ty::String),
     ],
-    blocks: &[single("binary_authorization", &BINARY_AUTHORIZATION), single_req("template", &EXECUTION_TEMPLATE)],
+    blocks: &[
+        single("binary_authorization", &BINARY_AUTHORIZATION),
+        single_req("template", &EXECUTION_TEMPLATE),
+    ],
 };
 
-const COMPUTED: &[&str] = &["uid", "etag", "generation", "create_time", "update_time", "creator", "last_modifier", "execution_count"];
+const COMPUTED: &[&str] = &[
+    "uid",
+    "etag",
+    "generation",
+    "create_time",
+    "update_time",
+    "creator",
+    "last_modifier",
+    "execution_count",
+];
 
 pub struct Job;
 
@@ -111,7 +211,12 @@ impl TypeInfo for Job {
             v.insert("deletion_protection".into(), Value::Bool(true));
         }
         let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-        let id = format!("projects/{}/locations/{}/jobs/{}", s("project"), s("location"), s("name"));
+        let id = format!(
+            "projects/{}/locations/{}/jobs/{}",
+            s("project"),
+            s("location"),
+            s("name")
+        );
         v.insert("id".into(), Value::String(id));
     }
     fn computed(&self) -> &'static [&'static str] {
@@ -121,19 +226,28 @@ impl TypeInfo for Job {
 
 /// The job's full name from its Terraform values.
 pub fn id_of(values: &Value) -> String {
-    values.get("id").and_then(Value::as_str).unwrap_or("").to_string()
+    values
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
 }
 
 /// Terraform values → the API body (without output fields or runform's markers).
 pub fn expand(values: &Value) -> Result<Job_, String> {
     let mut wire = to_wire(values, &SCHEMA);
     // The provider defaults env `value` to "" when a value_source is used; the API wants one.
-    if let Some(containers) = wire.pointer_mut("/template/template/containers").and_then(Value::as_array_mut) {
+    if let Some(containers) = wire
+        .pointer_mut("/template/template/containers")
+        .and_then(Value::as_array_mut)
+    {
         for c in containers {
             if let Some(env) = c.get_mut("env").and_then(Value::as_array_mut) {
                 for e in env {
                     if let Some(m) = e.as_object_mut() {
-                        if m.contains_key("valueSource") && m.get("value").and_then(Value::as_str) == Some("") {
+                        if m.contains_key("valueSource")
+                            && m.get("value").and_then(Value::as_str) == Some("")
+                        {
                             m.remove("value");
                         }
                     }
@@ -154,7 +268,15 @@ pub fn canonical(j: &Job_) -> Job_ {
     j.uid.clear();
     j.generation = 0;
     j.observed_generation = 0;
-    for t in [&mut j.create_time, &mut j.update_time, &mut j.delete_time, &mut j.expire_time, &mut j.creator, &mut j.last_modifier, &mut j.etag] {
+    for t in [
+        &mut j.create_time,
+        &mut j.update_time,
+        &mut j.delete_time,
+        &mut j.expire_time,
+        &mut j.creator,
+        &mut j.last_modifier,
+        &mut j.etag,
+    ] {
         t.clear();
     }
     j.terminal_condition = None;
@@ -220,10 +342,16 @@ fn fmt_secs(s: f64) -> String {
 
 /// `1000m` → `1`, `0.5` → `500m`; memory to the largest exact binary unit.
 fn canonical_quantity(key: &str, v: &str) -> String {
-    let Some(q) = parse_quantity(v) else { return v.to_string() };
+    let Some(q) = parse_quantity(v) else {
+        return v.to_string();
+    };
     if key == "cpu" {
         let milli = (q * 1000.0).round() as i64;
-        return if milli % 1000 == 0 { (milli / 1000).to_string() } else { format!("{milli}m") };
+        return if milli % 1000 == 0 {
+            (milli / 1000).to_string()
+        } else {
+            format!("{milli}m")
+        };
     }
     if key == "memory" {
         let bytes = q.round() as i64;
@@ -262,7 +390,9 @@ pub fn absorb_unset(desired: &mut Job_, live: &Job_, cfg: &Value) {
         dt.execution_environment = lt.execution_environment.clone();
     }
     for (i, c) in dt.containers.iter_mut().enumerate() {
-        let Some(lc) = lt.containers.get(i) else { continue };
+        let Some(lc) = lt.containers.get(i) else {
+            continue;
+        };
         let base = format!("/template/template/containers/{i}");
         if !set(&format!("{base}/name")) {
             c.name = lc.name.clone();
@@ -286,14 +416,22 @@ pub fn absorb_unset(desired: &mut Job_, live: &Job_, cfg: &Value) {
     // unchanged token is not a change.
     if live.start_execution_token.is_none() {
         if let Some(t) = &desired.start_execution_token {
-            if cfg.get("start_execution_token_applied").and_then(Value::as_str) == Some(t) {
+            if cfg
+                .get("start_execution_token_applied")
+                .and_then(Value::as_str)
+                == Some(t)
+            {
                 desired.start_execution_token = None;
             }
         }
     }
     if live.run_execution_token.is_none() {
         if let Some(t) = &desired.run_execution_token {
-            if cfg.get("run_execution_token_applied").and_then(Value::as_str) == Some(t) {
+            if cfg
+                .get("run_execution_token_applied")
+                .and_then(Value::as_str)
+                == Some(t)
+            {
                 desired.run_execution_token = None;
             }
         }
@@ -306,12 +444,28 @@ pub fn flatten(v: &Value, path: &str, out: &mut BTreeMap<String, Value>) {
     match v {
         Value::Object(m) => {
             for (k, x) in m {
-                let key = if path.ends_with(".limits") || path.ends_with("labels") || path.ends_with("annotations") { k.clone() } else { snake(k) };
-                let p = if path.is_empty() { key } else { format!("{path}.{key}") };
+                let key = if path.ends_with(".limits")
+                    || path.ends_with("labels")
+                    || path.ends_with("annotations")
+                {
+                    k.clone()
+                } else {
+                    snake(k)
+                };
+                let p = if path.is_empty() {
+                    key
+                } else {
+                    format!("{path}.{key}")
+                };
                 flatten(x, &p, out);
             }
         }
-        Value::Array(items) if items.iter().all(|i| i.get("name").and_then(Value::as_str).is_some()) && path.ends_with(".env") => {
+        Value::Array(items)
+            if items
+                .iter()
+                .all(|i| i.get("name").and_then(Value::as_str).is_some())
+                && path.ends_with(".env") =>
+        {
             for i in items {
                 let name = i.get("name").and_then(Value::as_str).unwrap_or("");
                 let mut m = i.as_object().cloned().unwrap_or_default();
@@ -339,7 +493,11 @@ pub fn diff(old: &Job_, new: &Job_) -> Vec<AttrChange> {
     let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
     keys.into_iter()
         .filter(|k| a.get(*k) != b.get(*k))
-        .map(|k| AttrChange { path: k.clone(), old: a.get(k).cloned(), new: b.get(k).cloned() })
+        .map(|k| AttrChange {
+            path: k.clone(),
+            old: a.get(k).cloned(),
+            new: b.get(k).cloned(),
+        })
         .collect()
 }
 
@@ -348,39 +506,99 @@ pub fn validate(rc: &ResourceConfig, diags: &mut Diagnostics) {
     let job = match expand(&rc.values) {
         Ok(j) => j,
         Err(e) => {
-            diags.push(Diagnostic::error(format!("{}: {e}", rc.addr), Some(rc.range.clone())));
+            diags.push(Diagnostic::error(
+                format!("{}: {e}", rc.addr),
+                Some(rc.range.clone()),
+            ));
             return;
         }
     };
     let name = rc.values.get("name").and_then(Value::as_str).unwrap_or("");
+    // 0 is "unset" on the wire, but an explicit 0 in the configuration is out of range.
+    if let Some(n) = rc
+        .values
+        .pointer("/template/task_count")
+        .and_then(Value::as_f64)
+    {
+        if n < 1.0 {
+            diags.push(Diagnostic::error(
+                format!(
+                    "{}: task_count is {n}; it must be between 1 and 10000",
+                    rc.addr
+                ),
+                Some(rc.span("template.task_count")),
+            ));
+        }
+    }
     for (field, problem) in validate_job(name, &job) {
         let path = tf_path(&field);
-        let path = if field == "name" { "name".to_string() } else { path };
-        diags.push(Diagnostic::error(format!("{}: {problem}", rc.addr), Some(rc.span(&path))));
+        let path = if field == "name" {
+            "name".to_string()
+        } else {
+            path
+        };
+        diags.push(Diagnostic::error(
+            format!("{}: {problem}", rc.addr),
+            Some(rc.span(&path)),
+        ));
     }
-    if rc.values.get("project").and_then(Value::as_str).unwrap_or("").is_empty() {
+    if rc
+        .values
+        .get("project")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .is_empty()
+    {
         diags.push(
-            Diagnostic::error(format!("{}: no project: set `project` here or in `provider \"google\"`", rc.addr), Some(rc.range.clone()))
-                .with_hint("or set GOOGLE_PROJECT in the environment"),
+            Diagnostic::error(
+                format!(
+                    "{}: no project: set `project` here or in `provider \"google\"`",
+                    rc.addr
+                ),
+                Some(rc.range.clone()),
+            )
+            .with_hint("or set GOOGLE_PROJECT in the environment"),
         );
     }
     if job.start_execution_token.is_some() && job.run_execution_token.is_some() {
         diags.push(Diagnostic::error(
-            format!("{}: start_execution_token and run_execution_token cannot both be set", rc.addr),
+            format!(
+                "{}: start_execution_token and run_execution_token cannot both be set",
+                rc.addr
+            ),
             Some(rc.span("run_execution_token")),
         ));
     }
     for (k, _) in job.labels.iter().chain(job.annotations.iter()) {
         let ns = k.split_once('/').map(|x| x.0).unwrap_or("");
-        if ["run.googleapis.com", "cloud.googleapis.com", "serving.knative.dev", "autoscaling.knative.dev"].contains(&ns) {
-            diags.push(Diagnostic::error(format!("{}: key {k:?} uses a namespace Cloud Run reserves", rc.addr), Some(rc.span("labels"))));
+        if [
+            "run.googleapis.com",
+            "cloud.googleapis.com",
+            "serving.knative.dev",
+            "autoscaling.knative.dev",
+        ]
+        .contains(&ns)
+        {
+            diags.push(Diagnostic::error(
+                format!("{}: key {k:?} uses a namespace Cloud Run reserves", rc.addr),
+                Some(rc.span("labels")),
+            ));
         }
     }
 }
 
 /// `template.template.containers[0].resources.limits.cpu` from the wire path.
 fn tf_path(wire: &str) -> String {
-    wire.split('.').map(|seg| if seg.contains('/') { seg.to_string() } else { snake(seg) }).collect::<Vec<_>>().join(".")
+    wire.split('.')
+        .map(|seg| {
+            if seg.contains('/') {
+                seg.to_string()
+            } else {
+                snake(seg)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 const TIMEOUT: Duration = Duration::from_secs(20 * 60);
@@ -401,7 +619,14 @@ impl ResourceType for Job {
     }
 
     fn plan(&self, input: PlanInput<'_>) -> Result<Change, String> {
-        let PlanInput { addr, config, state, live, lineage, .. } = input;
+        let PlanInput {
+            addr,
+            config,
+            state,
+            live,
+            lineage,
+            ..
+        } = input;
         let mut change = Change::new(addr, TYPE);
         let Some(rc) = config else {
             // In state, not in config: delete.
@@ -423,14 +648,26 @@ impl ResourceType for Job {
         let mut desired = expand(&rc.values)?;
         let prior_id = state.map(|s| s.id.clone());
         change.prior_id = prior_id.clone();
-        let live_job: Option<Job_> = live.map(|v| serde_json::from_value(v.clone())).transpose().map_err(|e| e.to_string())?;
+        let live_job: Option<Job_> = live
+            .map(|v| serde_json::from_value(v.clone()))
+            .transpose()
+            .map_err(|e| e.to_string())?;
         match (&prior_id, &live_job) {
             (Some(pid), _) if *pid != new_id => {
                 change.action = Action::Replace;
-                change.reason = Some(format!("{} changed ({} → {})", replace_cause(pid, &new_id), pid, new_id));
+                change.reason = Some(format!(
+                    "{} changed ({} → {})",
+                    replace_cause(pid, &new_id),
+                    pid,
+                    new_id
+                ));
                 change.before = state.map(|s| s.values.clone());
                 let old = state.and_then(|s| s.values.get("name").cloned());
-                change.attrs.push(AttrChange { path: "id".into(), old: Some(Value::String(pid.clone())), new: Some(Value::String(new_id.clone())) });
+                change.attrs.push(AttrChange {
+                    path: "id".into(),
+                    old: Some(Value::String(pid.clone())),
+                    new: Some(Value::String(new_id.clone())),
+                });
                 let _ = old;
                 change.body = Some(serde_json::to_value(&desired).map_err(|e| e.to_string())?);
                 return Ok(change);
@@ -468,11 +705,21 @@ impl ResourceType for Job {
         let (cd, cl) = (canonical(&desired), canonical(&live_job));
         change.attrs = diff(&cl, &cd);
         // Terraform-only arguments live in state.
-        let dp_new = rc.values.get("deletion_protection").cloned().unwrap_or(Value::Bool(true));
-        let dp_old = state.and_then(|s| s.values.get("deletion_protection").cloned()).unwrap_or(Value::Bool(true));
+        let dp_new = rc
+            .values
+            .get("deletion_protection")
+            .cloned()
+            .unwrap_or(Value::Bool(true));
+        let dp_old = state
+            .and_then(|s| s.values.get("deletion_protection").cloned())
+            .unwrap_or(Value::Bool(true));
         let state_only = change.attrs.is_empty() && dp_new != dp_old;
         if dp_new != dp_old {
-            change.attrs.push(AttrChange { path: "deletion_protection".into(), old: Some(dp_old), new: Some(dp_new) });
+            change.attrs.push(AttrChange {
+                path: "deletion_protection".into(),
+                old: Some(dp_old),
+                new: Some(dp_new),
+            });
         }
         change.before = state.map(|s| s.values.clone());
         change.live_etag = Some(live_job.etag.clone());
@@ -492,7 +739,11 @@ impl ResourceType for Job {
         Ok(change)
     }
 
-    fn apply<'a>(&'a self, ctx: &'a Ctx, change: &'a Change) -> Pin<Box<dyn Future<Output = Result<Option<StateEntry>, String>> + Send + 'a>> {
+    fn apply<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        change: &'a Change,
+    ) -> Pin<Box<dyn Future<Output = Result<Option<StateEntry>, String>> + Send + 'a>> {
         Box::pin(async move {
             let client = &ctx.client;
             let err = |e: crate::cloud::CloudError| format!("{e}");
@@ -504,7 +755,12 @@ impl ResourceType for Job {
                     }
                     Ok(None)
                 }
-                Action::Create | Action::Replace | Action::Update | Action::Adopt | Action::StateOnly | Action::NoOp => {
+                Action::Create
+                | Action::Replace
+                | Action::Update
+                | Action::Adopt
+                | Action::StateOnly
+                | Action::NoOp => {
                     if change.action == Action::Replace {
                         if let Some(old) = &change.prior_id {
                             client.delete_job(old, TIMEOUT).await.map_err(err)?;
@@ -512,9 +768,13 @@ impl ResourceType for Job {
                     }
                     let values = change.after.clone().ok_or("no desired values")?;
                     let id = id_of(&values);
-                    let mut body: Job_ = serde_json::from_value(change.body.clone().unwrap_or_default()).map_err(|e| e.to_string())?;
-                    body.annotations.insert(ANN_LINEAGE.into(), ctx.lineage.clone());
-                    body.annotations.insert(ANN_ADDRESS.into(), change.addr.clone());
+                    let mut body: Job_ =
+                        serde_json::from_value(change.body.clone().unwrap_or_default())
+                            .map_err(|e| e.to_string())?;
+                    body.annotations
+                        .insert(ANN_LINEAGE.into(), ctx.lineage.clone());
+                    body.annotations
+                        .insert(ANN_ADDRESS.into(), change.addr.clone());
                     let job = match change.action {
                         Action::Create | Action::Replace => {
                             let (parent, job_id) = id.rsplit_once("/jobs/").ok_or("bad job id")?;
@@ -522,7 +782,11 @@ impl ResourceType for Job {
                                 Ok(j) => j,
                                 // Created by an earlier, interrupted apply of this state: adopt it.
                                 Err(e) if e.status() == Some(409) => {
-                                    let live = client.get_job(&id).await.map_err(err)?.ok_or("job vanished")?;
+                                    let live = client
+                                        .get_job(&id)
+                                        .await
+                                        .map_err(err)?
+                                        .ok_or("job vanished")?;
                                     if live.annotations.get(ANN_LINEAGE) != Some(&ctx.lineage) {
                                         return Err(format!("{e}"));
                                     }
@@ -536,7 +800,11 @@ impl ResourceType for Job {
                             body.name = id.clone();
                             client.update_job(&body, TIMEOUT).await.map_err(err)?
                         }
-                        _ => client.get_job(&id).await.map_err(err)?.ok_or("job not found")?,
+                        _ => client
+                            .get_job(&id)
+                            .await
+                            .map_err(err)?
+                            .ok_or("job not found")?,
                     };
                     Ok(Some(entry_from(&values, &job)))
                 }
@@ -560,14 +828,26 @@ pub fn entry_from(values: &Value, job: &Job_) -> StateEntry {
     if let Value::Object(m) = &mut v {
         m.insert("uid".into(), Value::String(job.uid.clone()));
         m.insert("etag".into(), Value::String(job.etag.clone()));
-        m.insert("generation".into(), Value::String(job.generation.to_string()));
+        m.insert(
+            "generation".into(),
+            Value::String(job.generation.to_string()),
+        );
         m.insert("create_time".into(), Value::String(job.create_time.clone()));
         m.insert("update_time".into(), Value::String(job.update_time.clone()));
         m.insert("creator".into(), Value::String(job.creator.clone()));
-        m.insert("last_modifier".into(), Value::String(job.last_modifier.clone()));
+        m.insert(
+            "last_modifier".into(),
+            Value::String(job.last_modifier.clone()),
+        );
         m.insert("execution_count".into(), Value::from(job.execution_count));
     }
-    StateEntry { ty: TYPE.into(), id: id_of(values), values: v, deps: Vec::new(), extra: Value::Null }
+    StateEntry {
+        ty: TYPE.into(),
+        id: id_of(values),
+        values: v,
+        deps: Vec::new(),
+        extra: Value::Null,
+    }
 }
 
 #[cfg(test)]
@@ -602,8 +882,18 @@ mod tests {
         lt.service_account = "123-compute@developer.gserviceaccount.com".into();
         lt.containers[0].env.reverse();
         lt.containers[0].name = "job".into();
-        lt.containers[0].resources.as_mut().unwrap().limits.insert("cpu".into(), "1000m".into());
-        lt.containers[0].resources.as_mut().unwrap().limits.insert("memory".into(), "512Mi".into());
+        lt.containers[0]
+            .resources
+            .as_mut()
+            .unwrap()
+            .limits
+            .insert("cpu".into(), "1000m".into());
+        lt.containers[0]
+            .resources
+            .as_mut()
+            .unwrap()
+            .limits
+            .insert("memory".into(), "512Mi".into());
         absorb_unset(&mut desired, &live, &values);
         assert_eq!(diff(&canonical(&live), &canonical(&desired)), vec![]);
     }
@@ -620,6 +910,9 @@ mod tests {
         let new = canonical(&expand(&v2).unwrap());
         let d = diff(&old, &new);
         assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(d[0].path, "template.template.containers[0].env[\"B\"].value");
+        assert_eq!(
+            d[0].path,
+            "template.template.containers[0].env[\"B\"].value"
+        );
     }
 }

@@ -16,9 +16,16 @@ use std::time::Duration;
 
 pub const TYPE: &str = "runform_job_execution";
 
-static ENV: Schema = Schema { attrs: &[req("name", Ty::String), opt("value", Ty::String)], blocks: &[] };
+static ENV: Schema = Schema {
+    attrs: &[req("name", Ty::String), opt("value", Ty::String)],
+    blocks: &[],
+};
 static OVERRIDES: Schema = Schema {
-    attrs: &[opt("args", Ty::ListString), opt("task_count", Ty::Number), opt("timeout", Ty::String)],
+    attrs: &[
+        opt("args", Ty::ListString),
+        opt("task_count", Ty::Number),
+        opt("timeout", Ty::String),
+    ],
     blocks: &[list("env", &ENV)],
 };
 pub static SCHEMA: Schema = Schema {
@@ -40,11 +47,28 @@ impl TypeInfo for JobExecution {
         &SCHEMA
     }
     fn derive(&self, v: &mut Map<String, Value>, provider: &Provider) {
-        let job = v.get("job").and_then(Value::as_str).unwrap_or("").to_string();
+        let job = v
+            .get("job")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         if !job.contains('/') && !job.contains(crate::config::UNKNOWN_START) {
-            let project = v.get("project").and_then(Value::as_str).map(str::to_string).or(provider.project.clone()).unwrap_or_default();
-            let location = v.get("location").and_then(Value::as_str).map(str::to_string).or(provider.region.clone()).unwrap_or_default();
-            v.insert("job".into(), Value::String(job_name(&project, &location, &job)));
+            let project = v
+                .get("project")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .or(provider.project.clone())
+                .unwrap_or_default();
+            let location = v
+                .get("location")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .or(provider.region.clone())
+                .unwrap_or_default();
+            v.insert(
+                "job".into(),
+                Value::String(job_name(&project, &location, &job)),
+            );
         }
         v.entry("wait").or_insert(Value::Bool(true));
     }
@@ -55,8 +79,18 @@ impl TypeInfo for JobExecution {
 
 /// The overrides block as the API's RunJobRequest.
 fn run_request(values: &Value) -> RunJobRequest {
-    let Some(o) = values.get("overrides") else { return RunJobRequest::default() };
-    let strs = |v: Option<&Value>| v.and_then(Value::as_array).map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default();
+    let Some(o) = values.get("overrides") else {
+        return RunJobRequest::default();
+    };
+    let strs = |v: Option<&Value>| {
+        v.and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
     let env: Vec<EnvVar> = o
         .get("env")
         .and_then(Value::as_array)
@@ -71,11 +105,22 @@ fn run_request(values: &Value) -> RunJobRequest {
         })
         .unwrap_or_default();
     let args: Vec<String> = strs(o.get("args"));
-    let container_overrides = if args.is_empty() && env.is_empty() { vec![] } else { vec![ContainerOverride { args, env, ..Default::default() }] };
+    let container_overrides = if args.is_empty() && env.is_empty() {
+        vec![]
+    } else {
+        vec![ContainerOverride {
+            args,
+            env,
+            ..Default::default()
+        }]
+    };
     RunJobRequest {
         overrides: Some(Overrides {
             container_overrides,
-            task_count: o.get("task_count").and_then(Value::as_f64).map(|n| n as i32),
+            task_count: o
+                .get("task_count")
+                .and_then(Value::as_f64)
+                .map(|n| n as i32),
             timeout: o.get("timeout").and_then(Value::as_str).map(str::to_string),
         }),
         ..Default::default()
@@ -98,46 +143,94 @@ impl ResourceType for JobExecution {
     fn validate(&self, rc: &ResourceConfig, diags: &mut Diagnostics) {
         if let Some(t) = rc.values.get("timeout").and_then(Value::as_str) {
             if parse_duration_secs(t).is_none() {
-                diags.push(Diagnostic::error(format!("{}: timeout {t:?} is not a duration like \"1800s\"", rc.addr), Some(rc.span("timeout"))));
+                diags.push(Diagnostic::error(
+                    format!(
+                        "{}: timeout {t:?} is not a duration like \"1800s\"",
+                        rc.addr
+                    ),
+                    Some(rc.span("timeout")),
+                ));
             }
         }
-        if let Some(n) = rc.values.pointer("/overrides/task_count").and_then(Value::as_f64) {
+        if let Some(n) = rc
+            .values
+            .pointer("/overrides/task_count")
+            .and_then(Value::as_f64)
+        {
             if !(1.0..=10_000.0).contains(&n) {
-                diags.push(Diagnostic::error(format!("{}: overrides.task_count is {n}; it must be between 1 and 10000", rc.addr), Some(rc.span("overrides.task_count"))));
+                diags.push(Diagnostic::error(
+                    format!(
+                        "{}: overrides.task_count is {n}; it must be between 1 and 10000",
+                        rc.addr
+                    ),
+                    Some(rc.span("overrides.task_count")),
+                ));
             }
         }
         let mut seen = std::collections::BTreeSet::new();
-        for (i, e) in rc.values.pointer("/overrides/env").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        for (i, e) in rc
+            .values
+            .pointer("/overrides/env")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
             let n = e.get("name").and_then(Value::as_str).unwrap_or("");
             if is_reserved_env(n) || !seen.insert(n.to_string()) {
-                diags.push(Diagnostic::error(format!("{}: override env {n:?} is reserved or repeated", rc.addr), Some(rc.span(&format!("overrides.env[{i}].name")))));
+                diags.push(Diagnostic::error(
+                    format!("{}: override env {n:?} is reserved or repeated", rc.addr),
+                    Some(rc.span(&format!("overrides.env[{i}].name"))),
+                ));
             }
         }
     }
 
     fn plan(&self, input: PlanInput<'_>) -> Result<Change, String> {
-        let PlanInput { addr, config, state, stack_jobs, .. } = input;
+        let PlanInput {
+            addr,
+            config,
+            state,
+            stack_jobs,
+            ..
+        } = input;
         let mut change = Change::new(addr, TYPE);
         let Some(rc) = config else {
             change.action = Action::Forget;
-            change.reason = Some("it is no longer in the configuration (executions already run are kept)".into());
+            change.reason = Some(
+                "it is no longer in the configuration (executions already run are kept)".into(),
+            );
             change.prior_id = state.map(|s| s.id.clone());
             return Ok(change);
         };
-        let job_id = rc.values.get("job").and_then(Value::as_str).unwrap_or("").to_string();
+        let job_id = rc
+            .values
+            .get("job")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         // The trigger: the job's desired spec (when the job is in this configuration), the
         // explicit triggers, and the overrides.
-        let job_spec = stack_jobs.get(&job_id).and_then(|v| job::expand(v).ok()).map(|j| {
-            let mut c = job::canonical(&j);
-            c.labels.clear();
-            c.annotations.clear();
-            serde_json::to_value(&c.template).unwrap_or_default()
-        });
+        let job_spec = stack_jobs
+            .get(&job_id)
+            .and_then(|v| job::expand(v).ok())
+            .map(|j| {
+                let mut c = job::canonical(&j);
+                c.labels.clear();
+                c.annotations.clear();
+                serde_json::to_value(&c.template).unwrap_or_default()
+            });
         let fp_job = job_spec.as_ref().map(digest).unwrap_or_default();
         let fp_triggers = digest(rc.values.get("triggers").unwrap_or(&Value::Null));
         let fp_overrides = digest(rc.values.get("overrides").unwrap_or(&Value::Null));
         let prior = state.map(|s| &s.extra);
-        let old = |k: &str| prior.and_then(|p| p.get(k)).and_then(Value::as_str).unwrap_or("").to_string();
+        let old = |k: &str| {
+            prior
+                .and_then(|p| p.get(k))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
         let reason = if state.is_none() {
             Some("first run of this execution resource".to_string())
         } else if old("job") != job_id {
@@ -158,26 +251,43 @@ impl ResourceType for JobExecution {
             Some(r) => {
                 change.action = Action::Execute;
                 change.reason = Some(r);
-                change.body = Some(serde_json::to_value(run_request(&rc.values)).map_err(|e| e.to_string())?);
+                change.body =
+                    Some(serde_json::to_value(run_request(&rc.values)).map_err(|e| e.to_string())?);
             }
             None => change.action = Action::NoOp,
         }
         Ok(change)
     }
 
-    fn apply<'a>(&'a self, ctx: &'a Ctx, change: &'a Change) -> Pin<Box<dyn Future<Output = Result<Option<StateEntry>, String>> + Send + 'a>> {
+    fn apply<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        change: &'a Change,
+    ) -> Pin<Box<dyn Future<Output = Result<Option<StateEntry>, String>> + Send + 'a>> {
         Box::pin(async move {
             if change.action == Action::Forget {
                 return Ok(None);
             }
             let values = change.after.clone().ok_or("no values")?;
             let job_id = change.new_id.clone().unwrap_or_default();
-            let mut entry = StateEntry { ty: TYPE.into(), id: job_id.clone(), values: values.clone(), deps: vec![], extra: change.extra.clone() };
+            let mut entry = StateEntry {
+                ty: TYPE.into(),
+                id: job_id.clone(),
+                values: values.clone(),
+                deps: vec![],
+                extra: change.extra.clone(),
+            };
             if change.action != Action::Execute {
                 return Ok(Some(entry));
             }
-            let req: RunJobRequest = serde_json::from_value(change.body.clone().unwrap_or_default()).map_err(|e| e.to_string())?;
-            let op = ctx.client.run_job(&job_id, &req).await.map_err(|e| e.to_string())?;
+            let req: RunJobRequest =
+                serde_json::from_value(change.body.clone().unwrap_or_default())
+                    .map_err(|e| e.to_string())?;
+            let op = ctx
+                .client
+                .run_job(&job_id, &req)
+                .await
+                .map_err(|e| e.to_string())?;
             let exec_name = op
                 .metadata
                 .as_ref()
@@ -190,11 +300,25 @@ impl ResourceType for JobExecution {
             }
             let wait = values.get("wait").and_then(Value::as_bool).unwrap_or(true);
             if !wait {
-                ctx.observer.note(&format!("{}: started {} (not waiting)", change.addr, last_segment(&exec_name)));
+                ctx.observer.note(&format!(
+                    "{}: started {} (not waiting)",
+                    change.addr,
+                    last_segment(&exec_name)
+                ));
                 return Ok(Some(entry));
             }
-            let timeout = values.get("timeout").and_then(Value::as_str).and_then(parse_duration_secs).unwrap_or(3600.0);
-            let exec = super::wait_execution(ctx, &change.addr, &exec_name, Duration::from_secs_f64(timeout)).await?;
+            let timeout = values
+                .get("timeout")
+                .and_then(Value::as_str)
+                .and_then(parse_duration_secs)
+                .unwrap_or(3600.0);
+            let exec = super::wait_execution(
+                ctx,
+                &change.addr,
+                &exec_name,
+                Duration::from_secs_f64(timeout),
+            )
+            .await?;
             if !exec.succeeded() {
                 return Err(super::execution_failure(ctx, &exec).await);
             }

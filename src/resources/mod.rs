@@ -47,7 +47,11 @@ pub trait ResourceType: Sync {
     fn validate(&self, rc: &ResourceConfig, diags: &mut Diagnostics);
     fn plan(&self, input: PlanInput<'_>) -> Result<Change, String>;
     /// Carries out a change; returns the new state entry (`None` when it is gone).
-    fn apply<'a>(&'a self, ctx: &'a Ctx, change: &'a Change) -> Pin<Box<dyn Future<Output = Result<Option<StateEntry>, String>> + Send + 'a>>;
+    fn apply<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        change: &'a Change,
+    ) -> Pin<Box<dyn Future<Output = Result<Option<StateEntry>, String>> + Send + 'a>>;
 }
 
 static JOB: cloud_run_v2_job::Job = cloud_run_v2_job::Job;
@@ -72,11 +76,20 @@ pub fn type_info(ty: &str) -> Option<&'static dyn TypeInfo> {
 }
 
 /// Polls an execution until it finishes, reporting progress; gives up after `timeout`.
-pub async fn wait_execution(ctx: &Ctx, addr: &str, name: &str, timeout: Duration) -> Result<Execution, String> {
+pub async fn wait_execution(
+    ctx: &Ctx,
+    addr: &str,
+    name: &str,
+    timeout: Duration,
+) -> Result<Execution, String> {
     let start = tokio::time::Instant::now();
     let mut delay = Duration::from_millis(if ctx.client.is_local() { 50 } else { 2000 });
     loop {
-        let e = ctx.client.get_execution(name).await.map_err(|e| e.to_string())?;
+        let e = ctx
+            .client
+            .get_execution(name)
+            .await
+            .map_err(|e| e.to_string())?;
         ctx.observer.execution_progress(addr, &e);
         if e.is_done() {
             return Ok(e);
@@ -85,7 +98,11 @@ pub async fn wait_execution(ctx: &Ctx, addr: &str, name: &str, timeout: Duration
             return Err(format!("{addr}: execution {} still running after {}s; it keeps running (see `runform executions`)", last_segment(name), timeout.as_secs()));
         }
         tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(if ctx.client.is_local() { 1 } else { 10 }));
+        delay = (delay * 2).min(Duration::from_secs(if ctx.client.is_local() {
+            1
+        } else {
+            10
+        }));
     }
 }
 
@@ -94,17 +111,34 @@ pub async fn execution_failure(ctx: &Ctx, e: &Execution) -> String {
     let mut msg = format!(
         "execution {} {}: {}",
         e.short_name(),
-        if e.cancelled() { "was cancelled" } else { "failed" },
+        if e.cancelled() {
+            "was cancelled"
+        } else {
+            "failed"
+        },
         e.completed().map(|c| c.message.as_str()).unwrap_or("")
     );
     let tasks = ctx.client.list_tasks(&e.name).await.unwrap_or_default();
     let failed: Vec<_> = tasks
         .iter()
-        .filter(|t| t.conditions.iter().any(|c| c.type_ == "Completed" && c.state.as_str() == "CONDITION_FAILED"))
+        .filter(|t| {
+            t.conditions
+                .iter()
+                .any(|c| c.type_ == "Completed" && c.state.as_str() == "CONDITION_FAILED")
+        })
         .collect();
     for t in failed.iter().take(5) {
-        let why = t.last_attempt_result.as_ref().and_then(|r| r.status.as_ref()).map(|s| s.message.clone()).unwrap_or_default();
-        msg.push_str(&format!("\n  task {} failed after {} attempt(s): {why}", t.index, t.retried + 1));
+        let why = t
+            .last_attempt_result
+            .as_ref()
+            .and_then(|r| r.status.as_ref())
+            .map(|s| s.message.clone())
+            .unwrap_or_default();
+        msg.push_str(&format!(
+            "\n  task {} failed after {} attempt(s): {why}",
+            t.index,
+            t.retried + 1
+        ));
         if let Ok(lines) = ctx.client.logs(&e.name, Some(t.index)).await {
             let tail: Vec<_> = lines.iter().rev().take(10).collect();
             for l in tail.into_iter().rev() {
@@ -113,19 +147,32 @@ pub async fn execution_failure(ctx: &Ctx, e: &Execution) -> String {
         }
     }
     if failed.len() > 5 {
-        msg.push_str(&format!("\n  ... and {} more failed tasks (runform logs {})", failed.len() - 5, e.short_name()));
+        msg.push_str(&format!(
+            "\n  ... and {} more failed tasks (runform logs {})",
+            failed.len() - 5,
+            e.short_name()
+        ));
     }
     msg
 }
 
 /// Shows what each task printed (first lines), where the runtime serves logs.
 pub async fn report_task_output(ctx: &Ctx, addr: &str, e: &Execution) {
-    let Ok(lines) = ctx.client.logs(&e.name, None).await else { return };
+    let Ok(lines) = ctx.client.logs(&e.name, None).await else {
+        return;
+    };
     let shown = 40;
     for l in lines.iter().filter(|l| l.stream != "runform").take(shown) {
-        ctx.observer.note(&format!("{addr}: [task {} attempt {}] {}", l.task, l.attempt, l.line));
+        ctx.observer.note(&format!(
+            "{addr}: [task {} attempt {}] {}",
+            l.task, l.attempt, l.line
+        ));
     }
     if lines.len() > shown {
-        ctx.observer.note(&format!("{addr}: ... {} more lines: runform logs {}", lines.len() - shown, e.short_name()));
+        ctx.observer.note(&format!(
+            "{addr}: ... {} more lines: runform logs {}",
+            lines.len() - shown,
+            e.short_name()
+        ));
     }
 }

@@ -2,9 +2,9 @@
 //! `maxRetries`, killed (SIGTERM, then SIGKILL after a grace period) past its timeout or on
 //! cancel. Status, counters and conditions are kept the way the Cloud Run API reports them.
 
-pub use crate::api::ext::{ImageMapping, LogEntry};
 use super::store::Kind;
 use super::{now_rfc3339, ApiError, ApiResult, Runtime};
+pub use crate::api::ext::{ImageMapping, LogEntry};
 use crate::api::run::*;
 use crate::api::{Code, Enum, Operation, Status};
 use std::collections::BTreeMap;
@@ -35,13 +35,21 @@ echo "Completed Task #${CLOUD_RUN_TASK_INDEX}."
 #[derive(Debug, Clone, PartialEq)]
 enum Outcome {
     Succeeded,
-    Failed { exit_code: Option<i32>, signal: Option<i32>, message: String, retryable: bool },
+    Failed {
+        exit_code: Option<i32>,
+        signal: Option<i32>,
+        message: String,
+        retryable: bool,
+    },
     Cancelled,
 }
 
 /// What to start for a container.
 enum Program {
-    Exec { argv: Vec<String>, cwd: Option<PathBuf> },
+    Exec {
+        argv: Vec<String>,
+        cwd: Option<PathBuf>,
+    },
     Missing(String),
 }
 
@@ -58,20 +66,33 @@ fn resolve_program(c: &Container, images: &[ImageMapping]) -> Program {
     if !c.command.is_empty() {
         let mut argv = c.command.clone();
         argv.extend(c.args.iter().cloned());
-        let cwd = (!c.working_dir.is_empty()).then(|| PathBuf::from(&c.working_dir)).filter(|p| p.is_dir());
+        let cwd = (!c.working_dir.is_empty())
+            .then(|| PathBuf::from(&c.working_dir))
+            .filter(|p| p.is_dir());
         return Program::Exec { argv, cwd };
     }
-    let mapping = images
-        .iter()
-        .find(|m| m.image == c.image)
-        .or_else(|| images.iter().find(|m| image_base(&m.image) == image_base(&c.image)));
+    let mapping = images.iter().find(|m| m.image == c.image).or_else(|| {
+        images
+            .iter()
+            .find(|m| image_base(&m.image) == image_base(&c.image))
+    });
     if let Some(m) = mapping {
         let mut argv = m.command.clone();
-        argv.extend(if c.args.is_empty() { m.args.clone() } else { c.args.clone() });
-        return Program::Exec { argv, cwd: m.working_dir.as_ref().map(PathBuf::from) };
+        argv.extend(if c.args.is_empty() {
+            m.args.clone()
+        } else {
+            c.args.clone()
+        });
+        return Program::Exec {
+            argv,
+            cwd: m.working_dir.as_ref().map(PathBuf::from),
+        };
     }
     if image_base(&c.image) == SAMPLE_IMAGE {
-        return Program::Exec { argv: vec!["/bin/sh".into(), "-c".into(), SAMPLE_SCRIPT.into()], cwd: None };
+        return Program::Exec {
+            argv: vec!["/bin/sh".into(), "-c".into(), SAMPLE_SCRIPT.into()],
+            cwd: None,
+        };
     }
     Program::Missing(format!(
         "the local runtime cannot run image {:?}: it has no command, and no local mapping is registered for it. \
@@ -81,7 +102,6 @@ fn resolve_program(c: &Container, images: &[ImageMapping]) -> Program {
         image_base(&c.image)
     ))
 }
-
 
 struct ExecPlan {
     exec_name: String,
@@ -94,10 +114,18 @@ struct ExecPlan {
 impl Runtime {
     /// `jobs:run`: creates the execution and its tasks, starts them, and returns the execution
     /// and its (not yet done) operation.
-    pub fn run_job(self: &Arc<Self>, job_name: &str, req: RunJobRequest, token: Option<&str>) -> ApiResult<(Execution, Operation)> {
+    pub fn run_job(
+        self: &Arc<Self>,
+        job_name: &str,
+        req: RunJobRequest,
+        token: Option<&str>,
+    ) -> ApiResult<(Execution, Operation)> {
         let job = self.get_job(job_name)?;
         if !req.etag.is_empty() && req.etag != job.etag {
-            return Err(ApiError::new(Code::FailedPrecondition, "etag does not match the job's current etag"));
+            return Err(ApiError::new(
+                Code::FailedPrecondition,
+                "etag does not match the job's current etag",
+            ));
         }
         let mut template = job.template.template.clone();
         let mut task_count = job.template.task_count.max(1);
@@ -109,8 +137,16 @@ impl Runtime {
             p => p.min(task_count),
         };
         if req.validate_only {
-            let exec = Execution { name: format!("{job_name}/executions/validate-only"), ..Default::default() };
-            let op = Operation { name: String::new(), done: true, response: Some(to_any(EXECUTION_TYPE, &exec)), ..Default::default() };
+            let exec = Execution {
+                name: format!("{job_name}/executions/validate-only"),
+                ..Default::default()
+            };
+            let op = Operation {
+                name: String::new(),
+                done: true,
+                response: Some(to_any(EXECUTION_TYPE, &exec)),
+                ..Default::default()
+            };
             return Ok((exec, op));
         }
         let id = self.new_execution_id(job_name, token)?;
@@ -133,18 +169,33 @@ impl Runtime {
             template: Some(template.clone()),
             reconciling: true,
             conditions: vec![
-                cond("ResourcesAvailable", "CONDITION_SUCCEEDED", "Provisioned resources."),
-                cond("Started", "CONDITION_PENDING", "Waiting for tasks to start."),
+                cond(
+                    "ResourcesAvailable",
+                    "CONDITION_SUCCEEDED",
+                    "Provisioned resources.",
+                ),
+                cond(
+                    "Started",
+                    "CONDITION_PENDING",
+                    "Waiting for tasks to start.",
+                ),
                 cond("Completed", "CONDITION_PENDING", "Started deployment."),
             ],
             log_uri: String::new(),
             ..Default::default()
         };
-        let meta = Execution { name: exec_name.clone(), job: exec.job.clone(), ..Default::default() };
+        let meta = Execution {
+            name: exec_name.clone(),
+            job: exec.job.clone(),
+            ..Default::default()
+        };
         let op = Operation {
             name: {
                 let (p, l) = project_location(job_name).unwrap_or(("local", "local"));
-                format!("projects/{p}/locations/{l}/operations/{}", uuid::Uuid::new_v4())
+                format!(
+                    "projects/{p}/locations/{l}/operations/{}",
+                    uuid::Uuid::new_v4()
+                )
             },
             metadata: Some(to_any(EXECUTION_TYPE, &meta)),
             ..Default::default()
@@ -185,9 +236,18 @@ impl Runtime {
             }
         }
         let (tx, rx) = watch::channel(false);
-        self.running.lock().unwrap_or_else(|p| p.into_inner()).insert(exec_name.clone(), tx);
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(exec_name.clone(), tx);
         self.link_operation(&exec_name, &op.name, false);
-        let plan = ExecPlan { exec_name, job_short: exec.job.clone(), task_count, parallelism, template };
+        let plan = ExecPlan {
+            exec_name,
+            job_short: exec.job.clone(),
+            task_count,
+            parallelism,
+            template,
+        };
         let rt = self.clone();
         tokio::spawn(async move { rt.drive(plan, rx).await });
         Ok((exec, op))
@@ -197,31 +257,53 @@ impl Runtime {
     /// operation's own record through `pending_ops`).
     pub(crate) fn link_operation(&self, exec: &str, op: &str, job_response: bool) {
         let mut store = self.store();
-        let mut links: BTreeMap<String, Vec<(String, bool)>> = store.get(Kind::Operation, "_links").unwrap_or_default();
-        links.entry(exec.to_string()).or_default().push((op.to_string(), job_response));
+        let mut links: BTreeMap<String, Vec<(String, bool)>> =
+            store.get(Kind::Operation, "_links").unwrap_or_default();
+        links
+            .entry(exec.to_string())
+            .or_default()
+            .push((op.to_string(), job_response));
         let _ = store.put(Kind::Operation, "_links", &links);
     }
 
     fn complete_operations(&self, exec: &Execution) {
         let mut store = self.store();
-        let mut links: BTreeMap<String, Vec<(String, bool)>> = store.get(Kind::Operation, "_links").unwrap_or_default();
-        let Some(ops) = links.remove(&exec.name) else { return };
+        let mut links: BTreeMap<String, Vec<(String, bool)>> =
+            store.get(Kind::Operation, "_links").unwrap_or_default();
+        let Some(ops) = links.remove(&exec.name) else {
+            return;
+        };
         for (op_name, job_response) in ops {
-            let Some(mut op) = store.get::<Operation>(Kind::Operation, &op_name) else { continue };
+            let Some(mut op) = store.get::<Operation>(Kind::Operation, &op_name) else {
+                continue;
+            };
             op.done = true;
             if exec.succeeded() {
                 op.response = Some(if job_response {
                     let job_name = exec.name.split("/executions/").next().unwrap_or("");
                     match store.get::<Job>(Kind::Job, job_name) {
                         Some(j) => to_any(JOB_TYPE, &j),
-                        None => to_any(JOB_TYPE, &Job { name: job_name.into(), ..Default::default() }),
+                        None => to_any(
+                            JOB_TYPE,
+                            &Job {
+                                name: job_name.into(),
+                                ..Default::default()
+                            },
+                        ),
                     }
                 } else {
                     to_any(EXECUTION_TYPE, exec)
                 });
             } else {
-                let message = exec.completed().map(|c| c.message.clone()).unwrap_or_else(|| "execution failed".into());
-                op.error = Some(Status { code: Code::FailedPrecondition as i32, message, details: vec![] });
+                let message = exec
+                    .completed()
+                    .map(|c| c.message.clone())
+                    .unwrap_or_else(|| "execution failed".into());
+                op.error = Some(Status {
+                    code: Code::FailedPrecondition as i32,
+                    message,
+                    details: vec![],
+                });
             }
             let _ = store.put(Kind::Operation, &op_name, &op);
         }
@@ -235,7 +317,12 @@ impl Runtime {
         let images = Arc::new(images);
         self.update_exec(&plan.exec_name, |e| {
             e.start_time = now_rfc3339();
-            set_cond(&mut e.conditions, "Started", "CONDITION_SUCCEEDED", "Started.");
+            set_cond(
+                &mut e.conditions,
+                "Started",
+                "CONDITION_SUCCEEDED",
+                "Started.",
+            );
         });
         let mut handles = Vec::new();
         for idx in 0..plan.task_count {
@@ -244,18 +331,34 @@ impl Runtime {
             let sem = sem.clone();
             let images = images.clone();
             let cancel = cancel.clone();
-            handles.push(tokio::spawn(async move { rt.run_task(&plan, idx, sem, &images, cancel).await }));
+            handles.push(tokio::spawn(async move {
+                rt.run_task(&plan, idx, sem, &images, cancel).await
+            }));
         }
         for h in handles {
             let _ = h.await;
         }
         self.finish_execution(&plan.exec_name);
-        self.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&plan.exec_name);
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&plan.exec_name);
         self.changed.notify_waiters();
     }
 
-    async fn run_task(&self, plan: &ExecPlan, idx: i32, sem: Arc<Semaphore>, images: &[ImageMapping], mut cancel: watch::Receiver<bool>) {
-        let task_name = format!("{}/tasks/{}-task{idx}", plan.exec_name, last_segment(&plan.exec_name));
+    async fn run_task(
+        &self,
+        plan: &ExecPlan,
+        idx: i32,
+        sem: Arc<Semaphore>,
+        images: &[ImageMapping],
+        mut cancel: watch::Receiver<bool>,
+    ) {
+        let task_name = format!(
+            "{}/tasks/{}-task{idx}",
+            plan.exec_name,
+            last_segment(&plan.exec_name)
+        );
         let permit = tokio::select! {
             p = sem.acquire_owned() => p.ok(),
             _ = wait_cancel(&mut cancel) => None,
@@ -263,7 +366,12 @@ impl Runtime {
         if permit.is_none() || *cancel.borrow() {
             self.update_task(&task_name, |t| {
                 t.completion_time = now_rfc3339();
-                set_cond(&mut t.conditions, "Completed", "CONDITION_FAILED", "The task was cancelled before it started.");
+                set_cond(
+                    &mut t.conditions,
+                    "Completed",
+                    "CONDITION_FAILED",
+                    "The task was cancelled before it started.",
+                );
             });
             self.update_exec(&plan.exec_name, |e| e.cancelled_count += 1);
             return;
@@ -278,18 +386,34 @@ impl Runtime {
                     t.start_time = start.clone();
                     t.scheduled_time = start.clone();
                 }
-                set_cond(&mut t.conditions, "Completed", "CONDITION_PENDING", &format!("Attempt {attempt} is running."));
+                set_cond(
+                    &mut t.conditions,
+                    "Completed",
+                    "CONDITION_PENDING",
+                    &format!("Attempt {attempt} is running."),
+                );
             });
             self.update_exec(&plan.exec_name, |e| e.running_count += 1);
-            let outcome = self.run_attempt(plan, idx, attempt, timeout, images, &mut cancel).await;
+            let outcome = self
+                .run_attempt(plan, idx, attempt, timeout, images, &mut cancel)
+                .await;
             self.update_exec(&plan.exec_name, |e| e.running_count -= 1);
             let last = attempt >= max_retries;
             match &outcome {
                 Outcome::Succeeded => {
                     self.update_task(&task_name, |t| {
                         t.completion_time = now_rfc3339();
-                        t.last_attempt_result = Some(TaskAttemptResult { status: Some(Status::default()), exit_code: Some(0), term_signal: None });
-                        set_cond(&mut t.conditions, "Completed", "CONDITION_SUCCEEDED", "Completed successfully.");
+                        t.last_attempt_result = Some(TaskAttemptResult {
+                            status: Some(Status::default()),
+                            exit_code: Some(0),
+                            term_signal: None,
+                        });
+                        set_cond(
+                            &mut t.conditions,
+                            "Completed",
+                            "CONDITION_SUCCEEDED",
+                            "Completed successfully.",
+                        );
                     });
                     self.update_exec(&plan.exec_name, |e| e.succeeded_count += 1);
                     return;
@@ -298,18 +422,40 @@ impl Runtime {
                     self.update_task(&task_name, |t| {
                         t.completion_time = now_rfc3339();
                         t.last_attempt_result = Some(TaskAttemptResult {
-                            status: Some(Status { code: Code::Cancelled as i32, message: "The task was cancelled.".into(), details: vec![] }),
+                            status: Some(Status {
+                                code: Code::Cancelled as i32,
+                                message: "The task was cancelled.".into(),
+                                details: vec![],
+                            }),
                             exit_code: None,
                             term_signal: Some(15),
                         });
-                        set_cond(&mut t.conditions, "Completed", "CONDITION_FAILED", "The task was cancelled.");
+                        set_cond(
+                            &mut t.conditions,
+                            "Completed",
+                            "CONDITION_FAILED",
+                            "The task was cancelled.",
+                        );
                     });
                     self.update_exec(&plan.exec_name, |e| e.cancelled_count += 1);
                     return;
                 }
-                Outcome::Failed { exit_code, signal, message, retryable } => {
+                Outcome::Failed {
+                    exit_code,
+                    signal,
+                    message,
+                    retryable,
+                } => {
                     let result = TaskAttemptResult {
-                        status: Some(Status { code: if signal.is_some() { Code::DeadlineExceeded as i32 } else { Code::Unknown as i32 }, message: message.clone(), details: vec![] }),
+                        status: Some(Status {
+                            code: if signal.is_some() {
+                                Code::DeadlineExceeded as i32
+                            } else {
+                                Code::Unknown as i32
+                            },
+                            message: message.clone(),
+                            details: vec![],
+                        }),
                         exit_code: *exit_code,
                         term_signal: *signal,
                     };
@@ -336,19 +482,37 @@ impl Runtime {
         }
     }
 
-    async fn run_attempt(&self, plan: &ExecPlan, idx: i32, attempt: i32, timeout_secs: f64, images: &[ImageMapping], cancel: &mut watch::Receiver<bool>) -> Outcome {
+    async fn run_attempt(
+        &self,
+        plan: &ExecPlan,
+        idx: i32,
+        attempt: i32,
+        timeout_secs: f64,
+        images: &[ImageMapping],
+        cancel: &mut watch::Receiver<bool>,
+    ) -> Outcome {
         let log_path = self.log_path(&plan.exec_name, idx, attempt);
         if let Some(parent) = log_path.parent() {
             let _ = std::fs::create_dir_all(parent);
         }
         let Some(container) = plan.template.containers.first() else {
-            return Outcome::Failed { exit_code: None, signal: None, message: "the job has no container".into(), retryable: false };
+            return Outcome::Failed {
+                exit_code: None,
+                signal: None,
+                message: "the job has no container".into(),
+                retryable: false,
+            };
         };
         let (argv, cwd) = match resolve_program(container, images) {
             Program::Exec { argv, cwd } => (argv, cwd),
             Program::Missing(msg) => {
                 let _ = append_log(&log_path, "stderr", &msg).await;
-                return Outcome::Failed { exit_code: None, signal: None, message: msg, retryable: false };
+                return Outcome::Failed {
+                    exit_code: None,
+                    signal: None,
+                    message: msg,
+                    retryable: false,
+                };
             }
         };
         let mut cmd = tokio::process::Command::new(&argv[0]);
@@ -392,12 +556,22 @@ impl Runtime {
             Err(e) => {
                 let msg = format!("could not start {:?}: {e}", argv[0]);
                 let _ = append_log(&log_path, "stderr", &msg).await;
-                return Outcome::Failed { exit_code: Some(127), signal: None, message: msg, retryable: true };
+                return Outcome::Failed {
+                    exit_code: Some(127),
+                    signal: None,
+                    message: msg,
+                    retryable: true,
+                };
             }
         };
         let pid = child.id();
         let writer = Arc::new(tokio::sync::Mutex::new(
-            tokio::fs::OpenOptions::new().create(true).append(true).open(&log_path).await.ok(),
+            tokio::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log_path)
+                .await
+                .ok(),
         ));
         let mut readers = Vec::new();
         if let Some(out) = child.stdout.take() {
@@ -473,7 +647,11 @@ impl Runtime {
         let r = src.secret_key_ref.as_ref()?;
         let short = last_segment(&r.secret);
         let dir = self.cfg.data_dir.as_ref()?.join("secrets");
-        let version = if r.version.is_empty() { "latest" } else { r.version.as_str() };
+        let version = if r.version.is_empty() {
+            "latest"
+        } else {
+            r.version.as_str()
+        };
         std::fs::read_to_string(dir.join(short).join(version))
             .or_else(|_| std::fs::read_to_string(dir.join(short)))
             .ok()
@@ -483,19 +661,34 @@ impl Runtime {
     /// `executions:cancel`.
     pub fn cancel_execution(&self, name: &str) -> ApiResult<Operation> {
         let exec = self.get_execution(name)?;
-        let meta = Execution { name: name.into(), job: exec.job.clone(), ..Default::default() };
+        let meta = Execution {
+            name: name.into(),
+            job: exec.job.clone(),
+            ..Default::default()
+        };
         let (p, l) = project_location(name).unwrap_or(("local", "local"));
         let mut op = Operation {
-            name: format!("projects/{p}/locations/{l}/operations/{}", uuid::Uuid::new_v4()),
+            name: format!(
+                "projects/{p}/locations/{l}/operations/{}",
+                uuid::Uuid::new_v4()
+            ),
             metadata: Some(to_any(EXECUTION_TYPE, &meta)),
             ..Default::default()
         };
         if exec.is_done() {
-            return Err(ApiError::new(Code::FailedPrecondition, format!("execution {} has already finished", exec.short_name())));
+            return Err(ApiError::new(
+                Code::FailedPrecondition,
+                format!("execution {} has already finished", exec.short_name()),
+            ));
         }
         self.store().put(Kind::Operation, &op.name, &op)?;
         self.update_exec(name, |e| {
-            set_cond(&mut e.conditions, "Completed", "CONDITION_PENDING", "Cancelling.");
+            set_cond(
+                &mut e.conditions,
+                "Completed",
+                "CONDITION_PENDING",
+                "Cancelling.",
+            );
         });
         self.link_operation(name, &op.name, false);
         if !self.signal_cancel(name) {
@@ -507,7 +700,12 @@ impl Runtime {
     }
 
     pub(crate) fn signal_cancel(&self, name: &str) -> bool {
-        match self.running.lock().unwrap_or_else(|p| p.into_inner()).get(name) {
+        match self
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+        {
             Some(tx) => {
                 let _ = tx.send(true);
                 true
@@ -517,7 +715,12 @@ impl Runtime {
     }
 
     pub(crate) fn running_names(&self) -> Vec<String> {
-        self.running.lock().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect()
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .cloned()
+            .collect()
     }
 
     /// Cancels every running execution and waits (bounded) for them to finish.
@@ -541,13 +744,32 @@ impl Runtime {
             let failed = e.failed_count > 0;
             let cancelled = e.cancelled_count > 0;
             let (state, reason, msg) = if cancelled {
-                ("CONDITION_FAILED", Some("CANCELLED"), "The execution was cancelled.".to_string())
+                (
+                    "CONDITION_FAILED",
+                    Some("CANCELLED"),
+                    "The execution was cancelled.".to_string(),
+                )
             } else if failed {
-                ("CONDITION_FAILED", Some("NON_ZERO_EXIT_CODE"), format!("{} of {} tasks failed.", e.failed_count, e.task_count))
+                (
+                    "CONDITION_FAILED",
+                    Some("NON_ZERO_EXIT_CODE"),
+                    format!("{} of {} tasks failed.", e.failed_count, e.task_count),
+                )
             } else if e.succeeded_count >= e.task_count {
-                ("CONDITION_SUCCEEDED", None, format!("Execution completed successfully: {} of {} tasks succeeded.", e.succeeded_count, e.task_count))
+                (
+                    "CONDITION_SUCCEEDED",
+                    None,
+                    format!(
+                        "Execution completed successfully: {} of {} tasks succeeded.",
+                        e.succeeded_count, e.task_count
+                    ),
+                )
             } else {
-                ("CONDITION_FAILED", Some("JOB_STATUS_SERVICE_POLLING_ERROR"), "The execution was interrupted (the local runtime stopped).".to_string())
+                (
+                    "CONDITION_FAILED",
+                    Some("JOB_STATUS_SERVICE_POLLING_ERROR"),
+                    "The execution was interrupted (the local runtime stopped).".to_string(),
+                )
             };
             set_cond(&mut e.conditions, "Completed", state, &msg);
             if let Some(c) = e.conditions.iter_mut().find(|c| c.type_ == "Completed") {
@@ -567,7 +789,11 @@ impl Runtime {
         {
             let mut store = self.store();
             if let Some(mut j) = store.get::<Job>(Kind::Job, &job_name) {
-                if let Some(r) = j.latest_created_execution.as_mut().filter(|r| r.name == name) {
+                if let Some(r) = j
+                    .latest_created_execution
+                    .as_mut()
+                    .filter(|r| r.name == name)
+                {
                     r.completion_time = exec.completion_time.clone();
                     r.completion_status = Enum::new(status);
                     let _ = store.put(Kind::Job, &job_name, &j);
@@ -583,12 +809,21 @@ impl Runtime {
     pub(crate) fn recover_interrupted(&self) -> anyhow::Result<()> {
         let execs: Vec<Execution> = self.store().all(Kind::Execution);
         for e in execs.into_iter().filter(|e| !e.is_done()) {
-            let tasks: Vec<String> = self.store().names_with_prefix(Kind::Task, &format!("{}/tasks/", e.name)).map(str::to_string).collect();
+            let tasks: Vec<String> = self
+                .store()
+                .names_with_prefix(Kind::Task, &format!("{}/tasks/", e.name))
+                .map(str::to_string)
+                .collect();
             for t in tasks {
                 self.update_task(&t, |t| {
                     if t.completion_time.is_empty() {
                         t.completion_time = now_rfc3339();
-                        set_cond(&mut t.conditions, "Completed", "CONDITION_FAILED", "The local runtime stopped while the task was running.");
+                        set_cond(
+                            &mut t.conditions,
+                            "Completed",
+                            "CONDITION_FAILED",
+                            "The local runtime stopped while the task was running.",
+                        );
                     }
                 });
             }
@@ -617,7 +852,9 @@ impl Runtime {
 
     fn log_path(&self, exec: &str, task: i32, attempt: i32) -> PathBuf {
         let safe = exec.replace('/', "_");
-        self.logs_dir.join(safe).join(format!("task{task:05}-attempt{attempt:02}.log"))
+        self.logs_dir
+            .join(safe)
+            .join(format!("task{task:05}-attempt{attempt:02}.log"))
     }
 
     /// The log lines of an execution (optionally one task), in task and attempt order.
@@ -645,7 +882,12 @@ impl Runtime {
             let text = std::fs::read_to_string(&p).unwrap_or_default();
             for line in text.lines() {
                 let (stream, l) = line.split_once(' ').unwrap_or(("stdout", line));
-                out.push(LogEntry { task: t, attempt: a, stream: stream.to_string(), line: l.to_string() });
+                out.push(LogEntry {
+                    task: t,
+                    attempt: a,
+                    stream: stream.to_string(),
+                    line: l.to_string(),
+                });
             }
         }
         Ok(out)
@@ -664,7 +906,11 @@ async fn wait_cancel(rx: &mut watch::Receiver<bool>) {
     }
 }
 
-async fn pump<R: tokio::io::AsyncRead + Unpin>(r: R, stream: &'static str, w: Arc<tokio::sync::Mutex<Option<tokio::fs::File>>>) {
+async fn pump<R: tokio::io::AsyncRead + Unpin>(
+    r: R,
+    stream: &'static str,
+    w: Arc<tokio::sync::Mutex<Option<tokio::fs::File>>>,
+) {
     let mut lines = BufReader::new(r).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         let mut g = w.lock().await;
@@ -679,7 +925,11 @@ async fn pump<R: tokio::io::AsyncRead + Unpin>(r: R, stream: &'static str, w: Ar
 }
 
 async fn append_log(path: &PathBuf, stream: &str, msg: &str) -> std::io::Result<()> {
-    let mut f = tokio::fs::OpenOptions::new().create(true).append(true).open(path).await?;
+    let mut f = tokio::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .await?;
     for l in msg.lines() {
         f.write_all(format!("{stream} {l}\n").as_bytes()).await?;
     }
@@ -719,7 +969,10 @@ fn apply_overrides(t: &mut TaskTemplate, task_count: &mut i32, o: &Overrides) ->
             t.containers.iter_mut().find(|c| c.name == co.name)
         };
         let Some(c) = c else {
-            return Err(ApiError::new(Code::InvalidArgument, format!("container override names unknown container {:?}", co.name)));
+            return Err(ApiError::new(
+                Code::InvalidArgument,
+                format!("container override names unknown container {:?}", co.name),
+            ));
         };
         if co.clear_args {
             c.args.clear();
@@ -728,7 +981,10 @@ fn apply_overrides(t: &mut TaskTemplate, task_count: &mut i32, o: &Overrides) ->
         }
         for e in &co.env {
             if is_reserved_env(&e.name) {
-                return Err(ApiError::new(Code::InvalidArgument, format!("env name {:?} is reserved", e.name)));
+                return Err(ApiError::new(
+                    Code::InvalidArgument,
+                    format!("env name {:?} is reserved", e.name),
+                ));
             }
             match c.env.iter_mut().find(|x| x.name == e.name) {
                 Some(x) => *x = e.clone(),
@@ -738,13 +994,19 @@ fn apply_overrides(t: &mut TaskTemplate, task_count: &mut i32, o: &Overrides) ->
     }
     if let Some(n) = o.task_count {
         if !(1..=10_000).contains(&n) {
-            return Err(ApiError::new(Code::InvalidArgument, format!("taskCount override {n} must be between 1 and 10000")));
+            return Err(ApiError::new(
+                Code::InvalidArgument,
+                format!("taskCount override {n} must be between 1 and 10000"),
+            ));
         }
         *task_count = n;
     }
     if let Some(tmo) = &o.timeout {
         if parse_duration_secs(tmo).is_none() {
-            return Err(ApiError::new(Code::InvalidArgument, format!("timeout override {tmo:?} is not a duration")));
+            return Err(ApiError::new(
+                Code::InvalidArgument,
+                format!("timeout override {tmo:?} is not a duration"),
+            ));
         }
         t.timeout = tmo.clone();
     }
@@ -757,19 +1019,32 @@ mod tests {
 
     #[test]
     fn image_base_strips_tag_and_digest() {
-        assert_eq!(image_base("us-docker.pkg.dev/cloudrun/container/job:latest"), SAMPLE_IMAGE);
-        assert_eq!(image_base("localhost:5000/x@sha256:abc"), "localhost:5000/x");
+        assert_eq!(
+            image_base("us-docker.pkg.dev/cloudrun/container/job:latest"),
+            SAMPLE_IMAGE
+        );
+        assert_eq!(
+            image_base("localhost:5000/x@sha256:abc"),
+            "localhost:5000/x"
+        );
         assert_eq!(image_base("localhost:5000/x"), "localhost:5000/x");
     }
 
     #[test]
     fn unknown_image_is_a_clear_error() {
-        let c = Container { image: "gcr.io/p/app:1".into(), ..Default::default() };
+        let c = Container {
+            image: "gcr.io/p/app:1".into(),
+            ..Default::default()
+        };
         match resolve_program(&c, &[]) {
             Program::Missing(m) => assert!(m.contains("local_image"), "{m}"),
             Program::Exec { .. } => panic!("expected a missing-mapping error"),
         }
-        let m = ImageMapping { image: "gcr.io/p/app".into(), command: vec!["echo".into()], ..Default::default() };
+        let m = ImageMapping {
+            image: "gcr.io/p/app".into(),
+            command: vec!["echo".into()],
+            ..Default::default()
+        };
         assert!(matches!(resolve_program(&c, &[m]), Program::Exec { .. }));
     }
 
@@ -779,7 +1054,11 @@ mod tests {
             containers: vec![Container {
                 image: "i".into(),
                 args: vec!["a".into()],
-                env: vec![EnvVar { name: "A".into(), value: Some("1".into()), ..Default::default() }],
+                env: vec![EnvVar {
+                    name: "A".into(),
+                    value: Some("1".into()),
+                    ..Default::default()
+                }],
                 ..Default::default()
             }],
             ..Default::default()
@@ -788,7 +1067,18 @@ mod tests {
         let o = Overrides {
             container_overrides: vec![ContainerOverride {
                 args: vec!["b".into()],
-                env: vec![EnvVar { name: "A".into(), value: Some("2".into()), ..Default::default() }, EnvVar { name: "B".into(), value: Some("3".into()), ..Default::default() }],
+                env: vec![
+                    EnvVar {
+                        name: "A".into(),
+                        value: Some("2".into()),
+                        ..Default::default()
+                    },
+                    EnvVar {
+                        name: "B".into(),
+                        value: Some("3".into()),
+                        ..Default::default()
+                    },
+                ],
                 ..Default::default()
             }],
             task_count: Some(4),

@@ -25,7 +25,12 @@ pub fn router(rt: Arc<Runtime>) -> Router {
 
 fn json<T: Serialize>(v: &T) -> Response {
     match serde_json::to_vec(v) {
-        Ok(b) => (StatusCode::OK, [("content-type", "application/json; charset=UTF-8")], b).into_response(),
+        Ok(b) => (
+            StatusCode::OK,
+            [("content-type", "application/json; charset=UTF-8")],
+            b,
+        )
+            .into_response(),
         Err(e) => error(ApiError::new(Code::Internal, e.to_string())),
     }
 }
@@ -33,14 +38,23 @@ fn json<T: Serialize>(v: &T) -> Response {
 fn error(e: ApiError) -> Response {
     let status = StatusCode::from_u16(e.code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = serde_json::to_vec(&e.body).unwrap_or_default();
-    (status, [("content-type", "application/json; charset=UTF-8")], body).into_response()
+    (
+        status,
+        [("content-type", "application/json; charset=UTF-8")],
+        body,
+    )
+        .into_response()
 }
 
 fn parse_query(q: Option<&str>) -> HashMap<String, String> {
     let mut m = HashMap::new();
     for part in q.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (k, v) = part.split_once('=').unwrap_or((part, ""));
-        let dec = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().to_string();
+        let dec = |s: &str| {
+            percent_encoding::percent_decode_str(&s.replace('+', " "))
+                .decode_utf8_lossy()
+                .to_string()
+        };
         m.insert(dec(k), dec(v));
     }
     m
@@ -50,7 +64,12 @@ fn body_as<T: DeserializeOwned + Default>(body: &Bytes) -> ApiResult<T> {
     if body.iter().all(|b| b.is_ascii_whitespace()) {
         return Ok(T::default());
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::new(Code::InvalidArgument, format!("Invalid JSON payload received. {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            Code::InvalidArgument,
+            format!("Invalid JSON payload received. {e}"),
+        )
+    })
 }
 
 fn flag(q: &HashMap<String, String>, k: &str) -> bool {
@@ -59,19 +78,30 @@ fn flag(q: &HashMap<String, String>, k: &str) -> bool {
 
 async fn handle(rt: Arc<Runtime>, method: Method, uri: Uri, body: Bytes) -> Response {
     let q = parse_query(uri.query());
-    let path = percent_encoding::percent_decode_str(uri.path()).decode_utf8_lossy().to_string();
+    let path = percent_encoding::percent_decode_str(uri.path())
+        .decode_utf8_lossy()
+        .to_string();
     match route(&rt, &method, &path, &q, &body).await {
         Ok(r) => r,
         Err(e) => error(e),
     }
 }
 
-async fn route(rt: &Arc<Runtime>, method: &Method, path: &str, q: &HashMap<String, String>, body: &Bytes) -> ApiResult<Response> {
+async fn route(
+    rt: &Arc<Runtime>,
+    method: &Method,
+    path: &str,
+    q: &HashMap<String, String>,
+    body: &Bytes,
+) -> ApiResult<Response> {
     if let Some(rest) = path.strip_prefix("/runform/v1/") {
         return runform_ext(rt, method, rest, q, body).await;
     }
     let Some(rest) = path.strip_prefix("/v2/") else {
-        return Err(ApiError::new(Code::NotFound, format!("the local runtime does not serve {path}")));
+        return Err(ApiError::new(
+            Code::NotFound,
+            format!("the local runtime does not serve {path}"),
+        ));
     };
     let (resource, verb) = match rest.rsplit_once('/') {
         Some((_, last)) if last.contains(':') => {
@@ -81,11 +111,24 @@ async fn route(rt: &Arc<Runtime>, method: &Method, path: &str, q: &HashMap<Strin
         _ => (rest, None),
     };
     let segs: Vec<&str> = resource.split('/').collect();
-    let page = || (q.get("pageSize").map(String::as_str), q.get("pageToken").map(String::as_str));
-    let shape: Vec<&str> = segs.iter().enumerate().filter(|(i, _)| i % 2 == 0).map(|(_, s)| *s).collect();
+    let page = || {
+        (
+            q.get("pageSize").map(String::as_str),
+            q.get("pageToken").map(String::as_str),
+        )
+    };
+    let shape: Vec<&str> = segs
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 0)
+        .map(|(_, s)| *s)
+        .collect();
     let odd = segs.len() % 2 == 1;
     if segs.len() < 4 || segs[0] != "projects" || segs[2] != "locations" {
-        return Err(ApiError::new(Code::NotFound, format!("unknown resource {resource}")));
+        return Err(ApiError::new(
+            Code::NotFound,
+            format!("unknown resource {resource}"),
+        ));
     }
     let m = method.as_str();
     match (shape.as_slice(), odd, m, verb) {
@@ -94,7 +137,12 @@ async fn route(rt: &Arc<Runtime>, method: &Method, path: &str, q: &HashMap<Strin
             let parent = segs[..4].join("/");
             let job: Job = body_as(body)?;
             let id = q.get("jobId").cloned().unwrap_or_default();
-            Ok(json(&rt.create_job(&parent, &id, job, flag(q, "validateOnly"))?))
+            Ok(json(&rt.create_job(
+                &parent,
+                &id,
+                job,
+                flag(q, "validateOnly"),
+            )?))
         }
         (["projects", "locations", "jobs"], true, "GET", None) => {
             let (ps, pt) = page();
@@ -103,17 +151,26 @@ async fn route(rt: &Arc<Runtime>, method: &Method, path: &str, q: &HashMap<Strin
         (["projects", "locations", "jobs"], false, "GET", None) => Ok(json(&rt.get_job(resource)?)),
         (["projects", "locations", "jobs"], false, "PATCH", None) => {
             let job: Job = body_as(body)?;
-            Ok(json(&rt.update_job(resource, job, flag(q, "allowMissing"), flag(q, "validateOnly"))?))
+            Ok(json(&rt.update_job(
+                resource,
+                job,
+                flag(q, "allowMissing"),
+                flag(q, "validateOnly"),
+            )?))
         }
-        (["projects", "locations", "jobs"], false, "DELETE", None) => {
-            Ok(json(&rt.delete_job(resource, q.get("etag").map(String::as_str), flag(q, "validateOnly"))?))
-        }
+        (["projects", "locations", "jobs"], false, "DELETE", None) => Ok(json(&rt.delete_job(
+            resource,
+            q.get("etag").map(String::as_str),
+            flag(q, "validateOnly"),
+        )?)),
         (["projects", "locations", "jobs"], false, "POST", Some("run")) => {
             let req: RunJobRequest = body_as(body)?;
             let (_, op) = rt.run_job(resource, req, None)?;
             Ok(json(&op))
         }
-        (["projects", "locations", "jobs"], false, "GET" | "POST", Some("getIamPolicy")) => Ok(json(&rt.get_policy(resource)?)),
+        (["projects", "locations", "jobs"], false, "GET" | "POST", Some("getIamPolicy")) => {
+            Ok(json(&rt.get_policy(resource)?))
+        }
         (["projects", "locations", "jobs"], false, "POST", Some("setIamPolicy")) => {
             #[derive(serde::Deserialize, Default)]
             struct Req {
@@ -138,19 +195,29 @@ async fn route(rt: &Arc<Runtime>, method: &Method, path: &str, q: &HashMap<Strin
             let (ps, pt) = page();
             Ok(json(&rt.list_executions(&segs[..6].join("/"), ps, pt)?))
         }
-        (["projects", "locations", "jobs", "executions"], false, "GET", None) => Ok(json(&rt.get_execution(resource)?)),
-        (["projects", "locations", "jobs", "executions"], false, "DELETE", None) => Ok(json(&rt.delete_execution(resource)?)),
-        (["projects", "locations", "jobs", "executions"], false, "POST", Some("cancel")) => Ok(json(&rt.cancel_execution(resource)?)),
+        (["projects", "locations", "jobs", "executions"], false, "GET", None) => {
+            Ok(json(&rt.get_execution(resource)?))
+        }
+        (["projects", "locations", "jobs", "executions"], false, "DELETE", None) => {
+            Ok(json(&rt.delete_execution(resource)?))
+        }
+        (["projects", "locations", "jobs", "executions"], false, "POST", Some("cancel")) => {
+            Ok(json(&rt.cancel_execution(resource)?))
+        }
         (["projects", "locations", "jobs", "executions", "tasks"], true, "GET", None) => {
             let (ps, pt) = page();
             Ok(json(&rt.list_tasks(&segs[..8].join("/"), ps, pt)?))
         }
-        (["projects", "locations", "jobs", "executions", "tasks"], false, "GET", None) => Ok(json(&rt.get_task(resource)?)),
+        (["projects", "locations", "jobs", "executions", "tasks"], false, "GET", None) => {
+            Ok(json(&rt.get_task(resource)?))
+        }
         (["projects", "locations", "operations"], true, "GET", None) => {
             let (ps, pt) = page();
             Ok(json(&rt.list_operations(&segs[..4].join("/"), ps, pt)?))
         }
-        (["projects", "locations", "operations"], false, "GET", None) => Ok(json(&rt.get_operation(resource)?)),
+        (["projects", "locations", "operations"], false, "GET", None) => {
+            Ok(json(&rt.get_operation(resource)?))
+        }
         (["projects", "locations", "operations"], false, "DELETE", None) => {
             rt.delete_operation(resource)?;
             Ok(json(&serde_json::json!({})))
@@ -162,8 +229,13 @@ async fn route(rt: &Arc<Runtime>, method: &Method, path: &str, q: &HashMap<Strin
                 timeout: String,
             }
             let req: Req = body_as(body)?;
-            let secs = parse_duration_secs(&req.timeout).unwrap_or(30.0).clamp(0.0, 600.0);
-            Ok(json(&rt.wait_operation(resource, Duration::from_secs_f64(secs)).await?))
+            let secs = parse_duration_secs(&req.timeout)
+                .unwrap_or(30.0)
+                .clamp(0.0, 600.0);
+            Ok(json(
+                &rt.wait_operation(resource, Duration::from_secs_f64(secs))
+                    .await?,
+            ))
         }
         _ => Err(ApiError::new(
             Code::Unimplemented,
@@ -173,9 +245,17 @@ async fn route(rt: &Arc<Runtime>, method: &Method, path: &str, q: &HashMap<Strin
 }
 
 /// runform's own extensions (not part of any Google API): image mappings and task logs.
-async fn runform_ext(rt: &Arc<Runtime>, method: &Method, rest: &str, q: &HashMap<String, String>, body: &Bytes) -> ApiResult<Response> {
+async fn runform_ext(
+    rt: &Arc<Runtime>,
+    method: &Method,
+    rest: &str,
+    q: &HashMap<String, String>,
+    body: &Bytes,
+) -> ApiResult<Response> {
     match (method.as_str(), rest) {
-        ("GET", "health") => Ok(json(&serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))),
+        ("GET", "health") => Ok(json(
+            &serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}),
+        )),
         ("POST", "images") => {
             let m: ImageMapping = body_as(body)?;
             rt.register_image(m)?;
@@ -184,13 +264,19 @@ async fn runform_ext(rt: &Arc<Runtime>, method: &Method, rest: &str, q: &HashMap
         ("GET", "images") => Ok(json(&serde_json::json!({"images": rt.images()}))),
         ("GET", "logs") => {
             let exec = q.get("execution").cloned().unwrap_or_default();
-            let task = match q.get("task") {
-                Some(t) => Some(t.parse::<i32>().map_err(|_| ApiError::new(Code::InvalidArgument, "task must be a number"))?),
-                None => None,
-            };
+            let task =
+                match q.get("task") {
+                    Some(t) => Some(t.parse::<i32>().map_err(|_| {
+                        ApiError::new(Code::InvalidArgument, "task must be a number")
+                    })?),
+                    None => None,
+                };
             let entries = rt.logs(&exec, task)?;
             Ok(json(&serde_json::json!({"entries": entries})))
         }
-        _ => Err(ApiError::new(Code::NotFound, format!("unknown runform endpoint /runform/v1/{rest}"))),
+        _ => Err(ApiError::new(
+            Code::NotFound,
+            format!("unknown runform endpoint /runform/v1/{rest}"),
+        )),
     }
 }

@@ -2,13 +2,12 @@
 
 use super::store::Kind;
 use super::{now_rfc3339, ApiError, ApiResult, Runtime};
+pub use crate::api::ext::ImageMapping;
 use crate::api::run::*;
 use crate::api::{Code, Enum, ErrorBody, Operation, Policy};
-pub use crate::api::ext::ImageMapping;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
-
 
 pub(crate) const PAGE_DEFAULT: usize = 100;
 pub(crate) const PAGE_MAX: usize = 1000;
@@ -17,10 +16,16 @@ pub(crate) fn page_size(q: Option<&str>) -> ApiResult<usize> {
     match q {
         None | Some("") => Ok(PAGE_DEFAULT),
         Some(s) => match s.parse::<i64>() {
-            Ok(n) if n < 0 => Err(ApiError::new(Code::InvalidArgument, "pageSize must not be negative")),
+            Ok(n) if n < 0 => Err(ApiError::new(
+                Code::InvalidArgument,
+                "pageSize must not be negative",
+            )),
             Ok(0) => Ok(PAGE_DEFAULT),
             Ok(n) => Ok((n as usize).min(PAGE_MAX)),
-            Err(_) => Err(ApiError::new(Code::InvalidArgument, format!("pageSize {s:?} is not a number"))),
+            Err(_) => Err(ApiError::new(
+                Code::InvalidArgument,
+                format!("pageSize {s:?} is not a number"),
+            )),
         },
     }
 }
@@ -45,7 +50,10 @@ fn not_found(kind: &str, name: &str) -> ApiError {
     let (p, l) = project_location(name).unwrap_or(("?", "?"));
     ApiError::new(
         Code::NotFound,
-        format!("Resource '{}' of kind '{kind}' in region '{l}' in project '{p}' does not exist.", last_segment(name)),
+        format!(
+            "Resource '{}' of kind '{kind}' in region '{l}' in project '{p}' does not exist.",
+            last_segment(name)
+        ),
     )
 }
 
@@ -59,7 +67,9 @@ fn random_suffix(n: usize) -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::rng();
-    (0..n).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+    (0..n)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
 }
 
 fn ready_condition() -> Condition {
@@ -75,14 +85,32 @@ impl Runtime {
     fn new_operation(&self, parent: &str, metadata: serde_json::Value) -> Operation {
         let (p, l) = project_location(parent).unwrap_or(("local", "local"));
         Operation {
-            name: format!("projects/{p}/locations/{l}/operations/{}", uuid::Uuid::new_v4()),
+            name: format!(
+                "projects/{p}/locations/{l}/operations/{}",
+                uuid::Uuid::new_v4()
+            ),
             metadata: Some(metadata),
             ..Default::default()
         }
     }
 
-    fn finished_op(&self, parent: &str, meta_type: &str, meta: &Job, response: serde_json::Value) -> ApiResult<Operation> {
-        let mut op = self.new_operation(parent, to_any(meta_type, &Job { name: meta.name.clone(), ..Default::default() }));
+    fn finished_op(
+        &self,
+        parent: &str,
+        meta_type: &str,
+        meta: &Job,
+        response: serde_json::Value,
+    ) -> ApiResult<Operation> {
+        let mut op = self.new_operation(
+            parent,
+            to_any(
+                meta_type,
+                &Job {
+                    name: meta.name.clone(),
+                    ..Default::default()
+                },
+            ),
+        );
         op.done = true;
         op.response = Some(response);
         self.store().put(Kind::Operation, &op.name, &op)?;
@@ -119,8 +147,12 @@ impl Runtime {
                 c.name = String::new();
             }
             let res = c.resources.get_or_insert_with(Default::default);
-            res.limits.entry("cpu".into()).or_insert_with(|| "1000m".into());
-            res.limits.entry("memory".into()).or_insert_with(|| "512Mi".into());
+            res.limits
+                .entry("cpu".into())
+                .or_insert_with(|| "1000m".into());
+            res.limits
+                .entry("memory".into())
+                .or_insert_with(|| "512Mi".into());
         }
         if let Some(v) = &mut tt.vpc_access {
             if v.egress.is_default() {
@@ -133,20 +165,40 @@ impl Runtime {
         let violations: Vec<(String, String)> = validate_job(job_id, job)
             .into_iter()
             .map(|(f, d)| (format!("job.{f}"), d))
-            .chain(job.labels.keys().chain(job.annotations.keys()).filter(|k| reserved_label_key(k)).map(|k| {
-                ("job.labels".to_string(), format!("key {k:?} uses a namespace reserved by Cloud Run"))
-            }))
+            .chain(
+                job.labels
+                    .keys()
+                    .chain(job.annotations.keys())
+                    .filter(|k| reserved_label_key(k))
+                    .map(|k| {
+                        (
+                            "job.labels".to_string(),
+                            format!("key {k:?} uses a namespace reserved by Cloud Run"),
+                        )
+                    }),
+            )
             .collect();
         if violations.is_empty() {
             Ok(())
         } else {
-            Err(ApiError { body: ErrorBody::bad_request(&violations) })
+            Err(ApiError {
+                body: ErrorBody::bad_request(&violations),
+            })
         }
     }
 
-    pub fn create_job(self: &Arc<Self>, parent: &str, job_id: &str, mut job: Job, validate_only: bool) -> ApiResult<Operation> {
+    pub fn create_job(
+        self: &Arc<Self>,
+        parent: &str,
+        job_id: &str,
+        mut job: Job,
+        validate_only: bool,
+    ) -> ApiResult<Operation> {
         if project_location(parent).is_none() {
-            return Err(ApiError::new(Code::InvalidArgument, format!("invalid parent {parent:?}")));
+            return Err(ApiError::new(
+                Code::InvalidArgument,
+                format!("invalid parent {parent:?}"),
+            ));
         }
         if job_id.is_empty() {
             return Err(ApiError::new(Code::InvalidArgument, "jobId is required"));
@@ -154,11 +206,23 @@ impl Runtime {
         Self::check_job(job_id, &job)?;
         let name = format!("{parent}/jobs/{job_id}");
         if self.store().contains(Kind::Job, &name) {
-            return Err(ApiError::new(Code::AlreadyExists, format!("Resource '{job_id}' already exists.")));
+            return Err(ApiError::new(
+                Code::AlreadyExists,
+                format!("Resource '{job_id}' already exists."),
+            ));
         }
         job.name = name.clone();
         if validate_only {
-            let mut op = self.new_operation(parent, to_any(JOB_TYPE, &Job { name: name.clone(), ..Default::default() }));
+            let mut op = self.new_operation(
+                parent,
+                to_any(
+                    JOB_TYPE,
+                    &Job {
+                        name: name.clone(),
+                        ..Default::default()
+                    },
+                ),
+            );
             op.done = true;
             op.response = Some(to_any(JOB_TYPE, &job));
             return Ok(op);
@@ -180,15 +244,32 @@ impl Runtime {
     }
 
     /// Starts the execution requested by a start/run execution token, and builds the operation.
-    fn after_job_write(self: &Arc<Self>, parent: &str, job: Job, token_changed: bool) -> ApiResult<Operation> {
-        let token = job.run_execution_token.clone().or(job.start_execution_token.clone());
+    fn after_job_write(
+        self: &Arc<Self>,
+        parent: &str,
+        job: Job,
+        token_changed: bool,
+    ) -> ApiResult<Operation> {
+        let token = job
+            .run_execution_token
+            .clone()
+            .or(job.start_execution_token.clone());
         if let (true, Some(tok)) = (token_changed, token) {
             let wait_for_completion = job.run_execution_token.is_some();
             let (exec, run_op) = self.run_job(&job.name, RunJobRequest::default(), Some(&tok))?;
             let job = self.get_job(&job.name)?;
             if wait_for_completion {
                 // The job operation completes when the execution does.
-                let mut op = self.new_operation(parent, to_any(JOB_TYPE, &Job { name: job.name.clone(), ..Default::default() }));
+                let mut op = self.new_operation(
+                    parent,
+                    to_any(
+                        JOB_TYPE,
+                        &Job {
+                            name: job.name.clone(),
+                            ..Default::default()
+                        },
+                    ),
+                );
                 op.done = false;
                 self.store().put(Kind::Operation, &op.name, &op)?;
                 self.link_operation(&exec.name, &op.name, true);
@@ -201,47 +282,84 @@ impl Runtime {
     }
 
     pub fn get_job(&self, name: &str) -> ApiResult<Job> {
-        self.store().get::<Job>(Kind::Job, name).ok_or_else(|| not_found("JOB", name))
+        self.store()
+            .get::<Job>(Kind::Job, name)
+            .ok_or_else(|| not_found("JOB", name))
     }
 
-    pub fn list_jobs(&self, parent: &str, page_size_q: Option<&str>, token: Option<&str>) -> ApiResult<ListJobsResponse> {
+    pub fn list_jobs(
+        &self,
+        parent: &str,
+        page_size_q: Option<&str>,
+        token: Option<&str>,
+    ) -> ApiResult<ListJobsResponse> {
         let limit = page_size(page_size_q)?;
         let after = page_token_decode(token)?;
         let prefix = format!("{parent}/jobs/");
         let store = self.store();
-        let (jobs, more): (Vec<Job>, bool) = store.page(Kind::Job, &prefix, after.as_deref(), limit);
+        let (jobs, more): (Vec<Job>, bool) =
+            store.page(Kind::Job, &prefix, after.as_deref(), limit);
         let next_page_token = match (more, jobs.last()) {
             (true, Some(last)) => page_token_encode(&last.name),
             _ => String::new(),
         };
-        Ok(ListJobsResponse { jobs, next_page_token })
+        Ok(ListJobsResponse {
+            jobs,
+            next_page_token,
+        })
     }
 
-    pub fn update_job(self: &Arc<Self>, name: &str, mut job: Job, allow_missing: bool, validate_only: bool) -> ApiResult<Operation> {
-        let (p, l) = project_location(name).ok_or_else(|| ApiError::new(Code::InvalidArgument, format!("invalid job name {name:?}")))?;
+    pub fn update_job(
+        self: &Arc<Self>,
+        name: &str,
+        mut job: Job,
+        allow_missing: bool,
+        validate_only: bool,
+    ) -> ApiResult<Operation> {
+        let (p, l) = project_location(name).ok_or_else(|| {
+            ApiError::new(Code::InvalidArgument, format!("invalid job name {name:?}"))
+        })?;
         let parent = format!("projects/{p}/locations/{l}");
         let existing = match self.store().get::<Job>(Kind::Job, name) {
             Some(j) => j,
-            None if allow_missing => return self.create_job(&parent, last_segment(name), job, validate_only),
+            None if allow_missing => {
+                return self.create_job(&parent, last_segment(name), job, validate_only)
+            }
             None => return Err(not_found("JOB", name)),
         };
         if !job.etag.is_empty() && job.etag != existing.etag {
             return Err(ApiError::new(
                 Code::FailedPrecondition,
-                format!("etag {} does not match the current etag {} of job {}; read it again and retry", job.etag, existing.etag, last_segment(name)),
+                format!(
+                    "etag {} does not match the current etag {} of job {}; read it again and retry",
+                    job.etag,
+                    existing.etag,
+                    last_segment(name)
+                ),
             ));
         }
         Self::check_job(last_segment(name), &job)?;
         job.name = name.to_string();
         if validate_only {
-            let mut op = self.new_operation(&parent, to_any(JOB_TYPE, &Job { name: name.into(), ..Default::default() }));
+            let mut op = self.new_operation(
+                &parent,
+                to_any(
+                    JOB_TYPE,
+                    &Job {
+                        name: name.into(),
+                        ..Default::default()
+                    },
+                ),
+            );
             op.done = true;
             op.response = Some(to_any(JOB_TYPE, &job));
             return Ok(op);
         }
         Self::apply_server_defaults(&mut job);
-        let token_changed = (job.run_execution_token.is_some() && job.run_execution_token != existing.run_execution_token)
-            || (job.start_execution_token.is_some() && job.start_execution_token != existing.start_execution_token);
+        let token_changed = (job.run_execution_token.is_some()
+            && job.run_execution_token != existing.run_execution_token)
+            || (job.start_execution_token.is_some()
+                && job.start_execution_token != existing.start_execution_token);
         job.uid = existing.uid.clone();
         job.create_time = existing.create_time.clone();
         job.creator = existing.creator.clone();
@@ -260,18 +378,30 @@ impl Runtime {
         };
         job.generation = existing.generation + i64::from(spec_changed);
         job.observed_generation = job.generation;
-        job.update_time = if spec_changed { now_rfc3339() } else { existing.update_time.clone() };
+        job.update_time = if spec_changed {
+            now_rfc3339()
+        } else {
+            existing.update_time.clone()
+        };
         job.etag = String::new();
         job.etag = etag_of(&job);
         self.store().put(Kind::Job, name, &job)?;
         self.after_job_write(&parent, job, token_changed)
     }
 
-    pub fn delete_job(&self, name: &str, etag: Option<&str>, validate_only: bool) -> ApiResult<Operation> {
+    pub fn delete_job(
+        &self,
+        name: &str,
+        etag: Option<&str>,
+        validate_only: bool,
+    ) -> ApiResult<Operation> {
         let job = self.get_job(name)?;
         if let Some(e) = etag.filter(|e| !e.is_empty()) {
             if e != job.etag {
-                return Err(ApiError::new(Code::FailedPrecondition, format!("etag {e} does not match the current etag {}", job.etag)));
+                return Err(ApiError::new(
+                    Code::FailedPrecondition,
+                    format!("etag {e} does not match the current etag {}", job.etag),
+                ));
             }
         }
         let parent = name.rsplit_once("/jobs/").map(|x| x.0).unwrap_or("");
@@ -280,7 +410,11 @@ impl Runtime {
         }
         // Deleting a job deletes its executions; running ones are cancelled first.
         let exec_prefix = format!("{name}/executions/");
-        let running: Vec<String> = self.running_names().into_iter().filter(|n| n.starts_with(&exec_prefix)).collect();
+        let running: Vec<String> = self
+            .running_names()
+            .into_iter()
+            .filter(|n| n.starts_with(&exec_prefix))
+            .collect();
         for r in running {
             self.signal_cancel(&r);
         }
@@ -297,14 +431,23 @@ impl Runtime {
     }
 
     pub fn get_execution(&self, name: &str) -> ApiResult<Execution> {
-        self.store().get::<Execution>(Kind::Execution, name).ok_or_else(|| not_found("EXECUTION", name))
+        self.store()
+            .get::<Execution>(Kind::Execution, name)
+            .ok_or_else(|| not_found("EXECUTION", name))
     }
 
     /// Executions of a job, newest first.
-    pub fn list_executions(&self, job: &str, page_size_q: Option<&str>, token: Option<&str>) -> ApiResult<ListExecutionsResponse> {
+    pub fn list_executions(
+        &self,
+        job: &str,
+        page_size_q: Option<&str>,
+        token: Option<&str>,
+    ) -> ApiResult<ListExecutionsResponse> {
         let limit = page_size(page_size_q)?;
         let skip: usize = match page_token_decode(token)? {
-            Some(s) => s.parse().map_err(|_| ApiError::new(Code::InvalidArgument, "invalid pageToken"))?,
+            Some(s) => s
+                .parse()
+                .map_err(|_| ApiError::new(Code::InvalidArgument, "invalid pageToken"))?,
             None => 0,
         };
         if !self.store().contains(Kind::Job, job) {
@@ -313,30 +456,56 @@ impl Runtime {
         let prefix = format!("{job}/executions/");
         let mut all: Vec<Execution> = {
             let store = self.store();
-            let names: Vec<String> = store.names_with_prefix(Kind::Execution, &prefix).map(str::to_string).collect();
-            names.iter().filter_map(|n| store.get(Kind::Execution, n)).collect()
+            let names: Vec<String> = store
+                .names_with_prefix(Kind::Execution, &prefix)
+                .map(str::to_string)
+                .collect();
+            names
+                .iter()
+                .filter_map(|n| store.get(Kind::Execution, n))
+                .collect()
         };
-        all.sort_by(|a, b| b.create_time.cmp(&a.create_time).then_with(|| b.name.cmp(&a.name)));
+        all.sort_by(|a, b| {
+            b.create_time
+                .cmp(&a.create_time)
+                .then_with(|| b.name.cmp(&a.name))
+        });
         let total = all.len();
         let executions: Vec<Execution> = all.into_iter().skip(skip).take(limit).collect();
         let next = skip + executions.len();
         Ok(ListExecutionsResponse {
             executions,
-            next_page_token: if next < total { page_token_encode(&next.to_string()) } else { String::new() },
+            next_page_token: if next < total {
+                page_token_encode(&next.to_string())
+            } else {
+                String::new()
+            },
         })
     }
 
     pub fn delete_execution(&self, name: &str) -> ApiResult<Operation> {
         let exec = self.get_execution(name)?;
         if !exec.is_done() {
-            return Err(ApiError::new(Code::FailedPrecondition, "the execution is still running; cancel it first"));
+            return Err(ApiError::new(
+                Code::FailedPrecondition,
+                "the execution is still running; cancel it first",
+            ));
         }
         {
             let mut store = self.store();
             store.delete(Kind::Execution, name)?;
             store.delete_prefix(Kind::Task, &format!("{name}/tasks/"))?;
         }
-        let mut op = self.new_operation(name, to_any(EXECUTION_TYPE, &Execution { name: name.into(), ..Default::default() }));
+        let mut op = self.new_operation(
+            name,
+            to_any(
+                EXECUTION_TYPE,
+                &Execution {
+                    name: name.into(),
+                    ..Default::default()
+                },
+            ),
+        );
         op.done = true;
         op.response = Some(to_any(EXECUTION_TYPE, &exec));
         self.store().put(Kind::Operation, &op.name, &op)?;
@@ -344,13 +513,22 @@ impl Runtime {
     }
 
     pub fn get_task(&self, name: &str) -> ApiResult<Task> {
-        self.store().get::<Task>(Kind::Task, name).ok_or_else(|| not_found("TASK", name))
+        self.store()
+            .get::<Task>(Kind::Task, name)
+            .ok_or_else(|| not_found("TASK", name))
     }
 
-    pub fn list_tasks(&self, exec: &str, page_size_q: Option<&str>, token: Option<&str>) -> ApiResult<ListTasksResponse> {
+    pub fn list_tasks(
+        &self,
+        exec: &str,
+        page_size_q: Option<&str>,
+        token: Option<&str>,
+    ) -> ApiResult<ListTasksResponse> {
         let limit = page_size(page_size_q)?;
         let skip: usize = match page_token_decode(token)? {
-            Some(s) => s.parse().map_err(|_| ApiError::new(Code::InvalidArgument, "invalid pageToken"))?,
+            Some(s) => s
+                .parse()
+                .map_err(|_| ApiError::new(Code::InvalidArgument, "invalid pageToken"))?,
             None => 0,
         };
         if !self.store().contains(Kind::Execution, exec) {
@@ -359,8 +537,14 @@ impl Runtime {
         let prefix = format!("{exec}/tasks/");
         let mut all: Vec<Task> = {
             let store = self.store();
-            let names: Vec<String> = store.names_with_prefix(Kind::Task, &prefix).map(str::to_string).collect();
-            names.iter().filter_map(|n| store.get(Kind::Task, n)).collect()
+            let names: Vec<String> = store
+                .names_with_prefix(Kind::Task, &prefix)
+                .map(str::to_string)
+                .collect();
+            names
+                .iter()
+                .filter_map(|n| store.get(Kind::Task, n))
+                .collect()
         };
         all.sort_by_key(|t| t.index);
         let total = all.len();
@@ -368,7 +552,11 @@ impl Runtime {
         let next = skip + tasks.len();
         Ok(ListTasksResponse {
             tasks,
-            next_page_token: if next < total { page_token_encode(&next.to_string()) } else { String::new() },
+            next_page_token: if next < total {
+                page_token_encode(&next.to_string())
+            } else {
+                String::new()
+            },
         })
     }
 
@@ -378,11 +566,21 @@ impl Runtime {
             .ok_or_else(|| ApiError::new(Code::NotFound, format!("operation {name} not found")))
     }
 
-    pub fn list_operations(&self, parent: &str, page_size_q: Option<&str>, token: Option<&str>) -> ApiResult<serde_json::Value> {
+    pub fn list_operations(
+        &self,
+        parent: &str,
+        page_size_q: Option<&str>,
+        token: Option<&str>,
+    ) -> ApiResult<serde_json::Value> {
         let limit = page_size(page_size_q)?;
         let after = page_token_decode(token)?;
         let store = self.store();
-        let (ops, more): (Vec<Operation>, bool) = store.page(Kind::Operation, &format!("{parent}/operations/"), after.as_deref(), limit);
+        let (ops, more): (Vec<Operation>, bool) = store.page(
+            Kind::Operation,
+            &format!("{parent}/operations/"),
+            after.as_deref(),
+            limit,
+        );
         let mut out = serde_json::json!({});
         if let (true, Some(last)) = (more, ops.last()) {
             out["nextPageToken"] = page_token_encode(&last.name).into();
@@ -400,7 +598,11 @@ impl Runtime {
     }
 
     /// `operations:wait`: returns when the operation is done or `timeout` passes.
-    pub async fn wait_operation(&self, name: &str, timeout: std::time::Duration) -> ApiResult<Operation> {
+    pub async fn wait_operation(
+        &self,
+        name: &str,
+        timeout: std::time::Duration,
+    ) -> ApiResult<Operation> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let notified = self.changed.notified();
@@ -416,7 +618,10 @@ impl Runtime {
 
     pub fn get_policy(&self, resource: &str) -> ApiResult<Policy> {
         self.get_job(resource)?;
-        let mut p = self.store().get::<Policy>(Kind::Policy, resource).unwrap_or_default();
+        let mut p = self
+            .store()
+            .get::<Policy>(Kind::Policy, resource)
+            .unwrap_or_default();
         if p.etag.is_empty() {
             p.etag = base64::engine::general_purpose::STANDARD.encode([0u8, 0, 0, 0, 0, 0, 0, 0]);
         }
@@ -450,7 +655,10 @@ impl Runtime {
 
     pub fn register_image(&self, m: ImageMapping) -> ApiResult<()> {
         if m.image.is_empty() || m.command.is_empty() {
-            return Err(ApiError::new(Code::InvalidArgument, "an image mapping needs an image and a command"));
+            return Err(ApiError::new(
+                Code::InvalidArgument,
+                "an image mapping needs an image and a command",
+            ));
         }
         self.store().put(Kind::Image, &m.image.clone(), &m)?;
         Ok(())
@@ -465,16 +673,30 @@ impl Runtime {
         if let Some(t) = token {
             let id = format!("{short}-{t}");
             if id.len() >= 63 {
-                return Err(ApiError::new(Code::InvalidArgument, format!("execution name {id:?} must be under 63 characters (job name plus token)")));
+                return Err(ApiError::new(
+                    Code::InvalidArgument,
+                    format!(
+                        "execution name {id:?} must be under 63 characters (job name plus token)"
+                    ),
+                ));
             }
-            if self.store().contains(Kind::Execution, &format!("{job}/executions/{id}")) {
-                return Err(ApiError::new(Code::AlreadyExists, format!("execution {id} already exists; use a new token")));
+            if self
+                .store()
+                .contains(Kind::Execution, &format!("{job}/executions/{id}"))
+            {
+                return Err(ApiError::new(
+                    Code::AlreadyExists,
+                    format!("execution {id} already exists; use a new token"),
+                ));
             }
             return Ok(id);
         }
         loop {
             let id = format!("{short}-{}", random_suffix(5));
-            if !self.store().contains(Kind::Execution, &format!("{job}/executions/{id}")) {
+            if !self
+                .store()
+                .contains(Kind::Execution, &format!("{job}/executions/{id}"))
+            {
                 return Ok(id);
             }
         }
@@ -502,7 +724,12 @@ fn strip_output(j: &mut Job) {
 
 fn reserved_label_key(k: &str) -> bool {
     let ns = k.split_once('/').map(|x| x.0).unwrap_or("");
-    ["run.googleapis.com", "cloud.googleapis.com", "serving.knative.dev", "autoscaling.knative.dev"]
-        .iter()
-        .any(|r| ns == *r || ns.ends_with(&format!(".{r}")))
+    [
+        "run.googleapis.com",
+        "cloud.googleapis.com",
+        "serving.knative.dev",
+        "autoscaling.knative.dev",
+    ]
+    .iter()
+    .any(|r| ns == *r || ns.ends_with(&format!(".{r}")))
 }

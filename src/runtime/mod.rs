@@ -29,7 +29,10 @@ pub struct RuntimeConfig {
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
-        RuntimeConfig { data_dir: None, kill_grace: Duration::from_secs(10) }
+        RuntimeConfig {
+            data_dir: None,
+            kill_grace: Duration::from_secs(10),
+        }
     }
 }
 
@@ -41,7 +44,9 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: Code, msg: impl Into<String>) -> Self {
-        ApiError { body: ErrorBody::new(code, msg) }
+        ApiError {
+            body: ErrorBody::new(code, msg),
+        }
     }
     pub fn code(&self) -> u16 {
         self.body.error.code
@@ -84,7 +89,8 @@ impl Runtime {
         let (base, tmp) = match &cfg.data_dir {
             Some(d) => (d.clone(), None),
             None => {
-                let d = std::env::temp_dir().join(format!("runform-rt-{}", uuid::Uuid::new_v4().simple()));
+                let d = std::env::temp_dir()
+                    .join(format!("runform-rt-{}", uuid::Uuid::new_v4().simple()));
                 (d.clone(), Some(tempdir::TempDir(d)))
             }
         };
@@ -138,7 +144,12 @@ impl Server {
                 })
                 .await;
         });
-        Ok(Server { addr, runtime, shutdown: Some(tx), handle: Some(handle) })
+        Ok(Server {
+            addr,
+            runtime,
+            shutdown: Some(tx),
+            handle: Some(handle),
+        })
     }
 
     pub fn url(&self) -> String {

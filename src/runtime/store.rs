@@ -30,7 +30,14 @@ impl Kind {
         }
     }
     fn all() -> [Kind; 6] {
-        [Kind::Job, Kind::Execution, Kind::Task, Kind::Operation, Kind::Policy, Kind::Image]
+        [
+            Kind::Job,
+            Kind::Execution,
+            Kind::Task,
+            Kind::Operation,
+            Kind::Policy,
+            Kind::Image,
+        ]
     }
 }
 
@@ -63,7 +70,13 @@ impl Store {
         }
         {
             let mut stmt = db.prepare("SELECT kind, name, body FROM objects")?;
-            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })?;
             for row in rows {
                 let (kind, name, body) = row?;
                 if let Some(k) = Kind::all().into_iter().find(|k| k.tag() == kind) {
@@ -75,7 +88,10 @@ impl Store {
     }
 
     pub fn get<T: DeserializeOwned>(&self, kind: Kind, name: &str) -> Option<T> {
-        self.mem.get(&kind)?.get(name).and_then(|s| serde_json::from_str(s).ok())
+        self.mem
+            .get(&kind)?
+            .get(name)
+            .and_then(|s| serde_json::from_str(s).ok())
     }
 
     pub fn contains(&self, kind: Kind, name: &str) -> bool {
@@ -89,12 +105,18 @@ impl Store {
              ON CONFLICT(kind, name) DO UPDATE SET body = excluded.body",
             params![kind.tag(), name, body],
         )?;
-        self.mem.entry(kind).or_default().insert(name.to_string(), body);
+        self.mem
+            .entry(kind)
+            .or_default()
+            .insert(name.to_string(), body);
         Ok(())
     }
 
     pub fn delete(&mut self, kind: Kind, name: &str) -> anyhow::Result<()> {
-        self.db.execute("DELETE FROM objects WHERE kind = ?1 AND name = ?2", params![kind.tag(), name])?;
+        self.db.execute(
+            "DELETE FROM objects WHERE kind = ?1 AND name = ?2",
+            params![kind.tag(), name],
+        )?;
         if let Some(m) = self.mem.get_mut(&kind) {
             m.remove(name);
         }
@@ -103,10 +125,16 @@ impl Store {
 
     /// Deletes every object of `kind` whose name starts with `prefix`.
     pub fn delete_prefix(&mut self, kind: Kind, prefix: &str) -> anyhow::Result<()> {
-        let names: Vec<String> = self.names_with_prefix(kind, prefix).map(str::to_string).collect();
+        let names: Vec<String> = self
+            .names_with_prefix(kind, prefix)
+            .map(str::to_string)
+            .collect();
         let tx = self.db.transaction()?;
         for n in &names {
-            tx.execute("DELETE FROM objects WHERE kind = ?1 AND name = ?2", params![kind.tag(), n])?;
+            tx.execute(
+                "DELETE FROM objects WHERE kind = ?1 AND name = ?2",
+                params![kind.tag(), n],
+            )?;
         }
         tx.commit()?;
         if let Some(m) = self.mem.get_mut(&kind) {
@@ -118,17 +146,32 @@ impl Store {
     }
 
     /// Names of `kind` starting with `prefix`, in name order.
-    pub fn names_with_prefix<'a>(&'a self, kind: Kind, prefix: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    pub fn names_with_prefix<'a>(
+        &'a self,
+        kind: Kind,
+        prefix: &'a str,
+    ) -> impl Iterator<Item = &'a str> + 'a {
         self.mem
             .get(&kind)
             .into_iter()
-            .flat_map(move |m| m.range(prefix.to_string()..).take_while(move |(k, _)| k.starts_with(prefix)))
+            .flat_map(move |m| {
+                m.range(prefix.to_string()..)
+                    .take_while(move |(k, _)| k.starts_with(prefix))
+            })
             .map(|(k, _)| k.as_str())
     }
 
     /// Objects of `kind` under `prefix` whose names come after `after` (exclusive), at most `limit`.
-    pub fn page<T: DeserializeOwned>(&self, kind: Kind, prefix: &str, after: Option<&str>, limit: usize) -> (Vec<T>, bool) {
-        let Some(m) = self.mem.get(&kind) else { return (Vec::new(), false) };
+    pub fn page<T: DeserializeOwned>(
+        &self,
+        kind: Kind,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> (Vec<T>, bool) {
+        let Some(m) = self.mem.get(&kind) else {
+            return (Vec::new(), false);
+        };
         let start = match after {
             Some(a) => std::ops::Bound::Excluded(a.to_string()),
             None => std::ops::Bound::Included(prefix.to_string()),
@@ -145,7 +188,11 @@ impl Store {
     pub fn all<T: DeserializeOwned>(&self, kind: Kind) -> Vec<T> {
         self.mem
             .get(&kind)
-            .map(|m| m.values().filter_map(|v| serde_json::from_str(v).ok()).collect())
+            .map(|m| {
+                m.values()
+                    .filter_map(|v| serde_json::from_str(v).ok())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -160,16 +207,24 @@ mod tests {
         {
             let mut s = Store::open(Some(dir.path())).unwrap();
             for i in 0..5 {
-                s.put(Kind::Job, &format!("projects/p/locations/l/jobs/j{i}"), &i).unwrap();
+                s.put(Kind::Job, &format!("projects/p/locations/l/jobs/j{i}"), &i)
+                    .unwrap();
             }
-            s.put(Kind::Job, "projects/p/locations/other/jobs/x", &99).unwrap();
-            s.delete(Kind::Job, "projects/p/locations/l/jobs/j4").unwrap();
+            s.put(Kind::Job, "projects/p/locations/other/jobs/x", &99)
+                .unwrap();
+            s.delete(Kind::Job, "projects/p/locations/l/jobs/j4")
+                .unwrap();
         }
         let s = Store::open(Some(dir.path())).unwrap();
         let (first, more) = s.page::<i32>(Kind::Job, "projects/p/locations/l/jobs/", None, 2);
         assert_eq!(first, vec![0, 1]);
         assert!(more);
-        let (rest, more) = s.page::<i32>(Kind::Job, "projects/p/locations/l/jobs/", Some("projects/p/locations/l/jobs/j1"), 10);
+        let (rest, more) = s.page::<i32>(
+            Kind::Job,
+            "projects/p/locations/l/jobs/",
+            Some("projects/p/locations/l/jobs/j1"),
+            10,
+        );
         assert_eq!(rest, vec![2, 3]);
         assert!(!more);
     }

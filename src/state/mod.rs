@@ -37,7 +37,13 @@ pub struct State {
 
 impl State {
     pub fn new() -> State {
-        State { version: 1, lineage: uuid::Uuid::new_v4().to_string(), serial: 0, runform_version: env!("CARGO_PKG_VERSION").into(), ..Default::default() }
+        State {
+            version: 1,
+            lineage: uuid::Uuid::new_v4().to_string(),
+            serial: 0,
+            runform_version: env!("CARGO_PKG_VERSION").into(),
+            ..Default::default()
+        }
     }
 }
 
@@ -69,9 +75,16 @@ impl StateFile {
     /// Reads the state, folding in a journal left by an interrupted apply.
     pub fn load(&self) -> anyhow::Result<State> {
         let mut state = match std::fs::read(&self.path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| anyhow::anyhow!("state file {} is corrupt: {e}", self.path.display()))?,
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                anyhow::anyhow!("state file {} is corrupt: {e}", self.path.display())
+            })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::new(),
-            Err(e) => return Err(anyhow::anyhow!("cannot read state file {}: {e}", self.path.display())),
+            Err(e) => {
+                return Err(anyhow::anyhow!(
+                    "cannot read state file {}: {e}",
+                    self.path.display()
+                ))
+            }
         };
         let replayed = self.replay_journal(&mut state)?;
         if replayed > 0 {
@@ -90,7 +103,9 @@ impl StateFile {
         let mut n = 0;
         for line in text.lines() {
             // A torn last line (killed mid-write) is ignored: its action was never reported.
-            let Ok(rec) = serde_json::from_str::<JournalRecord>(line) else { continue };
+            let Ok(rec) = serde_json::from_str::<JournalRecord>(line) else {
+                continue;
+            };
             if rec.lineage != state.lineage {
                 if state.resources.is_empty() && state.serial == 0 {
                     state.lineage = rec.lineage.clone();
@@ -114,7 +129,12 @@ impl StateFile {
         }
         let tmp = with_suffix(&self.path, ".tmp");
         {
-            let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)?;
             f.write_all(&serde_json::to_vec_pretty(state)?)?;
             f.write_all(b"\n")?;
             f.sync_all()?;
@@ -136,8 +156,15 @@ impl StateFile {
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let f = std::fs::OpenOptions::new().append(true).create(true).mode(0o600).open(self.journal_path())?;
-        Ok(Journal { file: std::sync::Mutex::new(f), lineage: lineage.to_string() })
+        let f = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(self.journal_path())?;
+        Ok(Journal {
+            file: std::sync::Mutex::new(f),
+            lineage: lineage.to_string(),
+        })
     }
 
     /// Folds the journal into `state` and writes it; removes the journal.
@@ -160,13 +187,23 @@ impl StateFile {
             "pid": std::process::id(),
             "created": chrono::Utc::now().to_rfc3339(),
         });
-        match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(self.lock_path()) {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(self.lock_path())
+        {
             Ok(mut f) => {
                 f.write_all(info.to_string().as_bytes())?;
-                Ok(LockGuard { path: self.lock_path() })
+                Ok(LockGuard {
+                    path: self.lock_path(),
+                })
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let holder: Value = std::fs::read_to_string(self.lock_path()).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+                let holder: Value = std::fs::read_to_string(self.lock_path())
+                    .ok()
+                    .and_then(|t| serde_json::from_str(&t).ok())
+                    .unwrap_or_default();
                 let pid = holder.get("pid").and_then(Value::as_u64).unwrap_or(0);
                 let alive = pid != 0 && Path::new(&format!("/proc/{pid}")).exists();
                 if !alive && pid != 0 {
@@ -188,7 +225,9 @@ impl StateFile {
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "localhost".into())
+    std::fs::read_to_string("/etc/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into())
 }
 
 fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
@@ -215,7 +254,11 @@ pub struct Journal {
 
 impl Journal {
     pub fn record(&self, addr: &str, entry: Option<&StateEntry>) -> anyhow::Result<()> {
-        let rec = JournalRecord { lineage: self.lineage.clone(), addr: addr.to_string(), entry: entry.cloned() };
+        let rec = JournalRecord {
+            lineage: self.lineage.clone(),
+            addr: addr.to_string(),
+            entry: entry.cloned(),
+        };
         let mut line = serde_json::to_vec(&rec)?;
         line.push(b'\n');
         let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
@@ -236,10 +279,23 @@ mod tests {
         let mut st = sf.load().unwrap();
         sf.write(&st).unwrap();
         let j = sf.journal(&st.lineage).unwrap();
-        j.record("a.b", Some(&StateEntry { ty: "t".into(), id: "x".into(), ..Default::default() })).unwrap();
+        j.record(
+            "a.b",
+            Some(&StateEntry {
+                ty: "t".into(),
+                id: "x".into(),
+                ..Default::default()
+            }),
+        )
+        .unwrap();
         drop(j);
         // Simulate a torn write after the good record.
-        std::fs::OpenOptions::new().append(true).open(dir.path().join("s.tfstate.journal")).unwrap().write_all(b"{\"lin").unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.path().join("s.tfstate.journal"))
+            .unwrap()
+            .write_all(b"{\"lin")
+            .unwrap();
         let loaded = sf.load().unwrap();
         assert_eq!(loaded.resources["a.b"].id, "x");
         assert_eq!(loaded.lineage, st.lineage);
@@ -247,7 +303,10 @@ mod tests {
         st.serial = 5;
         sf.write(&st).unwrap();
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&sf.path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&sf.path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 
     #[test]

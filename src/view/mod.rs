@@ -14,7 +14,9 @@ pub struct Style {
 
 impl Style {
     pub fn detect() -> Style {
-        Style { color: std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal() }
+        Style {
+            color: std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal(),
+        }
     }
     fn paint(&self, code: &str, s: &str) -> String {
         if self.color {
@@ -36,7 +38,9 @@ fn mask(s: &str, sensitive: &[String]) -> String {
 fn show(v: &Option<Value>, sensitive: &[String]) -> String {
     match v {
         None | Some(Value::Null) => "null".into(),
-        Some(Value::String(s)) if s.contains(crate::config::UNKNOWN_START) => "(known after apply)".into(),
+        Some(Value::String(s)) if s.contains(crate::config::UNKNOWN_START) => {
+            "(known after apply)".into()
+        }
         Some(Value::String(s)) => {
             let m = mask(s, sensitive);
             if m != *s && m == "(sensitive value)" {
@@ -81,7 +85,11 @@ fn flatten(v: &Value, path: &str, out: &mut Vec<(String, Value)>) {
     match v {
         Value::Object(m) => {
             for (k, x) in m {
-                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
                 flatten(x, &p, out);
             }
         }
@@ -114,17 +122,32 @@ fn multiline_diff(old: &str, new: &str) -> String {
 pub fn render_plan(plan: &Plan, style: &Style) -> String {
     let mut out = String::new();
     let sens = &plan.sensitive_values;
-    let changes: Vec<_> = plan.changes.iter().filter(|c| c.action.is_change()).collect();
+    let changes: Vec<_> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action.is_change())
+        .collect();
     if !changes.is_empty() {
         let _ = writeln!(out, "runform will perform the following actions:\n");
     }
     for c in changes {
         let (sym, color) = symbol(c.action);
-        let _ = writeln!(out, "  {} {}", style.paint("1", &format!("# {}", c.addr)), headline(c.action));
+        let _ = writeln!(
+            out,
+            "  {} {}",
+            style.paint("1", &format!("# {}", c.addr)),
+            headline(c.action)
+        );
         if let Some(r) = &c.reason {
             let _ = writeln!(out, "    (because {r})");
         }
-        let _ = writeln!(out, "  {} resource {:?} {:?} {{", style.paint(color, sym), c.ty, c.addr.split_once('.').map(|x| x.1).unwrap_or(""));
+        let _ = writeln!(
+            out,
+            "  {} resource {:?} {:?} {{",
+            style.paint(color, sym),
+            c.ty,
+            c.addr.split_once('.').map(|x| x.1).unwrap_or("")
+        );
         match c.action {
             Action::Create | Action::Execute => {
                 let mut flat = Vec::new();
@@ -133,7 +156,12 @@ pub fn render_plan(plan: &Plan, style: &Style) -> String {
                 }
                 let width = flat.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
                 for (k, v) in flat {
-                    let _ = writeln!(out, "      {} {k:width$} = {}", style.paint("32", "+"), show(&Some(v), sens));
+                    let _ = writeln!(
+                        out,
+                        "      {} {k:width$} = {}",
+                        style.paint("32", "+"),
+                        show(&Some(v), sens)
+                    );
                 }
             }
             Action::Delete | Action::Forget => {
@@ -150,13 +178,29 @@ pub fn render_plan(plan: &Plan, style: &Style) -> String {
                         _ => ("~", "33"),
                     };
                     match (&a.old, &a.new) {
-                        (Some(Value::String(o)), Some(Value::String(n))) if (o.contains('\n') || n.contains('\n')) && mask(o, sens) == *o && mask(n, sens) == *n => {
-                            let _ = writeln!(out, "      {} {} = <<-EOT", style.paint(col, sym), a.path);
+                        (Some(Value::String(o)), Some(Value::String(n)))
+                            if (o.contains('\n') || n.contains('\n'))
+                                && mask(o, sens) == *o
+                                && mask(n, sens) == *n =>
+                        {
+                            let _ = writeln!(
+                                out,
+                                "      {} {} = <<-EOT",
+                                style.paint(col, sym),
+                                a.path
+                            );
                             out.push_str(&multiline_diff(o, n));
                             let _ = writeln!(out, "        EOT");
                         }
                         _ => {
-                            let _ = writeln!(out, "      {} {:width$} = {} -> {}", style.paint(col, sym), a.path, show(&a.old, sens), show(&a.new, sens));
+                            let _ = writeln!(
+                                out,
+                                "      {} {:width$} = {} -> {}",
+                                style.paint(col, sym),
+                                a.path,
+                                show(&a.old, sens),
+                                show(&a.new, sens)
+                            );
                         }
                     }
                 }
@@ -177,7 +221,10 @@ pub fn summary_line(plan: &Plan) -> String {
         return "No changes. Your infrastructure matches the configuration.".into();
     }
     let s = plan.summary();
-    format!("Plan: {} to add, {} to change, {} to destroy, {} to execute.", s.add, s.change, s.destroy, s.execute)
+    format!(
+        "Plan: {} to add, {} to change, {} to destroy, {} to execute.",
+        s.add, s.change, s.destroy, s.execute
+    )
 }
 
 /// Reports apply progress on stderr (data stays on stdout).
@@ -188,7 +235,10 @@ pub struct StderrObserver {
 
 impl StderrObserver {
     pub fn new(verbose: bool) -> Self {
-        StderrObserver { verbose, last: Default::default() }
+        StderrObserver {
+            verbose,
+            last: Default::default(),
+        }
     }
 }
 
@@ -205,7 +255,11 @@ impl Observer for StderrObserver {
             e.failed_count,
             e.cancelled_count,
             e.task_count,
-            if e.retried_count > 0 { format!(" ({} retried)", e.retried_count) } else { String::new() }
+            if e.retried_count > 0 {
+                format!(" ({} retried)", e.retried_count)
+            } else {
+                String::new()
+            }
         );
         let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
         if last.get(addr) != Some(&line) {

@@ -1,0 +1,11 @@
+//! Integration tests: the runtime in-process (behaviours of executions), and the CLI through
+//! the built binary against runtimes on 127.0.0.1 port 0.
+
+mod cli;
+mod runtime;
+
+use std::path::Path;
+
+pub fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap();
+}

@@ -1,0 +1,163 @@
+use runform::api::run::*;
+use runform::runtime::{Runtime, RuntimeConfig, Server};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn job(cmd: &str, task_count: i32, parallelism: i32, max_retries: i32, timeout: &str) -> Job {
+    let mut j = Job::default();
+    j.template.task_count = task_count;
+    j.template.parallelism = parallelism;
+    j.template.template.max_retries = Some(max_retries);
+    j.template.template.timeout = timeout.into();
+    j.template.template.containers.push(Container {
+        image: "example/none".into(),
+        command: vec!["/bin/sh".into(), "-c".into(), cmd.into()],
+        ..Default::default()
+    });
+    j
+}
+
+const PARENT: &str = "projects/p/locations/us-central1";
+
+async fn run_to_end(rt: &Arc<Runtime>, id: &str, j: Job) -> Execution {
+    run_to_end_step(rt, id, j, Duration::from_millis(10)).await
+}
+
+async fn run_to_end_step(rt: &Arc<Runtime>, id: &str, j: Job, step: Duration) -> Execution {
+    rt.create_job(PARENT, id, j, false).unwrap();
+    let (exec, _) = rt
+        .run_job(
+            &format!("{PARENT}/jobs/{id}"),
+            RunJobRequest::default(),
+            None,
+        )
+        .unwrap();
+    for _ in 0..2000 {
+        let e = rt.get_execution(&exec.name).unwrap();
+        if e.is_done() {
+            return e;
+        }
+        tokio::time::sleep(step).await;
+    }
+    panic!("execution did not finish");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_tasks_distinct_indexes_and_parallelism_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    std::fs::create_dir_all(dir.path().join("running")).unwrap();
+    let cmd = format!(
+        "mkdir {d}/running/$CLOUD_RUN_TASK_INDEX; ls {d}/running | wc -l >> {d}/concurrency; \
+         echo $CLOUD_RUN_TASK_INDEX $CLOUD_RUN_TASK_COUNT > {d}/task-$CLOUD_RUN_TASK_INDEX; sleep 0.3; rmdir {d}/running/$CLOUD_RUN_TASK_INDEX"
+    );
+    let rt = Runtime::open(RuntimeConfig::default()).unwrap();
+    let e = run_to_end(&rt, "par", job(&cmd, 10, 3, 0, "60s")).await;
+    assert!(e.succeeded(), "{e:?}");
+    assert_eq!(e.succeeded_count, 10);
+    for i in 0..10 {
+        let t = std::fs::read_to_string(dir.path().join(format!("task-{i}"))).unwrap();
+        assert_eq!(t.trim(), format!("{i} 10"));
+    }
+    let conc: Vec<usize> = std::fs::read_to_string(dir.path().join("concurrency"))
+        .unwrap()
+        .lines()
+        .map(|l| l.trim().parse().unwrap())
+        .collect();
+    assert_eq!(conc.len(), 10);
+    assert!(
+        conc.iter().all(|&c| c <= 3),
+        "more than 3 at once: {conc:?}"
+    );
+    assert!(
+        conc.iter().any(|&c| c >= 2),
+        "tasks never overlapped: {conc:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_attempt_is_retried_and_env_is_clean() {
+    let rt = Runtime::open(RuntimeConfig::default()).unwrap();
+    std::env::set_var("RUNFORM_TEST_LEAK", "leaked");
+    let cmd = "[ -z \"$RUNFORM_TEST_LEAK\" ] || exit 3; [ \"$CLOUD_RUN_TASK_ATTEMPT\" = 0 ] && exit 1; exit 0";
+    let e = run_to_end(&rt, "retry", job(cmd, 1, 0, 1, "60s")).await;
+    assert!(e.succeeded(), "{:?}", e.completed());
+    assert_eq!(e.retried_count, 1);
+    let tasks = rt.list_tasks(&e.name, None, None).unwrap().tasks;
+    assert_eq!(tasks[0].retried, 1);
+    // Without retries the same task fails the execution.
+    let e = run_to_end(&rt, "noretry", job(cmd, 1, 0, 0, "60s")).await;
+    assert!(!e.succeeded());
+    assert_eq!(e.failed_count, 1);
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn task_past_its_timeout_is_killed_and_execution_fails() {
+    // The clock is paused: the 600s timeout elapses as soon as the runtime is idle.
+    let rt = Runtime::open(RuntimeConfig {
+        data_dir: None,
+        kill_grace: Duration::from_secs(5),
+    })
+    .unwrap();
+    let e = run_to_end_step(
+        &rt,
+        "slow",
+        job("sleep 1000", 1, 0, 0, "600s"),
+        Duration::from_secs(1),
+    )
+    .await;
+    assert!(!e.succeeded());
+    let t = &rt.list_tasks(&e.name, None, None).unwrap().tasks[0];
+    let r = t.last_attempt_result.as_ref().unwrap();
+    assert!(r.term_signal.is_some(), "{r:?}");
+    assert!(r.status.as_ref().unwrap().message.contains("timeout"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_stops_running_tasks_over_http() {
+    let server = Server::start(RuntimeConfig::default(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let client = runform::cloud::Client::new(runform::cloud::Endpoint::Custom(server.url()))
+        .await
+        .unwrap();
+    let j = job("sleep 30", 2, 0, 0, "600s");
+    client
+        .create_job(PARENT, "c", &j, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let op = client
+        .run_job(&format!("{PARENT}/jobs/c"), &RunJobRequest::default())
+        .await
+        .unwrap();
+    let name = op.metadata.unwrap()["name"].as_str().unwrap().to_string();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    client.cancel_execution(&name).await.unwrap();
+    let mut e = client.get_execution(&name).await.unwrap();
+    for _ in 0..500 {
+        if e.is_done() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        e = client.get_execution(&name).await.unwrap();
+    }
+    assert!(e.is_done() && e.cancelled(), "{e:?}");
+    assert_eq!(e.cancelled_count, 2);
+    // Pagination: one list call per page.
+    for i in 0..5 {
+        client
+            .create_job(
+                PARENT,
+                &format!("p{i}"),
+                &job("true", 1, 0, 0, "10s"),
+                Duration::from_secs(10),
+            )
+            .await
+            .unwrap();
+    }
+    let before = client.calls();
+    let jobs = client.list_jobs("p", "us-central1", 2).await.unwrap();
+    assert_eq!(jobs.len(), 6);
+    assert_eq!(client.calls() - before, 3);
+    server.stop().await;
+}
