@@ -9,7 +9,12 @@ use crate::state::{Journal, State};
 use futures::stream::{self, StreamExt};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
+
+/// Locks a mutex; a poisoned one (a panicked action) still holds usable data.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 #[derive(Debug, Default)]
 pub struct Outcome {
@@ -142,24 +147,17 @@ pub async fn apply(
                 let failed_addrs = &failed_addrs;
                 async move {
                     let blocked = {
-                        let f = failed_addrs.lock().unwrap_or_else(|p| p.into_inner());
+                        let f = lock(failed_addrs);
                         c.depends_on.iter().any(|d| f.contains(d))
                     };
                     if blocked {
-                        failed_addrs
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .insert(c.addr.clone());
-                        outcome
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .skipped
-                            .push(c.addr.clone());
+                        lock(failed_addrs).insert(c.addr.clone());
+                        lock(outcome).skipped.push(c.addr.clone());
                         return;
                     }
                     let mut c = c.clone();
                     {
-                        let st = shared.lock().unwrap_or_else(|p| p.into_inner());
+                        let st = lock(shared);
                         for v in [&mut c.after, &mut c.body].into_iter().flatten() {
                             resolve_unknowns(v, &st);
                         }
@@ -174,18 +172,14 @@ pub async fn apply(
                                 e.deps = c.depends_on.clone();
                             }
                             if let Err(e) = journal.record(&c.addr, entry.as_ref()) {
-                                outcome
-                                    .lock()
-                                    .unwrap_or_else(|p| p.into_inner())
-                                    .failed
-                                    .push((
-                                        c.addr.clone(),
-                                        format!("could not record the result durably: {e}"),
-                                    ));
+                                lock(outcome).failed.push((
+                                    c.addr.clone(),
+                                    format!("could not record the result durably: {e}"),
+                                ));
                                 return;
                             }
                             {
-                                let mut st = shared.lock().unwrap_or_else(|p| p.into_inner());
+                                let mut st = lock(shared);
                                 match entry {
                                     Some(e) => st.resources.insert(c.addr.clone(), e),
                                     None => st.resources.remove(&c.addr),
@@ -193,22 +187,11 @@ pub async fn apply(
                             }
                             ctx.observer
                                 .note(&format!("{}: {} complete", c.addr, verb(c.action)));
-                            outcome
-                                .lock()
-                                .unwrap_or_else(|p| p.into_inner())
-                                .done
-                                .push((c.addr.clone(), c.action));
+                            lock(outcome).done.push((c.addr.clone(), c.action));
                         }
                         Err(e) => {
-                            failed_addrs
-                                .lock()
-                                .unwrap_or_else(|p| p.into_inner())
-                                .insert(c.addr.clone());
-                            outcome
-                                .lock()
-                                .unwrap_or_else(|p| p.into_inner())
-                                .failed
-                                .push((c.addr.clone(), e));
+                            lock(failed_addrs).insert(c.addr.clone());
+                            lock(outcome).failed.push((c.addr.clone(), e));
                         }
                     }
                 }
