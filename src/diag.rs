@@ -98,12 +98,19 @@ impl Diagnostics {
 #[derive(Debug, Clone, Default)]
 pub struct Sources {
     pub files: BTreeMap<Arc<str>, Arc<str>>,
+    /// Byte offset of every line start per file, so locating a span is a binary search
+    /// (a linear scan per span made loading a 1,000-resource stack quadratic).
+    line_starts: BTreeMap<Arc<str>, Vec<usize>>,
 }
 
 impl Sources {
     pub fn add(&mut self, name: &str, text: &str) -> Arc<str> {
         let key: Arc<str> = Arc::from(name);
         self.files.insert(key.clone(), Arc::from(text));
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        self.line_starts.insert(key.clone(), starts);
         key
     }
 
@@ -111,11 +118,16 @@ impl Sources {
     pub fn range(&self, file: &Arc<str>, span: std::ops::Range<usize>) -> Range {
         let text = self.files.get(file).map(|t| t.as_ref()).unwrap_or("");
         let start = span.start.min(text.len());
-        let before = &text[..start];
-        let line = before.matches('\n').count() + 1;
-        let col = before
-            .rsplit('\n')
-            .next()
+        let line_start = match self.line_starts.get(file) {
+            Some(starts) => {
+                let idx = starts.partition_point(|&s| s <= start).max(1) - 1;
+                (idx, starts[idx])
+            }
+            None => (0, 0),
+        };
+        let line = line_start.0 + 1;
+        let col = text
+            .get(line_start.1..start)
             .map(|l| l.chars().count())
             .unwrap_or(0)
             + 1;
@@ -201,6 +213,23 @@ mod tests {
         assert!(text.contains("--> main.tf:2:14"), "{text}");
         assert!(text.contains("2 | task_count = 0"), "{text}");
         assert!(text.contains("hint: fix it"), "{text}");
+    }
+
+    #[test]
+    fn locates_first_last_and_multibyte_positions() {
+        let mut s = Sources::default();
+        let f = s.add("m.tf", "ab\n\nné = 1\nlast");
+        let at = |o: usize| {
+            let r = s.range(&f, o..o);
+            (r.line, r.col)
+        };
+        assert_eq!(at(0), (1, 1));
+        assert_eq!(at(2), (1, 3));
+        assert_eq!(at(3), (2, 1));
+        assert_eq!(at(4), (3, 1));
+        assert_eq!(at(7), (3, 3)); // after the two-byte é: the column counts characters
+        assert_eq!(at(12), (4, 1));
+        assert_eq!(at(99), (4, 5)); // clamped to the end of the text
     }
 
     #[test]

@@ -45,7 +45,10 @@ pub fn load_stack(
     let known = |addr: &str| {
         state
             .and_then(|s| s.resources.get(addr))
-            .and_then(|e| e.values.as_object().cloned())
+            .and_then(|e| match e.values.to_value() {
+                serde_json::Value::Object(m) => Some(m),
+                _ => None,
+            })
     };
     let opts = LoadOptions {
         vars: args.vars.clone(),
@@ -190,9 +193,15 @@ pub async fn refresh(
     )
     .await;
     let mut live = Live::new();
+    #[derive(serde::Deserialize)]
+    struct Named {
+        name: String,
+    }
     for jobs in lists {
         for j in jobs? {
-            live.insert(j.name.clone(), serde_json::to_value(&j)?);
+            let n: Named = serde_json::from_str(j.get())
+                .map_err(|e| anyhow::anyhow!("a listed job has no name: {e}"))?;
+            live.insert(n.name, j);
         }
     }
     Ok(live)
@@ -220,4 +229,62 @@ pub fn make_plan(
     p.api_calls = client.calls();
     p.target = label.to_string();
     Ok(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Stack {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("main.tf"), text).unwrap();
+        let args = LoadArgs {
+            vars: vec![],
+            var_files: vec![],
+            local: true,
+        };
+        let (stack, diags, sources) = load_stack(dir.path(), &args, None);
+        stack.unwrap_or_else(|| panic!("{}", sources.render_all(&diags)))
+    }
+
+    fn job(name: &str, extra: &str) -> String {
+        format!(
+            r#"resource "google_cloud_run_v2_job" "{name}" {{
+  name     = "{name}"
+  location = "us-central1"
+  {extra}
+  template {{
+    template {{
+      containers {{
+        image = "busybox"
+      }}
+    }}
+  }}
+}}
+"#
+        )
+    }
+
+    #[test]
+    fn references_and_depends_on_become_dependencies_in_any_declaration_order() {
+        let text = [
+            job("a", "labels = { of = google_cloud_run_v2_job.c.name }"),
+            job("b", "depends_on = [google_cloud_run_v2_job.a]"),
+            job("c", ""),
+        ]
+        .concat();
+        let stack = load(&text);
+        let deps = |n: &str| {
+            stack
+                .resource(&format!("google_cloud_run_v2_job.{n}"))
+                .unwrap()
+                .depends_on
+                .clone()
+        };
+        assert_eq!(deps("a"), vec!["google_cloud_run_v2_job.c"]);
+        assert_eq!(deps("b"), vec!["google_cloud_run_v2_job.a"]);
+        assert!(deps("c").is_empty());
+        let a = stack.resource("google_cloud_run_v2_job.a").unwrap();
+        assert_eq!(a.values.pointer("/labels/of").unwrap(), "c");
+    }
 }

@@ -820,7 +820,7 @@ fn validate_limits(base: &str, limits: &BTreeMap<String, String>, v: &mut Vec<(S
         None => Some(1.0),
         Some(s) => match parse_quantity(s) {
             Some(c) if (c - 1.0).abs() < 1e-9 || [2.0, 4.0, 6.0, 8.0].contains(&c) => Some(c),
-            Some(c) if c < 1.0 && c >= 0.08 => Some(c),
+            Some(c) if (0.08..1.0).contains(&c) => Some(c),
             _ => {
                 v.push((
                     format!("{base}.resources.limits.cpu"),

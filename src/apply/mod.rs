@@ -83,7 +83,7 @@ pub fn waves(plan: &Plan) -> Vec<Vec<usize>> {
 }
 
 /// Replaces unknown-after-apply markers with values now in state.
-fn resolve_unknowns(v: &mut Value, state: &State) {
+pub fn resolve_unknowns(v: &mut Value, state: &State) {
     match v {
         Value::String(s) if s.contains(UNKNOWN_START) => {
             let mut out = String::new();
@@ -102,7 +102,6 @@ fn resolve_unknowns(v: &mut Value, state: &State) {
                     .resources
                     .get(addr)
                     .and_then(|e| e.values.get(attr))
-                    .cloned()
                     .unwrap_or(Value::Null);
                 if i == 0 && j + 2 == rest.len() && out.is_empty() {
                     whole = Some(val.clone());
@@ -228,7 +227,7 @@ mod tests {
             crate::state::StateEntry {
                 ty: "t".into(),
                 id: "x".into(),
-                values: serde_json::json!({"uid": "u-1"}),
+                values: (&serde_json::json!({"uid": "u-1"})).into(),
                 ..Default::default()
             },
         );

@@ -357,8 +357,13 @@ async fn plan_cmd(
     destroy: bool,
     verbose: bool,
 ) -> anyhow::Result<Option<(Plan, crate::config::Stack)>> {
+    let t0 = std::time::Instant::now();
     let state = t.state_file.load()?;
+    let t_state = t0.elapsed();
+    let m_state = peak_mib();
     let (stack, diags, sources) = ops::load_stack(dir, args, Some(&state));
+    let t_load = t0.elapsed();
+    let m_load = peak_mib();
     eprint!("{}", sources.render_all(&diags));
     let Some(stack) = stack else {
         eprintln!("{} error(s); nothing was contacted.", diags.error_count());
@@ -367,6 +372,8 @@ async fn plan_cmd(
     ops::register_images(&t.client, &stack).await?;
     let before = t.client.calls();
     let live = ops::refresh(&t.client, Some(&stack), &state, 1000).await?;
+    let t_refresh = t0.elapsed();
+    let m_refresh = peak_mib();
     if verbose {
         eprintln!(
             "refreshed {} live object(s) with {} list call(s)",
@@ -374,13 +381,37 @@ async fn plan_cmd(
             t.client.calls() - before
         );
     }
-    match ops::make_plan(&stack, &state, &live, destroy, &t.client, &t.label) {
+    let planned = ops::make_plan(&stack, &state, &live, destroy, &t.client, &t.label);
+    if verbose {
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+        eprintln!(
+            "timing: state {:.0} ms, configuration {:.0} ms, refresh {:.0} ms, diff {:.0} ms; peak memory after each: {m_state} / {m_load} / {m_refresh} / {} MiB",
+            ms(t_state),
+            ms(t_load - t_state),
+            ms(t_refresh - t_load),
+            ms(t0.elapsed() - t_refresh),
+            peak_mib(),
+        );
+    }
+    match planned {
         Ok(p) => Ok(Some((p, stack))),
         Err(d) => {
             eprint!("{}", sources.render_all(&d));
             Ok(None)
         }
     }
+}
+
+/// This process's peak resident memory in MiB (Linux; 0 elsewhere), for `--verbose`.
+pub fn peak_mib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb / 1024)
 }
 
 fn confirm(auto_approve: bool) -> anyhow::Result<bool> {
@@ -429,6 +460,14 @@ async fn apply_cmd(
         execute(&t, &plan, Some(&stack), parallelism).await
     }
     .await;
+    if target.verbose {
+        eprintln!(
+            "{} made {} API call(s) in total to {}",
+            if destroy { "destroy" } else { "apply" },
+            t.client.calls(),
+            t.label
+        );
+    }
     t.stop().await;
     r
 }
@@ -453,22 +492,7 @@ fn write_outputs(state: &mut crate::state::State, stack: &crate::config::Stack) 
 
 fn resolve_outputs(v: &mut serde_json::Value, state: &crate::state::State) {
     // Outputs referencing after-apply values are resolved from the fresh state.
-    if crate::config::contains_unknown(v) {
-        let s = v.to_string();
-        for (addr, e) in &state.resources {
-            if let Some(m) = e.values.as_object() {
-                for (k, val) in m {
-                    let marker = crate::config::unknown(&format!("{addr}.{k}"));
-                    if s.contains(marker.as_str().unwrap_or("")) {
-                        if let serde_json::Value::String(text) = v {
-                            *text = text
-                                .replace(marker.as_str().unwrap_or(""), val.as_str().unwrap_or(""));
-                        }
-                    }
-                }
-            }
-        }
-    }
+    crate::apply::resolve_unknowns(v, state);
 }
 
 async fn execute(
@@ -573,8 +597,8 @@ async fn apply_planfile(
         // Refuse if any live object the plan read changed since (Terraform checks only state).
         let live = ops::refresh(&t.client, None, &state, 1000).await?;
         for (id, etag) in &pf.plan.live_etags {
-            let now = live.get(id).and_then(|v| v.get("etag")).and_then(|e| e.as_str());
-            if now != Some(etag.as_str()) {
+            let now = live.get(id).and_then(|v| crate::plan::etag_of(v));
+            if now.as_deref() != Some(etag.as_str()) {
                 bail!("the saved plan is stale: {id} changed outside this plan since it was made; make a new plan");
             }
         }

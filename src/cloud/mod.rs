@@ -241,7 +241,17 @@ impl Client {
         project: &str,
         location: &str,
         page_size: usize,
-    ) -> CloudResult<Vec<Job>> {
+    ) -> CloudResult<Vec<Box<serde_json::value::RawValue>>> {
+        // Each job stays JSON text until the planner reads it: a 10,000-job refresh then
+        // costs megabytes, not a tree of small allocations per job.
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Page {
+            #[serde(default)]
+            jobs: Vec<Box<serde_json::value::RawValue>>,
+            #[serde(default)]
+            next_page_token: String,
+        }
         let mut out = Vec::new();
         let mut token = String::new();
         loop {
@@ -249,7 +259,7 @@ impl Client {
             if !token.is_empty() {
                 q.push(("pageToken", token.clone()));
             }
-            let page: ListJobsResponse = self
+            let page: Page = self
                 .get(
                     &format!("v2/projects/{project}/locations/{location}/jobs"),
                     &q,

@@ -310,6 +310,10 @@ impl Loader<'_> {
             return None;
         }
 
+        // Only values something refers to go into the evaluation context.
+        let referenced: BTreeSet<String> =
+            graph.nodes().flat_map(|n| graph.deps(n)).cloned().collect();
+        let resource_addrs: BTreeSet<String> = resources.keys().cloned().collect();
         // Evaluate in dependency order.
         let mut ctx = hcl::eval::Context::new();
         funcs::declare(&mut ctx);
@@ -359,7 +363,9 @@ impl Loader<'_> {
                     value,
                     sensitive,
                 });
-            } else if let Some(b) = resources.get(&node) {
+            } else if let Some(b) = resources.remove(&node) {
+                // Taken out (and dropped after lowering) so that parsed blocks do not pile
+                // up beside their evaluated values.
                 let ty = &b.labels[0];
                 let Some(info) = (self.opts.types)(ty) else {
                     continue;
@@ -375,23 +381,25 @@ impl Loader<'_> {
                     &mut env,
                 );
                 info.derive(&mut values, &stack.provider);
-                let mut obj = values.clone();
-                let known = (self.opts.known)(&node).unwrap_or_default();
-                for c in info.computed() {
-                    if !obj.contains_key(*c) {
-                        obj.insert(
-                            c.to_string(),
-                            known
-                                .get(*c)
-                                .cloned()
-                                .unwrap_or_else(|| unknown(&format!("{node}.{c}"))),
-                        );
+                if referenced.contains(&node) {
+                    let mut obj = values.clone();
+                    let known = (self.opts.known)(&node).unwrap_or_default();
+                    for c in info.computed() {
+                        if !obj.contains_key(*c) {
+                            obj.insert(
+                                c.to_string(),
+                                known
+                                    .get(*c)
+                                    .cloned()
+                                    .unwrap_or_else(|| unknown(&format!("{node}.{c}"))),
+                            );
+                        }
                     }
+                    env.set_member(ty, &b.labels[1], Value::Object(obj));
                 }
-                env.set_member(ty, &b.labels[1], Value::Object(obj));
                 let mut deps: BTreeSet<String> = graph
                     .deps(&node)
-                    .filter(|d| resources.contains_key(*d))
+                    .filter(|d| resource_addrs.contains(*d))
                     .cloned()
                     .collect();
                 deps.extend(explicit_deps.remove(&node).unwrap_or_default());
@@ -1027,11 +1035,8 @@ fn collect_refs(
     use hcl::expr::{Operation, TraversalOperator};
     use hcl::Expression as E;
     match expr {
-        E::Variable(v) => {
-            if !bound.iter().any(|b| b == v.as_str()) {
-                f(v.as_str(), None)
-            }
-        }
+        E::Variable(v) if !bound.iter().any(|b| b == v.as_str()) => f(v.as_str(), None),
+        E::Variable(_) => {}
         E::Traversal(t) => {
             if let E::Variable(v) = &t.expr {
                 if !bound.iter().any(|b| b == v.as_str()) {

@@ -88,6 +88,9 @@ pub fn parse_dir(dir: &Path, sources: &mut Sources, diags: &mut Diagnostics) -> 
     blocks
 }
 
+/// Files larger than this are split at top-level block boundaries and parsed in parallel.
+const SPLIT_ABOVE: usize = 256 * 1024;
+
 /// Parses one file's text.
 pub fn parse_text(
     name: &str,
@@ -96,45 +99,213 @@ pub fn parse_text(
     diags: &mut Diagnostics,
 ) -> Vec<RawBlock> {
     let file = sources.add(name, text);
-    match hcl_edit::parser::parse_body(text) {
-        Ok(body) => {
-            let raw = convert_body(&body, &file, sources);
-            for a in raw.attrs {
-                diags.push(Diagnostic::error(
-                    format!(
-                        "unexpected attribute {:?} at the top level; only blocks are allowed here",
-                        a.name
-                    ),
-                    Some(a.range),
-                ));
+    let sources = &*sources;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunks = if text.len() > SPLIT_ABOVE && threads > 1 {
+        // Small pieces keep few syntax trees alive at once (hcl-edit's trees are many times
+        // the size of the text).
+        split_top_level(text, text.len() / (64 * 1024))
+    } else {
+        std::iter::once(0..text.len()).collect()
+    };
+    let parsed: Vec<Result<RawBody, ()>> = if chunks.len() > 1 {
+        // Large generated stacks: each chunk is parsed and converted on its own, which also
+        // frees each syntax tree early. Work is handed out in order, a chunk at a time.
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let results: Vec<std::sync::Mutex<Option<Result<RawBody, ()>>>> =
+            chunks.iter().map(|_| std::sync::Mutex::new(None)).collect();
+        std::thread::scope(|scope| {
+            for _ in 0..threads.min(chunks.len()) {
+                scope.spawn(|| loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(r) = chunks.get(i) else { break };
+                    let out = hcl_edit::parser::parse_body(&text[r.clone()])
+                        .map(|body| convert_body(body, r.start, &file, sources))
+                        .map_err(|_| ());
+                    *results[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(out);
+                });
             }
-            raw.blocks
+        });
+        results
+            .into_iter()
+            .map(|m| {
+                m.into_inner()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .unwrap_or(Err(()))
+            })
+            .collect()
+    } else {
+        vec![Err(())]
+    };
+    let body = if !parsed.is_empty() && parsed.iter().all(Result::is_ok) {
+        let mut all = RawBody::default();
+        for b in parsed.into_iter().flatten() {
+            all.attrs.extend(b.attrs);
+            all.blocks.extend(b.blocks);
         }
-        Err(e) => {
-            let loc = e.location();
-            let line_start: usize = text
-                .split_inclusive('\n')
-                .take(loc.line().saturating_sub(1))
-                .map(str::len)
-                .sum();
-            let start = (line_start + loc.column().saturating_sub(1)).min(text.len());
-            let range = sources.range(&file, start..start + 1);
-            diags.push(Diagnostic::error(
-                format!("invalid HCL syntax: {}", e.message()),
-                Some(range),
-            ));
-            Vec::new()
+        all
+    } else {
+        // One piece, or a split piece failed: parse the whole text so that errors are exactly
+        // what the parser reports for the file.
+        match hcl_edit::parser::parse_body(text) {
+            Ok(body) => convert_body(body, 0, &file, sources),
+            Err(e) => {
+                let loc = e.location();
+                let line_start: usize = text
+                    .split_inclusive('\n')
+                    .take(loc.line().saturating_sub(1))
+                    .map(str::len)
+                    .sum();
+                let start = (line_start + loc.column().saturating_sub(1)).min(text.len());
+                let range = sources.range(&file, start..start + 1);
+                diags.push(Diagnostic::error(
+                    format!("invalid HCL syntax: {}", e.message()),
+                    Some(range),
+                ));
+                return Vec::new();
+            }
         }
+    };
+    for a in body.attrs {
+        diags.push(Diagnostic::error(
+            format!(
+                "unexpected attribute {:?} at the top level; only blocks are allowed here",
+                a.name
+            ),
+            Some(a.range),
+        ));
     }
+    body.blocks
 }
 
-fn span_of(sources: &Sources, file: &Arc<str>, s: Option<std::ops::Range<usize>>) -> Range {
-    sources.range(file, s.unwrap_or(0..0))
+/// Splits HCL text into about `pieces` byte ranges that each hold whole top-level blocks. A
+/// small lexer skips comments, quoted strings (with `${...}` templates) and heredocs, so braces
+/// inside them do not count. Returns one range when it cannot split safely.
+pub fn split_top_level(text: &str, pieces: usize) -> Vec<std::ops::Range<usize>> {
+    let b = text.as_bytes();
+    let target = (b.len() / pieces.max(1)).max(1);
+    let mut cuts = vec![0];
+    // Modes: code inside braces (depth), or inside a string; a template `${` in a string
+    // pushes a code frame.
+    enum Frame {
+        Code(usize),
+        Str,
+    }
+    let mut stack: Vec<Frame> = vec![Frame::Code(0)];
+    let mut i = 0;
+    let whole: Vec<std::ops::Range<usize>> = std::iter::once(0..b.len()).collect();
+    while i < b.len() {
+        let c = b[i];
+        match stack.last_mut() {
+            Some(Frame::Str) => match c {
+                b'\\' => i += 1,
+                b'"' => {
+                    stack.pop();
+                }
+                b'$' | b'%' if b.get(i + 1) == Some(&b'{') => {
+                    stack.push(Frame::Code(1));
+                    i += 1;
+                }
+                b'$' | b'%' if b.get(i + 1) == Some(&c) && b.get(i + 2) == Some(&b'{') => {
+                    i += 2; // `$${` / `%%{`: a literal
+                }
+                b'\n' => return whole, // strings do not span lines
+                _ => {}
+            },
+            Some(Frame::Code(depth)) => match c {
+                b'#' => {
+                    while i < b.len() && b[i] != b'\n' {
+                        i += 1;
+                    }
+                }
+                b'/' if b.get(i + 1) == Some(&b'/') => {
+                    while i < b.len() && b[i] != b'\n' {
+                        i += 1;
+                    }
+                }
+                b'/' if b.get(i + 1) == Some(&b'*') => match text[i + 2..].find("*/") {
+                    Some(end) => i += 2 + end + 1,
+                    None => return whole,
+                },
+                b'"' => stack.push(Frame::Str),
+                b'<' if b.get(i + 1) == Some(&b'<') => {
+                    // Heredoc: <<MARK or <<-MARK, body until a line that is MARK.
+                    let mut j = i + 2;
+                    if b.get(j) == Some(&b'-') {
+                        j += 1;
+                    }
+                    let start = j;
+                    while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_') {
+                        j += 1;
+                    }
+                    if j == start {
+                        return whole;
+                    }
+                    let marker = &text[start..j];
+                    let Some(nl) = text[j..].find('\n') else {
+                        return whole;
+                    };
+                    let mut pos = j + nl + 1;
+                    loop {
+                        let line_end = text[pos..].find('\n').map_or(b.len(), |k| pos + k);
+                        if text[pos..line_end].trim() == marker {
+                            i = line_end - 1;
+                            break;
+                        }
+                        if line_end >= b.len() {
+                            return whole;
+                        }
+                        pos = line_end + 1;
+                    }
+                }
+                b'{' => *depth += 1,
+                b'}' => {
+                    if *depth == 0 {
+                        return whole;
+                    }
+                    *depth -= 1;
+                    if *depth == 0 {
+                        if stack.len() > 1 {
+                            stack.pop(); // end of a template interpolation
+                        } else if i + 1 - cuts[cuts.len() - 1] >= target {
+                            // End of a top-level block: cut after this line.
+                            let end = text[i..].find('\n').map_or(b.len(), |k| i + k + 1);
+                            if end < b.len() {
+                                cuts.push(end);
+                            }
+                            i = end;
+                            continue;
+                        }
+                    }
+                }
+                _ => {}
+            },
+            None => return whole,
+        }
+        i += 1;
+    }
+    if stack.len() != 1 || !matches!(stack[0], Frame::Code(0)) {
+        return whole;
+    }
+    cuts.push(b.len());
+    cuts.windows(2)
+        .map(|w| w[0]..w[1])
+        .filter(|r| !r.is_empty())
+        .collect()
 }
 
-fn convert_body(body: &hcl_edit::structure::Body, file: &Arc<str>, sources: &Sources) -> RawBody {
+fn convert_body(
+    body: hcl_edit::structure::Body,
+    off: usize,
+    file: &Arc<str>,
+    sources: &Sources,
+) -> RawBody {
+    let span_of = |_: &Sources, _: &Arc<str>, s: Option<std::ops::Range<usize>>| {
+        let r = s.unwrap_or(0..0);
+        sources.range(file, r.start + off..r.end + off)
+    };
     let mut out = RawBody::default();
-    for s in body.iter() {
+    for s in body.into_iter() {
         match s {
             hcl_edit::structure::Structure::Attribute(a) => {
                 let mut item_ranges = BTreeMap::new();
@@ -150,11 +321,13 @@ fn convert_body(body: &hcl_edit::structure::Body, file: &Arc<str>, sources: &Sou
                         item_ranges.insert(key, span_of(sources, file, v.expr().span()));
                     }
                 }
+                let range = span_of(sources, file, a.span());
+                let value_range = span_of(sources, file, a.value.span());
                 out.attrs.push(RawAttr {
                     name: a.key.as_str().to_string(),
-                    expr: hcl::Expression::from(a.value.clone()),
-                    range: span_of(sources, file, a.span()),
-                    value_range: span_of(sources, file, a.value.span()),
+                    expr: hcl::Expression::from(a.value),
+                    range,
+                    value_range,
                     item_ranges,
                 });
             }
@@ -178,11 +351,106 @@ fn convert_body(body: &hcl_edit::structure::Body, file: &Arc<str>, sources: &Sou
                 out.blocks.push(RawBlock {
                     ty: b.ident.as_str().to_string(),
                     labels,
-                    body: convert_body(&b.body, file, sources),
-                    range: sources.range(file, start..end),
+                    range: sources.range(file, start + off..end + off),
+                    body: convert_body(b.body, off, file, sources),
                 });
             }
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TRICKY: &str = r#"# a } comment
+resource "x" "a" {
+  s = "}${jsonencode({ k = "}" })}{"
+  t = "$${not a template}"
+  // another } comment
+  /* block } comment */
+  h = <<-EOT
+    } not a brace
+    EOT
+}
+resource "x" "b" {
+  nested {
+    v = 1
+  }
+}
+resource "x" "c" { v = "%{ if true }}%{ endif }" }
+"#;
+
+    #[test]
+    fn splits_only_between_top_level_blocks() {
+        let pieces = split_top_level(TRICKY, 100);
+        let texts: Vec<&str> = pieces.iter().map(|r| &TRICKY[r.clone()]).collect();
+        assert_eq!(texts.len(), 3, "{texts:#?}");
+        assert!(texts[0].starts_with("# a } comment") && texts[0].ends_with("}\n"));
+        assert!(texts[1].starts_with("resource \"x\" \"b\""));
+        assert!(texts[2].starts_with("resource \"x\" \"c\""));
+        for t in texts {
+            hcl_edit::parser::parse_body(t).expect("each piece parses on its own");
+        }
+    }
+
+    #[test]
+    fn unbalanced_or_odd_text_is_not_split() {
+        assert_eq!(split_top_level("a {\n", 4), vec![0..4]);
+        assert_eq!(split_top_level("}\nb {}\n", 4), vec![0..7]);
+        assert_eq!(split_top_level("a { s = \"open\n}\nb {}\n", 4).len(), 1);
+        assert_eq!(split_top_level("a { h = <<EOT\nno end\n}\n", 4).len(), 1);
+    }
+
+    #[test]
+    fn split_parsing_gives_the_same_blocks_and_locations_as_whole_parsing() {
+        let mut text = String::new();
+        while text.len() <= SPLIT_ABOVE {
+            text.push_str(TRICKY);
+        }
+        let parse = |split: bool| {
+            let mut sources = Sources::default();
+            let mut diags = Diagnostics::default();
+            let blocks = if split {
+                parse_text("m.tf", &text, &mut sources, &mut diags)
+            } else {
+                let file = sources.add("m.tf", &text);
+                let body = hcl_edit::parser::parse_body(&text).unwrap();
+                convert_body(body, 0, &file, &sources).blocks
+            };
+            assert!(!diags.has_errors());
+            blocks
+                .iter()
+                .map(|b| {
+                    let a = b.body.attrs.first();
+                    (
+                        b.labels.clone(),
+                        (b.range.line, b.range.col, b.range.start),
+                        a.map(|a| (a.value_range.line, a.value_range.col, a.expr.clone())),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let whole = parse(false);
+        assert!(whole.len() > 1000);
+        assert_eq!(parse(true), whole);
+    }
+
+    #[test]
+    fn a_syntax_error_in_a_large_file_is_located_in_the_whole_file() {
+        let mut text = String::new();
+        while text.len() <= SPLIT_ABOVE {
+            text.push_str(TRICKY);
+        }
+        let lines = text.lines().count();
+        text.push_str("resource \"x\" \"bad\" {\n  v = = 1\n}\n");
+        let mut sources = Sources::default();
+        let mut diags = Diagnostics::default();
+        parse_text("m.tf", &text, &mut sources, &mut diags);
+        let d = diags.sorted();
+        assert_eq!(d.len(), 1);
+        let r = d[0].range.as_ref().unwrap();
+        assert_eq!(r.line, lines + 2, "{}", d[0].summary);
+    }
 }

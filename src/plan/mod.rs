@@ -139,21 +139,30 @@ impl Plan {
     }
 }
 
-/// Live objects as refreshed: wire JSON by resource id.
-pub type Live = BTreeMap<String, Value>;
+/// The `etag` of a live object, read without parsing the rest.
+pub fn etag_of(v: &serde_json::value::RawValue) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Etag {
+        etag: Option<String>,
+    }
+    serde_json::from_str::<Etag>(v.get()).ok()?.etag
+}
+
+/// Live objects as refreshed: wire JSON text by resource id.
+pub type Live = BTreeMap<String, Box<serde_json::value::RawValue>>;
 
 /// Computes the plan. `destroy` plans the deletion of everything in state.
 pub fn plan(stack: &Stack, state: &State, live: &Live, destroy: bool) -> Result<Plan, Diagnostics> {
     let mut diags = Diagnostics::default();
     let mut changes = Vec::new();
-    let stack_jobs: BTreeMap<String, Value> = stack
+    let stack_jobs: BTreeMap<String, &Value> = stack
         .resources
         .iter()
         .filter(|r| r.ty == crate::resources::cloud_run_v2_job::TYPE)
         .map(|r| {
             (
                 crate::resources::cloud_run_v2_job::id_of(&r.values),
-                r.values.clone(),
+                &r.values,
             )
         })
         .collect();
@@ -164,11 +173,11 @@ pub fn plan(stack: &Stack, state: &State, live: &Live, destroy: bool) -> Result<
             let Some(rt) = registry(&rc.ty) else { continue };
             let st = state.resources.get(&rc.addr);
             let id = rc.values.get("id").and_then(Value::as_str).unwrap_or("");
-            let prior_live = st.and_then(|s| live.get(&s.id));
+            let prior_live = st.and_then(|s| live.get(&s.id)).map(|v| &**v);
             let live_obj = if st.is_some_and(|s| s.id != id) {
                 prior_live
             } else {
-                live.get(id)
+                live.get(id).map(|v| &**v)
             };
             let input = PlanInput {
                 addr: &rc.addr,
@@ -204,7 +213,7 @@ pub fn plan(stack: &Stack, state: &State, live: &Live, destroy: bool) -> Result<
         };
         if destroy
             && st.ty == crate::resources::cloud_run_v2_job::TYPE
-            && st.values.get("deletion_protection") != Some(&Value::Bool(false))
+            && st.values.get("deletion_protection") != Some(Value::Bool(false))
         {
             diags.push(
                 Diagnostic::error(format!("{addr}: cannot destroy job {} while deletion_protection is true", st.id), None).with_hint(
@@ -217,7 +226,7 @@ pub fn plan(stack: &Stack, state: &State, live: &Live, destroy: bool) -> Result<
             addr,
             config: None,
             state: Some(st),
-            live: live.get(&st.id),
+            live: live.get(&st.id).map(|v| &**v),
             lineage: &state.lineage,
             stack_jobs: &stack_jobs,
         };
@@ -236,7 +245,7 @@ pub fn plan(stack: &Stack, state: &State, live: &Live, destroy: bool) -> Result<
                 let protected = state
                     .resources
                     .get(&c.addr)
-                    .map(|s| s.values.get("deletion_protection") != Some(&Value::Bool(false)))
+                    .map(|s| s.values.get("deletion_protection") != Some(Value::Bool(false)))
                     .unwrap_or(false);
                 if protected {
                     blocked.push(format!(
@@ -248,7 +257,7 @@ pub fn plan(stack: &Stack, state: &State, live: &Live, destroy: bool) -> Result<
             }
             if c.action == Action::Replace {
                 if let Some(st) = state.resources.get(&c.addr) {
-                    if st.values.get("deletion_protection") != Some(&Value::Bool(false)) {
+                    if st.values.get("deletion_protection") != Some(Value::Bool(false)) {
                         blocked.push(format!(
                             "{}: replacing job {} deletes it, and its deletion_protection is true: set `deletion_protection = false` and apply first (as with the Terraform provider)",
                             c.addr, st.id
@@ -263,11 +272,7 @@ pub fn plan(stack: &Stack, state: &State, live: &Live, destroy: bool) -> Result<
     }
     let live_etags = live
         .iter()
-        .filter_map(|(k, v)| {
-            v.get("etag")
-                .and_then(Value::as_str)
-                .map(|e| (k.clone(), e.to_string()))
-        })
+        .filter_map(|(k, v)| etag_of(v).map(|e| (k.clone(), e)))
         .collect();
     Ok(Plan {
         changes,

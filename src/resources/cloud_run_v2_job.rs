@@ -368,7 +368,13 @@ fn canonical_quantity(key: &str, v: &str) -> String {
 /// Fields the server or other tools fill in and the configuration leaves unset: taken from
 /// the live object so they never show as a diff (client/client_version set by gcloud,
 /// default resource limits, the default service account, container names...).
-pub fn absorb_unset(desired: &mut Job_, live: &Job_, cfg: &Value) {
+/// `applied` reads a value recorded in state (the execution tokens last applied).
+pub fn absorb_unset(
+    desired: &mut Job_,
+    live: &Job_,
+    cfg: &Value,
+    applied: &dyn Fn(&str) -> Option<Value>,
+) {
     let set = |p: &str| cfg.pointer(p).is_some();
     if !set("/client") {
         desired.client = live.client.clone();
@@ -416,8 +422,8 @@ pub fn absorb_unset(desired: &mut Job_, live: &Job_, cfg: &Value) {
     // unchanged token is not a change.
     if live.start_execution_token.is_none() {
         if let Some(t) = &desired.start_execution_token {
-            if cfg
-                .get("start_execution_token_applied")
+            if applied("start_execution_token")
+                .as_ref()
                 .and_then(Value::as_str)
                 == Some(t)
             {
@@ -427,8 +433,8 @@ pub fn absorb_unset(desired: &mut Job_, live: &Job_, cfg: &Value) {
     }
     if live.run_execution_token.is_none() {
         if let Some(t) = &desired.run_execution_token {
-            if cfg
-                .get("run_execution_token_applied")
+            if applied("run_execution_token")
+                .as_ref()
                 .and_then(Value::as_str)
                 == Some(t)
             {
@@ -639,19 +645,18 @@ impl ResourceType for Job {
             }
             change.action = Action::Delete;
             change.reason = Some("it is no longer in the configuration".into());
-            change.before = Some(st.values.clone());
+            change.before = Some(st.values.to_value());
             return Ok(change);
         };
         let new_id = id_of(&rc.values);
         change.new_id = Some(new_id.clone());
-        change.after = Some(rc.values.clone());
         let mut desired = expand(&rc.values)?;
         let prior_id = state.map(|s| s.id.clone());
         change.prior_id = prior_id.clone();
         let live_job: Option<Job_> = live
-            .map(|v| serde_json::from_value(v.clone()))
+            .map(|v| serde_json::from_str::<Job_>(v.get()))
             .transpose()
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| format!("the live job returned by the API cannot be read: {e}"))?;
         match (&prior_id, &live_job) {
             (Some(pid), _) if *pid != new_id => {
                 change.action = Action::Replace;
@@ -661,14 +666,13 @@ impl ResourceType for Job {
                     pid,
                     new_id
                 ));
-                change.before = state.map(|s| s.values.clone());
-                let old = state.and_then(|s| s.values.get("name").cloned());
+                change.before = state.map(|s| s.values.to_value());
                 change.attrs.push(AttrChange {
                     path: "id".into(),
                     old: Some(Value::String(pid.clone())),
                     new: Some(Value::String(new_id.clone())),
                 });
-                let _ = old;
+                change.after = Some(rc.values.clone());
                 change.body = Some(serde_json::to_value(&desired).map_err(|e| e.to_string())?);
                 return Ok(change);
             }
@@ -687,23 +691,19 @@ impl ResourceType for Job {
                 if state.is_some() {
                     change.reason = Some("it was deleted outside runform".into());
                 }
+                change.after = Some(rc.values.clone());
                 change.body = Some(serde_json::to_value(&desired).map_err(|e| e.to_string())?);
                 return Ok(change);
             }
             _ => {}
         }
         let live_job = live_job.ok_or("live job missing")?;
-        let mut cfg_view = rc.values.clone();
-        if let (Some(st), Value::Object(m)) = (state, &mut cfg_view) {
-            for k in ["start_execution_token", "run_execution_token"] {
-                if let Some(v) = st.values.get(k) {
-                    m.insert(format!("{k}_applied"), v.clone());
-                }
-            }
-        }
-        absorb_unset(&mut desired, &live_job, &cfg_view);
+        let applied = |k: &str| state.and_then(|s| s.values.get(k));
+        absorb_unset(&mut desired, &live_job, &rc.values, &applied);
         let (cd, cl) = (canonical(&desired), canonical(&live_job));
-        change.attrs = diff(&cl, &cd);
+        if cd != cl {
+            change.attrs = diff(&cl, &cd);
+        }
         // Terraform-only arguments live in state.
         let dp_new = rc
             .values
@@ -711,7 +711,7 @@ impl ResourceType for Job {
             .cloned()
             .unwrap_or(Value::Bool(true));
         let dp_old = state
-            .and_then(|s| s.values.get("deletion_protection").cloned())
+            .and_then(|s| s.values.get("deletion_protection"))
             .unwrap_or(Value::Bool(true));
         let state_only = change.attrs.is_empty() && dp_new != dp_old;
         if dp_new != dp_old {
@@ -721,10 +721,7 @@ impl ResourceType for Job {
                 new: Some(dp_new),
             });
         }
-        change.before = state.map(|s| s.values.clone());
         change.live_etag = Some(live_job.etag.clone());
-        desired.etag = String::new();
-        change.body = Some(serde_json::to_value(&desired).map_err(|e| e.to_string())?);
         change.action = if change.attrs.is_empty() {
             if change.adopt {
                 Action::Adopt
@@ -736,6 +733,13 @@ impl ResourceType for Job {
         } else {
             Action::Update
         };
+        // Nothing to apply for a no-op: keep the plan small (10,000 unchanged jobs are common).
+        if change.action != Action::NoOp {
+            change.after = Some(rc.values.clone());
+            change.before = state.map(|s| s.values.to_value());
+            desired.etag = String::new();
+            change.body = Some(serde_json::to_value(&desired).map_err(|e| e.to_string())?);
+        }
         Ok(change)
     }
 
@@ -844,7 +848,7 @@ pub fn entry_from(values: &Value, job: &Job_) -> StateEntry {
     StateEntry {
         ty: TYPE.into(),
         id: id_of(values),
-        values: v,
+        values: (&v).into(),
         deps: Vec::new(),
         extra: Value::Null,
     }
@@ -894,7 +898,7 @@ mod tests {
             .unwrap()
             .limits
             .insert("memory".into(), "512Mi".into());
-        absorb_unset(&mut desired, &live, &values);
+        absorb_unset(&mut desired, &live, &values, &|_| None);
         assert_eq!(diff(&canonical(&live), &canonical(&desired)), vec![]);
     }
 

@@ -273,7 +273,7 @@ impl ResourceType for JobExecution {
             let mut entry = StateEntry {
                 ty: TYPE.into(),
                 id: job_id.clone(),
-                values: values.clone(),
+                values: (&values).into(),
                 deps: vec![],
                 extra: change.extra.clone(),
             };
@@ -295,9 +295,11 @@ impl ResourceType for JobExecution {
                 .and_then(Value::as_str)
                 .ok_or("the run operation did not name its execution")?
                 .to_string();
-            if let Value::Object(m) = &mut entry.values {
+            let mut recorded = values.clone();
+            if let Value::Object(m) = &mut recorded {
                 m.insert("execution".into(), Value::String(exec_name.clone()));
             }
+            entry.values = (&recorded).into();
             let wait = values.get("wait").and_then(Value::as_bool).unwrap_or(true);
             if !wait {
                 ctx.observer.note(&format!(

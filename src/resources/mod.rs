@@ -22,10 +22,10 @@ pub struct PlanInput<'a> {
     pub config: Option<&'a ResourceConfig>,
     pub state: Option<&'a StateEntry>,
     /// The live object (wire JSON) as refreshed, if it exists.
-    pub live: Option<&'a Value>,
+    pub live: Option<&'a serde_json::value::RawValue>,
     pub lineage: &'a str,
     /// Desired values of every job in the configuration, by id.
-    pub stack_jobs: &'a BTreeMap<String, Value>,
+    pub stack_jobs: &'a BTreeMap<String, &'a Value>,
 }
 
 /// Progress reporting during apply (implemented by the view).

@@ -21,7 +21,9 @@ async fn google_cloud_run_python_client_works_against_the_runtime() {
         data_dir: Some(data.path().to_path_buf()),
         ..Default::default()
     };
-    let server = Server::start(cfg, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let server = Server::start(cfg, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/client_check.py");
     let url = server.url();
     let out = tokio::task::spawn_blocking(move || {
@@ -39,7 +41,15 @@ async fn google_cloud_run_python_client_works_against_the_runtime() {
         "client script failed\nstdout:\n{stdout}\nstderr:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    for step in ["create ok", "list ok", "update ok", "run ok", "executions ok", "errors ok", "delete ok"] {
+    for step in [
+        "create ok",
+        "list ok",
+        "update ok",
+        "run ok",
+        "executions ok",
+        "errors ok",
+        "delete ok",
+    ] {
         assert!(stdout.contains(step), "missing step {step}: {stdout}");
     }
 }
