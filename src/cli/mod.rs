@@ -46,6 +46,16 @@ struct VarArgs {
     var_files: Vec<PathBuf>,
 }
 
+#[derive(Args, Clone)]
+struct ApplyArgs {
+    /// Apply without asking for confirmation.
+    #[arg(long)]
+    auto_approve: bool,
+    /// At most this many actions at once.
+    #[arg(long, default_value_t = 10)]
+    parallelism: usize,
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Load and check the configuration; no network.
@@ -80,12 +90,8 @@ enum Cmd {
         path: PathBuf,
         #[command(flatten)]
         vars: VarArgs,
-        /// Apply without asking for confirmation.
-        #[arg(long)]
-        auto_approve: bool,
-        /// At most this many actions at once.
-        #[arg(long, default_value_t = 10)]
-        parallelism: usize,
+        #[command(flatten)]
+        how: ApplyArgs,
         #[command(flatten)]
         target: TargetArgs,
     },
@@ -95,10 +101,8 @@ enum Cmd {
         dir: PathBuf,
         #[command(flatten)]
         vars: VarArgs,
-        #[arg(long)]
-        auto_approve: bool,
-        #[arg(long, default_value_t = 10)]
-        parallelism: usize,
+        #[command(flatten)]
+        how: ApplyArgs,
         #[command(flatten)]
         target: TargetArgs,
     },
@@ -275,8 +279,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Cmd::Apply {
             path,
             vars,
-            auto_approve,
-            parallelism,
+            how:
+                ApplyArgs {
+                    auto_approve,
+                    parallelism,
+                },
             target,
         } => {
             if path.is_file() {
@@ -288,8 +295,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Cmd::Destroy {
             dir,
             vars,
-            auto_approve,
-            parallelism,
+            how:
+                ApplyArgs {
+                    auto_approve,
+                    parallelism,
+                },
             target,
         } => {
             let args = parse_vars(&vars, is_local(&target))?;

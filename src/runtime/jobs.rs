@@ -436,13 +436,20 @@ impl Runtime {
             .ok_or_else(|| not_found("EXECUTION", name))
     }
 
-    /// Executions of a job, newest first.
-    pub fn list_executions(
+    /// Children of `parent` (which must exist as `parent_kind`) under `{parent}/{segment}/`,
+    /// sorted by `order`, one page at a time (the token is the offset, opaque to clients).
+    #[allow(clippy::too_many_arguments)]
+    fn list_children<T: serde::de::DeserializeOwned>(
         &self,
-        job: &str,
+        parent_kind: Kind,
+        parent_label: &str,
+        parent: &str,
+        kind: Kind,
+        segment: &str,
+        order: impl FnMut(&T, &T) -> std::cmp::Ordering,
         page_size_q: Option<&str>,
         token: Option<&str>,
-    ) -> ApiResult<ListExecutionsResponse> {
+    ) -> ApiResult<(Vec<T>, String)> {
         let limit = page_size(page_size_q)?;
         let skip: usize = match page_token_decode(token)? {
             Some(s) => s
@@ -450,36 +457,54 @@ impl Runtime {
                 .map_err(|_| ApiError::new(Code::InvalidArgument, "invalid pageToken"))?,
             None => 0,
         };
-        if !self.store().contains(Kind::Job, job) {
-            return Err(not_found("JOB", job));
+        if !self.store().contains(parent_kind, parent) {
+            return Err(not_found(parent_label, parent));
         }
-        let prefix = format!("{job}/executions/");
-        let mut all: Vec<Execution> = {
+        let prefix = format!("{parent}/{segment}/");
+        let mut all: Vec<T> = {
             let store = self.store();
             let names: Vec<String> = store
-                .names_with_prefix(Kind::Execution, &prefix)
+                .names_with_prefix(kind, &prefix)
                 .map(str::to_string)
                 .collect();
-            names
-                .iter()
-                .filter_map(|n| store.get(Kind::Execution, n))
-                .collect()
+            names.iter().filter_map(|n| store.get(kind, n)).collect()
         };
-        all.sort_by(|a, b| {
-            b.create_time
-                .cmp(&a.create_time)
-                .then_with(|| b.name.cmp(&a.name))
-        });
+        all.sort_by(order);
         let total = all.len();
-        let executions: Vec<Execution> = all.into_iter().skip(skip).take(limit).collect();
-        let next = skip + executions.len();
+        let page: Vec<T> = all.into_iter().skip(skip).take(limit).collect();
+        let next = skip + page.len();
+        let token = if next < total {
+            page_token_encode(&next.to_string())
+        } else {
+            String::new()
+        };
+        Ok((page, token))
+    }
+
+    /// Executions of a job, newest first.
+    pub fn list_executions(
+        &self,
+        job: &str,
+        page_size_q: Option<&str>,
+        token: Option<&str>,
+    ) -> ApiResult<ListExecutionsResponse> {
+        let (executions, next_page_token) = self.list_children(
+            Kind::Job,
+            "JOB",
+            job,
+            Kind::Execution,
+            "executions",
+            |a: &Execution, b: &Execution| {
+                b.create_time
+                    .cmp(&a.create_time)
+                    .then_with(|| b.name.cmp(&a.name))
+            },
+            page_size_q,
+            token,
+        )?;
         Ok(ListExecutionsResponse {
             executions,
-            next_page_token: if next < total {
-                page_token_encode(&next.to_string())
-            } else {
-                String::new()
-            },
+            next_page_token,
         })
     }
 
@@ -524,39 +549,19 @@ impl Runtime {
         page_size_q: Option<&str>,
         token: Option<&str>,
     ) -> ApiResult<ListTasksResponse> {
-        let limit = page_size(page_size_q)?;
-        let skip: usize = match page_token_decode(token)? {
-            Some(s) => s
-                .parse()
-                .map_err(|_| ApiError::new(Code::InvalidArgument, "invalid pageToken"))?,
-            None => 0,
-        };
-        if !self.store().contains(Kind::Execution, exec) {
-            return Err(not_found("EXECUTION", exec));
-        }
-        let prefix = format!("{exec}/tasks/");
-        let mut all: Vec<Task> = {
-            let store = self.store();
-            let names: Vec<String> = store
-                .names_with_prefix(Kind::Task, &prefix)
-                .map(str::to_string)
-                .collect();
-            names
-                .iter()
-                .filter_map(|n| store.get(Kind::Task, n))
-                .collect()
-        };
-        all.sort_by_key(|t| t.index);
-        let total = all.len();
-        let tasks: Vec<Task> = all.into_iter().skip(skip).take(limit).collect();
-        let next = skip + tasks.len();
+        let (tasks, next_page_token) = self.list_children(
+            Kind::Execution,
+            "EXECUTION",
+            exec,
+            Kind::Task,
+            "tasks",
+            |a: &Task, b: &Task| a.index.cmp(&b.index),
+            page_size_q,
+            token,
+        )?;
         Ok(ListTasksResponse {
             tasks,
-            next_page_token: if next < total {
-                page_token_encode(&next.to_string())
-            } else {
-                String::new()
-            },
+            next_page_token,
         })
     }
 

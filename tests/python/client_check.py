@@ -96,7 +96,8 @@ def main() -> int:
     assert [e.name for e in listed_exec] == [execution.name], listed_exec
     got_exec = executions.get_execution(name=execution.name)
     assert got_exec.succeeded_count == 2
-    task_list = list(tasks.list_tasks(parent=execution.name))
+    # page_size 1: the pager follows nextPageToken through every page.
+    task_list = list(tasks.list_tasks(request={"parent": execution.name, "page_size": 1}))
     assert sorted(t.index for t in task_list) == [0, 1], task_list
     for t in task_list:
         assert t.execution == execution.name.rsplit("/", 1)[1], t.execution  # short name, as Google returns
