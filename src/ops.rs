@@ -58,16 +58,7 @@ pub fn load_stack(
         type_names: TYPE_NAMES,
         known: &known,
     };
-    let (stack, mut diags, sources) = crate::config::load(dir, &opts);
-    if let Some(s) = &stack {
-        for rc in &s.resources {
-            if let Some(rt) = registry(&rc.ty) {
-                rt.validate(rc, &mut diags);
-            }
-        }
-    }
-    let ok = !diags.has_errors();
-    (stack.filter(|_| ok), diags, sources)
+    crate::config::load(dir, &opts)
 }
 
 /// Where commands send API calls, and the state file that belongs to that target.

@@ -37,6 +37,8 @@ pub trait TypeInfo: Sync {
     fn derive(&self, values: &mut Map<String, Value>, provider: &Provider);
     /// Attributes only known after apply (filled from state when known).
     fn computed(&self) -> &'static [&'static str];
+    /// Checks one resource before anything touches an API; `rc.spans` locates its values.
+    fn validate(&self, rc: &ResourceConfig, diags: &mut Diagnostics);
 }
 
 #[derive(Debug, Clone, Default)]
@@ -371,6 +373,7 @@ impl Loader<'_> {
                     continue;
                 };
                 let mut spans = BTreeMap::new();
+                let errors_before = self.diags.error_count();
                 let mut values = self.lower(
                     &b.body,
                     info.schema(),
@@ -403,7 +406,7 @@ impl Loader<'_> {
                     .cloned()
                     .collect();
                 deps.extend(explicit_deps.remove(&node).unwrap_or_default());
-                stack.resources.push(ResourceConfig {
+                let mut rc = ResourceConfig {
                     addr: node.clone(),
                     ty: ty.clone(),
                     name: b.labels[1].clone(),
@@ -411,7 +414,15 @@ impl Loader<'_> {
                     spans,
                     range: b.range.clone(),
                     depends_on: deps.into_iter().collect(),
-                });
+                };
+                // A resource whose arguments did not evaluate is not checked further (its
+                // values are partial; the errors already say what to fix).
+                if self.diags.error_count() == errors_before {
+                    info.validate(&rc, &mut self.diags);
+                }
+                // Spans serve validation only; dropping them here keeps a large stack small.
+                rc.spans = BTreeMap::new();
+                stack.resources.push(rc);
             }
         }
         for b in image_blocks {

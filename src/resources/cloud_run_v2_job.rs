@@ -201,6 +201,9 @@ impl TypeInfo for Job {
     fn schema(&self) -> &'static Schema {
         &SCHEMA
     }
+    fn validate(&self, rc: &ResourceConfig, diags: &mut Diagnostics) {
+        validate(rc, diags)
+    }
     fn derive(&self, v: &mut Map<String, Value>, provider: &Provider) {
         if !v.contains_key("project") {
             if let Some(p) = &provider.project {
@@ -618,10 +621,6 @@ impl ResourceType for Job {
         let id = id_of(values);
         let (p, l) = project_location(&id)?;
         Some((p.to_string(), l.to_string()))
-    }
-
-    fn validate(&self, rc: &ResourceConfig, diags: &mut Diagnostics) {
-        validate(rc, diags)
     }
 
     fn plan(&self, input: PlanInput<'_>) -> Result<Change, String> {

@@ -46,6 +46,51 @@ impl TypeInfo for JobExecution {
     fn schema(&self) -> &'static Schema {
         &SCHEMA
     }
+    fn validate(&self, rc: &ResourceConfig, diags: &mut Diagnostics) {
+        if let Some(t) = rc.values.get("timeout").and_then(Value::as_str) {
+            if parse_duration_secs(t).is_none() {
+                diags.push(Diagnostic::error(
+                    format!(
+                        "{}: timeout {t:?} is not a duration like \"1800s\"",
+                        rc.addr
+                    ),
+                    Some(rc.span("timeout")),
+                ));
+            }
+        }
+        if let Some(n) = rc
+            .values
+            .pointer("/overrides/task_count")
+            .and_then(Value::as_f64)
+        {
+            if !(1.0..=10_000.0).contains(&n) {
+                diags.push(Diagnostic::error(
+                    format!(
+                        "{}: overrides.task_count is {n}; it must be between 1 and 10000",
+                        rc.addr
+                    ),
+                    Some(rc.span("overrides.task_count")),
+                ));
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, e) in rc
+            .values
+            .pointer("/overrides/env")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let n = e.get("name").and_then(Value::as_str).unwrap_or("");
+            if is_reserved_env(n) || !seen.insert(n.to_string()) {
+                diags.push(Diagnostic::error(
+                    format!("{}: override env {n:?} is reserved or repeated", rc.addr),
+                    Some(rc.span(&format!("overrides.env[{i}].name"))),
+                ));
+            }
+        }
+    }
     fn derive(&self, v: &mut Map<String, Value>, provider: &Provider) {
         let job = v
             .get("job")
@@ -138,52 +183,6 @@ impl ResourceType for JobExecution {
 
     fn family(&self, _values: &Value) -> Option<(String, String)> {
         None
-    }
-
-    fn validate(&self, rc: &ResourceConfig, diags: &mut Diagnostics) {
-        if let Some(t) = rc.values.get("timeout").and_then(Value::as_str) {
-            if parse_duration_secs(t).is_none() {
-                diags.push(Diagnostic::error(
-                    format!(
-                        "{}: timeout {t:?} is not a duration like \"1800s\"",
-                        rc.addr
-                    ),
-                    Some(rc.span("timeout")),
-                ));
-            }
-        }
-        if let Some(n) = rc
-            .values
-            .pointer("/overrides/task_count")
-            .and_then(Value::as_f64)
-        {
-            if !(1.0..=10_000.0).contains(&n) {
-                diags.push(Diagnostic::error(
-                    format!(
-                        "{}: overrides.task_count is {n}; it must be between 1 and 10000",
-                        rc.addr
-                    ),
-                    Some(rc.span("overrides.task_count")),
-                ));
-            }
-        }
-        let mut seen = std::collections::BTreeSet::new();
-        for (i, e) in rc
-            .values
-            .pointer("/overrides/env")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            let n = e.get("name").and_then(Value::as_str).unwrap_or("");
-            if is_reserved_env(n) || !seen.insert(n.to_string()) {
-                diags.push(Diagnostic::error(
-                    format!("{}: override env {n:?} is reserved or repeated", rc.addr),
-                    Some(rc.span(&format!("overrides.env[{i}].name"))),
-                ));
-            }
-        }
     }
 
     fn plan(&self, input: PlanInput<'_>) -> Result<Change, String> {

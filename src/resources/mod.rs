@@ -7,7 +7,6 @@ pub mod job_execution;
 use crate::api::run::{last_segment, Execution};
 use crate::cloud::Client;
 use crate::config::{ResourceConfig, TypeInfo};
-use crate::diag::Diagnostics;
 use crate::plan::Change;
 pub use crate::state::StateEntry;
 use serde_json::Value;
@@ -44,7 +43,6 @@ pub trait ResourceType: Sync {
     fn name(&self) -> &'static str;
     /// (project, location) whose list call refreshes this resource, if it has live objects.
     fn family(&self, values: &Value) -> Option<(String, String)>;
-    fn validate(&self, rc: &ResourceConfig, diags: &mut Diagnostics);
     fn plan(&self, input: PlanInput<'_>) -> Result<Change, String>;
     /// Carries out a change; returns the new state entry (`None` when it is gone).
     fn apply<'a>(
