@@ -278,4 +278,19 @@ mod tests {
         let a = stack.resource("google_cloud_run_v2_job.a").unwrap();
         assert_eq!(a.values.pointer("/labels/of").unwrap(), "c");
     }
+
+    #[test]
+    fn a_large_plan_is_planned_in_parallel_and_keeps_configuration_order() {
+        let text: String = (0..700).map(|i| job(&format!("j{i}"), "")).collect();
+        let stack = load(&text);
+        let plan = crate::plan::plan(&stack, &State::new(), &Live::new(), false).unwrap();
+        let planned: Vec<&str> = plan.changes.iter().map(|c| c.addr.as_str()).collect();
+        let declared: Vec<&str> = stack.resources.iter().map(|r| r.addr.as_str()).collect();
+        assert_eq!(planned, declared);
+        assert!(plan
+            .changes
+            .iter()
+            .all(|c| c.action == crate::plan::Action::Create && c.body.is_some()));
+    }
+
 }

@@ -772,7 +772,7 @@ impl Loader<'_> {
         ctx: &mut hcl::eval::Context,
         env: &mut Env,
     ) -> Map<String, Value> {
-        let mut out = Map::new();
+        let mut out = Map::with_capacity(body.attrs.len() + body.blocks.len());
         let join = |p: &str, n: &str| {
             if p.is_empty() {
                 n.to_string()

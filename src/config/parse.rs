@@ -3,7 +3,6 @@
 
 use crate::diag::{Diagnostic, Diagnostics, Range, Sources};
 use hcl_edit::Span;
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -16,7 +15,7 @@ pub struct RawAttr {
     /// The value's span.
     pub value_range: Range,
     /// Spans of literal object items (`limits = { cpu = "4" }` → "cpu").
-    pub item_ranges: BTreeMap<String, Range>,
+    pub item_ranges: Vec<(String, Range)>,
 }
 
 #[derive(Debug, Clone)]
@@ -308,7 +307,7 @@ fn convert_body(
     for s in body.into_iter() {
         match s {
             hcl_edit::structure::Structure::Attribute(a) => {
-                let mut item_ranges = BTreeMap::new();
+                let mut item_ranges = Vec::new();
                 if let hcl_edit::expr::Expression::Object(obj) = &a.value {
                     for (k, v) in obj.iter() {
                         let key = match k {
@@ -318,7 +317,7 @@ fn convert_body(
                             ) => s.as_str().to_string(),
                             _ => continue,
                         };
-                        item_ranges.insert(key, span_of(sources, file, v.expr().span()));
+                        item_ranges.push((key, span_of(sources, file, v.expr().span())));
                     }
                 }
                 let range = span_of(sources, file, a.span());
@@ -357,6 +356,9 @@ fn convert_body(
             }
         }
     }
+    // A 10,000-resource stack holds ~200,000 of these: no spare capacity.
+    out.attrs.shrink_to_fit();
+    out.blocks.shrink_to_fit();
     out
 }
 

@@ -154,7 +154,7 @@ pub type Live = BTreeMap<String, Box<serde_json::value::RawValue>>;
 /// Computes the plan. `destroy` plans the deletion of everything in state.
 pub fn plan(stack: &Stack, state: &State, live: &Live, destroy: bool) -> Result<Plan, Diagnostics> {
     let mut diags = Diagnostics::default();
-    let mut changes = Vec::new();
+    let mut changes = Vec::with_capacity(stack.resources.len());
     let stack_jobs: BTreeMap<String, &Value> = stack
         .resources
         .iter()
@@ -166,11 +166,10 @@ pub fn plan(stack: &Stack, state: &State, live: &Live, destroy: bool) -> Result<
             )
         })
         .collect();
-    let mut seen = BTreeSet::new();
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
     if !destroy {
-        for rc in &stack.resources {
-            seen.insert(rc.addr.clone());
-            let Some(rt) = registry(&rc.ty) else { continue };
+        let plan_one = |rc: &crate::config::ResourceConfig| -> Option<Result<Change, Diagnostic>> {
+            let rt = registry(&rc.ty)?;
             let st = state.resources.get(&rc.addr);
             let id = rc.values.get("id").and_then(Value::as_str).unwrap_or("");
             let prior_live = st.and_then(|s| live.get(&s.id)).map(|v| &**v);
@@ -187,21 +186,44 @@ pub fn plan(stack: &Stack, state: &State, live: &Live, destroy: bool) -> Result<
                 lineage: &state.lineage,
                 stack_jobs: &stack_jobs,
             };
-            match rt.plan(input) {
+            Some(match rt.plan(input) {
                 Ok(mut c) => {
                     c.depends_on = rc.depends_on.clone();
-                    changes.push(c);
+                    Ok(c)
                 }
-                Err(e) => diags.push(Diagnostic::error(
+                Err(e) => Err(Diagnostic::error(
                     format!("{}: {e}", rc.addr),
                     Some(rc.range.clone()),
                 )),
+            })
+        };
+        // Each resource is planned on its own (pure): large stacks use every core.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let per = stack.resources.len().div_ceil(threads).max(256);
+        let parts: Vec<Vec<Option<Result<Change, Diagnostic>>>> = std::thread::scope(|s| {
+            let handles: Vec<_> = stack
+                .resources
+                .chunks(per)
+                .map(|part| s.spawn(move || part.iter().map(plan_one).collect::<Vec<_>>()))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        for rc in &stack.resources {
+            seen.insert(&rc.addr);
+        }
+        for r in parts.into_iter().flatten().flatten() {
+            match r {
+                Ok(c) => changes.push(c),
+                Err(d) => diags.push(d),
             }
         }
     }
     // In state but not in configuration (or destroying): delete, dependents first.
     for (addr, st) in state.resources.iter().rev() {
-        if seen.contains(addr) {
+        if seen.contains(addr.as_str()) {
             continue;
         }
         let Some(rt) = registry(&st.ty) else {
