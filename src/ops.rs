@@ -292,5 +292,4 @@ mod tests {
             .iter()
             .all(|c| c.action == crate::plan::Action::Create && c.body.is_some()));
     }
-
 }
