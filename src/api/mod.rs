@@ -6,7 +6,9 @@
 //! `enum-encoding=int`).
 
 pub mod common;
+pub mod cron;
 pub mod ext;
 pub mod run;
+pub mod scheduler;
 
 pub use common::*;

@@ -5,6 +5,7 @@
 use super::jobs::ImageMapping;
 use super::{ApiError, ApiResult, Runtime};
 use crate::api::run::*;
+use crate::api::scheduler::SchedulerJob;
 use crate::api::{Code, Policy};
 use axum::body::Bytes;
 use axum::http::{Method, StatusCode, Uri};
@@ -96,6 +97,9 @@ async fn route(
 ) -> ApiResult<Response> {
     if let Some(rest) = path.strip_prefix("/runform/v1/") {
         return runform_ext(rt, method, rest, q, body).await;
+    }
+    if let Some(rest) = path.strip_prefix("/v1/") {
+        return v1(rt, method, rest, q, body).await;
     }
     let Some(rest) = path.strip_prefix("/v2/") else {
         return Err(ApiError::new(
@@ -245,6 +249,59 @@ async fn route(
 }
 
 /// runform's own extensions (not part of any Google API): image mappings and task logs.
+/// The v1 APIs: Cloud Scheduler (`projects/*/locations/*/jobs`).
+async fn v1(
+    rt: &Arc<Runtime>,
+    method: &Method,
+    rest: &str,
+    q: &HashMap<String, String>,
+    body: &Bytes,
+) -> ApiResult<Response> {
+    let (resource, verb) = match rest.rsplit_once('/') {
+        Some((_, last)) if last.contains(':') => {
+            let i = rest.rfind(':').unwrap_or(rest.len());
+            (&rest[..i], Some(&rest[i + 1..]))
+        }
+        _ => (rest, None),
+    };
+    let segs: Vec<&str> = resource.split('/').collect();
+    let is_loc = segs.len() >= 4 && segs[0] == "projects" && segs[2] == "locations";
+    match (method.as_str(), segs.len(), segs.get(4).copied(), verb) {
+        ("POST", 5, Some("jobs"), None) if is_loc => {
+            let j: SchedulerJob = body_as(body)?;
+            Ok(json(&rt.create_scheduler_job(&segs[..4].join("/"), j)?))
+        }
+        ("GET", 5, Some("jobs"), None) if is_loc => Ok(json(&rt.list_scheduler_jobs(
+            &segs[..4].join("/"),
+            q.get("pageSize").map(String::as_str),
+            q.get("pageToken").map(String::as_str),
+        )?)),
+        ("GET", 6, Some("jobs"), None) if is_loc => Ok(json(&rt.get_scheduler_job(resource)?)),
+        ("PATCH", 6, Some("jobs"), None) if is_loc => {
+            let j: SchedulerJob = body_as(body)?;
+            let mask = q.get("updateMask").map(String::as_str).unwrap_or("");
+            Ok(json(&rt.patch_scheduler_job(resource, j, mask)?))
+        }
+        ("DELETE", 6, Some("jobs"), None) if is_loc => {
+            rt.delete_scheduler_job(resource)?;
+            Ok(json(&serde_json::json!({})))
+        }
+        ("POST", 6, Some("jobs"), Some("pause")) if is_loc => {
+            Ok(json(&rt.pause_scheduler_job(resource)?))
+        }
+        ("POST", 6, Some("jobs"), Some("resume")) if is_loc => {
+            Ok(json(&rt.resume_scheduler_job(resource)?))
+        }
+        ("POST", 6, Some("jobs"), Some("run")) if is_loc => {
+            Ok(json(&rt.run_scheduler_job(resource).await?))
+        }
+        _ => Err(ApiError::new(
+            Code::NotFound,
+            format!("the local runtime does not serve {method} /v1/{rest}"),
+        )),
+    }
+}
+
 async fn runform_ext(
     rt: &Arc<Runtime>,
     method: &Method,
@@ -262,6 +319,12 @@ async fn runform_ext(
             Ok(json(&serde_json::json!({})))
         }
         ("GET", "images") => Ok(json(&serde_json::json!({"images": rt.images()}))),
+        ("GET", "scheduler/attempts") => {
+            let job = q.get("job").cloned().unwrap_or_default();
+            Ok(json(
+                &serde_json::json!({"attempts": rt.scheduler_attempts(&job)?}),
+            ))
+        }
         ("GET", "logs") => {
             let exec = q.get("execution").cloned().unwrap_or_default();
             let task =

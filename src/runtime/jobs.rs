@@ -30,7 +30,7 @@ pub(crate) fn page_size(q: Option<&str>) -> ApiResult<usize> {
     }
 }
 
-fn page_token_decode(tok: Option<&str>) -> ApiResult<Option<String>> {
+pub(crate) fn page_token_decode(tok: Option<&str>) -> ApiResult<Option<String>> {
     match tok {
         None | Some("") => Ok(None),
         Some(t) => base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -42,7 +42,7 @@ fn page_token_decode(tok: Option<&str>) -> ApiResult<Option<String>> {
     }
 }
 
-fn page_token_encode(last: &str) -> String {
+pub(crate) fn page_token_encode(last: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(last)
 }
 

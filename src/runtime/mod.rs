@@ -6,6 +6,7 @@
 pub mod exec;
 pub mod http;
 pub mod jobs;
+pub mod scheduler;
 pub mod store;
 
 use crate::api::{Code, ErrorBody};
@@ -25,6 +26,9 @@ pub struct RuntimeConfig {
     pub data_dir: Option<PathBuf>,
     /// Time between SIGTERM and SIGKILL when a task attempt times out or is cancelled.
     pub kill_grace: Duration,
+    /// Start a manual clock at this instant instead of following the system clock: cron
+    /// schedules then fire only when a test advances it ([`Runtime::advance_clock`]).
+    pub manual_clock: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Default for RuntimeConfig {
@@ -32,6 +36,7 @@ impl Default for RuntimeConfig {
         RuntimeConfig {
             data_dir: None,
             kill_grace: Duration::from_secs(10),
+            manual_clock: None,
         }
     }
 }
@@ -71,6 +76,10 @@ pub struct Runtime {
     pub(crate) running: Mutex<HashMap<String, watch::Sender<bool>>>,
     /// Wakes `operations:wait` and log followers when anything finishes.
     pub(crate) changed: tokio::sync::Notify,
+    /// The scheduler's clock: the system's, or a manual one tests advance.
+    pub(crate) manual_now: Option<Mutex<chrono::DateTime<chrono::Utc>>>,
+    /// Wakes the scheduler loop when a scheduler job changes.
+    pub(crate) schedule_changed: tokio::sync::Notify,
     _tmp: Option<tempdir::TempDir>,
 }
 
@@ -99,6 +108,7 @@ impl Runtime {
         std::fs::create_dir_all(&logs_dir)?;
         std::fs::create_dir_all(&work_dir)?;
         let store = Store::open(cfg.data_dir.as_deref())?;
+        let cfg_manual = cfg.manual_clock;
         let rt = Arc::new(Runtime {
             store: Mutex::new(store),
             cfg,
@@ -106,6 +116,8 @@ impl Runtime {
             work_dir,
             running: Mutex::new(HashMap::new()),
             changed: tokio::sync::Notify::new(),
+            manual_now: cfg_manual.map(Mutex::new),
+            schedule_changed: tokio::sync::Notify::new(),
             _tmp: tmp,
         });
         rt.recover_interrupted()?;
@@ -124,6 +136,8 @@ pub struct Server {
     pub runtime: Arc<Runtime>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<()>>,
+    /// The scheduler loop (system clock only).
+    cron: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Server {
@@ -136,6 +150,10 @@ impl Server {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let app = http::router(runtime.clone());
+        let cron = runtime
+            .manual_now
+            .is_none()
+            .then(|| tokio::spawn(scheduler::run_loop(Arc::downgrade(&runtime))));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
             let _ = axum::serve(listener, app)
@@ -149,6 +167,7 @@ impl Server {
             runtime,
             shutdown: Some(tx),
             handle: Some(handle),
+            cron,
         })
     }
 
@@ -158,6 +177,9 @@ impl Server {
 
     /// Stops serving, cancels running executions, and waits for them to wind down.
     pub async fn stop(mut self) {
+        if let Some(c) = self.cron.take() {
+            c.abort();
+        }
         self.runtime.cancel_all().await;
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());

@@ -16,6 +16,9 @@ pub enum Kind {
     Operation,
     Policy,
     Image,
+    SchedulerJob,
+    /// Runtime-side state of a scheduler job (attempts, retries); not part of the API object.
+    SchedulerState,
 }
 
 impl Kind {
@@ -27,9 +30,11 @@ impl Kind {
             Kind::Operation => "operation",
             Kind::Policy => "policy",
             Kind::Image => "image",
+            Kind::SchedulerJob => "scheduler_job",
+            Kind::SchedulerState => "scheduler_state",
         }
     }
-    fn all() -> [Kind; 6] {
+    fn all() -> [Kind; 8] {
         [
             Kind::Job,
             Kind::Execution,
@@ -37,6 +42,8 @@ impl Kind {
             Kind::Operation,
             Kind::Policy,
             Kind::Image,
+            Kind::SchedulerJob,
+            Kind::SchedulerState,
         ]
     }
 }

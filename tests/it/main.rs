@@ -4,6 +4,7 @@
 mod cli;
 mod python;
 mod runtime;
+mod scheduler;
 
 use std::path::Path;
 

@@ -4,16 +4,16 @@
 use runform::runtime::{RuntimeConfig, Server};
 use std::process::Command;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn google_cloud_run_python_client_works_against_the_runtime() {
+/// Runs `tests/python/SCRIPT` against a fresh runtime; returns its stdout.
+async fn run_script(script: &str, module: &str) -> String {
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
     let probe = Command::new(&python)
-        .args(["-c", "import google.cloud.run_v2"])
+        .args(["-c", &format!("import {module}")])
         .output()
         .expect("python3 must be installed");
     assert!(
         probe.status.success(),
-        "google-cloud-run is not installed for {python}: run `pip install -r tests/python/requirements.txt` ({})",
+        "{module} is not installed for {python}: run `pip install -r tests/python/requirements.txt` ({})",
         String::from_utf8_lossy(&probe.stderr)
     );
     let data = tempfile::tempdir().unwrap();
@@ -24,29 +24,52 @@ async fn google_cloud_run_python_client_works_against_the_runtime() {
     let server = Server::start(cfg, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/client_check.py");
+    let script = format!("{}/tests/python/{script}", env!("CARGO_MANIFEST_DIR"));
     let url = server.url();
     let out = tokio::task::spawn_blocking(move || {
         Command::new(python)
-            .args([script, &url, "pyproj", "europe-west1"])
+            .args([&script, &url, "pyproj", "europe-west1"])
             .output()
             .unwrap()
     })
     .await
     .unwrap();
     server.stop().await;
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
         out.status.success(),
         "client script failed\nstdout:\n{stdout}\nstderr:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    stdout
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn google_cloud_run_python_client_works_against_the_runtime() {
+    let stdout = run_script("client_check.py", "google.cloud.run_v2").await;
     for step in [
         "create ok",
         "list ok",
         "update ok",
         "run ok",
         "executions ok",
+        "errors ok",
+        "delete ok",
+    ] {
+        assert!(stdout.contains(step), "missing step {step}: {stdout}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn google_cloud_scheduler_python_client_works_against_the_runtime() {
+    let stdout = run_script("scheduler_check.py", "google.cloud.scheduler_v1").await;
+    for step in [
+        "create ok",
+        "get ok",
+        "list ok",
+        "update ok",
+        "pause/resume ok",
+        "run ok",
         "errors ok",
         "delete ok",
     ] {

@@ -97,6 +97,7 @@ async fn task_past_its_timeout_is_killed_and_execution_fails() {
     let rt = Runtime::open(RuntimeConfig {
         data_dir: None,
         kill_grace: Duration::from_secs(5),
+        ..Default::default()
     })
     .unwrap();
     let e = run_to_end_step(
