@@ -58,7 +58,37 @@ pub fn load_stack(
         type_names: TYPE_NAMES,
         known: &known,
     };
-    crate::config::load(dir, &opts)
+    let (mut stack, diags, sources) = crate::config::load(dir, &opts);
+    if let Some(s) = &mut stack {
+        add_target_dependencies(s);
+    }
+    (stack, diags, sources)
+}
+
+/// A scheduler whose URI names a Cloud Run job of this configuration by its literal URL
+/// depends on that job (a reference expression already makes the edge).
+fn add_target_dependencies(stack: &mut Stack) {
+    let jobs: BTreeMap<String, String> = stack
+        .resources
+        .iter()
+        .filter(|r| r.ty == crate::resources::cloud_run_v2_job::TYPE)
+        .map(|r| {
+            (
+                crate::resources::cloud_run_v2_job::id_of(&r.values),
+                r.addr.clone(),
+            )
+        })
+        .collect();
+    for rc in &mut stack.resources {
+        if rc.ty == crate::resources::cloud_scheduler_job::TYPE {
+            if let Some(dep) = crate::resources::cloud_scheduler_job::targets_in(&jobs, &rc.values)
+            {
+                if !rc.depends_on.contains(&dep) {
+                    rc.depends_on.push(dep);
+                }
+            }
+        }
+    }
 }
 
 /// Where commands send API calls, and the state file that belongs to that target.
@@ -162,37 +192,44 @@ pub async fn refresh(
     state: &State,
     page_size: usize,
 ) -> anyhow::Result<Live> {
-    let mut families: BTreeSet<(String, String)> = BTreeSet::new();
+    use crate::resources::LiveApi;
+    let mut families: BTreeSet<(LiveApi, String, String)> = BTreeSet::new();
     if let Some(s) = stack {
         for rc in &s.resources {
-            if let Some(f) = registry(&rc.ty).and_then(|rt| rt.family(&rc.values)) {
-                families.insert(f);
+            if let Some(rt) = registry(&rc.ty) {
+                if let (Some(api), Some((p, l))) = (rt.live_api(), rt.family(&rc.values)) {
+                    families.insert((api, p, l));
+                }
             }
         }
     }
     for e in state.resources.values() {
-        if e.ty == crate::resources::cloud_run_v2_job::TYPE {
+        if let Some(api) = registry(&e.ty).and_then(|rt| rt.live_api()) {
             if let Some((p, l)) = project_location(&e.id) {
-                families.insert((p.to_string(), l.to_string()));
+                families.insert((api, p.to_string(), l.to_string()));
             }
         }
     }
-    let lists = futures::future::join_all(
-        families
-            .iter()
-            .map(|(p, l)| client.list_jobs(p, l, page_size)),
-    )
+    type Raw = Box<serde_json::value::RawValue>;
+    let lists = futures::future::join_all(families.iter().map(|(api, p, l)| async move {
+        let items: Vec<Raw> = match api {
+            LiveApi::RunJobs => client.list_jobs(p, l, page_size).await?,
+            LiveApi::SchedulerJobs => client.list_scheduler_jobs(p, l).await?,
+        };
+        Ok::<_, crate::cloud::CloudError>((*api, items))
+    }))
     .await;
     let mut live = Live::new();
     #[derive(serde::Deserialize)]
     struct Named {
         name: String,
     }
-    for jobs in lists {
-        for j in jobs? {
+    for list in lists {
+        let (api, items) = list?;
+        for j in items {
             let n: Named = serde_json::from_str(j.get())
-                .map_err(|e| anyhow::anyhow!("a listed job has no name: {e}"))?;
-            live.insert(n.name, j);
+                .map_err(|e| anyhow::anyhow!("a listed object has no name: {e}"))?;
+            live.insert(api.key(&n.name), j);
         }
     }
     Ok(live)

@@ -65,6 +65,7 @@ const SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
 pub struct Client {
     http: reqwest::Client,
     run_base: String,
+    scheduler_base: String,
     auth: Option<Arc<dyn gcp_auth::TokenProvider>>,
     calls: Arc<AtomicU64>,
     poll_initial: Duration,
@@ -85,19 +86,21 @@ impl Client {
                 url: String::new(),
                 source: e,
             })?;
-        let (run_base, auth, poll_initial, poll_max) = match &endpoint {
+        let (run_base, scheduler_base, auth, poll_initial, poll_max) = match &endpoint {
             Endpoint::Google => {
                 let provider = gcp_auth::provider()
                     .await
                     .map_err(|e| CloudError::Auth(e.to_string()))?;
                 (
                     "https://run.googleapis.com".to_string(),
+                    "https://cloudscheduler.googleapis.com".to_string(),
                     Some(provider),
                     Duration::from_millis(500),
                     Duration::from_secs(10),
                 )
             }
             Endpoint::Custom(url) => (
+                url.trim_end_matches('/').to_string(),
                 url.trim_end_matches('/').to_string(),
                 None,
                 Duration::from_millis(20),
@@ -107,6 +110,7 @@ impl Client {
         Ok(Client {
             http,
             run_base,
+            scheduler_base,
             auth,
             calls: Arc::new(AtomicU64::new(0)),
             poll_initial,
@@ -135,7 +139,20 @@ impl Client {
         query: &[(&str, String)],
         body: Option<&B>,
     ) -> CloudResult<T> {
-        let url = format!("{}/{}", self.run_base, path.trim_start_matches('/'));
+        self.send_to(&self.run_base, method, path, query, body)
+            .await
+    }
+
+    /// One call to `base`/`path` (each Google API has its own host).
+    async fn send_to<B: Serialize, T: DeserializeOwned>(
+        &self,
+        base: &str,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&B>,
+    ) -> CloudResult<T> {
+        let url = format!("{}/{}", base, path.trim_start_matches('/'));
         // GET is idempotent: retry transient failures (503, 429) with backoff.
         let retries = if method == Method::GET { 4 } else { 0 };
         let mut delay = Duration::from_millis(200);
@@ -271,6 +288,129 @@ impl Client {
             }
             token = page.next_page_token;
         }
+    }
+
+    /// Cloud Scheduler jobs in one location, as JSON text (parsed by the planner).
+    pub async fn list_scheduler_jobs(
+        &self,
+        project: &str,
+        location: &str,
+    ) -> CloudResult<Vec<Box<serde_json::value::RawValue>>> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Page {
+            #[serde(default)]
+            jobs: Vec<Box<serde_json::value::RawValue>>,
+            #[serde(default)]
+            next_page_token: String,
+        }
+        let mut out = Vec::new();
+        let mut token = String::new();
+        loop {
+            let mut q = vec![("pageSize", "500".to_string())];
+            if !token.is_empty() {
+                q.push(("pageToken", token.clone()));
+            }
+            let page: Page = self
+                .send_to::<(), _>(
+                    &self.scheduler_base,
+                    Method::GET,
+                    &format!("v1/projects/{project}/locations/{location}/jobs"),
+                    &q,
+                    None,
+                )
+                .await?;
+            out.extend(page.jobs);
+            if page.next_page_token.is_empty() {
+                return Ok(out);
+            }
+            token = page.next_page_token;
+        }
+    }
+
+    pub async fn create_scheduler_job(
+        &self,
+        parent: &str,
+        job: &crate::api::scheduler::SchedulerJob,
+    ) -> CloudResult<crate::api::scheduler::SchedulerJob> {
+        self.send_to(
+            &self.scheduler_base,
+            Method::POST,
+            &format!("v1/{parent}/jobs"),
+            &[],
+            Some(job),
+        )
+        .await
+    }
+
+    pub async fn get_scheduler_job(
+        &self,
+        name: &str,
+    ) -> CloudResult<Option<crate::api::scheduler::SchedulerJob>> {
+        match self
+            .send_to::<(), _>(
+                &self.scheduler_base,
+                Method::GET,
+                &format!("v1/{name}"),
+                &[],
+                None,
+            )
+            .await
+        {
+            Ok(j) => Ok(Some(j)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// PATCH with an update mask of wire field paths.
+    pub async fn patch_scheduler_job(
+        &self,
+        name: &str,
+        job: &crate::api::scheduler::SchedulerJob,
+        mask: &[&str],
+    ) -> CloudResult<crate::api::scheduler::SchedulerJob> {
+        self.send_to(
+            &self.scheduler_base,
+            Method::PATCH,
+            &format!("v1/{name}"),
+            &[("updateMask", mask.join(","))],
+            Some(job),
+        )
+        .await
+    }
+
+    pub async fn delete_scheduler_job(&self, name: &str) -> CloudResult<()> {
+        match self
+            .send_to::<(), serde_json::Value>(
+                &self.scheduler_base,
+                Method::DELETE,
+                &format!("v1/{name}"),
+                &[],
+                None,
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `:pause`, `:resume` or `:run`.
+    pub async fn scheduler_verb(
+        &self,
+        name: &str,
+        verb: &str,
+    ) -> CloudResult<crate::api::scheduler::SchedulerJob> {
+        self.send_to(
+            &self.scheduler_base,
+            Method::POST,
+            &format!("v1/{name}:{verb}"),
+            &[],
+            Some(&serde_json::json!({})),
+        )
+        .await
     }
 
     pub async fn get_job(&self, name: &str) -> CloudResult<Option<Job>> {

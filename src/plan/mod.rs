@@ -172,11 +172,16 @@ pub fn plan(stack: &Stack, state: &State, live: &Live, destroy: bool) -> Result<
             let rt = registry(&rc.ty)?;
             let st = state.resources.get(&rc.addr);
             let id = rc.values.get("id").and_then(Value::as_str).unwrap_or("");
-            let prior_live = st.and_then(|s| live.get(&s.id)).map(|v| &**v);
+            let find = |id: &str| {
+                rt.live_api()
+                    .and_then(|a| live.get(&a.key(id)))
+                    .map(|v| &**v)
+            };
+            let prior_live = st.and_then(|s| find(&s.id));
             let live_obj = if st.is_some_and(|s| s.id != id) {
                 prior_live
             } else {
-                live.get(id).map(|v| &**v)
+                find(id)
             };
             let input = PlanInput {
                 addr: &rc.addr,
@@ -248,7 +253,10 @@ pub fn plan(stack: &Stack, state: &State, live: &Live, destroy: bool) -> Result<
             addr,
             config: None,
             state: Some(st),
-            live: live.get(&st.id).map(|v| &**v),
+            live: rt
+                .live_api()
+                .and_then(|a| live.get(&a.key(&st.id)))
+                .map(|v| &**v),
             lineage: &state.lineage,
             stack_jobs: &stack_jobs,
         };

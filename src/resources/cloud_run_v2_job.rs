@@ -456,6 +456,7 @@ pub fn flatten(v: &Value, path: &str, out: &mut BTreeMap<String, Value>) {
                 let key = if path.ends_with(".limits")
                     || path.ends_with("labels")
                     || path.ends_with("annotations")
+                    || path.ends_with("headers")
                 {
                     k.clone()
                 } else {
@@ -495,19 +496,10 @@ pub fn flatten(v: &Value, path: &str, out: &mut BTreeMap<String, Value>) {
 
 /// The attribute-level differences between two canonical jobs.
 pub fn diff(old: &Job_, new: &Job_) -> Vec<AttrChange> {
-    let mut a = BTreeMap::new();
-    let mut b = BTreeMap::new();
-    flatten(&serde_json::to_value(old).unwrap_or_default(), "", &mut a);
-    flatten(&serde_json::to_value(new).unwrap_or_default(), "", &mut b);
-    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-    keys.into_iter()
-        .filter(|k| a.get(*k) != b.get(*k))
-        .map(|k| AttrChange {
-            path: k.clone(),
-            old: a.get(k).cloned(),
-            new: b.get(k).cloned(),
-        })
-        .collect()
+    super::diff_values(
+        &serde_json::to_value(old).unwrap_or_default(),
+        &serde_json::to_value(new).unwrap_or_default(),
+    )
 }
 
 /// Validates a job before any API call: the shared API rules, mapped to source locations.
@@ -615,6 +607,10 @@ const TIMEOUT: Duration = Duration::from_secs(20 * 60);
 impl ResourceType for Job {
     fn name(&self) -> &'static str {
         TYPE
+    }
+
+    fn live_api(&self) -> Option<super::LiveApi> {
+        Some(super::LiveApi::RunJobs)
     }
 
     fn family(&self, values: &Value) -> Option<(String, String)> {

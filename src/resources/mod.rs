@@ -2,6 +2,7 @@
 //! and one line in [`registry`].
 
 pub mod cloud_run_v2_job;
+pub mod cloud_scheduler_job;
 pub mod job_execution;
 
 use crate::api::run::{last_segment, Execution};
@@ -39,8 +40,30 @@ pub struct Ctx {
     pub observer: Box<dyn Observer>,
 }
 
+/// The API whose list calls refresh a resource type's live objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LiveApi {
+    RunJobs,
+    SchedulerJobs,
+}
+
+impl LiveApi {
+    /// The key of a live object in [`crate::plan::Live`] (names are only unique per API: a
+    /// Cloud Run job and a Scheduler job may share `projects/p/locations/l/jobs/x`).
+    pub fn key(self, id: &str) -> String {
+        match self {
+            LiveApi::RunJobs => id.to_string(),
+            LiveApi::SchedulerJobs => format!("cloudscheduler:{id}"),
+        }
+    }
+}
+
 pub trait ResourceType: Sync {
     fn name(&self) -> &'static str;
+    /// The API that lists this type's live objects, if it has any.
+    fn live_api(&self) -> Option<LiveApi> {
+        None
+    }
     /// (project, location) whose list call refreshes this resource, if it has live objects.
     fn family(&self, values: &Value) -> Option<(String, String)>;
     fn plan(&self, input: PlanInput<'_>) -> Result<Change, String>;
@@ -55,12 +78,17 @@ pub trait ResourceType: Sync {
 static JOB: cloud_run_v2_job::Job = cloud_run_v2_job::Job;
 static EXEC: job_execution::JobExecution = job_execution::JobExecution;
 
-pub const TYPE_NAMES: &[&str] = &[cloud_run_v2_job::TYPE, job_execution::TYPE];
+pub const TYPE_NAMES: &[&str] = &[
+    cloud_run_v2_job::TYPE,
+    cloud_scheduler_job::TYPE,
+    job_execution::TYPE,
+];
 
 pub fn registry(ty: &str) -> Option<&'static dyn ResourceType> {
     match ty {
         cloud_run_v2_job::TYPE => Some(&JOB),
         job_execution::TYPE => Some(&EXEC),
+        cloud_scheduler_job::TYPE => Some(&cloud_scheduler_job::Scheduler),
         _ => None,
     }
 }
@@ -69,8 +97,27 @@ pub fn type_info(ty: &str) -> Option<&'static dyn TypeInfo> {
     match ty {
         cloud_run_v2_job::TYPE => Some(&JOB),
         job_execution::TYPE => Some(&EXEC),
+        cloud_scheduler_job::TYPE => Some(&cloud_scheduler_job::SchedulerJobType),
         _ => None,
     }
+}
+
+/// Attribute-level differences between two wire objects, flattened to Terraform paths
+/// (`http_target.headers.X-Key`, env entries keyed by name).
+pub fn diff_values(old: &Value, new: &Value) -> Vec<crate::plan::AttrChange> {
+    let mut a = BTreeMap::new();
+    let mut b = BTreeMap::new();
+    cloud_run_v2_job::flatten(old, "", &mut a);
+    cloud_run_v2_job::flatten(new, "", &mut b);
+    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    keys.into_iter()
+        .filter(|k| a.get(*k) != b.get(*k))
+        .map(|k| crate::plan::AttrChange {
+            path: k.clone(),
+            old: a.get(k).cloned(),
+            new: b.get(k).cloned(),
+        })
+        .collect()
 }
 
 /// Polls an execution until it finishes, reporting progress; gives up after `timeout`.

@@ -121,6 +121,7 @@ impl Runtime {
             _tmp: tmp,
         });
         rt.recover_interrupted()?;
+        rt.skip_missed_schedules()?;
         Ok(rt)
     }
 

@@ -565,6 +565,40 @@ impl Runtime {
         }
     }
 
+    /// On start: schedule times that passed while no runtime ran are skipped, not caught up
+    /// (a `plan --local` must not set off a night's worth of missed runs).
+    pub(crate) fn skip_missed_schedules(&self) -> anyhow::Result<()> {
+        let now = self.now();
+        let jobs: Vec<SchedulerJob> = {
+            let store = self.store();
+            let names: Vec<String> = store
+                .names_with_prefix(Kind::SchedulerJob, "")
+                .map(str::to_string)
+                .collect();
+            names
+                .iter()
+                .filter_map(|n| store.get::<SchedulerJob>(Kind::SchedulerJob, n))
+                .collect()
+        };
+        for mut j in jobs {
+            if j.state.as_str() == "ENABLED"
+                && parse_time(&j.schedule_time).is_some_and(|t| t < now)
+            {
+                j.schedule_time = self.next_schedule_time(&j, now);
+                // A retry pending from before the stop is dropped too.
+                let attempts = self.scheduler_attempts(&j.name).unwrap_or_default();
+                let st = SchedState {
+                    attempts,
+                    ..Default::default()
+                };
+                let mut store = self.store();
+                store.put(Kind::SchedulerJob, &j.name, &j)?;
+                store.put(Kind::SchedulerState, &j.name, &st)?;
+            }
+        }
+        Ok(())
+    }
+
     /// The earliest schedule or retry time among enabled jobs.
     fn next_due(&self) -> Option<DateTime<Utc>> {
         let store = self.store();

@@ -2,7 +2,7 @@ use super::write;
 use std::path::Path;
 use std::process::{Command, Output};
 
-fn runform(dir: &Path, args: &[&str]) -> Output {
+pub fn runform(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_runform"))
         .args(args)
         .current_dir(dir)
@@ -12,7 +12,7 @@ fn runform(dir: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn text(o: &Output) -> String {
+pub fn text(o: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),

@@ -2,9 +2,11 @@
 //! the built binary against runtimes on 127.0.0.1 port 0.
 
 mod cli;
+use cli as cli_support;
 mod python;
 mod runtime;
 mod scheduler;
+mod scheduler_cli;
 
 use std::path::Path;
 

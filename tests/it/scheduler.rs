@@ -288,3 +288,36 @@ async fn invalid_scheduler_jobs_are_refused_with_the_field() {
     j.name = format!("{PARENT}/jobs/bad name");
     assert!(rt.create_scheduler_job(PARENT, j).is_err());
 }
+
+#[tokio::test]
+async fn times_missed_while_no_runtime_ran_are_skipped_not_caught_up() {
+    let data = tempfile::tempdir().unwrap();
+    let open = |start: &str| {
+        Runtime::open(RuntimeConfig {
+            data_dir: Some(data.path().to_path_buf()),
+            manual_clock: Some(at(start)),
+            ..Default::default()
+        })
+        .unwrap()
+    };
+    let rt = open("2026-06-01T10:00:00Z");
+    run_job(&rt, "etl");
+    let j = sched(
+        &rt,
+        "hourly",
+        serde_json::json!({
+            "schedule": "0 * * * *",
+            "httpTarget": {"uri": "https://run.googleapis.com/v2/projects/p/locations/us-central1/jobs/etl:run",
+                           "oauthToken": {"serviceAccountEmail": "cron@p.iam.gserviceaccount.com"}}
+        }),
+    );
+    drop(rt);
+    // Reopened five and a half hours later: nothing fires for the missed hours.
+    let rt = open("2026-06-01T15:30:00Z");
+    assert_eq!(
+        rt.get_scheduler_job(&j.name).unwrap().schedule_time,
+        "2026-06-01T16:00:00.000000Z"
+    );
+    assert_eq!(rt.scheduler_tick().await, 0);
+    assert_eq!(executions(&rt, "etl"), 0);
+}

@@ -1,0 +1,554 @@
+//! `google_cloud_scheduler_job`: the Terraform google provider's arguments and defaults
+//! (`time_zone = "Etc/UTC"`, `attempt_deadline = "180s"`, `paused` through `:pause`/`:resume`),
+//! validation before any call, and normalisation of what the API fills in or injects (the
+//! `User-Agent`/`Authorization` headers, the default OAuth scope, an OIDC audience equal to the
+//! URI, `0s` deadlines, `UTC`, a trailing slash on the URI, retry defaults) so that apply
+//! followed by plan shows no changes.
+
+use super::{Ctx, LiveApi, PlanInput, ResourceType, StateEntry};
+use crate::api::run::{parse_duration_secs, project_location};
+use crate::api::scheduler::{
+    is_google_api, run_job_target, validate_scheduler_job, SchedulerJob, DEFAULT_SCOPE,
+};
+use crate::config::schema::*;
+use crate::config::{Provider, ResourceConfig, TypeInfo};
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::plan::{Action, AttrChange, Change};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+
+pub const TYPE: &str = "google_cloud_scheduler_job";
+
+static OAUTH: Schema = Schema {
+    attrs: &[
+        req("service_account_email", Ty::String),
+        opt("scope", Ty::String),
+    ],
+    blocks: &[],
+};
+static OIDC: Schema = Schema {
+    attrs: &[
+        req("service_account_email", Ty::String),
+        opt("audience", Ty::String),
+    ],
+    blocks: &[],
+};
+static HTTP_TARGET: Schema = Schema {
+    attrs: &[
+        req("uri", Ty::String),
+        opt("http_method", Ty::String),
+        opt("body", Ty::String),
+        opt("headers", Ty::MapString),
+    ],
+    blocks: &[single("oauth_token", &OAUTH), single("oidc_token", &OIDC)],
+};
+static RETRY: Schema = Schema {
+    attrs: &[
+        opt("retry_count", Ty::Number),
+        opt("max_retry_duration", Ty::String),
+        opt("min_backoff_duration", Ty::String),
+        opt("max_backoff_duration", Ty::String),
+        opt("max_doublings", Ty::Number),
+    ],
+    blocks: &[],
+};
+pub static SCHEMA: Schema = Schema {
+    attrs: &[
+        meta("name", Ty::String, true),
+        meta("region", Ty::String, false),
+        meta("project", Ty::String, false),
+        meta("paused", Ty::Bool, false),
+        opt("description", Ty::String),
+        opt("schedule", Ty::String),
+        opt("time_zone", Ty::String),
+        opt("attempt_deadline", Ty::String),
+    ],
+    blocks: &[
+        single("retry_config", &RETRY),
+        single("http_target", &HTTP_TARGET),
+    ],
+};
+
+const COMPUTED: &[&str] = &["state"];
+
+pub struct SchedulerJobType;
+
+impl TypeInfo for SchedulerJobType {
+    fn schema(&self) -> &'static Schema {
+        &SCHEMA
+    }
+    fn derive(&self, v: &mut Map<String, Value>, provider: &Provider) {
+        if !v.contains_key("project") {
+            if let Some(p) = &provider.project {
+                v.insert("project".into(), Value::String(p.clone()));
+            }
+        }
+        if !v.contains_key("region") {
+            if let Some(r) = &provider.region {
+                v.insert("region".into(), Value::String(r.clone()));
+            }
+        }
+        let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        let id = format!(
+            "projects/{}/locations/{}/jobs/{}",
+            s("project"),
+            s("region"),
+            s("name")
+        );
+        v.insert("id".into(), Value::String(id));
+    }
+    fn computed(&self) -> &'static [&'static str] {
+        COMPUTED
+    }
+    fn validate(&self, rc: &ResourceConfig, diags: &mut Diagnostics) {
+        validate(rc, diags)
+    }
+}
+
+fn id_of(values: &Value) -> String {
+    values
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Terraform values → the API body (defaults of the provider applied).
+pub fn expand(values: &Value) -> Result<SchedulerJob, String> {
+    let mut wire = to_wire(values, &SCHEMA);
+    if let Value::Object(m) = &mut wire {
+        m.entry("timeZone")
+            .or_insert_with(|| Value::String("Etc/UTC".into()));
+        m.entry("attemptDeadline")
+            .or_insert_with(|| Value::String("180s".into()));
+        m.insert("name".into(), Value::String(id_of(values)));
+    }
+    serde_json::from_value(wire).map_err(|e| e.to_string())
+}
+
+/// Makes equivalent jobs equal: output fields cleared, API defaults filled, injected headers
+/// dropped (TPG #12998, #7286, #24894).
+pub fn canonical(j: &SchedulerJob) -> SchedulerJob {
+    let mut j = j.clone();
+    j.state = Default::default();
+    j.status = None;
+    j.user_update_time.clear();
+    j.schedule_time.clear();
+    j.last_attempt_time.clear();
+    j.satisfies_pzs = false;
+    j.name.clear();
+    if j.time_zone.is_empty() || j.time_zone == "UTC" {
+        j.time_zone = "Etc/UTC".into();
+    }
+    j.attempt_deadline = match parse_duration_secs(&j.attempt_deadline) {
+        None | Some(0.0) => "180s".into(),
+        Some(s) => format!("{s}s"),
+    };
+    if let Some(t) = &mut j.http_target {
+        if t.http_method.is_default() {
+            t.http_method = crate::api::Enum::new("POST");
+        }
+        t.headers.retain(|k, _| {
+            !k.eq_ignore_ascii_case("user-agent") && !k.eq_ignore_ascii_case("authorization")
+        });
+        if let Some(o) = &mut t.oauth_token {
+            if o.scope.is_empty() {
+                o.scope = DEFAULT_SCOPE.into();
+            }
+        }
+        if let Some(o) = &mut t.oidc_token {
+            if o.audience.is_empty()
+                || o.audience.trim_end_matches('/') == t.uri.trim_end_matches('/')
+            {
+                o.audience = String::new();
+            }
+        }
+        if t.uri.ends_with('/') {
+            t.uri.pop();
+        }
+    }
+    let r = j.retry_config.get_or_insert_with(Default::default);
+    let dur = |v: &mut String, default: &str| {
+        *v = match parse_duration_secs(v) {
+            None => default.to_string(),
+            Some(s) => format!("{s}s"),
+        };
+    };
+    dur(&mut r.max_retry_duration, "0s");
+    dur(&mut r.min_backoff_duration, "5s");
+    dur(&mut r.max_backoff_duration, "3600s");
+    if r.max_doublings == 0 {
+        r.max_doublings = 5;
+    }
+    j
+}
+
+/// Flattened `path → value` differences between two canonical jobs, in Terraform names.
+fn diff(old: &SchedulerJob, new: &SchedulerJob) -> Vec<AttrChange> {
+    super::diff_values(
+        &serde_json::to_value(old).unwrap_or_default(),
+        &serde_json::to_value(new).unwrap_or_default(),
+    )
+}
+
+/// The wire fields (update mask paths) that differ.
+fn changed_fields(old: &SchedulerJob, new: &SchedulerJob) -> Vec<&'static str> {
+    let (a, b) = (
+        serde_json::to_value(old).unwrap_or_default(),
+        serde_json::to_value(new).unwrap_or_default(),
+    );
+    [
+        "description",
+        "schedule",
+        "timeZone",
+        "httpTarget",
+        "retryConfig",
+        "attemptDeadline",
+    ]
+    .into_iter()
+    .filter(|f| a.get(*f) != b.get(*f))
+    .collect()
+}
+
+pub fn validate(rc: &ResourceConfig, diags: &mut Diagnostics) {
+    let job = match expand(&rc.values) {
+        Ok(j) => j,
+        Err(e) => {
+            diags.push(Diagnostic::error(
+                format!("{}: {e}", rc.addr),
+                Some(rc.range.clone()),
+            ));
+            return;
+        }
+    };
+    let name = rc.values.get("name").and_then(Value::as_str).unwrap_or("");
+    if name.is_empty()
+        || name.len() > 500
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        diags.push(Diagnostic::error(
+            format!(
+                "{}: name {name:?} may only hold letters, digits, - and _ (at most 500)",
+                rc.addr
+            ),
+            Some(rc.span("name")),
+        ));
+    }
+    if rc
+        .values
+        .get("region")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .is_empty()
+    {
+        diags.push(
+            Diagnostic::error(format!("{}: no region", rc.addr), Some(rc.range.clone()))
+                .with_hint("set `region` here or in the provider block"),
+        );
+    }
+    for p in validate_scheduler_job(&job) {
+        let path: Vec<String> = p
+            .field
+            .split('.')
+            .map(crate::config::schema::snake)
+            .collect();
+        diags.push(Diagnostic::error(
+            format!("{}: {}", rc.addr, p.message),
+            Some(rc.span(&path.join("."))),
+        ));
+    }
+    if let Some(t) = &job.http_target {
+        if t.oidc_token.is_some() && is_google_api(&t.uri) {
+            diags.push(
+                Diagnostic::warning(
+                    format!(
+                        "{}: {} is a Google API, which accepts OAuth access tokens, not OIDC identity tokens",
+                        rc.addr, t.uri
+                    ),
+                    Some(rc.span("http_target.oidc_token")),
+                )
+                .with_hint("use `oauth_token { service_account_email = ... }` instead of `oidc_token`"),
+            );
+        }
+        if t.oauth_token.is_none() && t.oidc_token.is_none() && run_job_target(&t.uri).is_some() {
+            diags.push(
+                Diagnostic::warning(
+                    format!("{}: calling a Cloud Run job's :run URL needs credentials", rc.addr),
+                    Some(rc.span("http_target")),
+                )
+                .with_hint("add `oauth_token { service_account_email = ... }` with an account that may run the job"),
+            );
+        }
+    }
+}
+
+pub struct Scheduler;
+
+/// The state entry: configuration values plus what the server reports.
+fn entry_from(values: &Value, live: &SchedulerJob) -> StateEntry {
+    let mut v = values.clone();
+    if let Value::Object(m) = &mut v {
+        m.insert(
+            "state".into(),
+            Value::String(live.state.as_str().to_string()),
+        );
+    }
+    StateEntry {
+        ty: TYPE.into(),
+        id: id_of(values),
+        values: (&v).into(),
+        deps: Vec::new(),
+        extra: Value::Null,
+    }
+}
+
+fn wants_paused(values: &Value) -> bool {
+    values
+        .get("paused")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+}
+
+impl ResourceType for Scheduler {
+    fn name(&self) -> &'static str {
+        TYPE
+    }
+
+    fn live_api(&self) -> Option<LiveApi> {
+        Some(LiveApi::SchedulerJobs)
+    }
+
+    fn family(&self, values: &Value) -> Option<(String, String)> {
+        let id = id_of(values);
+        let (p, l) = project_location(&id)?;
+        Some((p.to_string(), l.to_string()))
+    }
+
+    fn plan(&self, input: PlanInput<'_>) -> Result<Change, String> {
+        let PlanInput {
+            addr,
+            config,
+            state,
+            live,
+            ..
+        } = input;
+        let mut change = Change::new(addr, TYPE);
+        let Some(rc) = config else {
+            let st = state.ok_or("nothing to plan")?;
+            change.prior_id = Some(st.id.clone());
+            if live.is_none() {
+                change.action = Action::Forget;
+                change.reason = Some("it no longer exists".into());
+            } else {
+                change.action = Action::Delete;
+                change.reason = Some("it is no longer in the configuration".into());
+                change.before = Some(st.values.to_value());
+            }
+            return Ok(change);
+        };
+        let new_id = id_of(&rc.values);
+        change.new_id = Some(new_id.clone());
+        let desired = expand(&rc.values)?;
+        let prior_id = state.map(|s| s.id.clone());
+        change.prior_id = prior_id.clone();
+        let live_job: Option<SchedulerJob> = live
+            .map(|v| serde_json::from_str(v.get()))
+            .transpose()
+            .map_err(|e| {
+                format!("the live scheduler job returned by the API cannot be read: {e}")
+            })?;
+        let body = || serde_json::to_value(&desired).map_err(|e| e.to_string());
+        if let Some(pid) = prior_id.as_ref().filter(|p| **p != new_id) {
+            change.action = Action::Replace;
+            change.reason = Some(format!("its name changed ({pid} → {new_id})"));
+            change.before = state.map(|s| s.values.to_value());
+            change.after = Some(rc.values.clone());
+            change.attrs.push(AttrChange {
+                path: "id".into(),
+                old: Some(Value::String(pid.clone())),
+                new: Some(Value::String(new_id.clone())),
+            });
+            change.body = Some(body()?);
+            return Ok(change);
+        }
+        let Some(live_job) = live_job else {
+            change.action = Action::Create;
+            if state.is_some() {
+                change.reason = Some("it was deleted outside runform".into());
+            }
+            change.after = Some(rc.values.clone());
+            change.body = Some(body()?);
+            return Ok(change);
+        };
+        let (cd, cl) = (canonical(&desired), canonical(&live_job));
+        if cd != cl {
+            change.attrs = diff(&cl, &cd);
+        }
+        let live_paused = live_job.state.as_str() == "PAUSED";
+        if wants_paused(&rc.values) != live_paused {
+            change.attrs.push(AttrChange {
+                path: "paused".into(),
+                old: Some(Value::Bool(live_paused)),
+                new: Some(Value::Bool(wants_paused(&rc.values))),
+            });
+        }
+        if state.is_none() {
+            // Scheduler jobs carry no labels to mark ownership: one that already exists is
+            // adopted only when it is exactly what this configuration describes (an interrupted
+            // apply created it); anything else is someone else's.
+            if !change.attrs.is_empty() {
+                return Err(format!(
+                    "scheduler job {new_id} already exists, differs from this configuration and is not managed by this state; delete it or rename this one"
+                ));
+            }
+            change.adopt = true;
+        }
+        change.action = match (change.attrs.is_empty(), change.adopt) {
+            (true, true) => Action::Adopt,
+            (true, false) => Action::NoOp,
+            _ => Action::Update,
+        };
+        if change.action != Action::NoOp {
+            change.after = Some(rc.values.clone());
+            change.before = state.map(|s| s.values.to_value());
+            change.body = Some(body()?);
+            change.extra = serde_json::json!({ "mask": changed_fields(&cl, &cd) });
+        }
+        Ok(change)
+    }
+
+    fn apply<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        change: &'a Change,
+    ) -> Pin<Box<dyn Future<Output = Result<Option<StateEntry>, String>> + Send + 'a>> {
+        Box::pin(async move {
+            let client = &ctx.client;
+            let err = |e: crate::cloud::CloudError| format!("{e}");
+            match change.action {
+                Action::Delete | Action::Forget => {
+                    if change.action == Action::Delete {
+                        let id = change.prior_id.clone().unwrap_or_default();
+                        client.delete_scheduler_job(&id).await.map_err(err)?;
+                    }
+                    Ok(None)
+                }
+                Action::Execute => Err("execute is not an action for scheduler jobs".into()),
+                _ => {
+                    if change.action == Action::Replace {
+                        if let Some(old) = &change.prior_id {
+                            client.delete_scheduler_job(old).await.map_err(err)?;
+                        }
+                    }
+                    let values = change.after.clone().ok_or("no desired values")?;
+                    let id = id_of(&values);
+                    let body: SchedulerJob =
+                        serde_json::from_value(change.body.clone().unwrap_or_default())
+                            .map_err(|e| e.to_string())?;
+                    let mut job = match change.action {
+                        Action::Create | Action::Replace => {
+                            let parent = id.rsplit_once("/jobs/").ok_or("bad job id")?.0;
+                            match client.create_scheduler_job(parent, &body).await {
+                                Ok(j) => j,
+                                // Created by an interrupted apply: adopt it if it is ours in
+                                // every field, else report the conflict.
+                                Err(e) if e.status() == Some(409) => {
+                                    let live = client
+                                        .get_scheduler_job(&id)
+                                        .await
+                                        .map_err(err)?
+                                        .ok_or("scheduler job vanished")?;
+                                    if canonical(&live) != canonical(&body) {
+                                        return Err(format!("{e}"));
+                                    }
+                                    live
+                                }
+                                Err(e) => return Err(err(e)),
+                            }
+                        }
+                        Action::Update => {
+                            let mask: Vec<&str> = change
+                                .extra
+                                .get("mask")
+                                .and_then(Value::as_array)
+                                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                                .unwrap_or_default();
+                            if mask.is_empty() {
+                                client
+                                    .get_scheduler_job(&id)
+                                    .await
+                                    .map_err(err)?
+                                    .ok_or("scheduler job not found")?
+                            } else {
+                                client
+                                    .patch_scheduler_job(&id, &body, &mask)
+                                    .await
+                                    .map_err(err)?
+                            }
+                        }
+                        _ => client
+                            .get_scheduler_job(&id)
+                            .await
+                            .map_err(err)?
+                            .ok_or("scheduler job not found")?,
+                    };
+                    // `paused` is not an API field: the provider applies it with :pause/:resume.
+                    let paused = job.state.as_str() == "PAUSED";
+                    if wants_paused(&values) && !paused {
+                        job = client.scheduler_verb(&id, "pause").await.map_err(err)?;
+                    } else if !wants_paused(&values) && paused {
+                        job = client.scheduler_verb(&id, "resume").await.map_err(err)?;
+                    }
+                    Ok(Some(entry_from(&values, &job)))
+                }
+            }
+        })
+    }
+}
+
+/// Jobs in this configuration that a scheduler target's URI names (`.../jobs/J:run`), by the
+/// scheduler's address: these become dependencies, so the job exists before its trigger.
+pub fn targets_in(stack_ids: &BTreeMap<String, String>, values: &Value) -> Option<String> {
+    let uri = values.pointer("/http_target/uri").and_then(Value::as_str)?;
+    let job = run_job_target(uri)?;
+    stack_ids.get(&job).cloned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(v: Value) -> SchedulerJob {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn what_the_api_fills_in_is_not_a_change() {
+        let desired = job(serde_json::json!({
+            "schedule": "0 2 * * *", "timeZone": "UTC",
+            "httpTarget": {"uri": "https://example.com/hook/", "oidcToken": {"serviceAccountEmail": "a@p.iam.gserviceaccount.com"}}
+        }));
+        let live = job(serde_json::json!({
+            "name": "projects/p/locations/l/jobs/j", "schedule": "0 2 * * *", "timeZone": "Etc/UTC",
+            "attemptDeadline": "0s", "state": "ENABLED", "scheduleTime": "2026-01-01T00:00:00Z",
+            "httpTarget": {"uri": "https://example.com/hook", "httpMethod": "POST",
+                "headers": {"User-Agent": "Google-Cloud-Scheduler", "Authorization": "Bearer x"},
+                "oidcToken": {"serviceAccountEmail": "a@p.iam.gserviceaccount.com", "audience": "https://example.com/hook"}},
+            "retryConfig": {"maxRetryDuration": "0s", "minBackoffDuration": "5s", "maxBackoffDuration": "3600s", "maxDoublings": 5}
+        }));
+        assert_eq!(canonical(&desired), canonical(&live));
+        let other = job(
+            serde_json::json!({"schedule": "0 3 * * *", "httpTarget": {"uri": "https://example.com/hook"}}),
+        );
+        let changes = diff(&canonical(&live), &canonical(&other));
+        assert!(changes.iter().any(|c| c.path == "schedule"), "{changes:?}");
+        assert_eq!(
+            changed_fields(&canonical(&live), &canonical(&other)),
+            ["schedule", "httpTarget"]
+        );
+    }
+}
