@@ -8,6 +8,7 @@
 pub mod common;
 pub mod cron;
 pub mod ext;
+pub mod iam;
 pub mod run;
 pub mod scheduler;
 

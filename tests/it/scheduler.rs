@@ -35,6 +35,23 @@ fn run_job(rt: &Arc<Runtime>, id: &str) {
     rt.create_job(PARENT, id, j, false).unwrap();
 }
 
+const CRON_SA: &str = "serviceAccount:cron@p.iam.gserviceaccount.com";
+
+/// Sets the job's IAM policy to exactly these (role, member) grants.
+fn grant(rt: &Arc<Runtime>, job: &str, grants: &[(&str, &str)]) {
+    let name = format!("{PARENT}/jobs/{job}");
+    let mut p = rt.get_policy(&name).unwrap();
+    p.bindings = grants
+        .iter()
+        .map(|(role, member)| runform::api::Binding {
+            role: role.to_string(),
+            members: vec![member.to_string()],
+            condition: None,
+        })
+        .collect();
+    rt.set_policy(&name, p).unwrap();
+}
+
 fn sched(rt: &Arc<Runtime>, id: &str, v: serde_json::Value) -> SchedulerJob {
     let mut j: SchedulerJob = serde_json::from_value(v).unwrap();
     j.name = format!("{PARENT}/jobs/{id}");
@@ -52,6 +69,12 @@ fn executions(rt: &Arc<Runtime>, job: &str) -> usize {
 async fn every_minute_schedule_runs_the_job_with_the_body_overrides() {
     let rt = runtime("2026-06-01T10:00:30Z");
     run_job(&rt, "etl");
+    // The body carries overrides: run.jobs.runWithOverrides is needed too.
+    grant(
+        &rt,
+        "etl",
+        &[("roles/run.jobsExecutorWithOverrides", CRON_SA)],
+    );
     let body = {
         use base64::Engine;
         base64::engine::general_purpose::STANDARD.encode(
@@ -181,8 +204,8 @@ async fn failed_attempts_are_retried_with_backoff_then_wait_for_the_next_run() {
     let after1 = rt.get_scheduler_job(&j.name).unwrap();
     assert_eq!(
         after1.status.as_ref().unwrap().code,
-        5,
-        "NOT_FOUND recorded"
+        7,
+        "PERMISSION_DENIED (or it may not exist) recorded"
     );
     assert_eq!(
         after1.schedule_time, "2026-06-01T10:00:10.000000Z",
@@ -208,7 +231,7 @@ async fn failed_attempts_are_retried_with_backoff_then_wait_for_the_next_run() {
             .iter()
             .map(|a| (a.retry, a.code))
             .collect::<Vec<_>>(),
-        [(0, 5), (1, 5), (2, 5)]
+        [(0, 7), (1, 7), (2, 7)]
     );
     assert!(attempts
         .iter()
@@ -219,6 +242,7 @@ async fn failed_attempts_are_retried_with_backoff_then_wait_for_the_next_run() {
 async fn pause_resume_run_patch_and_the_v1_url_form() {
     let rt = runtime("2026-06-01T10:00:00Z");
     run_job(&rt, "etl");
+    grant(&rt, "etl", &[("roles/run.invoker", CRON_SA)]);
     let j = sched(
         &rt,
         "console-style",
@@ -320,4 +344,65 @@ async fn times_missed_while_no_runtime_ran_are_skipped_not_caught_up() {
     );
     assert_eq!(rt.scheduler_tick().await, 0);
     assert_eq!(executions(&rt, "etl"), 0);
+}
+
+#[tokio::test]
+async fn without_the_invoker_grant_an_attempt_is_denied_and_nothing_runs() {
+    let rt = runtime("2026-06-01T10:00:00Z");
+    run_job(&rt, "etl");
+    let override_body = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(r#"{"overrides":{"taskCount":1}}"#)
+    };
+    let mk = |id: &str, body: &str| {
+        sched(
+            &rt,
+            id,
+            serde_json::json!({
+                "schedule": "0 * * * *",
+                "httpTarget": {"uri": "https://run.googleapis.com/v2/projects/p/locations/us-central1/jobs/etl:run",
+                               "body": body,
+                               "oauthToken": {"serviceAccountEmail": "cron@p.iam.gserviceaccount.com"}}
+            }),
+        )
+    };
+    let plain = mk("plain", "");
+    let with_overrides = mk("overrides", &override_body);
+    grant(&rt, "etl", &[("roles/run.invoker", CRON_SA)]);
+    rt.run_scheduler_job(&plain.name).await.unwrap();
+    assert_eq!(executions(&rt, "etl"), 1, "run.invoker may run the job");
+    // Overrides need run.jobs.runWithOverrides, which run.invoker lacks.
+    let denied = rt.run_scheduler_job(&with_overrides.name).await.unwrap();
+    let st = denied.status.unwrap();
+    assert_eq!(st.code, 7);
+    assert!(
+        st.message.contains("run.jobs.runWithOverrides")
+            && st.message.contains(CRON_SA)
+            && st.message.contains("jobs/etl"),
+        "{}",
+        st.message
+    );
+    // The grant removed: the next attempt is denied, recorded, and runs nothing.
+    grant(&rt, "etl", &[]);
+    let after = rt.run_scheduler_job(&plain.name).await.unwrap();
+    assert_eq!(after.status.unwrap().code, 7);
+    assert_eq!(executions(&rt, "etl"), 1, "no new execution");
+    let attempts = rt.scheduler_attempts(&plain.name).unwrap();
+    assert_eq!(attempts.iter().map(|a| a.code).collect::<Vec<_>>(), [0, 7]);
+    // No credentials at all: UNAUTHENTICATED.
+    let anon = sched(
+        &rt,
+        "anonymous",
+        serde_json::json!({"schedule": "0 * * * *",
+            "httpTarget": {"uri": "https://run.googleapis.com/v2/projects/p/locations/us-central1/jobs/etl:run"}}),
+    );
+    assert_eq!(
+        rt.run_scheduler_job(&anon.name)
+            .await
+            .unwrap()
+            .status
+            .unwrap()
+            .code,
+        16
+    );
 }

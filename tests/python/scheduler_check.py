@@ -79,8 +79,19 @@ def main() -> int:
     assert resumed.state == scheduler_v1.Job.State.ENABLED
     print("pause/resume ok")
 
+    # Without a grant on the Cloud Run job, the attempt is denied and recorded; nothing runs.
+    denied = sched.run_job(name=name)
+    assert denied.status.code == 7, denied.status
+    from google.iam.v1 import iam_policy_pb2, policy_pb2
+
+    target = f"{parent}/jobs/target"
+    policy = jobs.get_iam_policy(request=iam_policy_pb2.GetIamPolicyRequest(resource=target))
+    policy.bindings.append(policy_pb2.Binding(role="roles/run.jobsExecutorWithOverrides",
+                                              members=[f"serviceAccount:cron@{project}.iam.gserviceaccount.com"]))
+    jobs.set_iam_policy(request=iam_policy_pb2.SetIamPolicyRequest(resource=target, policy=policy))
     ran = sched.run_job(name=name)
     assert ran.last_attempt_time.year >= 2024, ran
+    assert ran.status.code == 0, ran.status
     executions = list(run_v2.ExecutionsClient(credentials=creds, client_options=opts, transport="rest")
                       .list_executions(parent=f"{parent}/jobs/target"))
     assert len(executions) == 1, executions
