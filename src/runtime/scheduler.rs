@@ -627,11 +627,8 @@ impl Runtime {
     /// permission, the principal and the resource, as Google's does.
     pub fn authorize_run(&self, job: &str, member: &str, req: &RunJobRequest) -> ApiResult<()> {
         use crate::api::iam;
-        let policy = match self.get_policy(job) {
-            Ok(p) => p,
-            // A missing job is reported as a denial, as Google does for callers without access.
-            Err(_) => Default::default(),
-        };
+        // A missing job is reported as a denial, as Google does for callers without access.
+        let policy = self.get_policy(job).unwrap_or_default();
         let overrides = req.overrides.as_ref().is_some_and(|o| {
             serde_json::to_value(o).is_ok_and(|v| v.as_object().is_some_and(|m| !m.is_empty()))
         });
