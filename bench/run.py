@@ -114,7 +114,7 @@ def bench(n: int, keep: bool) -> None:
             # that reports its own child's maxrss.
             dt, rss, out, err = isolated(args, d)
             total = calls(err, r"made (\d+) API call")
-            refresh = calls(err, r"with (\d+) list call")
+            refresh = calls(err, r"with (\d+) read call")
             summary = next((l for l in out.splitlines() if l.startswith(("Plan:", "No changes", "Apply complete", "Destroy complete"))), "")
             rows.append((name, dt, rss, refresh, total, summary))
 

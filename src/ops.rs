@@ -3,7 +3,7 @@
 use crate::api::run::project_location;
 use crate::cloud::{Client, Endpoint};
 use crate::config::{LoadOptions, Stack};
-use crate::diag::{Diagnostics, Sources};
+use crate::diag::{Diagnostic, Diagnostics, Sources};
 use crate::plan::{Live, Plan};
 use crate::resources::{registry, type_info, TYPE_NAMES};
 use crate::runtime::{RuntimeConfig, Server};
@@ -58,15 +58,91 @@ pub fn load_stack(
         type_names: TYPE_NAMES,
         known: &known,
     };
-    let (mut stack, diags, sources) = crate::config::load(dir, &opts);
+    let (mut stack, mut diags, sources) = crate::config::load(dir, &opts);
     if let Some(s) = &mut stack {
         add_target_dependencies(s);
+        crate::resources::job_iam::check_conflicts(s, &mut diags);
+        check_scheduler_grants(s, &mut diags);
     }
-    (stack, diags, sources)
+    let ok = !diags.has_errors();
+    (stack.filter(|_| ok), diags, sources)
 }
 
-/// A scheduler whose URI names a Cloud Run job of this configuration by its literal URL
-/// depends on that job (a reference expression already makes the edge).
+/// Warns when a scheduler job runs a Cloud Run job as a service account that, as far as this
+/// configuration shows, lacks `run.jobs.run` (or `run.jobs.runWithOverrides` when its body
+/// carries overrides) on that job: the attempt would fail with PERMISSION_DENIED.
+fn check_scheduler_grants(stack: &Stack, diags: &mut Diagnostics) {
+    use crate::api::iam;
+    use crate::config::contains_unknown;
+    for rc in stack
+        .resources
+        .iter()
+        .filter(|r| r.ty == crate::resources::cloud_scheduler_job::TYPE)
+    {
+        let v = &rc.values;
+        let Some(t) = v.get("http_target") else {
+            continue;
+        };
+        if contains_unknown(t) {
+            continue;
+        }
+        let uri = t
+            .get("uri")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("");
+        let Some(job) = crate::api::scheduler::run_job_target(uri) else {
+            continue;
+        };
+        let sa = ["oauth_token", "oidc_token"]
+            .iter()
+            .find_map(|k| t.pointer(&format!("/{k}/service_account_email")))
+            .and_then(serde_json::Value::as_str);
+        let Some(sa) = sa else { continue };
+        let member = format!("serviceAccount:{sa}");
+        let body: serde_json::Value = {
+            use base64::Engine;
+            let raw = t
+                .get("body")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("");
+            base64::engine::general_purpose::STANDARD
+                .decode(raw)
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .unwrap_or_default()
+        };
+        let overrides = body
+            .get("overrides")
+            .and_then(serde_json::Value::as_object)
+            .is_some_and(|m| !m.is_empty());
+        let mut needed = vec![iam::RUN];
+        if overrides {
+            needed.push(iam::RUN_WITH_OVERRIDES);
+        }
+        for perm in needed {
+            if crate::resources::job_iam::configured_grant(stack, &job, &member, perm)
+                == Some(false)
+            {
+                let role = iam::roles_granting(perm)[0];
+                diags.push(
+                    Diagnostic::warning(
+                        format!("{} runs {job} as {member}, but nothing in this configuration grants it {perm} on that job: its attempts will fail with PERMISSION_DENIED", rc.addr),
+                        Some(rc.range.clone()),
+                    )
+                    .with_hint(format!(
+                        "grant it on the job: resource \"google_cloud_run_v2_job_iam_member\" {{ name = \"{}\", location = \"{}\", role = \"{role}\", member = \"{member}\" }} (least privilege; a project-wide grant also works)",
+                        crate::api::run::last_segment(&job),
+                        project_location(&job).map(|(_, l)| l).unwrap_or(""),
+                    )),
+                );
+            }
+        }
+    }
+}
+
+/// A scheduler whose URI names a Cloud Run job of this configuration by its literal URL, or an
+/// IAM resource naming one by its literal name, depends on that job (a reference expression
+/// already makes the edge).
 fn add_target_dependencies(stack: &mut Stack) {
     let jobs: BTreeMap<String, String> = stack
         .resources
@@ -79,13 +155,18 @@ fn add_target_dependencies(stack: &mut Stack) {
             )
         })
         .collect();
+    use crate::resources::job_iam;
     for rc in &mut stack.resources {
-        if rc.ty == crate::resources::cloud_scheduler_job::TYPE {
-            if let Some(dep) = crate::resources::cloud_scheduler_job::targets_in(&jobs, &rc.values)
-            {
-                if !rc.depends_on.contains(&dep) {
-                    rc.depends_on.push(dep);
-                }
+        let dep = if rc.ty == crate::resources::cloud_scheduler_job::TYPE {
+            crate::resources::cloud_scheduler_job::targets_in(&jobs, &rc.values)
+        } else if [job_iam::MEMBER, job_iam::BINDING, job_iam::POLICY].contains(&rc.ty.as_str()) {
+            jobs.get(&job_iam::job_of(&rc.values)).cloned()
+        } else {
+            None
+        };
+        if let Some(dep) = dep {
+            if !rc.depends_on.contains(&dep) {
+                rc.depends_on.push(dep);
             }
         }
     }
@@ -204,33 +285,43 @@ pub async fn refresh(
         }
     }
     for e in state.resources.values() {
-        if let Some(api) = registry(&e.ty).and_then(|rt| rt.live_api()) {
-            if let Some((p, l)) = project_location(&e.id) {
-                families.insert((api, p.to_string(), l.to_string()));
+        if let Some(rt) = registry(&e.ty) {
+            if let (Some(api), Some((p, l))) = (rt.live_api(), rt.family_of_id(&e.id)) {
+                families.insert((api, p, l));
             }
         }
     }
     type Raw = Box<serde_json::value::RawValue>;
-    let lists = futures::future::join_all(families.iter().map(|(api, p, l)| async move {
-        let items: Vec<Raw> = match api {
-            LiveApi::RunJobs => client.list_jobs(p, l, page_size).await?,
-            LiveApi::SchedulerJobs => client.list_scheduler_jobs(p, l).await?,
-        };
-        Ok::<_, crate::cloud::CloudError>((*api, items))
-    }))
-    .await;
-    let mut live = Live::new();
     #[derive(serde::Deserialize)]
     struct Named {
         name: String,
     }
+    let named = |api: LiveApi, items: Vec<Raw>| -> anyhow::Result<Vec<(String, Raw)>> {
+        items
+            .into_iter()
+            .map(|j| {
+                let n: Named = serde_json::from_str(j.get())
+                    .map_err(|e| anyhow::anyhow!("a listed object has no name: {e}"))?;
+                Ok((api.key(&n.name), j))
+            })
+            .collect()
+    };
+    let lists = futures::future::join_all(families.iter().map(|(api, p, l)| async move {
+        Ok::<_, anyhow::Error>(match api {
+            LiveApi::RunJobs => named(*api, client.list_jobs(p, l, page_size).await?)?,
+            LiveApi::SchedulerJobs => named(*api, client.list_scheduler_jobs(p, l).await?)?,
+            // `p` is the job here; a job that does not exist has no policy.
+            LiveApi::JobIam => match client.get_iam_policy(p).await {
+                Ok(policy) => vec![(api.key(p), serde_json::value::to_raw_value(&policy)?)],
+                Err(e) if e.is_not_found() => vec![],
+                Err(e) => return Err(e.into()),
+            },
+        })
+    }))
+    .await;
+    let mut live = Live::new();
     for list in lists {
-        let (api, items) = list?;
-        for j in items {
-            let n: Named = serde_json::from_str(j.get())
-                .map_err(|e| anyhow::anyhow!("a listed object has no name: {e}"))?;
-            live.insert(api.key(&n.name), j);
-        }
+        live.extend(list?);
     }
     Ok(live)
 }

@@ -386,7 +386,7 @@ async fn plan_cmd(
     let m_refresh = peak_mib();
     if verbose {
         eprintln!(
-            "refreshed {} live object(s) with {} list call(s)",
+            "refreshed {} live object(s) with {} read call(s)",
             live.len(),
             t.client.calls() - before
         );

@@ -529,6 +529,17 @@ impl Client {
         .await
     }
 
+    /// Replaces the policy; a stale etag gets 409 ABORTED (the caller re-reads and retries).
+    pub async fn set_iam_policy(&self, resource: &str, policy: &Policy) -> CloudResult<Policy> {
+        self.send(
+            Method::POST,
+            &format!("v2/{resource}:setIamPolicy"),
+            &[],
+            Some(&serde_json::json!({ "policy": policy })),
+        )
+        .await
+    }
+
     /// Task logs. The local runtime serves them; on Google they live in Cloud Logging.
     pub async fn logs(&self, exec: &str, task: Option<i32>) -> CloudResult<Vec<LogEntry>> {
         #[derive(serde::Deserialize)]

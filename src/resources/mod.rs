@@ -4,6 +4,7 @@
 pub mod cloud_run_v2_job;
 pub mod cloud_scheduler_job;
 pub mod job_execution;
+pub mod job_iam;
 
 use crate::api::run::{last_segment, Execution};
 use crate::cloud::Client;
@@ -45,6 +46,8 @@ pub struct Ctx {
 pub enum LiveApi {
     RunJobs,
     SchedulerJobs,
+    /// A job's IAM policy (one getIamPolicy per job).
+    JobIam,
 }
 
 impl LiveApi {
@@ -54,6 +57,8 @@ impl LiveApi {
         match self {
             LiveApi::RunJobs => id.to_string(),
             LiveApi::SchedulerJobs => format!("cloudscheduler:{id}"),
+            // IAM resource ids start with the job's name (`JOB ROLE MEMBER`).
+            LiveApi::JobIam => format!("iam:{}", id.split(' ').next().unwrap_or(id)),
         }
     }
 }
@@ -66,6 +71,10 @@ pub trait ResourceType: Sync {
     }
     /// (project, location) whose list call refreshes this resource, if it has live objects.
     fn family(&self, values: &Value) -> Option<(String, String)>;
+    /// The same, from a state id (for resources no longer in the configuration).
+    fn family_of_id(&self, id: &str) -> Option<(String, String)> {
+        crate::api::run::project_location(id).map(|(p, l)| (p.to_string(), l.to_string()))
+    }
     fn plan(&self, input: PlanInput<'_>) -> Result<Change, String>;
     /// Carries out a change; returns the new state entry (`None` when it is gone).
     fn apply<'a>(
@@ -81,6 +90,9 @@ static EXEC: job_execution::JobExecution = job_execution::JobExecution;
 pub const TYPE_NAMES: &[&str] = &[
     cloud_run_v2_job::TYPE,
     cloud_scheduler_job::TYPE,
+    job_iam::MEMBER,
+    job_iam::BINDING,
+    job_iam::POLICY,
     job_execution::TYPE,
 ];
 
@@ -89,6 +101,9 @@ pub fn registry(ty: &str) -> Option<&'static dyn ResourceType> {
         cloud_run_v2_job::TYPE => Some(&JOB),
         job_execution::TYPE => Some(&EXEC),
         cloud_scheduler_job::TYPE => Some(&cloud_scheduler_job::Scheduler),
+        job_iam::MEMBER => Some(&job_iam::MEMBER_TYPE),
+        job_iam::BINDING => Some(&job_iam::BINDING_TYPE),
+        job_iam::POLICY => Some(&job_iam::POLICY_TYPE),
         _ => None,
     }
 }
@@ -98,6 +113,9 @@ pub fn type_info(ty: &str) -> Option<&'static dyn TypeInfo> {
         cloud_run_v2_job::TYPE => Some(&JOB),
         job_execution::TYPE => Some(&EXEC),
         cloud_scheduler_job::TYPE => Some(&cloud_scheduler_job::SchedulerJobType),
+        job_iam::MEMBER => Some(&job_iam::MEMBER_TYPE),
+        job_iam::BINDING => Some(&job_iam::BINDING_TYPE),
+        job_iam::POLICY => Some(&job_iam::POLICY_TYPE),
         _ => None,
     }
 }

@@ -3,6 +3,7 @@
 
 mod cli;
 use cli as cli_support;
+mod iam_cli;
 mod python;
 mod runtime;
 mod scheduler;

@@ -1,0 +1,564 @@
+//! `google_cloud_run_v2_job_iam_member`, `_binding` and `_policy`, with the provider's
+//! semantics: a member is non-authoritative (it adds or removes one member of one role), a
+//! binding is authoritative for one role, a policy for the whole policy. Every change is a
+//! read-modify-write with the policy's etag, retried when someone else changed it meanwhile.
+//! Static checks across resources (mixing kinds, two bindings for a role) are in
+//! [`check_conflicts`]; the plan never lets two of them fight.
+
+use super::{Ctx, LiveApi, PlanInput, ResourceType, StateEntry};
+use crate::api::{Binding, Policy};
+use crate::config::schema::*;
+use crate::config::{Provider, ResourceConfig, Stack, TypeInfo};
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::plan::{Action, AttrChange, Change};
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::pin::Pin;
+
+pub const MEMBER: &str = "google_cloud_run_v2_job_iam_member";
+pub const BINDING: &str = "google_cloud_run_v2_job_iam_binding";
+pub const POLICY: &str = "google_cloud_run_v2_job_iam_policy";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IamKind {
+    Member,
+    Binding,
+    Policy,
+}
+
+pub struct JobIam(pub IamKind);
+
+pub static MEMBER_TYPE: JobIam = JobIam(IamKind::Member);
+pub static BINDING_TYPE: JobIam = JobIam(IamKind::Binding);
+pub static POLICY_TYPE: JobIam = JobIam(IamKind::Policy);
+
+static MEMBER_SCHEMA: Schema = Schema {
+    attrs: &[
+        meta("name", Ty::String, true),
+        meta("location", Ty::String, false),
+        meta("project", Ty::String, false),
+        meta("role", Ty::String, true),
+        meta("member", Ty::String, true),
+    ],
+    blocks: &[],
+};
+static BINDING_SCHEMA: Schema = Schema {
+    attrs: &[
+        meta("name", Ty::String, true),
+        meta("location", Ty::String, false),
+        meta("project", Ty::String, false),
+        meta("role", Ty::String, true),
+        meta("members", Ty::ListString, true),
+    ],
+    blocks: &[],
+};
+static POLICY_SCHEMA: Schema = Schema {
+    attrs: &[
+        meta("name", Ty::String, true),
+        meta("location", Ty::String, false),
+        meta("project", Ty::String, false),
+        meta("policy_data", Ty::String, true),
+    ],
+    blocks: &[],
+};
+
+impl JobIam {
+    fn type_name(&self) -> &'static str {
+        match self.0 {
+            IamKind::Member => MEMBER,
+            IamKind::Binding => BINDING,
+            IamKind::Policy => POLICY,
+        }
+    }
+}
+
+fn s<'a>(v: &'a Value, k: &str) -> &'a str {
+    v.get(k).and_then(Value::as_str).unwrap_or("")
+}
+
+/// The job's full name: `name` as given when it is one, else from project and location.
+pub fn job_of(values: &Value) -> String {
+    let name = s(values, "name");
+    if name.starts_with("projects/") {
+        name.to_string()
+    } else {
+        format!(
+            "projects/{}/locations/{}/jobs/{}",
+            s(values, "project"),
+            s(values, "location"),
+            name
+        )
+    }
+}
+
+fn members_of(values: &Value) -> BTreeSet<String> {
+    values
+        .get("members")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `policy_data` (JSON text) as a policy with sorted roles and members.
+fn parse_policy_data(values: &Value) -> Result<Policy, String> {
+    let text = s(values, "policy_data");
+    let p: Policy = serde_json::from_str(text)
+        .map_err(|e| format!("policy_data is not an IAM policy in JSON ({e})"))?;
+    Ok(normalized(&p))
+}
+
+/// Bindings only, roles and members sorted, empty bindings dropped: what decides access.
+fn normalized(p: &Policy) -> Policy {
+    let mut by_role: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for b in &p.bindings {
+        if b.condition.is_none() {
+            by_role
+                .entry(b.role.clone())
+                .or_default()
+                .extend(b.members.iter().cloned());
+        }
+    }
+    Policy {
+        bindings: by_role
+            .into_iter()
+            .filter(|(_, m)| !m.is_empty())
+            .map(|(role, members)| Binding {
+                role,
+                members: members.into_iter().collect(),
+                condition: None,
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+fn role_members(p: &Policy, role: &str) -> BTreeSet<String> {
+    p.bindings
+        .iter()
+        .filter(|b| b.role == role && b.condition.is_none())
+        .flat_map(|b| b.members.iter().cloned())
+        .collect()
+}
+
+fn set_role(p: &mut Policy, role: &str, members: &BTreeSet<String>) {
+    p.bindings
+        .retain(|b| b.role != role || b.condition.is_some());
+    if !members.is_empty() {
+        p.bindings.push(Binding {
+            role: role.to_string(),
+            members: members.iter().cloned().collect(),
+            condition: None,
+        });
+    }
+}
+
+impl TypeInfo for JobIam {
+    fn schema(&self) -> &'static Schema {
+        match self.0 {
+            IamKind::Member => &MEMBER_SCHEMA,
+            IamKind::Binding => &BINDING_SCHEMA,
+            IamKind::Policy => &POLICY_SCHEMA,
+        }
+    }
+    fn derive(&self, v: &mut Map<String, Value>, provider: &Provider) {
+        for (k, d) in [
+            ("project", &provider.project),
+            ("location", &provider.region),
+        ] {
+            if !v.contains_key(k) {
+                if let Some(d) = d {
+                    v.insert(k.into(), Value::String(d.clone()));
+                }
+            }
+        }
+        let values = Value::Object(v.clone());
+        let job = job_of(&values);
+        let id = match self.0 {
+            IamKind::Member => format!("{job} {} {}", s(&values, "role"), s(&values, "member")),
+            IamKind::Binding => format!("{job} {}", s(&values, "role")),
+            IamKind::Policy => job,
+        };
+        v.insert("id".into(), Value::String(id));
+    }
+    fn computed(&self) -> &'static [&'static str] {
+        &["etag"]
+    }
+    fn validate(&self, rc: &ResourceConfig, diags: &mut Diagnostics) {
+        let v = &rc.values;
+        let job = job_of(v);
+        if crate::api::run::project_location(&job).is_none() || s(v, "name").is_empty() {
+            diags.push(Diagnostic::error(
+                format!("{}: cannot tell which job: set name (and location/project, or the provider's region/project)", rc.addr),
+                Some(rc.span("name")),
+            ));
+        }
+        let check_member = |m: &str, path: &str, diags: &mut Diagnostics| {
+            if !valid_member(m) {
+                diags.push(
+                    Diagnostic::error(format!("{}: {m:?} is not an IAM member", rc.addr), Some(rc.span(path)))
+                        .with_hint("members look like user:EMAIL, serviceAccount:EMAIL, group:EMAIL, domain:DOMAIN, allUsers or allAuthenticatedUsers"),
+                );
+            }
+        };
+        match self.0 {
+            IamKind::Member => check_member(s(v, "member"), "member", diags),
+            IamKind::Binding => {
+                for (i, m) in members_of(v).iter().enumerate() {
+                    check_member(m, &format!("members.{i}"), diags);
+                }
+            }
+            IamKind::Policy => {
+                if let Err(e) = parse_policy_data(v) {
+                    if !crate::config::contains_unknown(
+                        v.get("policy_data").unwrap_or(&Value::Null),
+                    ) {
+                        diags.push(Diagnostic::error(
+                            format!("{}: {e}", rc.addr),
+                            Some(rc.span("policy_data")),
+                        ));
+                    }
+                }
+            }
+        }
+        if self.0 != IamKind::Policy {
+            let role = s(v, "role");
+            if !role.starts_with("roles/")
+                && !role.starts_with("projects/")
+                && !role.starts_with("organizations/")
+            {
+                diags.push(Diagnostic::error(
+                    format!("{}: role {role:?} must be roles/NAME or a custom role (projects/P/roles/NAME)", rc.addr),
+                    Some(rc.span("role")),
+                ));
+            }
+        }
+    }
+}
+
+fn valid_member(m: &str) -> bool {
+    if m.contains(crate::config::UNKNOWN_START) {
+        return true;
+    }
+    matches!(m, "allUsers" | "allAuthenticatedUsers")
+        || [
+            "user:",
+            "serviceAccount:",
+            "group:",
+            "domain:",
+            "principal:",
+            "principalSet:",
+            "deleted:",
+        ]
+        .iter()
+        .any(|p| m.strip_prefix(p).is_some_and(|rest| !rest.is_empty()))
+}
+
+impl ResourceType for JobIam {
+    fn name(&self) -> &'static str {
+        self.type_name()
+    }
+    fn live_api(&self) -> Option<LiveApi> {
+        Some(LiveApi::JobIam)
+    }
+    fn family(&self, values: &Value) -> Option<(String, String)> {
+        // One getIamPolicy per job: the "family" is the job itself.
+        Some((job_of(values), String::new()))
+    }
+    fn family_of_id(&self, id: &str) -> Option<(String, String)> {
+        Some((id.split(' ').next()?.to_string(), String::new()))
+    }
+
+    fn plan(&self, input: PlanInput<'_>) -> Result<Change, String> {
+        let PlanInput {
+            addr,
+            config,
+            state,
+            live,
+            ..
+        } = input;
+        let mut change = Change::new(addr, self.type_name());
+        let live_policy: Option<Policy> =
+            live.map(|v| serde_json::from_str(v.get()))
+                .transpose()
+                .map_err(|e| format!("the job's IAM policy cannot be read: {e}"))?;
+        let Some(rc) = config else {
+            let st = state.ok_or("nothing to plan")?;
+            change.prior_id = Some(st.id.clone());
+            change.before = Some(st.values.to_value());
+            change.action = if live_policy.is_some() {
+                Action::Delete
+            } else {
+                Action::Forget
+            };
+            change.reason = Some(if live_policy.is_some() {
+                "it is no longer in the configuration".into()
+            } else {
+                "its job no longer exists".into()
+            });
+            return Ok(change);
+        };
+        let v = &rc.values;
+        let id = s(v, "id").to_string();
+        change.new_id = Some(id.clone());
+        change.prior_id = state.map(|s| s.id.clone());
+        change.after = Some(v.clone());
+        change.before = state.map(|s| s.values.to_value());
+        if let Some(pid) = change.prior_id.clone().filter(|p| *p != id) {
+            change.action = Action::Replace;
+            change.reason = Some(format!("{pid} → {id}"));
+            change.attrs.push(AttrChange {
+                path: "id".into(),
+                old: Some(Value::String(pid)),
+                new: Some(Value::String(id)),
+            });
+            return Ok(change);
+        }
+        let current = live_policy.as_ref().map(normalized).unwrap_or_default();
+        let (old, new): (Value, Value) = match self.0 {
+            IamKind::Member => {
+                let has = role_members(&current, s(v, "role")).contains(s(v, "member"));
+                (Value::Bool(has), Value::Bool(true))
+            }
+            IamKind::Binding => (
+                serde_json::json!(role_members(&current, s(v, "role"))),
+                serde_json::json!(members_of(v)),
+            ),
+            IamKind::Policy => (
+                serde_json::to_value(&current.bindings).unwrap_or_default(),
+                serde_json::to_value(&parse_policy_data(v).unwrap_or_default().bindings)
+                    .unwrap_or_default(),
+            ),
+        };
+        let in_sync = old == new;
+        change.action = match (in_sync, state.is_some(), live_policy.is_some()) {
+            (true, true, _) => Action::NoOp,
+            (true, false, _) => Action::Adopt,
+            (false, false, _) | (false, true, false) => Action::Create,
+            (false, true, true) => {
+                if self.0 == IamKind::Member {
+                    change.reason = Some("the member was removed outside runform".into());
+                    Action::Create
+                } else {
+                    Action::Update
+                }
+            }
+        };
+        if !in_sync {
+            let path = match self.0 {
+                IamKind::Member => "member",
+                IamKind::Binding => "members",
+                IamKind::Policy => "policy_data",
+            };
+            if change.action == Action::Update {
+                change.attrs.push(AttrChange {
+                    path: path.into(),
+                    old: Some(old),
+                    new: Some(new),
+                });
+            }
+        }
+        if change.action == Action::NoOp {
+            change.after = None;
+            change.before = None;
+        }
+        Ok(change)
+    }
+
+    fn apply<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        change: &'a Change,
+    ) -> Pin<Box<dyn Future<Output = Result<Option<StateEntry>, String>> + Send + 'a>> {
+        Box::pin(async move {
+            let kind = self.0;
+            if change.action == Action::Forget {
+                return Ok(None);
+            }
+            // What to undo: the prior values (delete, replace).
+            if matches!(change.action, Action::Delete | Action::Replace) {
+                let before = change.before.clone().unwrap_or_default();
+                modify(ctx, &job_of(&before), true, |p| match kind {
+                    IamKind::Member => {
+                        let mut m = role_members(p, s(&before, "role"));
+                        m.remove(s(&before, "member"));
+                        set_role(p, s(&before, "role"), &m);
+                    }
+                    IamKind::Binding => set_role(p, s(&before, "role"), &BTreeSet::new()),
+                    IamKind::Policy => p.bindings.clear(),
+                })
+                .await?;
+                if change.action == Action::Delete {
+                    return Ok(None);
+                }
+            }
+            let v = change.after.clone().ok_or("no desired values")?;
+            let desired_policy = if kind == IamKind::Policy {
+                Some(parse_policy_data(&v)?)
+            } else {
+                None
+            };
+            let etag = if change.action == Action::Adopt || change.action == Action::NoOp {
+                ctx.client
+                    .get_iam_policy(&job_of(&v))
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .etag
+            } else {
+                modify(ctx, &job_of(&v), false, |p| match kind {
+                    IamKind::Member => {
+                        let mut m = role_members(p, s(&v, "role"));
+                        m.insert(s(&v, "member").to_string());
+                        set_role(p, s(&v, "role"), &m);
+                    }
+                    IamKind::Binding => set_role(p, s(&v, "role"), &members_of(&v)),
+                    IamKind::Policy => {
+                        p.bindings = desired_policy.clone().unwrap_or_default().bindings;
+                    }
+                })
+                .await?
+            };
+            let mut values = v.clone();
+            if let Value::Object(m) = &mut values {
+                m.insert("etag".into(), Value::String(etag));
+            }
+            Ok(Some(StateEntry {
+                ty: self.type_name().into(),
+                id: s(&v, "id").to_string(),
+                values: (&values).into(),
+                deps: vec![],
+                extra: Value::Null,
+            }))
+        })
+    }
+}
+
+/// Read-modify-write of a job's policy with its etag, retried (up to 5 times) when another
+/// writer got in between (409 ABORTED). Returns the new etag.
+async fn modify(
+    ctx: &Ctx,
+    job: &str,
+    removing: bool,
+    f: impl Fn(&mut Policy),
+) -> Result<String, String> {
+    let mut delay = std::time::Duration::from_millis(100);
+    for attempt in 0..5 {
+        let mut p = match ctx.client.get_iam_policy(job).await {
+            Ok(p) => p,
+            // Nothing to remove from a job that is gone; nothing to grant on one that is not there.
+            Err(e) if e.is_not_found() && removing => return Ok(String::new()),
+            Err(e) if e.is_not_found() => {
+                return Err(format!(
+                    "job {job} does not exist, so nothing can be granted on it"
+                ))
+            }
+            Err(e) => return Err(e.to_string()),
+        };
+        f(&mut p);
+        match ctx.client.set_iam_policy(job, &p).await {
+            Ok(p) => return Ok(p.etag),
+            Err(e) if e.status() == Some(409) && attempt < 4 => {
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Err(format!("the IAM policy of {job} kept changing; try again"))
+}
+
+/// Cross-resource rules the provider leaves to fight forever: a `_policy` with a `_binding` or
+/// `_member` on the same job, two `_binding`s for one role, a `_binding` and a `_member` for the
+/// same role. Errors located at the later resource.
+pub fn check_conflicts(stack: &Stack, diags: &mut Diagnostics) {
+    let mut by_job: BTreeMap<String, Vec<&ResourceConfig>> = BTreeMap::new();
+    for rc in &stack.resources {
+        if [MEMBER, BINDING, POLICY].contains(&rc.ty.as_str()) {
+            by_job.entry(job_of(&rc.values)).or_default().push(rc);
+        }
+    }
+    for (job, rcs) in by_job {
+        let policy = rcs.iter().find(|r| r.ty == POLICY);
+        for rc in &rcs {
+            if let Some(p) = policy {
+                if rc.ty != POLICY {
+                    diags.push(
+                        Diagnostic::error(
+                            format!("{} and {} both manage the IAM policy of {job}: a _policy replaces every binding, so they would undo each other on every apply", p.addr, rc.addr),
+                            Some(rc.range.clone()),
+                        )
+                        .with_hint("put the grant in the policy's policy_data, or replace the _policy with _binding/_member resources"),
+                    );
+                } else if rc.addr != p.addr {
+                    diags.push(Diagnostic::error(
+                        format!(
+                            "{} and {} are two _policy resources for {job}",
+                            p.addr, rc.addr
+                        ),
+                        Some(rc.range.clone()),
+                    ));
+                }
+            }
+        }
+        let mut bindings: BTreeMap<&str, &ResourceConfig> = BTreeMap::new();
+        for rc in rcs.iter().filter(|r| r.ty == BINDING) {
+            let role = s(&rc.values, "role");
+            if let Some(first) = bindings.insert(role, rc) {
+                diags.push(
+                    Diagnostic::error(
+                        format!("{} and {} are both authoritative for {role} on {job}: only one _binding may exist per role", first.addr, rc.addr),
+                        Some(rc.range.clone()),
+                    )
+                    .with_hint("merge their members into one _binding"),
+                );
+            }
+        }
+        for rc in rcs.iter().filter(|r| r.ty == MEMBER) {
+            let role = s(&rc.values, "role");
+            if let Some(b) = bindings.get(role) {
+                diags.push(
+                    Diagnostic::error(
+                        format!("{} grants {role} on {job}, which {} manages authoritatively: the binding would remove the member on every apply", rc.addr, b.addr),
+                        Some(rc.range.clone()),
+                    )
+                    .with_hint("add the member to the binding's members, or use _member resources only for this role"),
+                );
+            }
+        }
+    }
+}
+
+/// Whether the configuration grants `member` the permission on `job` (through any IAM
+/// resource for that job). `None` when it cannot tell (a value only known after apply).
+pub fn configured_grant(stack: &Stack, job: &str, member: &str, permission: &str) -> Option<bool> {
+    let mut policy = Policy::default();
+    for rc in &stack.resources {
+        if ![MEMBER, BINDING, POLICY].contains(&rc.ty.as_str()) || job_of(&rc.values) != job {
+            continue;
+        }
+        if crate::config::contains_unknown(&rc.values) {
+            return None;
+        }
+        match rc.ty.as_str() {
+            MEMBER => policy.bindings.push(Binding {
+                role: s(&rc.values, "role").into(),
+                members: vec![s(&rc.values, "member").into()],
+                condition: None,
+            }),
+            BINDING => policy.bindings.push(Binding {
+                role: s(&rc.values, "role").into(),
+                members: members_of(&rc.values).into_iter().collect(),
+                condition: None,
+            }),
+            _ => policy
+                .bindings
+                .extend(parse_policy_data(&rc.values).unwrap_or_default().bindings),
+        }
+    }
+    Some(crate::api::iam::grants(&policy, member, permission))
+}
