@@ -3,6 +3,7 @@
 
 mod cli;
 use cli as cli_support;
+mod examples;
 mod iam_cli;
 mod python;
 mod runtime;

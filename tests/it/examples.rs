@@ -1,0 +1,89 @@
+//! The shipped examples apply unedited on the local runtime, plan clean afterwards, and do
+//! what they promise.
+
+use super::cli_support::{runform, text};
+use runform::runtime::{RuntimeConfig, Server};
+use std::path::Path;
+
+fn copy_example(name: &str, to: &Path) {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(name);
+    for e in std::fs::read_dir(src).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_file() {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+async fn cli(dir: &Path, url: &str, args: &[&str]) -> std::process::Output {
+    let mut a: Vec<String> = vec![args[0].into(), "--endpoint".into(), url.into()];
+    a.extend(args[1..].iter().map(|s| s.to_string()));
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        runform(&dir, &refs)
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nightly_etl_fires_at_two_new_york_time_and_runs_fifty_tasks() {
+    // 01:59 in New York (EDT).
+    let cfg = RuntimeConfig {
+        manual_clock: Some("2026-06-01T05:59:00Z".parse().unwrap()),
+        ..Default::default()
+    };
+    let server = Server::start(cfg, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let url = server.url();
+    let dir = tempfile::tempdir().unwrap();
+    copy_example("nightly-etl", dir.path());
+    let o = cli(dir.path(), &url, &["apply", "--auto-approve", "."]).await;
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(!t.contains("warning"), "{t}");
+    let o = cli(dir.path(), &url, &["plan", "--detailed-exitcode", "."]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    let rt = &server.runtime;
+    let name = "projects/runform-local/locations/us-central1/jobs/nightly-etl";
+    assert_eq!(
+        rt.get_scheduler_job(name).unwrap().schedule_time,
+        "2026-06-01T06:00:00.000000Z"
+    );
+    assert_eq!(rt.scheduler_tick().await, 0);
+    rt.advance_clock(std::time::Duration::from_secs(60));
+    assert_eq!(rt.scheduler_tick().await, 1);
+    let attempt = rt.scheduler_attempts(name).unwrap().pop().unwrap();
+    assert_eq!(attempt.code, 0, "{}", attempt.message);
+    let mut exec = rt.get_execution(&attempt.execution).unwrap();
+    for _ in 0..1000 {
+        if exec.is_done() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        exec = rt.get_execution(&attempt.execution).unwrap();
+    }
+    assert_eq!(exec.succeeded_count, 50, "{exec:?}");
+
+    let o = cli(dir.path(), &url, &["destroy", "--auto-approve", "."]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(rt.get_scheduler_job(name).is_err());
+    server.stop().await;
+}
+
+#[test]
+fn quickstart_applies_then_plans_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_example("quickstart", dir.path());
+    let o = runform(dir.path(), &["apply", "--local", "--auto-approve", "."]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("hello from task 5 of 6"), "{t}");
+    let o = runform(dir.path(), &["plan", "--local", "--detailed-exitcode", "."]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
