@@ -259,8 +259,29 @@ impl Client {
         location: &str,
         page_size: usize,
     ) -> CloudResult<Vec<Box<serde_json::value::RawValue>>> {
-        // Each job stays JSON text until the planner reads it: a 10,000-job refresh then
-        // costs megabytes, not a tree of small allocations per job.
+        let path = format!("v2/projects/{project}/locations/{location}/jobs");
+        self.list_all_jobs(&self.run_base, &path, page_size).await
+    }
+
+    /// Cloud Scheduler jobs in one location (pages of at most 500, the API's maximum).
+    pub async fn list_scheduler_jobs(
+        &self,
+        project: &str,
+        location: &str,
+    ) -> CloudResult<Vec<Box<serde_json::value::RawValue>>> {
+        let path = format!("v1/projects/{project}/locations/{location}/jobs");
+        self.list_all_jobs(&self.scheduler_base, &path, 500).await
+    }
+
+    /// Follows `nextPageToken` through a `{jobs[], nextPageToken}` list. Each job stays JSON
+    /// text until the planner reads it: a 10,000-job refresh then costs megabytes, not a
+    /// tree of small allocations per job.
+    async fn list_all_jobs(
+        &self,
+        base: &str,
+        path: &str,
+        page_size: usize,
+    ) -> CloudResult<Vec<Box<serde_json::value::RawValue>>> {
         #[derive(serde::Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Page {
@@ -277,48 +298,7 @@ impl Client {
                 q.push(("pageToken", token.clone()));
             }
             let page: Page = self
-                .get(
-                    &format!("v2/projects/{project}/locations/{location}/jobs"),
-                    &q,
-                )
-                .await?;
-            out.extend(page.jobs);
-            if page.next_page_token.is_empty() {
-                return Ok(out);
-            }
-            token = page.next_page_token;
-        }
-    }
-
-    /// Cloud Scheduler jobs in one location, as JSON text (parsed by the planner).
-    pub async fn list_scheduler_jobs(
-        &self,
-        project: &str,
-        location: &str,
-    ) -> CloudResult<Vec<Box<serde_json::value::RawValue>>> {
-        #[derive(serde::Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Page {
-            #[serde(default)]
-            jobs: Vec<Box<serde_json::value::RawValue>>,
-            #[serde(default)]
-            next_page_token: String,
-        }
-        let mut out = Vec::new();
-        let mut token = String::new();
-        loop {
-            let mut q = vec![("pageSize", "500".to_string())];
-            if !token.is_empty() {
-                q.push(("pageToken", token.clone()));
-            }
-            let page: Page = self
-                .send_to::<(), _>(
-                    &self.scheduler_base,
-                    Method::GET,
-                    &format!("v1/projects/{project}/locations/{location}/jobs"),
-                    &q,
-                    None,
-                )
+                .send_to::<(), _>(base, Method::GET, path, &q, None)
                 .await?;
             out.extend(page.jobs);
             if page.next_page_token.is_empty() {

@@ -614,9 +614,7 @@ impl ResourceType for Job {
     }
 
     fn family(&self, values: &Value) -> Option<(String, String)> {
-        let id = id_of(values);
-        let (p, l) = project_location(&id)?;
-        Some((p.to_string(), l.to_string()))
+        super::family_of_name(&id_of(values))
     }
 
     fn plan(&self, input: PlanInput<'_>) -> Result<Change, String> {
@@ -628,21 +626,10 @@ impl ResourceType for Job {
             lineage,
             ..
         } = input;
-        let mut change = Change::new(addr, TYPE);
         let Some(rc) = config else {
-            // In state, not in config: delete.
-            let st = state.ok_or("nothing to plan")?;
-            change.prior_id = Some(st.id.clone());
-            if live.is_none() {
-                change.action = Action::Forget;
-                change.reason = Some("it no longer exists".into());
-                return Ok(change);
-            }
-            change.action = Action::Delete;
-            change.reason = Some("it is no longer in the configuration".into());
-            change.before = Some(st.values.to_value());
-            return Ok(change);
+            return super::plan_removal(addr, TYPE, state, live.is_some());
         };
+        let mut change = Change::new(addr, TYPE);
         let new_id = id_of(&rc.values);
         change.new_id = Some(new_id.clone());
         let mut desired = expand(&rc.values)?;

@@ -6,7 +6,7 @@
 //! followed by plan shows no changes.
 
 use super::{Ctx, LiveApi, PlanInput, ResourceType, StateEntry};
-use crate::api::run::{parse_duration_secs, project_location};
+use crate::api::run::parse_duration_secs;
 use crate::api::scheduler::{
     is_google_api, run_job_target, validate_scheduler_job, SchedulerJob, DEFAULT_SCOPE,
 };
@@ -323,9 +323,7 @@ impl ResourceType for Scheduler {
     }
 
     fn family(&self, values: &Value) -> Option<(String, String)> {
-        let id = id_of(values);
-        let (p, l) = project_location(&id)?;
-        Some((p.to_string(), l.to_string()))
+        super::family_of_name(&id_of(values))
     }
 
     fn plan(&self, input: PlanInput<'_>) -> Result<Change, String> {
@@ -336,20 +334,10 @@ impl ResourceType for Scheduler {
             live,
             ..
         } = input;
-        let mut change = Change::new(addr, TYPE);
         let Some(rc) = config else {
-            let st = state.ok_or("nothing to plan")?;
-            change.prior_id = Some(st.id.clone());
-            if live.is_none() {
-                change.action = Action::Forget;
-                change.reason = Some("it no longer exists".into());
-            } else {
-                change.action = Action::Delete;
-                change.reason = Some("it is no longer in the configuration".into());
-                change.before = Some(st.values.to_value());
-            }
-            return Ok(change);
+            return super::plan_removal(addr, TYPE, state, live.is_some());
         };
+        let mut change = Change::new(addr, TYPE);
         let new_id = id_of(&rc.values);
         change.new_id = Some(new_id.clone());
         let desired = expand(&rc.values)?;

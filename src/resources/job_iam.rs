@@ -282,27 +282,14 @@ impl ResourceType for JobIam {
             live,
             ..
         } = input;
-        let mut change = Change::new(addr, self.type_name());
         let live_policy: Option<Policy> =
             live.map(|v| serde_json::from_str(v.get()))
                 .transpose()
                 .map_err(|e| format!("the job's IAM policy cannot be read: {e}"))?;
         let Some(rc) = config else {
-            let st = state.ok_or("nothing to plan")?;
-            change.prior_id = Some(st.id.clone());
-            change.before = Some(st.values.to_value());
-            change.action = if live_policy.is_some() {
-                Action::Delete
-            } else {
-                Action::Forget
-            };
-            change.reason = Some(if live_policy.is_some() {
-                "it is no longer in the configuration".into()
-            } else {
-                "its job no longer exists".into()
-            });
-            return Ok(change);
+            return super::plan_removal(addr, self.type_name(), state, live_policy.is_some());
         };
+        let mut change = Change::new(addr, self.type_name());
         let v = &rc.values;
         let id = s(v, "id").to_string();
         change.new_id = Some(id.clone());

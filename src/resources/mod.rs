@@ -73,7 +73,7 @@ pub trait ResourceType: Sync {
     fn family(&self, values: &Value) -> Option<(String, String)>;
     /// The same, from a state id (for resources no longer in the configuration).
     fn family_of_id(&self, id: &str) -> Option<(String, String)> {
-        crate::api::run::project_location(id).map(|(p, l)| (p.to_string(), l.to_string()))
+        family_of_name(id)
     }
     fn plan(&self, input: PlanInput<'_>) -> Result<Change, String>;
     /// Carries out a change; returns the new state entry (`None` when it is gone).
@@ -118,6 +118,34 @@ pub fn type_info(ty: &str) -> Option<&'static dyn TypeInfo> {
         job_iam::POLICY => Some(&job_iam::POLICY_TYPE),
         _ => None,
     }
+}
+
+/// The plan for an address in state but no longer in the configuration: delete it, or only
+/// forget it when its live object is already gone.
+pub fn plan_removal(
+    addr: &str,
+    ty: &str,
+    state: Option<&StateEntry>,
+    live_exists: bool,
+) -> Result<crate::plan::Change, String> {
+    use crate::plan::Action;
+    let st = state.ok_or("nothing to plan")?;
+    let mut change = crate::plan::Change::new(addr, ty);
+    change.prior_id = Some(st.id.clone());
+    if live_exists {
+        change.action = Action::Delete;
+        change.reason = Some("it is no longer in the configuration".into());
+        change.before = Some(st.values.to_value());
+    } else {
+        change.action = Action::Forget;
+        change.reason = Some("it no longer exists".into());
+    }
+    Ok(change)
+}
+
+/// `(project, location)` of a `projects/P/locations/L/...` name, as a refresh family.
+pub fn family_of_name(name: &str) -> Option<(String, String)> {
+    crate::api::run::project_location(name).map(|(p, l)| (p.to_string(), l.to_string()))
 }
 
 /// Attribute-level differences between two wire objects, flattened to Terraform paths

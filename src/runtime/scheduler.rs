@@ -290,35 +290,31 @@ impl Runtime {
     }
 
     pub fn pause_scheduler_job(&self, name: &str) -> ApiResult<SchedulerJob> {
-        let mut j = self.get_scheduler_job(name)?;
-        if j.state.as_str() != "ENABLED" {
-            return Err(ApiError::new(
-                Code::FailedPrecondition,
-                format!(
-                    "Job {name} is {}; only an ENABLED job can be paused",
-                    j.state.as_str()
-                ),
-            ));
-        }
-        j.state = Enum::new("PAUSED");
-        j.schedule_time.clear();
-        self.put_scheduler_job(&j)?;
-        Ok(j)
+        self.transition(name, "ENABLED", "PAUSED")
     }
 
     pub fn resume_scheduler_job(&self, name: &str) -> ApiResult<SchedulerJob> {
+        self.transition(name, "PAUSED", "ENABLED")
+    }
+
+    /// `:pause` / `:resume`: only from the other state; an enabled job gets its next time.
+    fn transition(&self, name: &str, from: &str, to: &str) -> ApiResult<SchedulerJob> {
         let mut j = self.get_scheduler_job(name)?;
-        if j.state.as_str() != "PAUSED" {
+        if j.state.as_str() != from {
             return Err(ApiError::new(
                 Code::FailedPrecondition,
                 format!(
-                    "Job {name} is {}; only a PAUSED job can be resumed",
+                    "Job {name} is {}; only a {from} job can become {to}",
                     j.state.as_str()
                 ),
             ));
         }
-        j.state = Enum::new("ENABLED");
-        j.schedule_time = self.next_schedule_time(&j, self.now());
+        j.state = Enum::new(to);
+        j.schedule_time = if to == "ENABLED" {
+            self.next_schedule_time(&j, self.now())
+        } else {
+            String::new()
+        };
         self.put_scheduler_job(&j)?;
         Ok(j)
     }
