@@ -1,6 +1,6 @@
 //! Jobs, executions, tasks, operations and IAM policies: the resource side of the runtime.
 
-use super::store::Kind;
+use super::store::{Kind, Store};
 use super::{now_rfc3339, ApiError, ApiResult, Runtime};
 pub use crate::api::ext::ImageMapping;
 use crate::api::run::*;
@@ -623,18 +623,25 @@ impl Runtime {
 
     pub fn get_policy(&self, resource: &str) -> ApiResult<Policy> {
         self.get_job(resource)?;
-        let mut p = self
-            .store()
+        Ok(Self::policy_in(&self.store(), resource))
+    }
+
+    fn policy_in(store: &Store, resource: &str) -> Policy {
+        let mut p = store
             .get::<Policy>(Kind::Policy, resource)
             .unwrap_or_default();
         if p.etag.is_empty() {
             p.etag = base64::engine::general_purpose::STANDARD.encode([0u8, 0, 0, 0, 0, 0, 0, 0]);
         }
-        Ok(p)
+        p
     }
 
     pub fn set_policy(&self, resource: &str, mut policy: Policy) -> ApiResult<Policy> {
-        let current = self.get_policy(resource)?;
+        self.get_job(resource)?;
+        // Check the etag and write under one lock: two concurrent read-modify-writes must not
+        // both pass the check (the second gets ABORTED and retries).
+        let mut store = self.store();
+        let current = Self::policy_in(&store, resource);
         if !policy.etag.is_empty() && policy.etag != current.etag {
             return Err(ApiError::new(Code::Aborted, "There were concurrent policy changes. Please retry the whole read-modify-write with exponential backoff."));
         }
@@ -654,7 +661,7 @@ impl Runtime {
             .map(u64::from_be_bytes)
             .unwrap_or(0);
         policy.etag = base64::engine::general_purpose::STANDARD.encode((seq + 1).to_be_bytes());
-        self.store().put(Kind::Policy, resource, &policy)?;
+        store.put(Kind::Policy, resource, &policy)?;
         Ok(policy)
     }
 

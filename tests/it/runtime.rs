@@ -162,3 +162,43 @@ async fn cancel_stops_running_tasks_over_http() {
     assert_eq!(client.calls() - before, 3);
     server.stop().await;
 }
+
+#[test]
+fn concurrent_policy_read_modify_writes_lose_nothing() {
+    let rt = Runtime::open(RuntimeConfig::default()).unwrap();
+    rt.create_job(PARENT, "iam", job("true", 1, 0, 0, "10s"), false)
+        .unwrap();
+    let name = format!("{PARENT}/jobs/iam");
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let (rt, name) = (&rt, &name);
+            s.spawn(move || {
+                for i in 0..25 {
+                    loop {
+                        let mut p = rt.get_policy(name).unwrap();
+                        let member = format!("user:u{t}-{i}@example.com");
+                        match p
+                            .bindings
+                            .iter_mut()
+                            .find(|b| b.role == "roles/run.invoker")
+                        {
+                            Some(b) => b.members.push(member),
+                            None => p.bindings.push(runform::api::Binding {
+                                role: "roles/run.invoker".into(),
+                                members: vec![member],
+                                condition: None,
+                            }),
+                        }
+                        match rt.set_policy(name, p) {
+                            Ok(_) => break,
+                            Err(e) if e.code() == 409 => continue,
+                            Err(e) => panic!("{e:?}"),
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let p = rt.get_policy(&name).unwrap();
+    assert_eq!(p.bindings[0].members.len(), 100, "an update was lost");
+}
