@@ -87,3 +87,56 @@ fn quickstart_applies_then_plans_clean() {
     let o = runform(dir.path(), &["plan", "--local", "--detailed-exitcode", "."]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
+
+#[test]
+fn db_migration_runs_before_its_dependents_and_a_failure_stops_them() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_example("db-migration", dir.path());
+    let o = runform(dir.path(), &["apply", "--local", "--auto-approve", "."]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    let migrated = t.find("schema at 2026.11.1").expect(&t);
+    let etl = t
+        .find("google_cloud_run_v2_job.etl: creating...")
+        .expect(&t);
+    assert!(migrated < etl, "the migration ran first:\n{t}");
+    let o = runform(dir.path(), &["plan", "--local", "--detailed-exitcode", "."]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    // A new release whose migration fails: apply stops, names the task, shows its log, and
+    // leaves the ETL job on the old release.
+    let main = dir.path().join("main.tf");
+    let cfg = std::fs::read_to_string(&main).unwrap().replace(
+        "echo \\\"schema at $RELEASE\\\"",
+        "echo \\\"cannot migrate\\\"; exit 3",
+    );
+    std::fs::write(&main, cfg).unwrap();
+    let o = runform(
+        dir.path(),
+        &[
+            "apply",
+            "--local",
+            "--auto-approve",
+            "--var",
+            "release=2026.11.2",
+            ".",
+        ],
+    );
+    let t = text(&o);
+    assert!(!o.status.success(), "{t}");
+    assert!(t.contains("task 0") && t.contains("cannot migrate"), "{t}");
+    assert!(!t.contains("google_cloud_run_v2_job.etl: updating"), "{t}");
+    let o = runform(
+        dir.path(),
+        &["plan", "--local", "--var", "release=2026.11.2", "."],
+    );
+    let t = text(&o);
+    assert!(
+        t.contains("runform_job_execution.migrate will be executed"),
+        "the failed run is retried next time:\n{t}"
+    );
+    assert!(
+        t.contains("google_cloud_run_v2_job.etl will be updated"),
+        "{t}"
+    );
+}
