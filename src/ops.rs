@@ -310,6 +310,7 @@ pub async fn refresh(
         Ok::<_, anyhow::Error>(match api {
             LiveApi::RunJobs => named(*api, client.list_jobs(p, l, page_size).await?)?,
             LiveApi::SchedulerJobs => named(*api, client.list_scheduler_jobs(p, l).await?)?,
+            LiveApi::ServiceAccounts => named(*api, client.list_service_accounts(p).await?)?,
             // `p` is the job here; a job that does not exist has no policy.
             LiveApi::JobIam => match client.get_iam_policy(p).await {
                 Ok(policy) => vec![(api.key(p), serde_json::value::to_raw_value(&policy)?)],

@@ -1,6 +1,6 @@
 # Nightly ETL: Cloud Scheduler runs a 50-task Cloud Run job at 02:00 New York time.
-# The scheduler calls the job's :run URL as a dedicated service account that holds only
-# roles/run.invoker on this one job (never a project-wide grant).
+# The scheduler calls the job's :run URL as a dedicated service account, created here, that
+# holds only roles/run.invoker on this one job (never a project-wide grant).
 #
 #   runform apply --local --auto-approve examples/nightly-etl
 #   runform local serve --dir examples/nightly-etl     # keeps the schedule firing locally
@@ -18,15 +18,15 @@ variable "region" {
   default = "us-central1"
 }
 
-variable "scheduler_account" {
-  type        = string
-  description = "The service account the scheduler calls the job as"
-  default     = "etl-scheduler@runform-local.iam.gserviceaccount.com"
-}
-
 provider "google" {
   project = var.project
   region  = var.region
+}
+
+# The identity the scheduler calls the job as.
+resource "google_service_account" "scheduler" {
+  account_id   = "etl-scheduler"
+  display_name = "Runs the nightly ETL"
 }
 
 resource "google_cloud_run_v2_job" "etl" {
@@ -63,7 +63,7 @@ resource "google_cloud_run_v2_job_iam_member" "scheduler_runs_etl" {
   name     = google_cloud_run_v2_job.etl.name
   location = var.region
   role     = "roles/run.invoker"
-  member   = "serviceAccount:${var.scheduler_account}"
+  member   = google_service_account.scheduler.member
 }
 
 resource "google_cloud_scheduler_job" "nightly" {
@@ -82,7 +82,7 @@ resource "google_cloud_scheduler_job" "nightly" {
 
     # A Google API: OAuth, not OIDC.
     oauth_token {
-      service_account_email = var.scheduler_account
+      service_account_email = google_service_account.scheduler.email
     }
   }
 

@@ -9,6 +9,7 @@ pub mod common;
 pub mod cron;
 pub mod ext;
 pub mod iam;
+pub mod iam_admin;
 pub mod run;
 pub mod scheduler;
 

@@ -66,6 +66,7 @@ pub struct Client {
     http: reqwest::Client,
     run_base: String,
     scheduler_base: String,
+    iam_base: String,
     auth: Option<Arc<dyn gcp_auth::TokenProvider>>,
     calls: Arc<AtomicU64>,
     poll_initial: Duration,
@@ -86,7 +87,7 @@ impl Client {
                 url: String::new(),
                 source: e,
             })?;
-        let (run_base, scheduler_base, auth, poll_initial, poll_max) = match &endpoint {
+        let (run_base, scheduler_base, iam_base, auth, poll_initial, poll_max) = match &endpoint {
             Endpoint::Google => {
                 let provider = gcp_auth::provider()
                     .await
@@ -94,12 +95,14 @@ impl Client {
                 (
                     "https://run.googleapis.com".to_string(),
                     "https://cloudscheduler.googleapis.com".to_string(),
+                    "https://iam.googleapis.com".to_string(),
                     Some(provider),
                     Duration::from_millis(500),
                     Duration::from_secs(10),
                 )
             }
             Endpoint::Custom(url) => (
+                url.trim_end_matches('/').to_string(),
                 url.trim_end_matches('/').to_string(),
                 url.trim_end_matches('/').to_string(),
                 None,
@@ -111,6 +114,7 @@ impl Client {
             http,
             run_base,
             scheduler_base,
+            iam_base,
             auth,
             calls: Arc::new(AtomicU64::new(0)),
             poll_initial,
@@ -273,7 +277,96 @@ impl Client {
         self.list_all_jobs(&self.scheduler_base, &path, 500).await
     }
 
-    /// Follows `nextPageToken` through a `{jobs[], nextPageToken}` list. Each job stays JSON
+    /// Service accounts of a project (IAM v1).
+    pub async fn list_service_accounts(
+        &self,
+        project: &str,
+    ) -> CloudResult<Vec<Box<serde_json::value::RawValue>>> {
+        let path = format!("v1/projects/{project}/serviceAccounts");
+        self.list_all_jobs(&self.iam_base, &path, 100).await
+    }
+
+    pub async fn create_service_account(
+        &self,
+        project: &str,
+        req: &crate::api::iam_admin::CreateServiceAccountRequest,
+    ) -> CloudResult<crate::api::iam_admin::ServiceAccount> {
+        self.send_to(
+            &self.iam_base,
+            Method::POST,
+            &format!("v1/projects/{project}/serviceAccounts"),
+            &[],
+            Some(req),
+        )
+        .await
+    }
+
+    pub async fn get_service_account(
+        &self,
+        name: &str,
+    ) -> CloudResult<Option<crate::api::iam_admin::ServiceAccount>> {
+        match self
+            .send_to::<(), _>(
+                &self.iam_base,
+                Method::GET,
+                &format!("v1/{name}"),
+                &[],
+                None,
+            )
+            .await
+        {
+            Ok(a) => Ok(Some(a)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn patch_service_account(
+        &self,
+        name: &str,
+        req: &crate::api::iam_admin::PatchServiceAccountRequest,
+    ) -> CloudResult<crate::api::iam_admin::ServiceAccount> {
+        self.send_to(
+            &self.iam_base,
+            Method::PATCH,
+            &format!("v1/{name}"),
+            &[],
+            Some(req),
+        )
+        .await
+    }
+
+    /// `:disable` or `:enable`.
+    pub async fn service_account_verb(&self, name: &str, verb: &str) -> CloudResult<()> {
+        self.send_to::<_, serde_json::Value>(
+            &self.iam_base,
+            Method::POST,
+            &format!("v1/{name}:{verb}"),
+            &[],
+            Some(&serde_json::json!({})),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn delete_service_account(&self, name: &str) -> CloudResult<()> {
+        match self
+            .send_to::<(), serde_json::Value>(
+                &self.iam_base,
+                Method::DELETE,
+                &format!("v1/{name}"),
+                &[],
+                None,
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Follows `nextPageToken` through a `{jobs[] | accounts[], nextPageToken}` list. Each job stays JSON
     /// text until the planner reads it: a 10,000-job refresh then costs megabytes, not a
     /// tree of small allocations per job.
     async fn list_all_jobs(
@@ -285,7 +378,7 @@ impl Client {
         #[derive(serde::Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Page {
-            #[serde(default)]
+            #[serde(default, alias = "accounts")]
             jobs: Vec<Box<serde_json::value::RawValue>>,
             #[serde(default)]
             next_page_token: String,

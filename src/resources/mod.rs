@@ -5,6 +5,7 @@ pub mod cloud_run_v2_job;
 pub mod cloud_scheduler_job;
 pub mod job_execution;
 pub mod job_iam;
+pub mod service_account;
 
 use crate::api::run::{last_segment, Execution};
 use crate::cloud::Client;
@@ -48,6 +49,7 @@ pub enum LiveApi {
     SchedulerJobs,
     /// A job's IAM policy (one getIamPolicy per job).
     JobIam,
+    ServiceAccounts,
 }
 
 impl LiveApi {
@@ -59,6 +61,7 @@ impl LiveApi {
             LiveApi::SchedulerJobs => format!("cloudscheduler:{id}"),
             // IAM resource ids start with the job's name (`JOB ROLE MEMBER`).
             LiveApi::JobIam => format!("iam:{}", id.split(' ').next().unwrap_or(id)),
+            LiveApi::ServiceAccounts => format!("iam.serviceAccounts:{id}"),
         }
     }
 }
@@ -93,6 +96,7 @@ pub const TYPE_NAMES: &[&str] = &[
     job_iam::MEMBER,
     job_iam::BINDING,
     job_iam::POLICY,
+    service_account::TYPE,
     job_execution::TYPE,
 ];
 
@@ -104,6 +108,7 @@ pub fn registry(ty: &str) -> Option<&'static dyn ResourceType> {
         job_iam::MEMBER => Some(&job_iam::MEMBER_TYPE),
         job_iam::BINDING => Some(&job_iam::BINDING_TYPE),
         job_iam::POLICY => Some(&job_iam::POLICY_TYPE),
+        service_account::TYPE => Some(&service_account::ServiceAccounts),
         _ => None,
     }
 }
@@ -116,6 +121,7 @@ pub fn type_info(ty: &str) -> Option<&'static dyn TypeInfo> {
         job_iam::MEMBER => Some(&job_iam::MEMBER_TYPE),
         job_iam::BINDING => Some(&job_iam::BINDING_TYPE),
         job_iam::POLICY => Some(&job_iam::POLICY_TYPE),
+        service_account::TYPE => Some(&service_account::ServiceAccountType),
         _ => None,
     }
 }

@@ -265,6 +265,9 @@ async fn v1(
         _ => (rest, None),
     };
     let segs: Vec<&str> = resource.split('/').collect();
+    if segs.len() >= 3 && segs[0] == "projects" && segs[2] == "serviceAccounts" {
+        return service_accounts(rt, method, &segs, verb, q, body);
+    }
     let is_loc = segs.len() >= 4 && segs[0] == "projects" && segs[2] == "locations";
     match (method.as_str(), segs.len(), segs.get(4).copied(), verb) {
         ("POST", 5, Some("jobs"), None) if is_loc => {
@@ -298,6 +301,47 @@ async fn v1(
         _ => Err(ApiError::new(
             Code::NotFound,
             format!("the local runtime does not serve {method} /v1/{rest}"),
+        )),
+    }
+}
+
+/// IAM v1 `projects/P/serviceAccounts[/KEY][:verb]`.
+fn service_accounts(
+    rt: &Arc<Runtime>,
+    method: &Method,
+    segs: &[&str],
+    verb: Option<&str>,
+    q: &HashMap<String, String>,
+    body: &Bytes,
+) -> ApiResult<Response> {
+    let project = segs[1];
+    match (method.as_str(), segs.len(), verb) {
+        ("POST", 3, None) => Ok(json(&rt.create_service_account(project, body_as(body)?)?)),
+        ("GET", 3, None) => Ok(json(&rt.list_service_accounts(
+            project,
+            q.get("pageSize").map(String::as_str),
+            q.get("pageToken").map(String::as_str),
+        )?)),
+        ("GET", 4, None) => Ok(json(&rt.get_service_account(project, segs[3])?)),
+        ("PATCH", 4, None) => Ok(json(&rt.patch_service_account(
+            project,
+            segs[3],
+            body_as(body)?,
+        )?)),
+        ("DELETE", 4, None) => {
+            rt.delete_service_account(project, segs[3])?;
+            Ok(json(&serde_json::json!({})))
+        }
+        ("POST", 4, Some(v @ ("disable" | "enable"))) => {
+            rt.set_service_account_disabled(project, segs[3], v == "disable")?;
+            Ok(json(&serde_json::json!({})))
+        }
+        _ => Err(ApiError::new(
+            Code::NotFound,
+            format!(
+                "the local runtime does not serve {method} /v1/{}",
+                segs.join("/")
+            ),
         )),
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod exec;
 pub mod http;
+pub mod iam_admin;
 pub mod jobs;
 pub mod scheduler;
 pub mod store;

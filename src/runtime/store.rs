@@ -19,6 +19,7 @@ pub enum Kind {
     SchedulerJob,
     /// Runtime-side state of a scheduler job (attempts, retries); not part of the API object.
     SchedulerState,
+    ServiceAccount,
 }
 
 impl Kind {
@@ -32,9 +33,10 @@ impl Kind {
             Kind::Image => "image",
             Kind::SchedulerJob => "scheduler_job",
             Kind::SchedulerState => "scheduler_state",
+            Kind::ServiceAccount => "service_account",
         }
     }
-    fn all() -> [Kind; 8] {
+    fn all() -> [Kind; 9] {
         [
             Kind::Job,
             Kind::Execution,
@@ -44,6 +46,7 @@ impl Kind {
             Kind::Image,
             Kind::SchedulerJob,
             Kind::SchedulerState,
+            Kind::ServiceAccount,
         ]
     }
 }

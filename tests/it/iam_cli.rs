@@ -261,3 +261,58 @@ resource "google_cloud_run_v2_job" "etl" {
     let o = runform(dir.path(), &["validate", "."]);
     assert!(o.status.success(), "{}", text(&o));
 }
+
+#[test]
+fn service_account_create_update_and_validation() {
+    let cfg = |display: &str, account: &str| {
+        format!(
+            "provider \"google\" {{\n  project = \"proj\"\n}}\nresource \"google_service_account\" \"runner\" {{\n  account_id   = \"{account}\"\n  display_name = \"{display}\"\n}}\noutput \"email\" {{\n  value = google_service_account.runner.email\n}}\n"
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    super::write(d, "main.tf", &cfg("Runner", "etl-runner"));
+    // The email is known at plan time.
+    let o = runform(d, &["plan", "--local", "."]);
+    assert!(
+        text(&o).contains("etl-runner@proj.iam.gserviceaccount.com"),
+        "{}",
+        text(&o)
+    );
+    let o = runform(d, &["apply", "--local", "--auto-approve", "."]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(
+        t.contains("email = etl-runner@proj.iam.gserviceaccount.com"),
+        "{t}"
+    );
+    let o = runform(d, &["plan", "--local", "--detailed-exitcode", "."]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    super::write(d, "main.tf", &cfg("Runs ETL", "etl-runner"));
+    let o = runform(d, &["plan", "--local", "--detailed-exitcode", "."]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("display_name") && t.contains("\"Runner\" -> \"Runs ETL\""),
+        "{t}"
+    );
+    let o = runform(d, &["apply", "--local", "--auto-approve", "."]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = runform(d, &["plan", "--local", "--detailed-exitcode", "."]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = runform(d, &["destroy", "--local", "--auto-approve", "."]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    let dir = tempfile::tempdir().unwrap();
+    super::write(dir.path(), "main.tf", &cfg("x", "Bad_Account"));
+    let o = runform(
+        dir.path(),
+        &["plan", "--endpoint", "http://127.0.0.1:9", "."],
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("account_id") && t.contains("main.tf:5:18"),
+        "{t}"
+    );
+}
