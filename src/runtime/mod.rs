@@ -9,6 +9,7 @@ pub mod iam_admin;
 pub mod jobs;
 pub mod scheduler;
 pub mod store;
+pub mod workflows;
 
 use crate::api::{Code, ErrorBody};
 use std::collections::HashMap;
