@@ -12,5 +12,6 @@ pub mod iam;
 pub mod iam_admin;
 pub mod run;
 pub mod scheduler;
+pub mod workflows;
 
 pub use common::*;

@@ -269,6 +269,12 @@ async fn v1(
         return service_accounts(rt, method, &segs, verb, q, body);
     }
     let is_loc = segs.len() >= 4 && segs[0] == "projects" && segs[2] == "locations";
+    if is_loc && segs.get(4) == Some(&"workflows") {
+        return workflows(rt, method, resource, &segs, verb, q, body);
+    }
+    if is_loc && segs.len() == 6 && segs[4] == "operations" && method == Method::GET {
+        return Ok(json(&rt.get_operation(resource)?));
+    }
     match (method.as_str(), segs.len(), segs.get(4).copied(), verb) {
         ("POST", 5, Some("jobs"), None) if is_loc => {
             let j: SchedulerJob = body_as(body)?;
@@ -301,6 +307,53 @@ async fn v1(
         _ => Err(ApiError::new(
             Code::NotFound,
             format!("the local runtime does not serve {method} /v1/{rest}"),
+        )),
+    }
+}
+
+/// Workflows v1 and Workflow Executions v1 under `projects/P/locations/L/workflows`.
+fn workflows(
+    rt: &Arc<Runtime>,
+    method: &Method,
+    resource: &str,
+    segs: &[&str],
+    verb: Option<&str>,
+    q: &HashMap<String, String>,
+    body: &Bytes,
+) -> ApiResult<Response> {
+    let parent = segs[..4].join("/");
+    let page = (
+        q.get("pageSize").map(String::as_str),
+        q.get("pageToken").map(String::as_str),
+    );
+    match (method.as_str(), segs.len(), verb) {
+        ("POST", 5, None) => {
+            let id = q.get("workflowId").cloned().unwrap_or_default();
+            Ok(json(&rt.create_workflow(&parent, &id, body_as(body)?)?))
+        }
+        ("GET", 5, None) => Ok(json(&rt.list_workflows(&parent, page.0, page.1)?)),
+        ("GET", 6, None) => Ok(json(&rt.get_workflow(resource)?)),
+        ("PATCH", 6, None) => Ok(json(&rt.patch_workflow(
+            resource,
+            body_as(body)?,
+            q.get("updateMask").map(String::as_str).unwrap_or(""),
+        )?)),
+        ("DELETE", 6, None) => Ok(json(&rt.delete_workflow(resource)?)),
+        ("POST", 7, None) if segs[6] == "executions" => Ok(json(
+            &rt.create_workflow_execution(&segs[..6].join("/"), body_as(body)?)?,
+        )),
+        ("GET", 7, None) if segs[6] == "executions" => {
+            Ok(json(&rt.list_workflow_executions(&segs[..6].join("/"))?))
+        }
+        ("GET", 8, None) if segs[6] == "executions" => {
+            Ok(json(&rt.get_workflow_execution(resource)?))
+        }
+        ("POST", 8, Some("cancel")) if segs[6] == "executions" => {
+            Ok(json(&rt.cancel_workflow_execution(resource)?))
+        }
+        _ => Err(ApiError::new(
+            Code::NotFound,
+            format!("the local runtime does not serve {method} /v1/{resource}"),
         )),
     }
 }

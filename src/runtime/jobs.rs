@@ -82,7 +82,7 @@ fn ready_condition() -> Condition {
 }
 
 impl Runtime {
-    fn new_operation(&self, parent: &str, metadata: serde_json::Value) -> Operation {
+    pub(crate) fn new_operation(&self, parent: &str, metadata: serde_json::Value) -> Operation {
         let (p, l) = project_location(parent).unwrap_or(("local", "local"));
         Operation {
             name: format!(

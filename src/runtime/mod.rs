@@ -10,6 +10,7 @@ pub mod jobs;
 pub mod scheduler;
 pub mod store;
 pub mod workflows;
+pub mod workflows_api;
 
 use crate::api::{Code, ErrorBody};
 use std::collections::HashMap;

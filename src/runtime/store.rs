@@ -20,6 +20,8 @@ pub enum Kind {
     /// Runtime-side state of a scheduler job (attempts, retries); not part of the API object.
     SchedulerState,
     ServiceAccount,
+    Workflow,
+    WorkflowExecution,
 }
 
 impl Kind {
@@ -34,9 +36,11 @@ impl Kind {
             Kind::SchedulerJob => "scheduler_job",
             Kind::SchedulerState => "scheduler_state",
             Kind::ServiceAccount => "service_account",
+            Kind::Workflow => "workflow",
+            Kind::WorkflowExecution => "workflow_execution",
         }
     }
-    fn all() -> [Kind; 9] {
+    fn all() -> [Kind; 11] {
         [
             Kind::Job,
             Kind::Execution,
@@ -47,6 +51,8 @@ impl Kind {
             Kind::SchedulerJob,
             Kind::SchedulerState,
             Kind::ServiceAccount,
+            Kind::Workflow,
+            Kind::WorkflowExecution,
         ]
     }
 }

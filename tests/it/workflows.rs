@@ -1,0 +1,239 @@
+//! Workflows v1 + Workflow Executions v1 on the local runtime, over HTTP: Google's published
+//! "storage event → Cloud Run job" workflow runs the job as the workflow's service account,
+//! with IAM enforced, and waits for it.
+
+use runform::api::run::{Container, Job};
+use runform::runtime::{RuntimeConfig, Server};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const SAMPLE: &str = r#"
+main:
+  params: [event]
+  steps:
+    - init:
+        assign:
+          - project_id: ${sys.get_env("GOOGLE_CLOUD_PROJECT_ID")}
+          - event_bucket: ${event.data.bucket}
+          - event_file: ${event.data.name}
+          - target_bucket: ${"input-" + project_id}
+          - job_name: parallel-job
+          - job_location: us-central1
+    - check_input_file:
+        switch:
+          - condition: ${event_bucket == target_bucket}
+            next: run_job
+          - condition: true
+            next: end
+    - run_job:
+        call: googleapis.run.v1.namespaces.jobs.run
+        args:
+          name: ${"namespaces/" + project_id + "/jobs/" + job_name}
+          location: ${job_location}
+          body:
+            overrides:
+              containerOverrides:
+                env:
+                  - name: INPUT_BUCKET
+                    value: ${event_bucket}
+                  - name: INPUT_FILE
+                    value: ${event_file}
+        result: job_execution
+    - finish:
+        return: ${job_execution}
+"#;
+
+async fn call(
+    c: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    body: Value,
+) -> (u16, Value) {
+    let r = c.request(method, url).json(&body).send().await.unwrap();
+    let code = r.status().as_u16();
+    (code, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn googles_sample_workflow_runs_the_job_as_its_service_account() {
+    let server = Server::start(RuntimeConfig::default(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let rt = server.runtime.clone();
+    let base = server.url();
+    let parent = "projects/proj/locations/us-central1";
+    let mut j = Job::default();
+    j.template.template.max_retries = Some(0);
+    j.template.template.containers.push(Container {
+        image: "busybox".into(),
+        command: vec![
+            "/bin/sh".into(),
+            "-c".into(),
+            "echo processing $INPUT_BUCKET/$INPUT_FILE".into(),
+        ],
+        ..Default::default()
+    });
+    rt.create_job(parent, "parallel-job", j, false).unwrap();
+
+    let c = reqwest::Client::new();
+    let (code, op) = call(
+        &c,
+        reqwest::Method::POST,
+        format!("{base}/v1/{parent}/workflows?workflowId=on-upload"),
+        json!({"sourceContents": SAMPLE, "serviceAccount": "projects/-/serviceAccounts/wf@proj.iam.gserviceaccount.com"}),
+    )
+    .await;
+    assert_eq!(code, 200, "{op}");
+    assert_eq!(op["done"], true);
+    assert_eq!(op["response"]["state"], "ACTIVE");
+    let wf = format!("{parent}/workflows/on-upload");
+    let event = |bucket: &str| json!({"argument": json!({"data": {"bucket": bucket, "name": "photo.jpg"}}).to_string()});
+
+    // No grant yet: the connector's call is denied and the execution fails, naming it.
+    let (_, e) = call(
+        &c,
+        reqwest::Method::POST,
+        format!("{base}/v1/{wf}/executions"),
+        event("input-proj"),
+    )
+    .await;
+    assert_eq!(e["state"], "ACTIVE");
+    let done = runform::runtime::workflows_api::wait_workflow_execution(
+        &rt,
+        e["name"].as_str().unwrap(),
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
+    assert_eq!(done.state, "FAILED", "{done:?}");
+    let err = done.error.unwrap();
+    assert!(
+        err.payload.contains("run.jobs.run")
+            && err.payload.contains("wf@proj.iam.gserviceaccount.com"),
+        "{}",
+        err.payload
+    );
+    assert!(err.context.contains("run_job"), "{}", err.context);
+
+    // Granted (with overrides): the job runs with the event's file and the workflow returns
+    // the v1 Execution once it finished.
+    let mut p = rt
+        .get_policy(&format!("{parent}/jobs/parallel-job"))
+        .unwrap();
+    p.bindings.push(runform::api::Binding {
+        role: "roles/run.jobsExecutorWithOverrides".into(),
+        members: vec!["serviceAccount:wf@proj.iam.gserviceaccount.com".into()],
+        condition: None,
+    });
+    rt.set_policy(&format!("{parent}/jobs/parallel-job"), p)
+        .unwrap();
+    let (_, e) = call(
+        &c,
+        reqwest::Method::POST,
+        format!("{base}/v1/{wf}/executions"),
+        event("input-proj"),
+    )
+    .await;
+    let done = runform::runtime::workflows_api::wait_workflow_execution(
+        &rt,
+        e["name"].as_str().unwrap(),
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
+    assert_eq!(done.state, "SUCCEEDED", "{done:?}");
+    let result: Value = serde_json::from_str(&done.result).unwrap();
+    assert_eq!(result["kind"], "Execution");
+    assert_eq!(result["status"]["succeededCount"], 1);
+    let exec = format!(
+        "{parent}/jobs/parallel-job/executions/{}",
+        result["metadata"]["name"].as_str().unwrap()
+    );
+    let logs = rt.logs(&exec, None).unwrap();
+    assert!(
+        logs.iter()
+            .any(|l| l.line.contains("processing input-proj/photo.jpg")),
+        "{logs:?}"
+    );
+
+    // Another bucket: the switch ends the workflow; no job runs.
+    let before = rt
+        .list_executions(&format!("{parent}/jobs/parallel-job"), None, None)
+        .unwrap()
+        .executions
+        .len();
+    let (_, e) = call(
+        &c,
+        reqwest::Method::POST,
+        format!("{base}/v1/{wf}/executions"),
+        event("other"),
+    )
+    .await;
+    let done = runform::runtime::workflows_api::wait_workflow_execution(
+        &rt,
+        e["name"].as_str().unwrap(),
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (done.state.as_str(), done.result.as_str()),
+        ("SUCCEEDED", "null")
+    );
+    assert_eq!(
+        rt.list_executions(&format!("{parent}/jobs/parallel-job"), None, None)
+            .unwrap()
+            .executions
+            .len(),
+        before
+    );
+
+    // Listing and getting over HTTP.
+    let (code, list) = call(
+        &c,
+        reqwest::Method::GET,
+        format!("{base}/v1/{wf}/executions"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert_eq!(list["executions"].as_array().unwrap().len(), 3);
+    let (code, got) = call(
+        &c,
+        reqwest::Method::GET,
+        format!("{base}/v1/{wf}"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(
+        (code, got["revisionId"].as_str()),
+        (200, Some("000001-a00"))
+    );
+
+    // An unsupported construct is refused at create, naming the step.
+    let (code, err) = call(
+        &c,
+        reqwest::Method::POST,
+        format!("{base}/v1/{parent}/workflows?workflowId=loops"),
+        json!({"sourceContents": "main:\n  steps:\n    - each:\n        for:\n          value: v\n          in: [1]\n"}),
+    )
+    .await;
+    assert_eq!(code, 400, "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("step \"each\""),
+        "{err}"
+    );
+
+    let (code, _) = call(
+        &c,
+        reqwest::Method::DELETE,
+        format!("{base}/v1/{wf}"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(code, 200);
+    server.stop().await;
+}
