@@ -63,9 +63,75 @@ pub fn load_stack(
         add_target_dependencies(s);
         crate::resources::job_iam::check_conflicts(s, &mut diags);
         check_scheduler_grants(s, &mut diags);
+        check_workflow_grants(s, &mut diags);
     }
     let ok = !diags.has_errors();
     (stack.filter(|_| ok), diags, sources)
+}
+
+/// Warns when a workflow's source names a Cloud Run job of this configuration that its service
+/// account, as far as the configuration shows, may not run (with overrides when the source
+/// sends them).
+fn check_workflow_grants(stack: &Stack, diags: &mut Diagnostics) {
+    use crate::api::iam;
+    let jobs: BTreeMap<String, String> = stack
+        .resources
+        .iter()
+        .filter(|r| r.ty == crate::resources::cloud_run_v2_job::TYPE)
+        .map(|r| {
+            (
+                crate::resources::cloud_run_v2_job::id_of(&r.values),
+                r.addr.clone(),
+            )
+        })
+        .collect();
+    for rc in stack
+        .resources
+        .iter()
+        .filter(|r| r.ty == crate::resources::workflow::TYPE)
+    {
+        let v = &rc.values;
+        if crate::config::contains_unknown(v) {
+            continue;
+        }
+        let src = v
+            .get("source_contents")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("");
+        let sa = v
+            .get("service_account")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("");
+        if sa.is_empty() {
+            continue;
+        }
+        let member = format!(
+            "serviceAccount:{}",
+            crate::api::workflows::service_account_email(sa)
+        );
+        let mut needed = vec![iam::RUN];
+        if src.contains("overrides") {
+            needed.push(iam::RUN_WITH_OVERRIDES);
+        }
+        for job in crate::resources::workflow::jobs_named_in(src, &jobs) {
+            for perm in &needed {
+                if crate::resources::job_iam::configured_grant(stack, &job, &member, perm)
+                    == Some(false)
+                {
+                    diags.push(
+                        Diagnostic::warning(
+                            format!("{} runs {job} as {member}, but nothing in this configuration grants it {perm} on that job: the connector call will fail with PERMISSION_DENIED", rc.addr),
+                            Some(rc.range.clone()),
+                        )
+                        .with_hint(format!(
+                            "grant it on the job with a google_cloud_run_v2_job_iam_member: role = \"{}\", member = \"{member}\"",
+                            iam::roles_granting(perm)[0]
+                        )),
+                    );
+                }
+            }
+        }
+    }
 }
 
 /// Warns when a scheduler job runs a Cloud Run job as a service account that, as far as this
@@ -157,14 +223,29 @@ fn add_target_dependencies(stack: &mut Stack) {
         .collect();
     use crate::resources::job_iam;
     for rc in &mut stack.resources {
-        let dep = if rc.ty == crate::resources::cloud_scheduler_job::TYPE {
+        let deps: Vec<String> = if rc.ty == crate::resources::cloud_scheduler_job::TYPE {
             crate::resources::cloud_scheduler_job::targets_in(&jobs, &rc.values)
+                .into_iter()
+                .collect()
         } else if [job_iam::MEMBER, job_iam::BINDING, job_iam::POLICY].contains(&rc.ty.as_str()) {
-            jobs.get(&job_iam::job_of(&rc.values)).cloned()
+            jobs.get(&job_iam::job_of(&rc.values))
+                .cloned()
+                .into_iter()
+                .collect()
+        } else if rc.ty == crate::resources::workflow::TYPE {
+            let src = rc
+                .values
+                .get("source_contents")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("");
+            crate::resources::workflow::jobs_named_in(src, &jobs)
+                .iter()
+                .filter_map(|id| jobs.get(id).cloned())
+                .collect()
         } else {
-            None
+            vec![]
         };
-        if let Some(dep) = dep {
+        for dep in deps {
             if !rc.depends_on.contains(&dep) {
                 rc.depends_on.push(dep);
             }
@@ -311,6 +392,7 @@ pub async fn refresh(
             LiveApi::RunJobs => named(*api, client.list_jobs(p, l, page_size).await?)?,
             LiveApi::SchedulerJobs => named(*api, client.list_scheduler_jobs(p, l).await?)?,
             LiveApi::ServiceAccounts => named(*api, client.list_service_accounts(p).await?)?,
+            LiveApi::Workflows => named(*api, client.list_workflows(p, l).await?)?,
             // `p` is the job here; a job that does not exist has no policy.
             LiveApi::JobIam => match client.get_iam_policy(p).await {
                 Ok(policy) => vec![(api.key(p), serde_json::value::to_raw_value(&policy)?)],

@@ -67,6 +67,7 @@ pub struct Client {
     run_base: String,
     scheduler_base: String,
     iam_base: String,
+    workflows_base: String,
     auth: Option<Arc<dyn gcp_auth::TokenProvider>>,
     calls: Arc<AtomicU64>,
     poll_initial: Duration,
@@ -87,34 +88,38 @@ impl Client {
                 url: String::new(),
                 source: e,
             })?;
-        let (run_base, scheduler_base, iam_base, auth, poll_initial, poll_max) = match &endpoint {
-            Endpoint::Google => {
-                let provider = gcp_auth::provider()
-                    .await
-                    .map_err(|e| CloudError::Auth(e.to_string()))?;
-                (
-                    "https://run.googleapis.com".to_string(),
-                    "https://cloudscheduler.googleapis.com".to_string(),
-                    "https://iam.googleapis.com".to_string(),
-                    Some(provider),
+        let (run_base, scheduler_base, iam_base, workflows_base, auth, poll_initial, poll_max) =
+            match &endpoint {
+                Endpoint::Google => {
+                    let provider = gcp_auth::provider()
+                        .await
+                        .map_err(|e| CloudError::Auth(e.to_string()))?;
+                    (
+                        "https://run.googleapis.com".to_string(),
+                        "https://cloudscheduler.googleapis.com".to_string(),
+                        "https://iam.googleapis.com".to_string(),
+                        "https://workflows.googleapis.com".to_string(),
+                        Some(provider),
+                        Duration::from_millis(500),
+                        Duration::from_secs(10),
+                    )
+                }
+                Endpoint::Custom(url) => (
+                    url.trim_end_matches('/').to_string(),
+                    url.trim_end_matches('/').to_string(),
+                    url.trim_end_matches('/').to_string(),
+                    url.trim_end_matches('/').to_string(),
+                    None,
+                    Duration::from_millis(20),
                     Duration::from_millis(500),
-                    Duration::from_secs(10),
-                )
-            }
-            Endpoint::Custom(url) => (
-                url.trim_end_matches('/').to_string(),
-                url.trim_end_matches('/').to_string(),
-                url.trim_end_matches('/').to_string(),
-                None,
-                Duration::from_millis(20),
-                Duration::from_millis(500),
-            ),
-        };
+                ),
+            };
         Ok(Client {
             http,
             run_base,
             scheduler_base,
             iam_base,
+            workflows_base,
             auth,
             calls: Arc::new(AtomicU64::new(0)),
             poll_initial,
@@ -231,6 +236,18 @@ impl Client {
     /// [`CloudError::Operation`].
     pub async fn wait_operation(
         &self,
+        op: Operation,
+        timeout: Duration,
+    ) -> CloudResult<serde_json::Value> {
+        self.wait_operation_on(&self.run_base.clone(), "v2", op, timeout)
+            .await
+    }
+
+    /// Polls an operation of the API at `base` (`version` is its path prefix).
+    async fn wait_operation_on(
+        &self,
+        base: &str,
+        version: &str,
         mut op: Operation,
         timeout: Duration,
     ) -> CloudResult<serde_json::Value> {
@@ -245,7 +262,15 @@ impl Client {
             }
             tokio::time::sleep(delay).await;
             delay = (delay.mul_f32(1.5)).min(self.poll_max);
-            op = self.get(&format!("v2/{}", op.name), &[]).await?;
+            op = self
+                .send_to::<(), _>(
+                    base,
+                    Method::GET,
+                    &format!("{version}/{}", op.name),
+                    &[],
+                    None,
+                )
+                .await?;
         }
         if let Some(e) = op.error {
             return Err(CloudError::Operation {
@@ -275,6 +300,90 @@ impl Client {
     ) -> CloudResult<Vec<Box<serde_json::value::RawValue>>> {
         let path = format!("v1/projects/{project}/locations/{location}/jobs");
         self.list_all_jobs(&self.scheduler_base, &path, 500).await
+    }
+
+    /// Workflows in one location.
+    pub async fn list_workflows(
+        &self,
+        project: &str,
+        location: &str,
+    ) -> CloudResult<Vec<Box<serde_json::value::RawValue>>> {
+        let path = format!("v1/projects/{project}/locations/{location}/workflows");
+        self.list_all_jobs(&self.workflows_base, &path, 500).await
+    }
+
+    /// Creates a workflow and waits for the operation; returns the workflow.
+    pub async fn create_workflow(
+        &self,
+        parent: &str,
+        id: &str,
+        w: &crate::api::workflows::Workflow,
+    ) -> CloudResult<crate::api::workflows::Workflow> {
+        let op: Operation = self
+            .send_to(
+                &self.workflows_base,
+                Method::POST,
+                &format!("v1/{parent}/workflows"),
+                &[("workflowId", id.to_string())],
+                Some(w),
+            )
+            .await?;
+        let base = self.workflows_base.clone();
+        let v = self
+            .wait_operation_on(&base, "v1", op, Duration::from_secs(600))
+            .await?;
+        from_any(&v).map_err(|e| CloudError::Decode {
+            url: base,
+            message: e.to_string(),
+        })
+    }
+
+    /// PATCH with a mask of wire field names; waits for the operation.
+    pub async fn patch_workflow(
+        &self,
+        name: &str,
+        w: &crate::api::workflows::Workflow,
+        mask: &[&str],
+    ) -> CloudResult<crate::api::workflows::Workflow> {
+        let op: Operation = self
+            .send_to(
+                &self.workflows_base,
+                Method::PATCH,
+                &format!("v1/{name}"),
+                &[("updateMask", mask.join(","))],
+                Some(w),
+            )
+            .await?;
+        let base = self.workflows_base.clone();
+        let v = self
+            .wait_operation_on(&base, "v1", op, Duration::from_secs(600))
+            .await?;
+        from_any(&v).map_err(|e| CloudError::Decode {
+            url: base,
+            message: e.to_string(),
+        })
+    }
+
+    pub async fn delete_workflow(&self, name: &str) -> CloudResult<()> {
+        match self
+            .send_to::<(), Operation>(
+                &self.workflows_base,
+                Method::DELETE,
+                &format!("v1/{name}"),
+                &[],
+                None,
+            )
+            .await
+        {
+            Ok(op) => {
+                let base = self.workflows_base.clone();
+                self.wait_operation_on(&base, "v1", op, Duration::from_secs(600))
+                    .await
+                    .map(|_| ())
+            }
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Service accounts of a project (IAM v1).
@@ -378,7 +487,7 @@ impl Client {
         #[derive(serde::Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Page {
-            #[serde(default, alias = "accounts")]
+            #[serde(default, alias = "accounts", alias = "workflows")]
             jobs: Vec<Box<serde_json::value::RawValue>>,
             #[serde(default)]
             next_page_token: String,

@@ -457,6 +457,7 @@ pub fn flatten(v: &Value, path: &str, out: &mut BTreeMap<String, Value>) {
                     || path.ends_with("labels")
                     || path.ends_with("annotations")
                     || path.ends_with("headers")
+                    || path.ends_with("env_vars")
                 {
                     k.clone()
                 } else {

@@ -6,6 +6,7 @@ pub mod cloud_scheduler_job;
 pub mod job_execution;
 pub mod job_iam;
 pub mod service_account;
+pub mod workflow;
 
 use crate::api::run::{last_segment, Execution};
 use crate::cloud::Client;
@@ -50,6 +51,7 @@ pub enum LiveApi {
     /// A job's IAM policy (one getIamPolicy per job).
     JobIam,
     ServiceAccounts,
+    Workflows,
 }
 
 impl LiveApi {
@@ -62,6 +64,7 @@ impl LiveApi {
             // IAM resource ids start with the job's name (`JOB ROLE MEMBER`).
             LiveApi::JobIam => format!("iam:{}", id.split(' ').next().unwrap_or(id)),
             LiveApi::ServiceAccounts => format!("iam.serviceAccounts:{id}"),
+            LiveApi::Workflows => format!("workflows:{id}"),
         }
     }
 }
@@ -97,6 +100,7 @@ pub const TYPE_NAMES: &[&str] = &[
     job_iam::BINDING,
     job_iam::POLICY,
     service_account::TYPE,
+    workflow::TYPE,
     job_execution::TYPE,
 ];
 
@@ -109,6 +113,7 @@ pub fn registry(ty: &str) -> Option<&'static dyn ResourceType> {
         job_iam::BINDING => Some(&job_iam::BINDING_TYPE),
         job_iam::POLICY => Some(&job_iam::POLICY_TYPE),
         service_account::TYPE => Some(&service_account::ServiceAccounts),
+        workflow::TYPE => Some(&workflow::Workflows),
         _ => None,
     }
 }
@@ -122,6 +127,7 @@ pub fn type_info(ty: &str) -> Option<&'static dyn TypeInfo> {
         job_iam::BINDING => Some(&job_iam::BINDING_TYPE),
         job_iam::POLICY => Some(&job_iam::POLICY_TYPE),
         service_account::TYPE => Some(&service_account::ServiceAccountType),
+        workflow::TYPE => Some(&workflow::WorkflowType),
         _ => None,
     }
 }

@@ -1,0 +1,333 @@
+//! `google_workflows_workflow`: `name`, `region`, `project`, `description`, `service_account`,
+//! `source_contents`, `labels`, `user_env_vars`, `call_log_level` → `revision_id`, `state`.
+//! The source must be YAML or JSON (checked before any call). A workflow whose source names a
+//! Cloud Run job of this configuration depends on that job; if its service account lacks the
+//! grant to run it (as far as the configuration shows), the plan warns.
+
+use super::{Ctx, LiveApi, PlanInput, ResourceType, StateEntry};
+use crate::api::workflows::{check_workflow_id, service_account_email, Workflow};
+use crate::config::schema::*;
+use crate::config::{Provider, ResourceConfig, TypeInfo};
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::plan::{Action, AttrChange, Change};
+use serde_json::{Map, Value};
+use std::future::Future;
+use std::pin::Pin;
+
+pub const TYPE: &str = "google_workflows_workflow";
+
+pub static SCHEMA: Schema = Schema {
+    attrs: &[
+        meta("name", Ty::String, true),
+        meta("region", Ty::String, false),
+        meta("project", Ty::String, false),
+        meta("description", Ty::String, false),
+        meta("service_account", Ty::String, false),
+        meta("source_contents", Ty::String, false),
+        meta("labels", Ty::MapString, false),
+        meta("user_env_vars", Ty::MapString, false),
+        meta("call_log_level", Ty::String, false),
+        meta("deletion_protection", Ty::Bool, false),
+    ],
+    blocks: &[],
+};
+
+pub struct WorkflowType;
+
+fn s<'a>(v: &'a Value, k: &str) -> &'a str {
+    v.get(k).and_then(Value::as_str).unwrap_or("")
+}
+
+impl TypeInfo for WorkflowType {
+    fn schema(&self) -> &'static Schema {
+        &SCHEMA
+    }
+    fn derive(&self, v: &mut Map<String, Value>, provider: &Provider) {
+        for (k, d) in [("project", &provider.project), ("region", &provider.region)] {
+            if !v.contains_key(k) {
+                if let Some(d) = d {
+                    v.insert(k.into(), Value::String(d.clone()));
+                }
+            }
+        }
+        let g = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        let id = format!(
+            "projects/{}/locations/{}/workflows/{}",
+            g("project"),
+            g("region"),
+            g("name")
+        );
+        v.insert("id".into(), Value::String(id));
+    }
+    fn computed(&self) -> &'static [&'static str] {
+        &["revision_id", "state"]
+    }
+    fn validate(&self, rc: &ResourceConfig, diags: &mut Diagnostics) {
+        let v = &rc.values;
+        if let Err(e) = check_workflow_id(s(v, "name")) {
+            diags.push(Diagnostic::error(
+                format!("{}: {e}", rc.addr),
+                Some(rc.span("name")),
+            ));
+        }
+        let src = s(v, "source_contents");
+        if !src.contains(crate::config::UNKNOWN_START) {
+            if src.trim().is_empty() {
+                diags.push(Diagnostic::error(
+                    format!("{}: source_contents is required", rc.addr),
+                    Some(rc.range.clone()),
+                ));
+            } else if let Err(e) = yaml_rust2::YamlLoader::load_from_str(src) {
+                diags.push(Diagnostic::error(
+                    format!(
+                        "{}: source_contents is not valid YAML or JSON: {e}",
+                        rc.addr
+                    ),
+                    Some(rc.span("source_contents")),
+                ));
+            } else if src.len() > 128 * 1024 {
+                diags.push(Diagnostic::error(
+                    format!("{}: source_contents is larger than 128 KB", rc.addr),
+                    Some(rc.span("source_contents")),
+                ));
+            }
+        }
+        for k in v
+            .get("user_env_vars")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .map(|(k, _)| k)
+        {
+            if k.starts_with("GOOGLE_") || k.starts_with("WORKFLOWS_") {
+                diags.push(Diagnostic::error(
+                    format!(
+                        "{}: user_env_vars may not start with GOOGLE_ or WORKFLOWS_ ({k})",
+                        rc.addr
+                    ),
+                    Some(rc.span("user_env_vars")),
+                ));
+            }
+        }
+    }
+}
+
+/// The configuration as the API body.
+fn expand(v: &Value) -> Workflow {
+    let map = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .map(|(k, x)| (k.clone(), x.as_str().unwrap_or("").to_string()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    Workflow {
+        description: s(v, "description").into(),
+        source_contents: s(v, "source_contents").into(),
+        service_account: s(v, "service_account").into(),
+        labels: map("labels"),
+        user_env_vars: map("user_env_vars"),
+        call_log_level: s(v, "call_log_level").into(),
+        ..Default::default()
+    }
+}
+
+/// What is compared: the account by email (the API may return `projects/P/serviceAccounts/E`
+/// for a bare email), and the log level's default.
+fn comparable(w: &Workflow) -> Value {
+    let level = match w.call_log_level.as_str() {
+        "" | "CALL_LOG_LEVEL_UNSPECIFIED" => "",
+        other => other,
+    };
+    serde_json::json!({
+        "description": w.description,
+        "source_contents": w.source_contents,
+        "service_account": service_account_email(&w.service_account),
+        "labels": w.labels,
+        "user_env_vars": w.user_env_vars,
+        "call_log_level": level,
+    })
+}
+
+const FIELDS: &[(&str, &str)] = &[
+    ("description", "description"),
+    ("source_contents", "sourceContents"),
+    ("service_account", "serviceAccount"),
+    ("labels", "labels"),
+    ("user_env_vars", "userEnvVars"),
+    ("call_log_level", "callLogLevel"),
+];
+
+pub struct Workflows;
+
+impl ResourceType for Workflows {
+    fn name(&self) -> &'static str {
+        TYPE
+    }
+    fn live_api(&self) -> Option<LiveApi> {
+        Some(LiveApi::Workflows)
+    }
+    fn family(&self, values: &Value) -> Option<(String, String)> {
+        super::family_of_name(s(values, "id"))
+    }
+
+    fn plan(&self, input: PlanInput<'_>) -> Result<Change, String> {
+        let PlanInput {
+            addr,
+            config,
+            state,
+            live,
+            ..
+        } = input;
+        let Some(rc) = config else {
+            return super::plan_removal(addr, TYPE, state, live.is_some());
+        };
+        let v = &rc.values;
+        let mut change = Change::new(addr, TYPE);
+        let id = s(v, "id").to_string();
+        change.new_id = Some(id.clone());
+        change.prior_id = state.map(|st| st.id.clone());
+        let live: Option<Workflow> = live
+            .map(|r| serde_json::from_str(r.get()))
+            .transpose()
+            .map_err(|e| format!("the live workflow cannot be read: {e}"))?;
+        change.after = Some(v.clone());
+        change.before = state.map(|st| st.values.to_value());
+        if let Some(pid) = change.prior_id.clone().filter(|p| *p != id) {
+            change.action = Action::Replace;
+            change.reason = Some(format!("{pid} → {id}"));
+            change.attrs.push(AttrChange {
+                path: "id".into(),
+                old: Some(Value::String(pid)),
+                new: Some(Value::String(id)),
+            });
+            return Ok(change);
+        }
+        let Some(live) = live else {
+            change.action = Action::Create;
+            return Ok(change);
+        };
+        let (want, have) = (comparable(&expand(v)), comparable(&live));
+        change.attrs = super::diff_values(&have, &want);
+        if state.is_none() {
+            if !change.attrs.is_empty() {
+                return Err(format!(
+                    "workflow {id} already exists, differs from this configuration and is not managed by this state; delete it or rename this one"
+                ));
+            }
+            change.adopt = true;
+        }
+        change.action = match (change.attrs.is_empty(), change.adopt) {
+            (true, true) => Action::Adopt,
+            (true, false) => Action::NoOp,
+            _ => Action::Update,
+        };
+        if change.action == Action::Update {
+            let mask: Vec<&str> = FIELDS
+                .iter()
+                .filter(|(tf, _)| want.get(*tf) != have.get(*tf))
+                .map(|(_, wire)| *wire)
+                .collect();
+            change.extra = serde_json::json!({ "mask": mask });
+        }
+        if change.action == Action::NoOp {
+            change.after = None;
+            change.before = None;
+        }
+        Ok(change)
+    }
+
+    fn apply<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        change: &'a Change,
+    ) -> Pin<Box<dyn Future<Output = Result<Option<StateEntry>, String>> + Send + 'a>> {
+        Box::pin(async move {
+            let c = &ctx.client;
+            let err = |e: crate::cloud::CloudError| e.to_string();
+            match change.action {
+                Action::Forget => return Ok(None),
+                Action::Delete | Action::Replace => {
+                    if let Some(old) = &change.prior_id {
+                        c.delete_workflow(old).await.map_err(err)?;
+                    }
+                    if change.action == Action::Delete {
+                        return Ok(None);
+                    }
+                }
+                _ => {}
+            }
+            let v = change.after.clone().ok_or("no desired values")?;
+            let id = s(&v, "id").to_string();
+            let body = expand(&v);
+            let live = match change.action {
+                Action::Create | Action::Replace => {
+                    let (parent, wf) = id.rsplit_once("/workflows/").ok_or("bad workflow id")?;
+                    c.create_workflow(parent, wf, &body).await.map_err(err)?
+                }
+                Action::Update => {
+                    let mask: Vec<&str> = change
+                        .extra
+                        .get("mask")
+                        .and_then(Value::as_array)
+                        .map(|a| a.iter().filter_map(Value::as_str).collect())
+                        .unwrap_or_default();
+                    c.patch_workflow(&id, &body, &mask).await.map_err(err)?
+                }
+                _ => {
+                    // Adopt: record what is there.
+                    let raw = c
+                        .list_workflows(
+                            id.split('/').nth(1).unwrap_or(""),
+                            id.split('/').nth(3).unwrap_or(""),
+                        )
+                        .await
+                        .map_err(err)?;
+                    raw.iter()
+                        .filter_map(|r| serde_json::from_str::<Workflow>(r.get()).ok())
+                        .find(|w| w.name == id)
+                        .ok_or("workflow not found")?
+                }
+            };
+            let mut values = v.clone();
+            if let Value::Object(m) = &mut values {
+                m.insert(
+                    "revision_id".into(),
+                    Value::String(live.revision_id.clone()),
+                );
+                m.insert("state".into(), Value::String(live.state.clone()));
+            }
+            Ok(Some(StateEntry {
+                ty: TYPE.into(),
+                id,
+                values: (&values).into(),
+                deps: vec![],
+                extra: Value::Null,
+            }))
+        })
+    }
+}
+
+/// Cloud Run jobs of the configuration that a workflow's source names (`jobs/NAME` in a
+/// connector name, or NAME as a whole value, e.g. `job_name: NAME`), by id.
+pub fn jobs_named_in(
+    source: &str,
+    jobs: &std::collections::BTreeMap<String, String>,
+) -> Vec<String> {
+    jobs.keys()
+        .filter(|id| {
+            let short = crate::api::run::last_segment(id);
+            source.contains(&format!("jobs/{short}\""))
+                || source.contains(&format!("jobs/{short}:"))
+                || source.lines().any(|l| {
+                    l.split_once(':')
+                        .map(|(_, v)| v.trim().trim_matches('"') == short)
+                        .unwrap_or(false)
+                })
+        })
+        .cloned()
+        .collect()
+}
