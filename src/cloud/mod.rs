@@ -224,6 +224,30 @@ impl Client {
         }
     }
 
+    /// GET that answers `None` for 404.
+    async fn get_opt<T: DeserializeOwned>(&self, base: &str, path: &str) -> CloudResult<Option<T>> {
+        match self
+            .send_to::<(), T>(base, Method::GET, path, &[], None)
+            .await
+        {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// DELETE that treats 404 (already gone) as done.
+    async fn delete_quiet(&self, base: &str, path: &str) -> CloudResult<()> {
+        match self
+            .send_to::<(), serde_json::Value>(base, Method::DELETE, path, &[], None)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     async fn get<T: DeserializeOwned>(
         &self,
         path: &str,
@@ -414,20 +438,7 @@ impl Client {
         &self,
         name: &str,
     ) -> CloudResult<Option<crate::api::iam_admin::ServiceAccount>> {
-        match self
-            .send_to::<(), _>(
-                &self.iam_base,
-                Method::GET,
-                &format!("v1/{name}"),
-                &[],
-                None,
-            )
-            .await
-        {
-            Ok(a) => Ok(Some(a)),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
+        self.get_opt(&self.iam_base, &format!("v1/{name}")).await
     }
 
     pub async fn patch_service_account(
@@ -459,20 +470,8 @@ impl Client {
     }
 
     pub async fn delete_service_account(&self, name: &str) -> CloudResult<()> {
-        match self
-            .send_to::<(), serde_json::Value>(
-                &self.iam_base,
-                Method::DELETE,
-                &format!("v1/{name}"),
-                &[],
-                None,
-            )
+        self.delete_quiet(&self.iam_base, &format!("v1/{name}"))
             .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(e),
-        }
     }
 
     /// Follows `nextPageToken` through a `{jobs[] | accounts[], nextPageToken}` list. Each job stays JSON
@@ -529,20 +528,8 @@ impl Client {
         &self,
         name: &str,
     ) -> CloudResult<Option<crate::api::scheduler::SchedulerJob>> {
-        match self
-            .send_to::<(), _>(
-                &self.scheduler_base,
-                Method::GET,
-                &format!("v1/{name}"),
-                &[],
-                None,
-            )
+        self.get_opt(&self.scheduler_base, &format!("v1/{name}"))
             .await
-        {
-            Ok(j) => Ok(Some(j)),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
     }
 
     /// PATCH with an update mask of wire field paths.
@@ -563,20 +550,8 @@ impl Client {
     }
 
     pub async fn delete_scheduler_job(&self, name: &str) -> CloudResult<()> {
-        match self
-            .send_to::<(), serde_json::Value>(
-                &self.scheduler_base,
-                Method::DELETE,
-                &format!("v1/{name}"),
-                &[],
-                None,
-            )
+        self.delete_quiet(&self.scheduler_base, &format!("v1/{name}"))
             .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(e),
-        }
     }
 
     /// `:pause`, `:resume` or `:run`.
@@ -596,11 +571,7 @@ impl Client {
     }
 
     pub async fn get_job(&self, name: &str) -> CloudResult<Option<Job>> {
-        match self.get::<Job>(&format!("v2/{name}"), &[]).await {
-            Ok(j) => Ok(Some(j)),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(e),
-        }
+        self.get_opt(&self.run_base, &format!("v2/{name}")).await
     }
 
     /// Creates a job and waits for the operation (which, with `runExecutionToken`, includes
