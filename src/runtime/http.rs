@@ -18,10 +18,109 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub fn router(rt: Arc<Runtime>) -> Router {
-    Router::new().fallback(move |method: Method, uri: Uri, body: Bytes| {
-        let rt = rt.clone();
-        async move { handle(rt, method, uri, body).await }
-    })
+    Router::new().fallback(
+        move |method: Method, uri: Uri, headers: axum::http::HeaderMap, body: Bytes| {
+            let rt = rt.clone();
+            async move {
+                let ct = headers
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                if let Some(r) = storage_route(&rt, &method, &uri, &ct, &body) {
+                    return r.unwrap_or_else(error);
+                }
+                handle(rt, method, uri, body).await
+            }
+        },
+    )
+}
+
+/// The Cloud Storage JSON API routes (`/storage/v1`, `/upload/storage/v1`,
+/// `/download/storage/v1`); `None` for any other path.
+fn storage_route(
+    rt: &Arc<Runtime>,
+    method: &Method,
+    uri: &Uri,
+    content_type: &str,
+    body: &Bytes,
+) -> Option<ApiResult<Response>> {
+    let raw = uri.path();
+    let (kind, rest) = if let Some(r) = raw.strip_prefix("/storage/v1/") {
+        ("json", r)
+    } else if let Some(r) = raw.strip_prefix("/upload/storage/v1/") {
+        ("upload", r)
+    } else if let Some(r) = raw.strip_prefix("/download/storage/v1/") {
+        ("download", r)
+    } else {
+        return None;
+    };
+    let q = parse_query(uri.query());
+    let dec = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .to_string()
+    };
+    let segs: Vec<&str> = rest.splitn(4, '/').collect();
+    let empty = || (StatusCode::NO_CONTENT, "").into_response();
+    Some((|| -> ApiResult<Response> {
+        match (kind, method.as_str(), segs.as_slice()) {
+            ("json", "POST", ["b"]) => {
+                let v: serde_json::Value = body_as(body)?;
+                Ok(json(&rt.insert_bucket(
+                    q.get("project").map(String::as_str).unwrap_or(""),
+                    &v,
+                )?))
+            }
+            ("json", "GET", ["b"]) => Ok(json(
+                &rt.list_buckets(q.get("project").map(String::as_str).unwrap_or(""))?,
+            )),
+            ("json", "GET", ["b", b]) => Ok(json(&rt.get_bucket(&dec(b))?)),
+            ("json", "DELETE", ["b", b]) => {
+                rt.delete_bucket(&dec(b))?;
+                Ok(empty())
+            }
+            ("json", "GET", ["b", b, "o"]) => Ok(json(
+                &rt.list_objects(&dec(b), q.get("prefix").map(String::as_str).unwrap_or(""))?,
+            )),
+            ("json" | "download", "GET", ["b", b, "o", o]) => {
+                if kind == "download" || q.get("alt").map(String::as_str) == Some("media") {
+                    let (ct, data) = rt.object_bytes(&dec(b), &dec(o))?;
+                    Ok((StatusCode::OK, [("content-type", ct)], data).into_response())
+                } else {
+                    Ok(json(&rt.get_object(&dec(b), &dec(o))?))
+                }
+            }
+            ("json", "DELETE", ["b", b, "o", o]) => {
+                rt.delete_object(&dec(b), &dec(o))?;
+                Ok(empty())
+            }
+            ("upload", "POST", ["b", b, "o"]) => {
+                let bucket = dec(b);
+                match q.get("uploadType").map(String::as_str).unwrap_or("media") {
+                    "multipart" => {
+                        let (meta, media_ct, data) = super::storage::parse_multipart(content_type, body)
+                            .map_err(|e| ApiError::new(Code::InvalidArgument, e))?;
+                        let name = meta["name"].as_str().map(str::to_string).or_else(|| q.get("name").cloned()).unwrap_or_default();
+                        let ct = meta["contentType"].as_str().map(str::to_string).unwrap_or(media_ct);
+                        Ok(json(&rt.put_object(&bucket, &name, &ct, &data, Some(&meta))?))
+                    }
+                    "media" => {
+                        let name = q.get("name").cloned().unwrap_or_default();
+                        Ok(json(&rt.put_object(&bucket, &name, content_type, body, None)?))
+                    }
+                    other => Err(ApiError::new(
+                        Code::InvalidArgument,
+                        format!("uploadType={other} is not supported by the local runtime (media and multipart are)"),
+                    )),
+                }
+            }
+            _ => Err(ApiError::new(
+                Code::NotFound,
+                format!("the local runtime does not serve {method} {raw}"),
+            )),
+        }
+    })())
 }
 
 fn json<T: Serialize>(v: &T) -> Response {
@@ -269,6 +368,27 @@ async fn v1(
         return service_accounts(rt, method, &segs, verb, q, body);
     }
     let is_loc = segs.len() >= 4 && segs[0] == "projects" && segs[2] == "locations";
+    if is_loc && segs.get(4) == Some(&"triggers") {
+        let parent = segs[..4].join("/");
+        return match (method.as_str(), segs.len()) {
+            ("POST", 5) => {
+                let id = q.get("triggerId").cloned().unwrap_or_default();
+                Ok(json(&rt.create_trigger(&parent, &id, body_as(body)?)?))
+            }
+            ("GET", 5) => Ok(json(&rt.list_triggers(&parent)?)),
+            ("GET", 6) => Ok(json(&rt.get_trigger(resource)?)),
+            ("PATCH", 6) => Ok(json(&rt.patch_trigger(
+                resource,
+                body_as(body)?,
+                q.get("updateMask").map(String::as_str).unwrap_or(""),
+            )?)),
+            ("DELETE", 6) => Ok(json(&rt.delete_trigger(resource)?)),
+            _ => Err(ApiError::new(
+                Code::NotFound,
+                format!("the local runtime does not serve {method} /v1/{resource}"),
+            )),
+        };
+    }
     if is_loc && segs.get(4) == Some(&"workflows") {
         return workflows(rt, method, resource, &segs, verb, q, body);
     }
@@ -416,6 +536,12 @@ async fn runform_ext(
             Ok(json(&serde_json::json!({})))
         }
         ("GET", "images") => Ok(json(&serde_json::json!({"images": rt.images()}))),
+        ("GET", "eventarc/deliveries") => {
+            let trigger = q.get("trigger").cloned().unwrap_or_default();
+            Ok(json(
+                &serde_json::json!({"deliveries": rt.deliveries(&trigger)}),
+            ))
+        }
         ("GET", "scheduler/attempts") => {
             let job = q.get("job").cloned().unwrap_or_default();
             Ok(json(

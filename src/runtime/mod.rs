@@ -3,11 +3,13 @@
 //!
 //! Layering: this module imports only `api` (wire types). It never imports the reconciler side.
 
+pub mod eventarc;
 pub mod exec;
 pub mod http;
 pub mod iam_admin;
 pub mod jobs;
 pub mod scheduler;
+pub mod storage;
 pub mod store;
 pub mod workflows;
 pub mod workflows_api;

@@ -22,6 +22,10 @@ pub enum Kind {
     ServiceAccount,
     Workflow,
     WorkflowExecution,
+    Bucket,
+    Object,
+    Trigger,
+    Delivery,
 }
 
 impl Kind {
@@ -38,9 +42,13 @@ impl Kind {
             Kind::ServiceAccount => "service_account",
             Kind::Workflow => "workflow",
             Kind::WorkflowExecution => "workflow_execution",
+            Kind::Bucket => "bucket",
+            Kind::Object => "object",
+            Kind::Trigger => "trigger",
+            Kind::Delivery => "delivery",
         }
     }
-    fn all() -> [Kind; 11] {
+    fn all() -> [Kind; 15] {
         [
             Kind::Job,
             Kind::Execution,
@@ -53,6 +61,10 @@ impl Kind {
             Kind::ServiceAccount,
             Kind::Workflow,
             Kind::WorkflowExecution,
+            Kind::Bucket,
+            Kind::Object,
+            Kind::Trigger,
+            Kind::Delivery,
         ]
     }
 }

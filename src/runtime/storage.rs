@@ -1,0 +1,450 @@
+//! A Cloud Storage JSON API subset (`shared/reference/gcp-api-more.md` §1): buckets
+//! (insert/get/list/delete), objects (media and multipart upload, get, `alt=media` download,
+//! list with prefix, delete). Object bytes live in files under the runtime's data directory.
+//! A new object emits `google.cloud.storage.object.v1.finalized`, a deletion (or an overwrite)
+//! `...deleted`, as CloudEvents handed to Eventarc ([`Runtime::publish_event`]).
+
+use super::store::Kind;
+use super::{ApiError, ApiResult, Runtime};
+use crate::api::Code;
+use base64::Engine;
+use serde_json::{json, Value};
+
+fn b64(b: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+/// CRC32C (Castagnoli), as GCS reports it (big-endian, base64).
+pub fn crc32c(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0x82F6_3B78
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+fn millis() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn varint(mut n: u64, out: &mut Vec<u8>) {
+    loop {
+        let b = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(b);
+            return;
+        }
+        out.push(b | 0x80);
+    }
+}
+
+fn gcs_error(code: u16, message: impl Into<String>) -> ApiError {
+    let c = match code {
+        404 => Code::NotFound,
+        409 => Code::AlreadyExists,
+        412 => Code::FailedPrecondition,
+        _ => Code::InvalidArgument,
+    };
+    ApiError::new(c, message)
+}
+
+/// Bucket names: 3-63 of `[a-z0-9._-]`, starting and ending with a letter or digit.
+pub fn check_bucket_name(name: &str) -> Result<(), String> {
+    let ok = (3..=63).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("bucket name {name:?} must be 3-63 lowercase letters, digits, '.', '_' or '-', starting and ending with a letter or digit"))
+    }
+}
+
+impl Runtime {
+    fn objects_dir(&self) -> std::path::PathBuf {
+        self.logs_dir
+            .parent()
+            .map(|p| p.join("objects"))
+            .unwrap_or_else(|| self.logs_dir.join("objects"))
+    }
+
+    pub fn insert_bucket(&self, project: &str, body: &Value) -> ApiResult<Value> {
+        let name = body.get("name").and_then(Value::as_str).unwrap_or("");
+        check_bucket_name(name).map_err(|e| gcs_error(400, e))?;
+        if self.store().contains(Kind::Bucket, name) {
+            return Err(gcs_error(409, format!("Your previous request to create the named bucket succeeded and you already own it. ({name})")));
+        }
+        let location = body
+            .get("location")
+            .and_then(Value::as_str)
+            .unwrap_or("US")
+            .to_uppercase();
+        let now = millis();
+        let mut b = json!({
+            "kind": "storage#bucket", "id": name, "name": name, "selfLink": format!("/storage/v1/b/{name}"),
+            "projectNumber": super::workflows_api::project_number(project), "metageneration": "1", "etag": "CAE=",
+            "location": location, "locationType": if location.contains('-') { "region" } else { "multi-region" },
+            "storageClass": body.get("storageClass").cloned().unwrap_or(json!("STANDARD")),
+            "timeCreated": now, "updated": now,
+            "iamConfiguration": {"uniformBucketLevelAccess": {"enabled": body.pointer("/iamConfiguration/uniformBucketLevelAccess/enabled").cloned().unwrap_or(json!(false))},
+                                 "publicAccessPrevention": "inherited"},
+        });
+        for k in ["labels", "versioning", "lifecycle"] {
+            if let Some(v) = body.get(k) {
+                b[k] = v.clone();
+            }
+        }
+        b["runformProject"] = json!(project);
+        self.store().put(Kind::Bucket, name, &b)?;
+        Ok(b)
+    }
+
+    pub fn get_bucket(&self, name: &str) -> ApiResult<Value> {
+        self.store().get(Kind::Bucket, name).ok_or_else(|| {
+            gcs_error(
+                404,
+                format!("The specified bucket does not exist. ({name})"),
+            )
+        })
+    }
+
+    pub fn list_buckets(&self, project: &str) -> ApiResult<Value> {
+        let store = self.store();
+        let names: Vec<String> = store
+            .names_with_prefix(Kind::Bucket, "")
+            .map(str::to_string)
+            .collect();
+        let items: Vec<Value> = names
+            .iter()
+            .filter_map(|n| store.get::<Value>(Kind::Bucket, n))
+            .filter(|b| project.is_empty() || b["runformProject"] == project)
+            .collect();
+        Ok(json!({"kind": "storage#buckets", "items": items}))
+    }
+
+    pub fn delete_bucket(&self, name: &str) -> ApiResult<()> {
+        self.get_bucket(name)?;
+        if self
+            .store()
+            .names_with_prefix(Kind::Object, &format!("{name}/"))
+            .next()
+            .is_some()
+        {
+            return Err(gcs_error(
+                409,
+                format!("The bucket you tried to delete is not empty. ({name})"),
+            ));
+        }
+        self.store().delete(Kind::Bucket, name)?;
+        Ok(())
+    }
+
+    /// Stores an object (a new generation) and emits its events.
+    pub fn put_object(
+        self: &std::sync::Arc<Self>,
+        bucket: &str,
+        name: &str,
+        content_type: &str,
+        data: &[u8],
+        metadata: Option<&Value>,
+    ) -> ApiResult<Value> {
+        self.get_bucket(bucket)?;
+        if name.is_empty() || name.len() > 1024 || name.contains(['\r', '\n']) {
+            return Err(gcs_error(400, format!("invalid object name {name:?}")));
+        }
+        let key = format!("{bucket}/{name}");
+        let previous: Option<Value> = self.store().get(Kind::Object, &key);
+        let generation = (chrono::Utc::now().timestamp_micros() as u64).max(
+            previous
+                .as_ref()
+                .and_then(|p| p["generation"].as_str())
+                .and_then(|g| g.parse::<u64>().ok())
+                .map_or(0, |g| g + 1),
+        );
+        let dir = self.objects_dir();
+        std::fs::create_dir_all(&dir).map_err(|e| gcs_error(500, e.to_string()))?;
+        let file = format!(
+            "{:x}-{generation}",
+            sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(
+                key.as_bytes()
+            ))
+        );
+        std::fs::write(dir.join(&file), data).map_err(|e| gcs_error(500, e.to_string()))?;
+        let mut etag = vec![0x08];
+        varint(generation, &mut etag);
+        etag.extend([0x10, 0x01]);
+        let now = millis();
+        let enc = percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC)
+            .to_string();
+        let mut obj = json!({
+            "kind": "storage#object", "id": format!("{bucket}/{name}/{generation}"),
+            "selfLink": format!("/storage/v1/b/{bucket}/o/{enc}"),
+            "mediaLink": format!("/download/storage/v1/b/{bucket}/o/{enc}?generation={generation}&alt=media"),
+            "name": name, "bucket": bucket, "generation": generation.to_string(), "metageneration": "1",
+            "contentType": if content_type.is_empty() { "application/octet-stream" } else { content_type },
+            "storageClass": "STANDARD", "size": data.len().to_string(),
+            "md5Hash": b64(&md5(data)), "crc32c": b64(&crc32c(data).to_be_bytes()),
+            "etag": b64(&etag), "timeCreated": now, "updated": now, "timeStorageClassUpdated": now, "timeFinalized": now,
+            "runformFile": file,
+        });
+        if let Some(m) = metadata.and_then(|m| m.get("metadata")) {
+            obj["metadata"] = m.clone();
+        }
+        self.store().put(Kind::Object, &key, &obj)?;
+        if let Some(old) = previous {
+            self.publish_event(storage_event(
+                "google.cloud.storage.object.v1.deleted",
+                bucket,
+                name,
+                &old,
+            ));
+        }
+        self.publish_event(storage_event(
+            "google.cloud.storage.object.v1.finalized",
+            bucket,
+            name,
+            &obj,
+        ));
+        Ok(public(obj))
+    }
+
+    pub fn get_object(&self, bucket: &str, name: &str) -> ApiResult<Value> {
+        self.store()
+            .get::<Value>(Kind::Object, &format!("{bucket}/{name}"))
+            .map(public)
+            .ok_or_else(|| gcs_error(404, format!("No such object: {bucket}/{name}")))
+    }
+
+    pub fn object_bytes(&self, bucket: &str, name: &str) -> ApiResult<(String, Vec<u8>)> {
+        let obj: Value = self
+            .store()
+            .get(Kind::Object, &format!("{bucket}/{name}"))
+            .ok_or_else(|| gcs_error(404, format!("No such object: {bucket}/{name}")))?;
+        let file = obj["runformFile"].as_str().unwrap_or("");
+        let data = std::fs::read(self.objects_dir().join(file))
+            .map_err(|e| gcs_error(500, e.to_string()))?;
+        Ok((
+            obj["contentType"]
+                .as_str()
+                .unwrap_or("application/octet-stream")
+                .to_string(),
+            data,
+        ))
+    }
+
+    pub fn list_objects(&self, bucket: &str, prefix: &str) -> ApiResult<Value> {
+        self.get_bucket(bucket)?;
+        let store = self.store();
+        let names: Vec<String> = store
+            .names_with_prefix(Kind::Object, &format!("{bucket}/{prefix}"))
+            .map(str::to_string)
+            .collect();
+        let items: Vec<Value> = names
+            .iter()
+            .filter_map(|n| store.get::<Value>(Kind::Object, n))
+            .map(public)
+            .collect();
+        Ok(json!({"kind": "storage#objects", "items": items}))
+    }
+
+    pub fn delete_object(self: &std::sync::Arc<Self>, bucket: &str, name: &str) -> ApiResult<()> {
+        let key = format!("{bucket}/{name}");
+        let obj: Value = self
+            .store()
+            .get(Kind::Object, &key)
+            .ok_or_else(|| gcs_error(404, format!("No such object: {bucket}/{name}")))?;
+        self.store().delete(Kind::Object, &key)?;
+        if let Some(f) = obj["runformFile"].as_str() {
+            let _ = std::fs::remove_file(self.objects_dir().join(f));
+        }
+        self.publish_event(storage_event(
+            "google.cloud.storage.object.v1.deleted",
+            bucket,
+            name,
+            &obj,
+        ));
+        Ok(())
+    }
+}
+
+/// The object as clients see it (without runform's bookkeeping).
+fn public(mut o: Value) -> Value {
+    if let Value::Object(m) = &mut o {
+        m.remove("runformFile");
+    }
+    o
+}
+
+/// The structured CloudEvent Eventarc delivers for a storage change.
+fn storage_event(ty: &str, bucket: &str, name: &str, obj: &Value) -> Value {
+    json!({
+        "specversion": "1.0",
+        "type": ty,
+        "source": format!("//storage.googleapis.com/projects/_/buckets/{bucket}"),
+        "subject": format!("objects/{name}"),
+        "id": format!("{}", chrono::Utc::now().timestamp_micros()),
+        "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "datacontenttype": "application/json",
+        "bucket": bucket,
+        "data": public(obj.clone()),
+    })
+}
+
+/// MD5 (RFC 1321), for `md5Hash`.
+fn md5(data: &[u8]) -> [u8; 16] {
+    const S: [u32; 64] = [
+        7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5,
+        9, 14, 20, 5, 9, 14, 20, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 6, 10,
+        15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21,
+    ];
+    let k: Vec<u32> = (0..64)
+        .map(|i| ((i as f64 + 1.0).sin().abs() * 4294967296.0) as u32)
+        .collect();
+    let (mut a0, mut b0, mut c0, mut d0) =
+        (0x67452301u32, 0xefcdab89u32, 0x98badcfeu32, 0x10325476u32);
+    let mut msg = data.to_vec();
+    let bits = (data.len() as u64).wrapping_mul(8);
+    msg.push(0x80);
+    while msg.len() % 64 != 56 {
+        msg.push(0);
+    }
+    msg.extend(bits.to_le_bytes());
+    for chunk in msg.chunks(64) {
+        let m: Vec<u32> = chunk
+            .chunks(4)
+            .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+            .collect();
+        let (mut a, mut b, mut c, mut d) = (a0, b0, c0, d0);
+        for i in 0..64 {
+            let (f, g) = match i / 16 {
+                0 => ((b & c) | (!b & d), i),
+                1 => ((d & b) | (!d & c), (5 * i + 1) % 16),
+                2 => (b ^ c ^ d, (3 * i + 5) % 16),
+                _ => (c ^ (b | !d), (7 * i) % 16),
+            };
+            let f = f.wrapping_add(a).wrapping_add(k[i]).wrapping_add(m[g]);
+            a = d;
+            d = c;
+            c = b;
+            b = b.wrapping_add(f.rotate_left(S[i]));
+        }
+        a0 = a0.wrapping_add(a);
+        b0 = b0.wrapping_add(b);
+        c0 = c0.wrapping_add(c);
+        d0 = d0.wrapping_add(d);
+    }
+    let mut out = [0u8; 16];
+    for (i, v) in [a0, b0, c0, d0].iter().enumerate() {
+        out[i * 4..i * 4 + 4].copy_from_slice(&v.to_le_bytes());
+    }
+    out
+}
+
+/// Splits a `multipart/related` upload into (metadata JSON, media content type, media bytes).
+pub fn parse_multipart(
+    content_type: &str,
+    body: &[u8],
+) -> Result<(Value, String, Vec<u8>), String> {
+    let boundary = content_type
+        .split(';')
+        .find_map(|p| p.trim().strip_prefix("boundary="))
+        .map(|b| b.trim_matches('"').to_string())
+        .or_else(|| {
+            // No header: the first line of the body is the delimiter.
+            let first = body.split(|b| *b == b'\n').next()?;
+            let line = String::from_utf8_lossy(first).trim().to_string();
+            line.strip_prefix("--").map(str::to_string)
+        })
+        .ok_or("a multipart upload needs a boundary")?;
+    let delim = format!("--{boundary}").into_bytes();
+    let mut parts = vec![];
+    let mut rest = body;
+    while let Some(i) = find(rest, &delim) {
+        let after = &rest[i + delim.len()..];
+        if after.starts_with(b"--") {
+            break;
+        }
+        let after = after
+            .strip_prefix(b"\r\n")
+            .or_else(|| after.strip_prefix(b"\n"))
+            .unwrap_or(after);
+        let end = find(after, &delim).ok_or("unterminated multipart body")?;
+        let mut part = &after[..end];
+        if part.ends_with(b"\r\n") {
+            part = &part[..part.len() - 2];
+        } else if part.ends_with(b"\n") {
+            part = &part[..part.len() - 1];
+        }
+        parts.push(part);
+        rest = &after[end..];
+    }
+    if parts.len() != 2 {
+        return Err(format!(
+            "a multipart upload has 2 parts (metadata, media), this one has {}",
+            parts.len()
+        ));
+    }
+    let split = |p: &[u8]| -> (String, Vec<u8>) {
+        let (h, b) = match find(p, b"\r\n\r\n") {
+            Some(i) => (&p[..i], &p[i + 4..]),
+            None => match find(p, b"\n\n") {
+                Some(i) => (&p[..i], &p[i + 2..]),
+                None => (&p[..0], p),
+            },
+        };
+        let ct = String::from_utf8_lossy(h)
+            .lines()
+            .find_map(|l| {
+                l.split_once(':')
+                    .filter(|(k, _)| k.trim().eq_ignore_ascii_case("content-type"))
+                    .map(|(_, v)| v.trim().to_string())
+            })
+            .unwrap_or_default();
+        (ct, b.to_vec())
+    };
+    let (_, meta) = split(parts[0]);
+    let (media_ct, media) = split(parts[1]);
+    let meta: Value =
+        serde_json::from_slice(&meta).map_err(|e| format!("the metadata part is not JSON: {e}"))?;
+    Ok((meta, media_ct, media))
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checksums_match_known_values() {
+        assert_eq!(crc32c(b"123456789"), 0xE306_9283);
+        assert_eq!(b64(&md5(b"hello world\n")), "b1kCrCNwJL3QwXbLkwY9xA==");
+        assert_eq!(b64(&md5(b"")), "1B2M2Y8AsgTpgAmY7PhCfg==");
+    }
+
+    #[test]
+    fn multipart_as_python_sends_it() {
+        let body = b"--===============3971443301904751820==\r\ncontent-type: application/json; charset=UTF-8\r\n\r\n{\"name\": \"dir/hello.txt\"}\r\n--===============3971443301904751820==\r\ncontent-type: text/plain\r\n\r\nhello world\r\n--===============3971443301904751820==--";
+        let (meta, ct, media) = parse_multipart(
+            "multipart/related; boundary=\"===============3971443301904751820==\"",
+            body,
+        )
+        .unwrap();
+        assert_eq!(meta["name"], "dir/hello.txt");
+        assert_eq!(ct, "text/plain");
+        assert_eq!(media, b"hello world");
+    }
+}
