@@ -179,6 +179,23 @@ enum LocalCmd {
         #[arg(long, default_value = ".")]
         dir: PathBuf,
     },
+    /// Upload a file to a bucket on the local runtime (emits the storage events Eventarc
+    /// triggers listen to): `runform local upload photo.jpg gs://input-proj/photos/cat.jpg`.
+    Upload {
+        /// The file to upload.
+        file: PathBuf,
+        /// Where: gs://BUCKET/OBJECT (OBJECT defaults to the file's name).
+        to: String,
+        /// Create the bucket first if it does not exist.
+        #[arg(long)]
+        create_bucket: bool,
+        /// Content type (default: from the file extension, else application/octet-stream).
+        #[arg(long)]
+        content_type: Option<String>,
+        /// The stack directory whose local runtime to use.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
 }
 
 fn parse_vars(v: &VarArgs, local: bool) -> anyhow::Result<LoadArgs> {
@@ -357,6 +374,16 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Cmd::Local {
             cmd: LocalCmd::Serve { addr, data, dir },
         } => serve(&addr, data, &dir).await,
+        Cmd::Local {
+            cmd:
+                LocalCmd::Upload {
+                    file,
+                    to,
+                    create_bucket,
+                    content_type,
+                    dir,
+                },
+        } => upload(&file, &to, create_bucket, content_type, &dir).await,
     }
 }
 
@@ -863,6 +890,81 @@ async fn logs_cmd(
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+}
+
+async fn upload(
+    file: &Path,
+    to: &str,
+    create_bucket: bool,
+    content_type: Option<String>,
+    dir: &Path,
+) -> anyhow::Result<i32> {
+    let Some((bucket, object)) = to
+        .strip_prefix("gs://")
+        .map(|r| r.split_once('/').unwrap_or((r, "")))
+    else {
+        bail!("{to:?} is not a gs://BUCKET/OBJECT address");
+    };
+    // Like gsutil cp: an empty object name or one ending in '/' takes the file's name.
+    let object = if object.is_empty() || object.ends_with('/') {
+        let base = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("upload");
+        format!("{object}{base}")
+    } else {
+        object.to_string()
+    };
+    let data = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let ct = content_type.unwrap_or_else(|| {
+        match file
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "jpg" | "jpeg" => "image/jpeg",
+            "png" => "image/png",
+            "txt" => "text/plain",
+            "csv" => "text/csv",
+            "json" => "application/json",
+            _ => "application/octet-stream",
+        }
+        .to_string()
+    });
+    let t = ops::target(dir, true, None).await?;
+    let r = async {
+        if create_bucket {
+            t.client
+                .ensure_bucket(ops::LOCAL_DEFAULT_PROJECT, bucket)
+                .await
+                .with_context(|| format!("creating bucket {bucket}"))?;
+        }
+        let obj = t
+            .client
+            .upload_object(bucket, &object, &ct, data)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}\nhint: create the bucket (or pass --create-bucket)"))?;
+        println!(
+            "Uploaded gs://{bucket}/{object} ({} bytes, generation {}).",
+            obj["size"].as_str().unwrap_or("?"),
+            obj["generation"].as_str().unwrap_or("?")
+        );
+        if let Some(server) = &t.embedded {
+            // No `runform local serve`: the events are delivered by the runtime inside this
+            // command, so wait for what they started (workflows, jobs) before stopping it.
+            eprintln!("(no `runform local serve` is running for this stack: delivering the events here and waiting for what they start)");
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            while server.runtime.busy() {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+        Ok::<i32, anyhow::Error>(0)
+    }
+    .await;
+    t.stop().await;
+    r
 }
 
 async fn serve(addr: &str, data: Option<PathBuf>, dir: &Path) -> anyhow::Result<i32> {

@@ -715,6 +715,71 @@ impl Client {
         Ok(())
     }
 
+    /// Uploads an object (Cloud Storage JSON API, media upload); returns its JSON.
+    pub async fn upload_object(
+        &self,
+        bucket: &str,
+        name: &str,
+        content_type: &str,
+        data: Vec<u8>,
+    ) -> CloudResult<serde_json::Value> {
+        let base = match self.endpoint {
+            Endpoint::Google => "https://storage.googleapis.com".to_string(),
+            Endpoint::Custom(_) => self.run_base.clone(),
+        };
+        let url = format!("{base}/upload/storage/v1/b/{bucket}/o");
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let resp = self
+            .http
+            .post(&url)
+            .query(&[("uploadType", "media"), ("name", name)])
+            .header("content-type", content_type)
+            .body(data)
+            .send()
+            .await
+            .map_err(|e| CloudError::Transport {
+                url: url.clone(),
+                source: e,
+            })?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        if !(200..300).contains(&status) {
+            let e: ErrorBody = serde_json::from_str(&text).unwrap_or_default();
+            return Err(CloudError::Api {
+                method: "POST".into(),
+                url,
+                status,
+                code: e.error.status,
+                message: e.error.message,
+            });
+        }
+        serde_json::from_str(&text).map_err(|e| CloudError::Decode {
+            url,
+            message: e.to_string(),
+        })
+    }
+
+    /// Creates a bucket unless it exists (Cloud Storage JSON API).
+    pub async fn ensure_bucket(&self, project: &str, bucket: &str) -> CloudResult<()> {
+        if self
+            .get_opt::<serde_json::Value>(&self.run_base.clone(), &format!("storage/v1/b/{bucket}"))
+            .await?
+            .is_some()
+        {
+            return Ok(());
+        }
+        let _: serde_json::Value = self
+            .send_to(
+                &self.run_base.clone(),
+                Method::POST,
+                "storage/v1/b",
+                &[("project", project.to_string())],
+                Some(&serde_json::json!({"name": bucket})),
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Is a runform local runtime answering at this endpoint?
     pub async fn health(&self) -> bool {
         self.get::<serde_json::Value>("runform/v1/health", &[])

@@ -579,6 +579,30 @@ async fn http_call(f: &str, args: &Value) -> Result<Value, WfError> {
     Ok(serde_json::json!({"code": code, "headers": headers, "body": body}))
 }
 
+impl Runtime {
+    /// Whether work started here is still going: job executions or workflow executions.
+    pub fn busy(&self) -> bool {
+        if !self
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
+        {
+            return true;
+        }
+        let store = self.store();
+        let names: Vec<String> = store
+            .names_with_prefix(Kind::WorkflowExecution, "")
+            .map(str::to_string)
+            .collect();
+        names.iter().any(|n| {
+            store
+                .get::<WorkflowExecution>(Kind::WorkflowExecution, n)
+                .is_some_and(|e| e.state == "ACTIVE")
+        })
+    }
+}
+
 /// Waits (up to `limit`) for an execution to leave ACTIVE; for tests and `runform`.
 pub async fn wait_workflow_execution(
     rt: &Runtime,

@@ -315,3 +315,71 @@ fn killed_apply_converges_without_duplicates() {
     .unwrap();
     assert_eq!(state["resources"].as_object().unwrap().len(), 40);
 }
+
+#[test]
+fn local_upload_puts_objects_into_the_stacks_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "photo.jpg", "not really a jpeg");
+    let ds = d.to_str().unwrap();
+    // A trailing slash is a folder: the object takes the file's name.
+    let o = runform(
+        d,
+        &[
+            "local",
+            "upload",
+            "--create-bucket",
+            "--dir",
+            ds,
+            "photo.jpg",
+            "gs://input-proj/in/",
+        ],
+    );
+    assert!(
+        text(&o).contains("Uploaded gs://input-proj/in/photo.jpg"),
+        "{}",
+        text(&o)
+    );
+    let o = runform(
+        d,
+        &[
+            "local",
+            "upload",
+            "--dir",
+            ds,
+            "photo.jpg",
+            "gs://input-proj/in/cat.jpg",
+        ],
+    );
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(
+        t.contains("Uploaded gs://input-proj/in/cat.jpg (17 bytes"),
+        "{t}"
+    );
+    let o = runform(
+        d,
+        &[
+            "local",
+            "upload",
+            "--dir",
+            ds,
+            "photo.jpg",
+            "gs://missing-bucket/x.jpg",
+        ],
+    );
+    let t = text(&o);
+    assert!(
+        !o.status.success() && t.contains("bucket does not exist") && t.contains("--create-bucket"),
+        "{t}"
+    );
+    let o = runform(
+        d,
+        &["local", "upload", "--dir", ds, "photo.jpg", "s3://nope/x"],
+    );
+    assert!(
+        !o.status.success() && text(&o).contains("gs://BUCKET/OBJECT"),
+        "{}",
+        text(&o)
+    );
+}
