@@ -393,6 +393,7 @@ pub async fn refresh(
             LiveApi::SchedulerJobs => named(*api, client.list_scheduler_jobs(p, l).await?)?,
             LiveApi::ServiceAccounts => named(*api, client.list_service_accounts(p).await?)?,
             LiveApi::Workflows => named(*api, client.list_workflows(p, l).await?)?,
+            LiveApi::Triggers => named(*api, client.list_triggers(p, l).await?)?,
             // `p` is the job here; a job that does not exist has no policy.
             LiveApi::JobIam => match client.get_iam_policy(p).await {
                 Ok(policy) => vec![(api.key(p), serde_json::value::to_raw_value(&policy)?)],

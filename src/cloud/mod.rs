@@ -60,14 +60,45 @@ pub type CloudResult<T> = Result<T, CloudError>;
 
 const SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
 
+/// Each Google API's base URL (one URL for all of them on an emulator).
+#[derive(Clone, Debug)]
+struct Bases {
+    run: String,
+    scheduler: String,
+    iam: String,
+    workflows: String,
+    eventarc: String,
+}
+
+impl Bases {
+    fn google() -> Bases {
+        let g = |api: &str| format!("https://{api}.googleapis.com");
+        Bases {
+            run: g("run"),
+            scheduler: g("cloudscheduler"),
+            iam: g("iam"),
+            workflows: g("workflows"),
+            eventarc: g("eventarc"),
+        }
+    }
+    fn custom(url: &str) -> Bases {
+        let u = url.trim_end_matches('/').to_string();
+        Bases {
+            run: u.clone(),
+            scheduler: u.clone(),
+            iam: u.clone(),
+            workflows: u.clone(),
+            eventarc: u,
+        }
+    }
+}
+
 /// The REST client, cheap to clone.
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
     run_base: String,
-    scheduler_base: String,
-    iam_base: String,
-    workflows_base: String,
+    bases: Bases,
     auth: Option<Arc<dyn gcp_auth::TokenProvider>>,
     calls: Arc<AtomicU64>,
     poll_initial: Duration,
@@ -88,38 +119,29 @@ impl Client {
                 url: String::new(),
                 source: e,
             })?;
-        let (run_base, scheduler_base, iam_base, workflows_base, auth, poll_initial, poll_max) =
-            match &endpoint {
-                Endpoint::Google => {
-                    let provider = gcp_auth::provider()
-                        .await
-                        .map_err(|e| CloudError::Auth(e.to_string()))?;
-                    (
-                        "https://run.googleapis.com".to_string(),
-                        "https://cloudscheduler.googleapis.com".to_string(),
-                        "https://iam.googleapis.com".to_string(),
-                        "https://workflows.googleapis.com".to_string(),
-                        Some(provider),
-                        Duration::from_millis(500),
-                        Duration::from_secs(10),
-                    )
-                }
-                Endpoint::Custom(url) => (
-                    url.trim_end_matches('/').to_string(),
-                    url.trim_end_matches('/').to_string(),
-                    url.trim_end_matches('/').to_string(),
-                    url.trim_end_matches('/').to_string(),
-                    None,
-                    Duration::from_millis(20),
+        let (bases, auth, poll_initial, poll_max) = match &endpoint {
+            Endpoint::Google => {
+                let provider = gcp_auth::provider()
+                    .await
+                    .map_err(|e| CloudError::Auth(e.to_string()))?;
+                (
+                    Bases::google(),
+                    Some(provider),
                     Duration::from_millis(500),
-                ),
-            };
+                    Duration::from_secs(10),
+                )
+            }
+            Endpoint::Custom(url) => (
+                Bases::custom(url),
+                None,
+                Duration::from_millis(20),
+                Duration::from_millis(500),
+            ),
+        };
         Ok(Client {
             http,
-            run_base,
-            scheduler_base,
-            iam_base,
-            workflows_base,
+            run_base: bases.run.clone(),
+            bases,
             auth,
             calls: Arc::new(AtomicU64::new(0)),
             poll_initial,
@@ -323,7 +345,78 @@ impl Client {
         location: &str,
     ) -> CloudResult<Vec<Box<serde_json::value::RawValue>>> {
         let path = format!("v1/projects/{project}/locations/{location}/jobs");
-        self.list_all_jobs(&self.scheduler_base, &path, 500).await
+        self.list_all_jobs(&self.bases.scheduler, &path, 500).await
+    }
+
+    /// Eventarc triggers in one location.
+    pub async fn list_triggers(
+        &self,
+        project: &str,
+        location: &str,
+    ) -> CloudResult<Vec<Box<serde_json::value::RawValue>>> {
+        let path = format!("v1/projects/{project}/locations/{location}/triggers");
+        self.list_all_jobs(&self.bases.eventarc, &path, 500).await
+    }
+
+    pub async fn get_trigger(&self, name: &str) -> CloudResult<Option<serde_json::Value>> {
+        self.get_opt(&self.bases.eventarc, &format!("v1/{name}"))
+            .await
+    }
+
+    /// Creates a trigger and waits for the operation; returns the trigger.
+    pub async fn create_trigger(
+        &self,
+        parent: &str,
+        id: &str,
+        t: &serde_json::Value,
+    ) -> CloudResult<serde_json::Value> {
+        let base = &self.bases.eventarc;
+        let op: Operation = self
+            .send_to(
+                base,
+                Method::POST,
+                &format!("v1/{parent}/triggers"),
+                &[("triggerId", id.to_string())],
+                Some(t),
+            )
+            .await?;
+        self.wait_operation_on(base, "v1", op, Duration::from_secs(600))
+            .await
+    }
+
+    pub async fn patch_trigger(
+        &self,
+        name: &str,
+        t: &serde_json::Value,
+        mask: &[&str],
+    ) -> CloudResult<serde_json::Value> {
+        let base = &self.bases.eventarc;
+        let op: Operation = self
+            .send_to(
+                base,
+                Method::PATCH,
+                &format!("v1/{name}"),
+                &[("updateMask", mask.join(","))],
+                Some(t),
+            )
+            .await?;
+        self.wait_operation_on(base, "v1", op, Duration::from_secs(600))
+            .await
+    }
+
+    pub async fn delete_trigger(&self, name: &str) -> CloudResult<()> {
+        let base = &self.bases.eventarc;
+        match self
+            .send_to::<(), Operation>(base, Method::DELETE, &format!("v1/{name}"), &[], None)
+            .await
+        {
+            Ok(op) => self
+                .wait_operation_on(base, "v1", op, Duration::from_secs(600))
+                .await
+                .map(|_| ()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Workflows in one location.
@@ -333,7 +426,7 @@ impl Client {
         location: &str,
     ) -> CloudResult<Vec<Box<serde_json::value::RawValue>>> {
         let path = format!("v1/projects/{project}/locations/{location}/workflows");
-        self.list_all_jobs(&self.workflows_base, &path, 500).await
+        self.list_all_jobs(&self.bases.workflows, &path, 500).await
     }
 
     /// Creates a workflow and waits for the operation; returns the workflow.
@@ -345,14 +438,14 @@ impl Client {
     ) -> CloudResult<crate::api::workflows::Workflow> {
         let op: Operation = self
             .send_to(
-                &self.workflows_base,
+                &self.bases.workflows,
                 Method::POST,
                 &format!("v1/{parent}/workflows"),
                 &[("workflowId", id.to_string())],
                 Some(w),
             )
             .await?;
-        let base = self.workflows_base.clone();
+        let base = self.bases.workflows.clone();
         let v = self
             .wait_operation_on(&base, "v1", op, Duration::from_secs(600))
             .await?;
@@ -371,14 +464,14 @@ impl Client {
     ) -> CloudResult<crate::api::workflows::Workflow> {
         let op: Operation = self
             .send_to(
-                &self.workflows_base,
+                &self.bases.workflows,
                 Method::PATCH,
                 &format!("v1/{name}"),
                 &[("updateMask", mask.join(","))],
                 Some(w),
             )
             .await?;
-        let base = self.workflows_base.clone();
+        let base = self.bases.workflows.clone();
         let v = self
             .wait_operation_on(&base, "v1", op, Duration::from_secs(600))
             .await?;
@@ -391,7 +484,7 @@ impl Client {
     pub async fn delete_workflow(&self, name: &str) -> CloudResult<()> {
         match self
             .send_to::<(), Operation>(
-                &self.workflows_base,
+                &self.bases.workflows,
                 Method::DELETE,
                 &format!("v1/{name}"),
                 &[],
@@ -400,7 +493,7 @@ impl Client {
             .await
         {
             Ok(op) => {
-                let base = self.workflows_base.clone();
+                let base = self.bases.workflows.clone();
                 self.wait_operation_on(&base, "v1", op, Duration::from_secs(600))
                     .await
                     .map(|_| ())
@@ -416,7 +509,7 @@ impl Client {
         project: &str,
     ) -> CloudResult<Vec<Box<serde_json::value::RawValue>>> {
         let path = format!("v1/projects/{project}/serviceAccounts");
-        self.list_all_jobs(&self.iam_base, &path, 100).await
+        self.list_all_jobs(&self.bases.iam, &path, 100).await
     }
 
     pub async fn create_service_account(
@@ -425,7 +518,7 @@ impl Client {
         req: &crate::api::iam_admin::CreateServiceAccountRequest,
     ) -> CloudResult<crate::api::iam_admin::ServiceAccount> {
         self.send_to(
-            &self.iam_base,
+            &self.bases.iam,
             Method::POST,
             &format!("v1/projects/{project}/serviceAccounts"),
             &[],
@@ -438,7 +531,7 @@ impl Client {
         &self,
         name: &str,
     ) -> CloudResult<Option<crate::api::iam_admin::ServiceAccount>> {
-        self.get_opt(&self.iam_base, &format!("v1/{name}")).await
+        self.get_opt(&self.bases.iam, &format!("v1/{name}")).await
     }
 
     pub async fn patch_service_account(
@@ -447,7 +540,7 @@ impl Client {
         req: &crate::api::iam_admin::PatchServiceAccountRequest,
     ) -> CloudResult<crate::api::iam_admin::ServiceAccount> {
         self.send_to(
-            &self.iam_base,
+            &self.bases.iam,
             Method::PATCH,
             &format!("v1/{name}"),
             &[],
@@ -459,7 +552,7 @@ impl Client {
     /// `:disable` or `:enable`.
     pub async fn service_account_verb(&self, name: &str, verb: &str) -> CloudResult<()> {
         self.send_to::<_, serde_json::Value>(
-            &self.iam_base,
+            &self.bases.iam,
             Method::POST,
             &format!("v1/{name}:{verb}"),
             &[],
@@ -470,7 +563,7 @@ impl Client {
     }
 
     pub async fn delete_service_account(&self, name: &str) -> CloudResult<()> {
-        self.delete_quiet(&self.iam_base, &format!("v1/{name}"))
+        self.delete_quiet(&self.bases.iam, &format!("v1/{name}"))
             .await
     }
 
@@ -486,7 +579,7 @@ impl Client {
         #[derive(serde::Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Page {
-            #[serde(default, alias = "accounts", alias = "workflows")]
+            #[serde(default, alias = "accounts", alias = "workflows", alias = "triggers")]
             jobs: Vec<Box<serde_json::value::RawValue>>,
             #[serde(default)]
             next_page_token: String,
@@ -515,7 +608,7 @@ impl Client {
         job: &crate::api::scheduler::SchedulerJob,
     ) -> CloudResult<crate::api::scheduler::SchedulerJob> {
         self.send_to(
-            &self.scheduler_base,
+            &self.bases.scheduler,
             Method::POST,
             &format!("v1/{parent}/jobs"),
             &[],
@@ -528,7 +621,7 @@ impl Client {
         &self,
         name: &str,
     ) -> CloudResult<Option<crate::api::scheduler::SchedulerJob>> {
-        self.get_opt(&self.scheduler_base, &format!("v1/{name}"))
+        self.get_opt(&self.bases.scheduler, &format!("v1/{name}"))
             .await
     }
 
@@ -540,7 +633,7 @@ impl Client {
         mask: &[&str],
     ) -> CloudResult<crate::api::scheduler::SchedulerJob> {
         self.send_to(
-            &self.scheduler_base,
+            &self.bases.scheduler,
             Method::PATCH,
             &format!("v1/{name}"),
             &[("updateMask", mask.join(","))],
@@ -550,7 +643,7 @@ impl Client {
     }
 
     pub async fn delete_scheduler_job(&self, name: &str) -> CloudResult<()> {
-        self.delete_quiet(&self.scheduler_base, &format!("v1/{name}"))
+        self.delete_quiet(&self.bases.scheduler, &format!("v1/{name}"))
             .await
     }
 
@@ -561,7 +654,7 @@ impl Client {
         verb: &str,
     ) -> CloudResult<crate::api::scheduler::SchedulerJob> {
         self.send_to(
-            &self.scheduler_base,
+            &self.bases.scheduler,
             Method::POST,
             &format!("v1/{name}:{verb}"),
             &[],

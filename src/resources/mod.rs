@@ -3,6 +3,7 @@
 
 pub mod cloud_run_v2_job;
 pub mod cloud_scheduler_job;
+pub mod eventarc_trigger;
 pub mod job_execution;
 pub mod job_iam;
 pub mod service_account;
@@ -52,6 +53,7 @@ pub enum LiveApi {
     JobIam,
     ServiceAccounts,
     Workflows,
+    Triggers,
 }
 
 impl LiveApi {
@@ -65,6 +67,7 @@ impl LiveApi {
             LiveApi::JobIam => format!("iam:{}", id.split(' ').next().unwrap_or(id)),
             LiveApi::ServiceAccounts => format!("iam.serviceAccounts:{id}"),
             LiveApi::Workflows => format!("workflows:{id}"),
+            LiveApi::Triggers => format!("eventarc:{id}"),
         }
     }
 }
@@ -101,6 +104,7 @@ pub const TYPE_NAMES: &[&str] = &[
     job_iam::POLICY,
     service_account::TYPE,
     workflow::TYPE,
+    eventarc_trigger::TYPE,
     job_execution::TYPE,
 ];
 
@@ -114,6 +118,7 @@ pub fn registry(ty: &str) -> Option<&'static dyn ResourceType> {
         job_iam::POLICY => Some(&job_iam::POLICY_TYPE),
         service_account::TYPE => Some(&service_account::ServiceAccounts),
         workflow::TYPE => Some(&workflow::Workflows),
+        eventarc_trigger::TYPE => Some(&eventarc_trigger::Triggers),
         _ => None,
     }
 }
@@ -128,6 +133,7 @@ pub fn type_info(ty: &str) -> Option<&'static dyn TypeInfo> {
         job_iam::POLICY => Some(&job_iam::POLICY_TYPE),
         service_account::TYPE => Some(&service_account::ServiceAccountType),
         workflow::TYPE => Some(&workflow::WorkflowType),
+        eventarc_trigger::TYPE => Some(&eventarc_trigger::TriggerType),
         _ => None,
     }
 }

@@ -1,0 +1,402 @@
+//! `google_eventarc_trigger`: `name`, `location`, `project`, `matching_criteria` (a set of
+//! `{attribute, value, operator}`; changing it replaces the trigger, as in the provider),
+//! `service_account`, `destination { workflow | http_endpoint { uri } | cloud_run_service {...}
+//! | gke {...} }`, `transport { pubsub { topic } }`, `labels`, `event_data_content_type`
+//! (default `application/json`), `channel` → `uid`, `etag`. The set's order never shows as a
+//! change. The local runtime delivers to `workflow` and `http_endpoint` destinations and
+//! refuses the others when the trigger is created, saying so.
+
+use super::{Ctx, LiveApi, PlanInput, ResourceType, StateEntry};
+use crate::config::schema::*;
+use crate::config::{Provider, ResourceConfig, TypeInfo};
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::plan::{Action, AttrChange, Change};
+use serde_json::{json, Map, Value};
+use std::future::Future;
+use std::pin::Pin;
+
+pub const TYPE: &str = "google_eventarc_trigger";
+
+static CRITERIA: Schema = Schema {
+    attrs: &[
+        req("attribute", Ty::String),
+        req("value", Ty::String),
+        opt("operator", Ty::String),
+    ],
+    blocks: &[],
+};
+static HTTP_ENDPOINT: Schema = Schema {
+    attrs: &[req("uri", Ty::String)],
+    blocks: &[],
+};
+static CLOUD_RUN_SERVICE: Schema = Schema {
+    attrs: &[
+        req("service", Ty::String),
+        opt("path", Ty::String),
+        opt("region", Ty::String),
+    ],
+    blocks: &[],
+};
+static GKE: Schema = Schema {
+    attrs: &[
+        req("cluster", Ty::String),
+        req("location", Ty::String),
+        req("namespace", Ty::String),
+        req("service", Ty::String),
+        opt("path", Ty::String),
+    ],
+    blocks: &[],
+};
+static NETWORK_CONFIG: Schema = Schema {
+    attrs: &[req("network_attachment", Ty::String)],
+    blocks: &[],
+};
+static DESTINATION: Schema = Schema {
+    attrs: &[
+        opt("workflow", Ty::String),
+        opt("cloud_function", Ty::String),
+    ],
+    blocks: &[
+        single("http_endpoint", &HTTP_ENDPOINT),
+        single("cloud_run_service", &CLOUD_RUN_SERVICE),
+        single("gke", &GKE),
+        single("network_config", &NETWORK_CONFIG),
+    ],
+};
+static PUBSUB: Schema = Schema {
+    attrs: &[opt("topic", Ty::String)],
+    blocks: &[],
+};
+static TRANSPORT: Schema = Schema {
+    attrs: &[],
+    blocks: &[single("pubsub", &PUBSUB)],
+};
+pub static SCHEMA: Schema = Schema {
+    attrs: &[
+        meta("name", Ty::String, true),
+        meta("location", Ty::String, false),
+        meta("project", Ty::String, false),
+        opt("service_account", Ty::String),
+        opt("labels", Ty::MapString),
+        opt("event_data_content_type", Ty::String),
+        opt("channel", Ty::String),
+    ],
+    blocks: &[
+        list("matching_criteria", &CRITERIA),
+        single_req("destination", &DESTINATION),
+        single("transport", &TRANSPORT),
+    ],
+};
+
+pub struct TriggerType;
+
+fn s<'a>(v: &'a Value, k: &str) -> &'a str {
+    v.get(k).and_then(Value::as_str).unwrap_or("")
+}
+
+impl TypeInfo for TriggerType {
+    fn schema(&self) -> &'static Schema {
+        &SCHEMA
+    }
+    fn derive(&self, v: &mut Map<String, Value>, provider: &Provider) {
+        for (k, d) in [
+            ("project", &provider.project),
+            ("location", &provider.region),
+        ] {
+            if !v.contains_key(k) {
+                if let Some(d) = d {
+                    v.insert(k.into(), Value::String(d.clone()));
+                }
+            }
+        }
+        let g = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        let id = format!(
+            "projects/{}/locations/{}/triggers/{}",
+            g("project"),
+            g("location"),
+            g("name")
+        );
+        v.insert("id".into(), Value::String(id));
+    }
+    fn computed(&self) -> &'static [&'static str] {
+        &["uid", "etag"]
+    }
+    fn validate(&self, rc: &ResourceConfig, diags: &mut Diagnostics) {
+        let v = &rc.values;
+        let name = s(v, "name");
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            diags.push(Diagnostic::error(
+                format!(
+                    "{}: name {name:?} must be lowercase letters, digits and hyphens",
+                    rc.addr
+                ),
+                Some(rc.span("name")),
+            ));
+        }
+        let criteria = v
+            .get("matching_criteria")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        if !criteria.iter().any(|c| c["attribute"] == "type") {
+            diags.push(
+                Diagnostic::error(
+                    format!("{}: matching_criteria needs one with attribute = \"type\"", rc.addr),
+                    Some(rc.span("matching_criteria")),
+                )
+                .with_hint("e.g. matching_criteria { attribute = \"type\" value = \"google.cloud.storage.object.v1.finalized\" }"),
+            );
+        }
+        for (i, c) in criteria.iter().enumerate() {
+            let op = s(c, "operator");
+            if !op.is_empty() && op != "match-path-pattern" {
+                diags.push(Diagnostic::error(
+                    format!(
+                        "{}: operator {op:?} is not supported (only \"match-path-pattern\")",
+                        rc.addr
+                    ),
+                    Some(rc.span(&format!("matching_criteria[{i}].operator"))),
+                ));
+            }
+        }
+        let d = v.get("destination").cloned().unwrap_or_default();
+        let set: Vec<&str> = [
+            "workflow",
+            "http_endpoint",
+            "cloud_run_service",
+            "gke",
+            "cloud_function",
+        ]
+        .into_iter()
+        .filter(|k| d.get(*k).is_some_and(|x| !x.is_null()))
+        .collect();
+        if set.len() != 1 {
+            diags.push(Diagnostic::error(
+                format!("{}: destination needs exactly one of workflow, http_endpoint, cloud_run_service, gke (found {})", rc.addr, set.len()),
+                Some(rc.span("destination")),
+            ));
+        }
+        if set == ["cloud_function"] {
+            diags.push(Diagnostic::error(
+                format!("{}: cloud_function destinations are created by Cloud Functions, not by a trigger", rc.addr),
+                Some(rc.span("destination")),
+            ));
+        }
+        if d.get("network_config").is_some() && set != ["http_endpoint"] {
+            diags.push(Diagnostic::error(
+                format!(
+                    "{}: network_config goes with an http_endpoint destination only",
+                    rc.addr
+                ),
+                Some(rc.span("destination.network_config")),
+            ));
+        }
+    }
+}
+
+/// The API body: criteria become `eventFilters`, sorted so that the set's order is no change.
+fn expand(v: &Value) -> Value {
+    let mut w = to_wire(v, &SCHEMA);
+    if let Value::Object(m) = &mut w {
+        let mut filters: Vec<Value> = m
+            .remove("matchingCriteria")
+            .and_then(|c| c.as_array().cloned())
+            .unwrap_or_default();
+        filters.sort_by_key(|f| f.to_string());
+        m.insert("eventFilters".into(), Value::Array(filters));
+        m.entry("eventDataContentType")
+            .or_insert_with(|| json!("application/json"));
+        m.insert("name".into(), json!(s(v, "id")));
+        if let Some(d) = m.get_mut("destination").and_then(Value::as_object_mut) {
+            if let Some(c) = d.remove("cloudRunService") {
+                d.insert("cloudRun".into(), c);
+            }
+        }
+    }
+    w
+}
+
+/// What the plan compares (output fields and empty values dropped, filters sorted).
+fn comparable(t: &Value) -> Value {
+    let mut filters: Vec<Value> = t["eventFilters"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|mut f| {
+            if f["operator"].as_str() == Some("") {
+                if let Value::Object(m) = &mut f {
+                    m.remove("operator");
+                }
+            }
+            f
+        })
+        .collect();
+    filters.sort_by_key(|f| f.to_string());
+    let empty_map = |x: &Value| if x.is_null() { json!({}) } else { x.clone() };
+    json!({
+        "event_filters": filters,
+        "service_account": t["serviceAccount"].as_str().unwrap_or(""),
+        "destination": t["destination"],
+        "labels": empty_map(&t["labels"]),
+        "event_data_content_type": t["eventDataContentType"].as_str().unwrap_or("application/json"),
+        "channel": t["channel"].as_str().unwrap_or(""),
+        "transport_topic": t.pointer("/transport/pubsub/topic").and_then(Value::as_str).unwrap_or(""),
+    })
+}
+
+pub struct Triggers;
+
+impl ResourceType for Triggers {
+    fn name(&self) -> &'static str {
+        TYPE
+    }
+    fn live_api(&self) -> Option<LiveApi> {
+        Some(LiveApi::Triggers)
+    }
+    fn family(&self, values: &Value) -> Option<(String, String)> {
+        super::family_of_name(s(values, "id"))
+    }
+
+    fn plan(&self, input: PlanInput<'_>) -> Result<Change, String> {
+        let PlanInput {
+            addr,
+            config,
+            state,
+            live,
+            ..
+        } = input;
+        let Some(rc) = config else {
+            return super::plan_removal(addr, TYPE, state, live.is_some());
+        };
+        let v = &rc.values;
+        let mut change = Change::new(addr, TYPE);
+        let id = s(v, "id").to_string();
+        change.new_id = Some(id.clone());
+        change.prior_id = state.map(|st| st.id.clone());
+        change.after = Some(v.clone());
+        change.before = state.map(|st| st.values.to_value());
+        let live: Option<Value> = live
+            .map(|r| serde_json::from_str(r.get()))
+            .transpose()
+            .map_err(|e| format!("the live trigger cannot be read: {e}"))?;
+        let want = comparable(&expand(v));
+        let replace_for = |have: &Value| have["event_filters"] != want["event_filters"];
+        if let Some(pid) = change.prior_id.clone().filter(|p| *p != id) {
+            change.action = Action::Replace;
+            change.reason = Some(format!("{pid} → {id}"));
+            change.attrs.push(AttrChange {
+                path: "id".into(),
+                old: Some(json!(pid)),
+                new: Some(json!(id)),
+            });
+            return Ok(change);
+        }
+        let Some(live) = live else {
+            change.action = Action::Create;
+            return Ok(change);
+        };
+        let have = comparable(&live);
+        change.attrs = super::diff_values(&have, &want);
+        if state.is_none() {
+            if !change.attrs.is_empty() {
+                return Err(format!(
+                    "trigger {id} already exists, differs from this configuration and is not managed by this state; delete it or rename this one"
+                ));
+            }
+            change.adopt = true;
+        }
+        change.action = match (change.attrs.is_empty(), change.adopt) {
+            (true, true) => Action::Adopt,
+            (true, false) => Action::NoOp,
+            _ if replace_for(&have) => {
+                change.reason = Some("matching_criteria cannot be changed in place".into());
+                change.prior_id = Some(id.clone());
+                Action::Replace
+            }
+            _ => Action::Update,
+        };
+        if change.action == Action::Update {
+            let mask: Vec<&str> = [
+                ("service_account", "serviceAccount"),
+                ("destination", "destination"),
+                ("labels", "labels"),
+                ("event_data_content_type", "eventDataContentType"),
+                ("channel", "channel"),
+                ("transport_topic", "transport"),
+            ]
+            .into_iter()
+            .filter(|(k, _)| have.get(*k) != want.get(*k))
+            .map(|(_, w)| w)
+            .collect();
+            change.extra = json!({ "mask": mask });
+        }
+        if change.action == Action::NoOp {
+            change.after = None;
+            change.before = None;
+        }
+        Ok(change)
+    }
+
+    fn apply<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        change: &'a Change,
+    ) -> Pin<Box<dyn Future<Output = Result<Option<StateEntry>, String>> + Send + 'a>> {
+        Box::pin(async move {
+            let c = &ctx.client;
+            let err = |e: crate::cloud::CloudError| e.to_string();
+            match change.action {
+                Action::Forget => return Ok(None),
+                Action::Delete | Action::Replace => {
+                    if let Some(old) = &change.prior_id {
+                        c.delete_trigger(old).await.map_err(err)?;
+                    }
+                    if change.action == Action::Delete {
+                        return Ok(None);
+                    }
+                }
+                _ => {}
+            }
+            let v = change.after.clone().ok_or("no desired values")?;
+            let id = s(&v, "id").to_string();
+            let body = expand(&v);
+            let live = match change.action {
+                Action::Create | Action::Replace => {
+                    let (parent, tid) = id.rsplit_once("/triggers/").ok_or("bad trigger id")?;
+                    c.create_trigger(parent, tid, &body).await.map_err(err)?
+                }
+                Action::Update => {
+                    let mask: Vec<&str> = change
+                        .extra
+                        .get("mask")
+                        .and_then(Value::as_array)
+                        .map(|a| a.iter().filter_map(Value::as_str).collect())
+                        .unwrap_or_default();
+                    c.patch_trigger(&id, &body, &mask).await.map_err(err)?
+                }
+                _ => c
+                    .get_trigger(&id)
+                    .await
+                    .map_err(err)?
+                    .ok_or("trigger not found")?,
+            };
+            let mut values = v.clone();
+            if let Value::Object(m) = &mut values {
+                m.insert("uid".into(), live["uid"].clone());
+                m.insert("etag".into(), live["etag"].clone());
+            }
+            Ok(Some(StateEntry {
+                ty: TYPE.into(),
+                id,
+                values: (&values).into(),
+                deps: vec![],
+                extra: Value::Null,
+            }))
+        })
+    }
+}
