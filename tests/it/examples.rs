@@ -140,3 +140,31 @@ fn db_migration_runs_before_its_dependents_and_a_failure_stops_them() {
         "{t}"
     );
 }
+
+#[test]
+fn image_resize_runs_four_shards_for_an_upload() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    copy_example("image-resize", d);
+    let o = runform(d, &["apply", "--local", "--auto-approve", "."]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(!t.contains("warning"), "{t}");
+    let o = runform(d, &["plan", "--local", "--detailed-exitcode", "."]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    std::fs::write(d.join("photo.jpg"), "jpeg").unwrap();
+    let ds = d.to_str().unwrap();
+    let o = runform(d, &["local", "upload", "--create-bucket", "--dir", ds, "photo.jpg", "gs://input-runform-local/photos/photo.jpg"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = runform(d, &["executions", "--local", "resize"]);
+    let t = text(&o);
+    let exec = t.split_whitespace().find(|w| w.starts_with("resize-")).expect(&t).to_string();
+    let o = runform(d, &["logs", "--local", &exec]);
+    let t = text(&o);
+    for (i, size) in [(0, 64), (1, 128), (2, 256), (3, 512)] {
+        assert!(
+            t.contains(&format!("task {i}: resizing gs://input-runform-local/photos/photo.jpg to {size}px")),
+            "{t}"
+        );
+    }
+}
