@@ -394,6 +394,11 @@ pub async fn refresh(
             LiveApi::ServiceAccounts => named(*api, client.list_service_accounts(p).await?)?,
             LiveApi::Workflows => named(*api, client.list_workflows(p, l).await?)?,
             LiveApi::Triggers => named(*api, client.list_triggers(p, l).await?)?,
+            // `p` is the bucket's name.
+            LiveApi::Buckets => match client.get_bucket(p).await? {
+                Some(b) => vec![(api.key(p), serde_json::value::to_raw_value(&b)?)],
+                None => vec![],
+            },
             // `p` is the job here; a job that does not exist has no policy.
             LiveApi::JobIam => match client.get_iam_policy(p).await {
                 Ok(policy) => vec![(api.key(p), serde_json::value::to_raw_value(&policy)?)],

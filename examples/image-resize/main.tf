@@ -4,7 +4,7 @@
 # CLOUD_RUN_TASK_INDEX (here: one size each).
 #
 #   runform apply --local --auto-approve examples/image-resize
-#   runform local upload --create-bucket --dir examples/image-resize photo.jpg gs://input-runform-local/photos/photo.jpg
+#   runform local upload --dir examples/image-resize photo.jpg gs://input-runform-local/photos/photo.jpg
 #   runform executions --local resize        # then: runform logs --local EXECUTION
 
 provider "google" {
@@ -12,8 +12,11 @@ provider "google" {
   region  = "us-central1"
 }
 
-locals {
-  input_bucket = "input-runform-local"
+resource "google_storage_bucket" "input" {
+  name                        = "input-runform-local"
+  location                    = "us-central1"
+  uniform_bucket_level_access = true
+  force_destroy               = true
 }
 
 # The workflow's identity; it may run (with overrides) this one job, nothing else.
@@ -101,7 +104,7 @@ resource "google_eventarc_trigger" "uploads" {
   }
   matching_criteria {
     attribute = "bucket"
-    value     = local.input_bucket
+    value     = google_storage_bucket.input.name
   }
 
   destination {
@@ -110,5 +113,5 @@ resource "google_eventarc_trigger" "uploads" {
 }
 
 output "upload_to" {
-  value = "gs://${local.input_bucket}/"
+  value = "${google_storage_bucket.input.url}/"
 }

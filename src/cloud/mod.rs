@@ -68,6 +68,7 @@ struct Bases {
     iam: String,
     workflows: String,
     eventarc: String,
+    storage: String,
 }
 
 impl Bases {
@@ -79,6 +80,7 @@ impl Bases {
             iam: g("iam"),
             workflows: g("workflows"),
             eventarc: g("eventarc"),
+            storage: "https://storage.googleapis.com".to_string(),
         }
     }
     fn custom(url: &str) -> Bases {
@@ -88,7 +90,8 @@ impl Bases {
             scheduler: u.clone(),
             iam: u.clone(),
             workflows: u.clone(),
-            eventarc: u,
+            eventarc: u.clone(),
+            storage: u,
         }
     }
 }
@@ -346,6 +349,65 @@ impl Client {
     ) -> CloudResult<Vec<Box<serde_json::value::RawValue>>> {
         let path = format!("v1/projects/{project}/locations/{location}/jobs");
         self.list_all_jobs(&self.bases.scheduler, &path, 500).await
+    }
+
+    pub async fn insert_bucket(
+        &self,
+        project: &str,
+        body: &serde_json::Value,
+    ) -> CloudResult<serde_json::Value> {
+        self.send_to(
+            &self.bases.storage,
+            Method::POST,
+            "storage/v1/b",
+            &[("project", project.to_string())],
+            Some(body),
+        )
+        .await
+    }
+
+    pub async fn patch_bucket(
+        &self,
+        name: &str,
+        body: &serde_json::Value,
+    ) -> CloudResult<serde_json::Value> {
+        self.send_to(
+            &self.bases.storage,
+            Method::PATCH,
+            &format!("storage/v1/b/{name}"),
+            &[],
+            Some(body),
+        )
+        .await
+    }
+
+    pub async fn get_bucket(&self, name: &str) -> CloudResult<Option<serde_json::Value>> {
+        self.get_opt(&self.bases.storage, &format!("storage/v1/b/{name}"))
+            .await
+    }
+
+    /// Deletes a bucket; with `force`, its objects first (as `force_destroy` does).
+    pub async fn delete_bucket(&self, name: &str, force: bool) -> CloudResult<()> {
+        if force {
+            let list: serde_json::Value = self
+                .send_to::<(), _>(
+                    &self.bases.storage,
+                    Method::GET,
+                    &format!("storage/v1/b/{name}/o"),
+                    &[],
+                    None,
+                )
+                .await?;
+            for o in list["items"].as_array().into_iter().flatten() {
+                let obj = o["name"].as_str().unwrap_or("");
+                let enc =
+                    percent_encoding::utf8_percent_encode(obj, percent_encoding::NON_ALPHANUMERIC);
+                self.delete_quiet(&self.bases.storage, &format!("storage/v1/b/{name}/o/{enc}"))
+                    .await?;
+            }
+        }
+        self.delete_quiet(&self.bases.storage, &format!("storage/v1/b/{name}"))
+            .await
     }
 
     /// Eventarc triggers in one location.

@@ -7,6 +7,7 @@ pub mod eventarc_trigger;
 pub mod job_execution;
 pub mod job_iam;
 pub mod service_account;
+pub mod storage_bucket;
 pub mod workflow;
 
 use crate::api::run::{last_segment, Execution};
@@ -54,6 +55,8 @@ pub enum LiveApi {
     ServiceAccounts,
     Workflows,
     Triggers,
+    /// One bucket, read by its (global) name.
+    Buckets,
 }
 
 impl LiveApi {
@@ -68,6 +71,7 @@ impl LiveApi {
             LiveApi::ServiceAccounts => format!("iam.serviceAccounts:{id}"),
             LiveApi::Workflows => format!("workflows:{id}"),
             LiveApi::Triggers => format!("eventarc:{id}"),
+            LiveApi::Buckets => format!("gcs:{id}"),
         }
     }
 }
@@ -105,6 +109,7 @@ pub const TYPE_NAMES: &[&str] = &[
     service_account::TYPE,
     workflow::TYPE,
     eventarc_trigger::TYPE,
+    storage_bucket::TYPE,
     job_execution::TYPE,
 ];
 
@@ -119,6 +124,7 @@ pub fn registry(ty: &str) -> Option<&'static dyn ResourceType> {
         service_account::TYPE => Some(&service_account::ServiceAccounts),
         workflow::TYPE => Some(&workflow::Workflows),
         eventarc_trigger::TYPE => Some(&eventarc_trigger::Triggers),
+        storage_bucket::TYPE => Some(&storage_bucket::Buckets),
         _ => None,
     }
 }
@@ -134,6 +140,7 @@ pub fn type_info(ty: &str) -> Option<&'static dyn TypeInfo> {
         service_account::TYPE => Some(&service_account::ServiceAccountType),
         workflow::TYPE => Some(&workflow::WorkflowType),
         eventarc_trigger::TYPE => Some(&eventarc_trigger::TriggerType),
+        storage_bucket::TYPE => Some(&storage_bucket::BucketType),
         _ => None,
     }
 }

@@ -76,6 +76,10 @@ fn storage_route(
                 &rt.list_buckets(q.get("project").map(String::as_str).unwrap_or(""))?,
             )),
             ("json", "GET", ["b", b]) => Ok(json(&rt.get_bucket(&dec(b))?)),
+            ("json", "PATCH", ["b", b]) => {
+                let v: serde_json::Value = body_as(body)?;
+                Ok(json(&rt.patch_bucket(&dec(b), &v)?))
+            }
             ("json", "DELETE", ["b", b]) => {
                 rt.delete_bucket(&dec(b))?;
                 Ok(empty())

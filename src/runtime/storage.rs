@@ -133,6 +133,34 @@ impl Runtime {
         Ok(json!({"kind": "storage#buckets", "items": items}))
     }
 
+    /// PATCH: labels, versioning, lifecycle, storageClass, iamConfiguration from the body.
+    pub fn patch_bucket(&self, name: &str, patch: &Value) -> ApiResult<Value> {
+        let mut b = self.get_bucket(name)?;
+        for k in [
+            "labels",
+            "versioning",
+            "lifecycle",
+            "storageClass",
+            "iamConfiguration",
+        ] {
+            if let Some(v) = patch.get(k) {
+                b[k] = v.clone();
+            }
+        }
+        let mg: u64 = b["metageneration"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1)
+            + 1;
+        b["metageneration"] = json!(mg.to_string());
+        let mut etag = vec![0x08];
+        varint(mg, &mut etag);
+        b["etag"] = json!(b64(&etag));
+        b["updated"] = json!(millis());
+        self.store().put(Kind::Bucket, name, &b)?;
+        Ok(b)
+    }
+
     pub fn delete_bucket(&self, name: &str) -> ApiResult<()> {
         self.get_bucket(name)?;
         if self

@@ -154,17 +154,36 @@ fn image_resize_runs_four_shards_for_an_upload() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     std::fs::write(d.join("photo.jpg"), "jpeg").unwrap();
     let ds = d.to_str().unwrap();
-    let o = runform(d, &["local", "upload", "--create-bucket", "--dir", ds, "photo.jpg", "gs://input-runform-local/photos/photo.jpg"]);
+    let o = runform(
+        d,
+        &[
+            "local",
+            "upload",
+            "--dir",
+            ds,
+            "photo.jpg",
+            "gs://input-runform-local/photos/photo.jpg",
+        ],
+    );
     assert!(o.status.success(), "{}", text(&o));
     let o = runform(d, &["executions", "--local", "resize"]);
     let t = text(&o);
-    let exec = t.split_whitespace().find(|w| w.starts_with("resize-")).expect(&t).to_string();
+    let exec = t
+        .split_whitespace()
+        .find(|w| w.starts_with("resize-"))
+        .expect(&t)
+        .to_string();
     let o = runform(d, &["logs", "--local", &exec]);
     let t = text(&o);
     for (i, size) in [(0, 64), (1, 128), (2, 256), (3, 512)] {
         assert!(
-            t.contains(&format!("task {i}: resizing gs://input-runform-local/photos/photo.jpg to {size}px")),
+            t.contains(&format!(
+                "task {i}: resizing gs://input-runform-local/photos/photo.jpg to {size}px"
+            )),
             "{t}"
         );
     }
+    // force_destroy: destroy removes the bucket with its object.
+    let o = runform(d, &["destroy", "--local", "--auto-approve", "."]);
+    assert!(o.status.success(), "{}", text(&o));
 }

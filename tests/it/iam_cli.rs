@@ -316,3 +316,53 @@ fn service_account_create_update_and_validation() {
         "{t}"
     );
 }
+
+#[test]
+fn storage_bucket_create_update_and_destroy_rules() {
+    let cfg = |labels: &str, force: bool| {
+        format!(
+            "provider \"google\" {{\n  project = \"proj\"\n}}\nresource \"google_storage_bucket\" \"b\" {{\n  name = \"runform-test-bucket\"\n  location = \"us-central1\"\n  force_destroy = {force}\n  labels = {{ {labels} }}\n  versioning {{\n    enabled = true\n  }}\n}}\n"
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    super::write(d, "main.tf", &cfg("team = \"a\"", false));
+    let o = runform(d, &["apply", "--local", "--auto-approve", "."]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = runform(d, &["plan", "--local", "--detailed-exitcode", "."]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    super::write(d, "main.tf", &cfg("team = \"b\"", false));
+    let o = runform(d, &["plan", "--local", "--detailed-exitcode", "."]);
+    let t = text(&o);
+    assert!(
+        o.status.code() == Some(2) && t.contains("labels.team") && t.contains("updated in-place"),
+        "{t}"
+    );
+    let o = runform(d, &["apply", "--local", "--auto-approve", "."]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = runform(d, &["plan", "--local", "--detailed-exitcode", "."]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // An object in it: destroy refuses without force_destroy, and says how.
+    super::write(d, "f.txt", "x");
+    let ds = d.to_str().unwrap();
+    let o = runform(
+        d,
+        &[
+            "local",
+            "upload",
+            "--dir",
+            ds,
+            "f.txt",
+            "gs://runform-test-bucket/f.txt",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = runform(d, &["destroy", "--local", "--auto-approve", "."]);
+    let t = text(&o);
+    assert!(!o.status.success() && t.contains("force_destroy"), "{t}");
+    super::write(d, "main.tf", &cfg("team = \"b\"", true));
+    let o = runform(d, &["apply", "--local", "--auto-approve", "."]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = runform(d, &["destroy", "--local", "--auto-approve", "."]);
+    assert!(o.status.success(), "{}", text(&o));
+}
