@@ -76,3 +76,18 @@ async fn google_cloud_scheduler_python_client_works_against_the_runtime() {
         assert!(stdout.contains(step), "missing step {step}: {stdout}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn google_cloud_eventarc_python_client_works_against_the_runtime() {
+    let stdout = run_script("eventarc_check.py", "google.cloud.eventarc_v1").await;
+    for step in [
+        "create ok",
+        "get ok",
+        "list ok",
+        "update ok",
+        "errors ok",
+        "delete ok",
+    ] {
+        assert!(stdout.contains(step), "missing step {step}: {stdout}");
+    }
+}
