@@ -4,6 +4,7 @@
 mod cli;
 use cli as cli_support;
 mod examples;
+mod http_targets;
 mod iam_cli;
 mod python;
 mod runtime;
