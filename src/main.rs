@@ -14,8 +14,11 @@ fn main() {
     // blocks while it builds values, and this keeps its peak memory near what is live
     // (10,000-job no-op plan: ~148 -> ~126 MiB, bench/run.py; a delay of 0 costs time).
     // SAFETY: a plain option setter, called before any other thread exists.
-    unsafe {
-        libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 1);
+    // MIMALLOC_PURGE_DELAY in the environment still wins (for measuring).
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        unsafe {
+            libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 1);
+        }
     }
     let cli = runform::cli::Cli::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread()
