@@ -9,6 +9,15 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
+/// A `{jobs[], nextPageToken}` page whose jobs are stored JSON text.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawJobsPage {
+    pub jobs: Vec<Box<serde_json::value::RawValue>>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub next_page_token: String,
+}
+
 pub(crate) const PAGE_DEFAULT: usize = 100;
 pub(crate) const PAGE_MAX: usize = 1000;
 
@@ -287,23 +296,33 @@ impl Runtime {
             .ok_or_else(|| not_found("JOB", name))
     }
 
+    /// One page of jobs. The stored JSON text is passed through as it is (no parse and
+    /// re-serialise per job): listing 10,000 jobs is the bulk of a large refresh.
     pub fn list_jobs(
         &self,
         parent: &str,
         page_size_q: Option<&str>,
         token: Option<&str>,
-    ) -> ApiResult<ListJobsResponse> {
+    ) -> ApiResult<RawJobsPage> {
         let limit = page_size(page_size_q)?;
         let after = page_token_decode(token)?;
         let prefix = format!("{parent}/jobs/");
         let store = self.store();
-        let (jobs, more): (Vec<Job>, bool) =
+        let (jobs, more): (Vec<Box<serde_json::value::RawValue>>, bool) =
             store.page(Kind::Job, &prefix, after.as_deref(), limit);
         let next_page_token = match (more, jobs.last()) {
-            (true, Some(last)) => page_token_encode(&last.name),
+            (true, Some(last)) => {
+                #[derive(serde::Deserialize)]
+                struct Named {
+                    name: String,
+                }
+                let n: Named = serde_json::from_str(last.get())
+                    .map_err(|e| ApiError::new(Code::Internal, e.to_string()))?;
+                page_token_encode(&n.name)
+            }
             _ => String::new(),
         };
-        Ok(ListJobsResponse {
+        Ok(RawJobsPage {
             jobs,
             next_page_token,
         })
