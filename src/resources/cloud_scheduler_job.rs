@@ -459,12 +459,7 @@ impl ResourceType for Scheduler {
                             }
                         }
                         Action::Update => {
-                            let mask: Vec<&str> = change
-                                .extra
-                                .get("mask")
-                                .and_then(Value::as_array)
-                                .map(|a| a.iter().filter_map(Value::as_str).collect())
-                                .unwrap_or_default();
+                            let mask = super::mask_of(change);
                             if mask.is_empty() {
                                 client
                                     .get_scheduler_job(&id)

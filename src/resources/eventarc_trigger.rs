@@ -274,12 +274,8 @@ impl ResourceType for Triggers {
             return super::plan_removal(addr, TYPE, state, live.is_some());
         };
         let v = &rc.values;
-        let mut change = Change::new(addr, TYPE);
+        let mut change = super::change_for(addr, TYPE, rc, state);
         let id = s(v, "id").to_string();
-        change.new_id = Some(id.clone());
-        change.prior_id = state.map(|st| st.id.clone());
-        change.after = Some(v.clone());
-        change.before = state.map(|st| st.values.to_value());
         let live: Option<Value> = live
             .map(|r| serde_json::from_str(r.get()))
             .transpose()
@@ -371,12 +367,7 @@ impl ResourceType for Triggers {
                     c.create_trigger(parent, tid, &body).await.map_err(err)?
                 }
                 Action::Update => {
-                    let mask: Vec<&str> = change
-                        .extra
-                        .get("mask")
-                        .and_then(Value::as_array)
-                        .map(|a| a.iter().filter_map(Value::as_str).collect())
-                        .unwrap_or_default();
+                    let mask = super::mask_of(change);
                     c.patch_trigger(&id, &body, &mask).await.map_err(err)?
                 }
                 _ => c

@@ -168,6 +168,36 @@ pub fn plan_removal(
     Ok(change)
 }
 
+/// The update mask a plan recorded in `extra.mask` (wire field names).
+pub fn mask_of(change: &crate::plan::Change) -> Vec<&str> {
+    change
+        .extra
+        .get("mask")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+/// A change for a configured address with its ids and values filled in (the common start of
+/// every type's plan).
+pub fn change_for(
+    addr: &str,
+    ty: &str,
+    rc: &crate::config::ResourceConfig,
+    state: Option<&StateEntry>,
+) -> crate::plan::Change {
+    let mut change = crate::plan::Change::new(addr, ty);
+    change.new_id = rc
+        .values
+        .get("id")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    change.prior_id = state.map(|st| st.id.clone());
+    change.after = Some(rc.values.clone());
+    change.before = state.map(|st| st.values.to_value());
+    change
+}
+
 /// `(project, location)` of a `projects/P/locations/L/...` name, as a refresh family.
 pub fn family_of_name(name: &str) -> Option<(String, String)> {
     crate::api::run::project_location(name).map(|(p, l)| (p.to_string(), l.to_string()))

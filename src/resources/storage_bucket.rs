@@ -177,12 +177,8 @@ impl ResourceType for Buckets {
             return super::plan_removal(addr, TYPE, state, live.is_some());
         };
         let v = &rc.values;
-        let mut change = Change::new(addr, TYPE);
+        let mut change = super::change_for(addr, TYPE, rc, state);
         let id = s(v, "id").to_string();
-        change.new_id = Some(id.clone());
-        change.prior_id = state.map(|st| st.id.clone());
-        change.after = Some(v.clone());
-        change.before = state.map(|st| st.values.to_value());
         let live: Option<Value> = live
             .map(|r| serde_json::from_str(r.get()))
             .transpose()

@@ -186,16 +186,12 @@ impl ResourceType for Workflows {
             return super::plan_removal(addr, TYPE, state, live.is_some());
         };
         let v = &rc.values;
-        let mut change = Change::new(addr, TYPE);
+        let mut change = super::change_for(addr, TYPE, rc, state);
         let id = s(v, "id").to_string();
-        change.new_id = Some(id.clone());
-        change.prior_id = state.map(|st| st.id.clone());
         let live: Option<Workflow> = live
             .map(|r| serde_json::from_str(r.get()))
             .transpose()
             .map_err(|e| format!("the live workflow cannot be read: {e}"))?;
-        change.after = Some(v.clone());
-        change.before = state.map(|st| st.values.to_value());
         if let Some(pid) = change.prior_id.clone().filter(|p| *p != id) {
             change.action = Action::Replace;
             change.reason = Some(format!("{pid} → {id}"));
@@ -269,12 +265,7 @@ impl ResourceType for Workflows {
                     c.create_workflow(parent, wf, &body).await.map_err(err)?
                 }
                 Action::Update => {
-                    let mask: Vec<&str> = change
-                        .extra
-                        .get("mask")
-                        .and_then(Value::as_array)
-                        .map(|a| a.iter().filter_map(Value::as_str).collect())
-                        .unwrap_or_default();
+                    let mask = super::mask_of(change);
                     c.patch_workflow(&id, &body, &mask).await.map_err(err)?
                 }
                 _ => {
