@@ -342,3 +342,20 @@ mod tests {
         assert_eq!(ErrorBody::new(Code::Aborted, "x").error.code, 409);
     }
 }
+
+/// `task_count` → `taskCount`.
+pub fn camel(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut up = false;
+    for c in s.chars() {
+        if c == '_' {
+            up = true;
+        } else if up {
+            out.extend(c.to_uppercase());
+            up = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

@@ -12,6 +12,7 @@ pub mod iam;
 pub mod iam_admin;
 pub mod run;
 pub mod scheduler;
+pub mod storage;
 pub mod workflows;
 
 pub use common::*;

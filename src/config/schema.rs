@@ -108,22 +108,7 @@ pub const fn list(name: &'static str, body: &'static Schema) -> BlockSchema {
     }
 }
 
-/// `task_count` → `taskCount`.
-pub fn camel(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut up = false;
-    for c in s.chars() {
-        if c == '_' {
-            up = true;
-        } else if up {
-            out.extend(c.to_uppercase());
-            up = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
+pub use crate::api::common::camel;
 
 /// `taskCount` → `task_count`.
 pub fn snake(s: &str) -> String {

@@ -88,7 +88,7 @@ impl TypeInfo for BucketType {
     fn validate(&self, rc: &ResourceConfig, diags: &mut Diagnostics) {
         let name = s(&rc.values, "name");
         if !name.contains(crate::config::UNKNOWN_START) {
-            if let Err(e) = crate::runtime::storage::check_bucket_name(name) {
+            if let Err(e) = crate::api::storage::check_bucket_name(name) {
                 diags.push(Diagnostic::error(
                     format!("{}: {e}", rc.addr),
                     Some(rc.span("name")),

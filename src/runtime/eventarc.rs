@@ -173,7 +173,7 @@ impl Runtime {
             mask.split(',').map(|f| f.trim().to_string()).collect()
         };
         for f in fields {
-            let key = crate::config::schema::camel(&f);
+            let key = crate::api::common::camel(&f);
             if ["name", "uid", "createTime", "updateTime", "etag"].contains(&key.as_str()) {
                 continue;
             }

@@ -248,7 +248,13 @@ impl Runtime {
         } else {
             update_mask
                 .split(',')
-                .map(|p| p.trim().split('.').map(camel).collect::<Vec<_>>().join("."))
+                .map(|p| {
+                    p.trim()
+                        .split('.')
+                        .map(crate::api::common::camel)
+                        .collect::<Vec<_>>()
+                        .join(".")
+                })
                 .collect()
         };
         for p in &paths {
@@ -684,23 +690,6 @@ fn backoff(j: &SchedulerJob, n: u32) -> chrono::Duration {
         min * 2f64.powi(doublings as i32) * f64::from(k - doublings + 1)
     };
     chrono::Duration::milliseconds((secs.min(max) * 1000.0) as i64)
-}
-
-/// Converts `http_target` to `httpTarget` (update masks may use either).
-fn camel(s: &str) -> String {
-    let mut out = String::new();
-    let mut up = false;
-    for c in s.chars() {
-        if c == '_' {
-            up = true;
-        } else if up {
-            out.push(c.to_ascii_uppercase());
-            up = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 fn set_pointer(root: &mut serde_json::Value, ptr: &str, v: Option<serde_json::Value>) {

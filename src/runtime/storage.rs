@@ -6,6 +6,7 @@
 
 use super::store::Kind;
 use super::{ApiError, ApiResult, Runtime};
+use crate::api::storage::check_bucket_name;
 use crate::api::Code;
 use base64::Engine;
 use serde_json::{json, Value};
@@ -54,21 +55,6 @@ fn gcs_error(code: u16, message: impl Into<String>) -> ApiError {
         _ => Code::InvalidArgument,
     };
     ApiError::new(c, message)
-}
-
-/// Bucket names: 3-63 of `[a-z0-9._-]`, starting and ending with a letter or digit.
-pub fn check_bucket_name(name: &str) -> Result<(), String> {
-    let ok = (3..=63).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("bucket name {name:?} must be 3-63 lowercase letters, digits, '.', '_' or '-', starting and ending with a letter or digit"))
-    }
 }
 
 impl Runtime {
