@@ -308,6 +308,23 @@ pub struct Binding {
     pub condition: Option<Value>,
 }
 
+/// `task_count` → `taskCount`.
+pub fn camel(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut up = false;
+    for c in s.chars() {
+        if c == '_' {
+            up = true;
+        } else if up {
+            out.extend(c.to_uppercase());
+            up = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,21 +358,4 @@ mod tests {
         assert_eq!(e.error.status, "FAILED_PRECONDITION");
         assert_eq!(ErrorBody::new(Code::Aborted, "x").error.code, 409);
     }
-}
-
-/// `task_count` → `taskCount`.
-pub fn camel(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut up = false;
-    for c in s.chars() {
-        if c == '_' {
-            up = true;
-        } else if up {
-            out.extend(c.to_uppercase());
-            up = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
