@@ -168,6 +168,28 @@ pub fn plan_removal(
     Ok(change)
 }
 
+/// The common first step of apply: forget, delete, or delete before re-creating (replace).
+/// Returns `true` when the change is complete and nothing is to be created.
+pub async fn remove_first<Fut>(
+    change: &crate::plan::Change,
+    delete: impl FnOnce(String) -> Fut,
+) -> Result<bool, String>
+where
+    Fut: Future<Output = Result<(), String>>,
+{
+    use crate::plan::Action;
+    match change.action {
+        Action::Forget => Ok(true),
+        Action::Delete | Action::Replace => {
+            if let Some(old) = change.prior_id.clone() {
+                delete(old).await?;
+            }
+            Ok(change.action == Action::Delete)
+        }
+        _ => Ok(false),
+    }
+}
+
 /// The update mask a plan recorded in `extra.mask` (wire field names).
 pub fn mask_of(change: &crate::plan::Change) -> Vec<&str> {
     change

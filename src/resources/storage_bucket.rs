@@ -253,19 +253,14 @@ impl ResourceType for Buckets {
                     .and_then(Value::as_bool)
                     .unwrap_or(false)
             };
-            match change.action {
-                Action::Forget => return Ok(None),
-                Action::Delete | Action::Replace => {
-                    if let Some(old) = &change.prior_id {
-                        c.delete_bucket(old, force(&change.before))
+            if super::remove_first(change, |old| async move {
+                c.delete_bucket(&old, force(&change.before))
                             .await
-                            .map_err(|e| format!("{e}\nhint: a bucket with objects is deleted only with force_destroy = true"))?;
-                    }
-                    if change.action == Action::Delete {
-                        return Ok(None);
-                    }
-                }
-                _ => {}
+                            .map_err(|e| format!("{e}\nhint: a bucket with objects is deleted only with force_destroy = true"))
+            })
+            .await?
+            {
+                return Ok(None);
             }
             let v = change.after.clone().ok_or("no desired values")?;
             let body = expand(&v);

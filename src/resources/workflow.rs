@@ -244,17 +244,12 @@ impl ResourceType for Workflows {
         Box::pin(async move {
             let c = &ctx.client;
             let err = |e: crate::cloud::CloudError| e.to_string();
-            match change.action {
-                Action::Forget => return Ok(None),
-                Action::Delete | Action::Replace => {
-                    if let Some(old) = &change.prior_id {
-                        c.delete_workflow(old).await.map_err(err)?;
-                    }
-                    if change.action == Action::Delete {
-                        return Ok(None);
-                    }
-                }
-                _ => {}
+            if super::remove_first(change, |old| async move {
+                c.delete_workflow(&old).await.map_err(err)
+            })
+            .await?
+            {
+                return Ok(None);
             }
             let v = change.after.clone().ok_or("no desired values")?;
             let id = s(&v, "id").to_string();
