@@ -6,6 +6,11 @@ use std::process::Command;
 
 /// Runs `tests/python/SCRIPT` against a fresh runtime; returns its stdout.
 async fn run_script(script: &str, module: &str) -> String {
+    run_script_env(script, module, false).await
+}
+
+/// With `storage_host`, STORAGE_EMULATOR_HOST points Google's storage client at the runtime.
+async fn run_script_env(script: &str, module: &str, storage_host: bool) -> String {
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
     let probe = Command::new(&python)
         .args(["-c", &format!("import {module}")])
@@ -27,10 +32,12 @@ async fn run_script(script: &str, module: &str) -> String {
     let script = format!("{}/tests/python/{script}", env!("CARGO_MANIFEST_DIR"));
     let url = server.url();
     let out = tokio::task::spawn_blocking(move || {
-        Command::new(python)
-            .args([&script, &url, "pyproj", "europe-west1"])
-            .output()
-            .unwrap()
+        let mut cmd = Command::new(python);
+        cmd.args([&script, &url, "pyproj", "europe-west1"]);
+        if storage_host {
+            cmd.env("STORAGE_EMULATOR_HOST", &url);
+        }
+        cmd.output().unwrap()
     })
     .await
     .unwrap();
@@ -85,6 +92,21 @@ async fn google_cloud_eventarc_python_client_works_against_the_runtime() {
         "get ok",
         "list ok",
         "update ok",
+        "errors ok",
+        "delete ok",
+    ] {
+        assert!(stdout.contains(step), "missing step {step}: {stdout}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn google_cloud_storage_python_client_works_against_the_runtime() {
+    let stdout = run_script_env("storage_check.py", "google.cloud.storage", true).await;
+    for step in [
+        "bucket ok",
+        "upload ok",
+        "download ok",
+        "list ok",
         "errors ok",
         "delete ok",
     ] {
