@@ -60,21 +60,19 @@ pub fn load_stack(
     };
     let (mut stack, mut diags, sources) = crate::config::load(dir, &opts);
     if let Some(s) = &mut stack {
-        add_target_dependencies(s);
+        let jobs = job_addresses(s);
+        add_target_dependencies(s, &jobs);
         crate::resources::job_iam::check_conflicts(s, &mut diags);
         check_scheduler_grants(s, &mut diags);
-        check_workflow_grants(s, &mut diags);
+        check_workflow_grants(s, &jobs, &mut diags);
     }
     let ok = !diags.has_errors();
     (stack.filter(|_| ok), diags, sources)
 }
 
-/// Warns when a workflow's source names a Cloud Run job of this configuration that its service
-/// account, as far as the configuration shows, may not run (with overrides when the source
-/// sends them).
-fn check_workflow_grants(stack: &Stack, diags: &mut Diagnostics) {
-    use crate::api::iam;
-    let jobs: BTreeMap<String, String> = stack
+/// The Cloud Run jobs of the configuration: full name → address.
+fn job_addresses(stack: &Stack) -> BTreeMap<String, String> {
+    stack
         .resources
         .iter()
         .filter(|r| r.ty == crate::resources::cloud_run_v2_job::TYPE)
@@ -84,7 +82,14 @@ fn check_workflow_grants(stack: &Stack, diags: &mut Diagnostics) {
                 r.addr.clone(),
             )
         })
-        .collect();
+        .collect()
+}
+
+/// Warns when a workflow's source names a Cloud Run job of this configuration that its service
+/// account, as far as the configuration shows, may not run (with overrides when the source
+/// sends them).
+fn check_workflow_grants(stack: &Stack, jobs: &BTreeMap<String, String>, diags: &mut Diagnostics) {
+    use crate::api::iam;
     for rc in stack
         .resources
         .iter()
@@ -113,7 +118,7 @@ fn check_workflow_grants(stack: &Stack, diags: &mut Diagnostics) {
         if src.contains("overrides") {
             needed.push(iam::RUN_WITH_OVERRIDES);
         }
-        for job in crate::resources::workflow::jobs_named_in(src, &jobs) {
+        for job in crate::resources::workflow::jobs_named_in(src, jobs) {
             for perm in &needed {
                 if crate::resources::job_iam::configured_grant(stack, &job, &member, perm)
                     == Some(false)
@@ -209,22 +214,11 @@ fn check_scheduler_grants(stack: &Stack, diags: &mut Diagnostics) {
 /// A scheduler whose URI names a Cloud Run job of this configuration by its literal URL, or an
 /// IAM resource naming one by its literal name, depends on that job (a reference expression
 /// already makes the edge).
-fn add_target_dependencies(stack: &mut Stack) {
-    let jobs: BTreeMap<String, String> = stack
-        .resources
-        .iter()
-        .filter(|r| r.ty == crate::resources::cloud_run_v2_job::TYPE)
-        .map(|r| {
-            (
-                crate::resources::cloud_run_v2_job::id_of(&r.values),
-                r.addr.clone(),
-            )
-        })
-        .collect();
+fn add_target_dependencies(stack: &mut Stack, jobs: &BTreeMap<String, String>) {
     use crate::resources::job_iam;
     for rc in &mut stack.resources {
         let deps: Vec<String> = if rc.ty == crate::resources::cloud_scheduler_job::TYPE {
-            crate::resources::cloud_scheduler_job::targets_in(&jobs, &rc.values)
+            crate::resources::cloud_scheduler_job::targets_in(jobs, &rc.values)
                 .into_iter()
                 .collect()
         } else if [job_iam::MEMBER, job_iam::BINDING, job_iam::POLICY].contains(&rc.ty.as_str()) {
@@ -238,7 +232,7 @@ fn add_target_dependencies(stack: &mut Stack) {
                 .get("source_contents")
                 .and_then(serde_json::Value::as_str)
                 .unwrap_or("");
-            crate::resources::workflow::jobs_named_in(src, &jobs)
+            crate::resources::workflow::jobs_named_in(src, jobs)
                 .iter()
                 .filter_map(|id| jobs.get(id).cloned())
                 .collect()

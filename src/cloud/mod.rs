@@ -338,7 +338,7 @@ impl Client {
         page_size: usize,
     ) -> CloudResult<Vec<Box<serde_json::value::RawValue>>> {
         let path = format!("v2/projects/{project}/locations/{location}/jobs");
-        self.list_all_jobs(&self.run_base, &path, page_size).await
+        self.list_all(&self.run_base, &path, page_size).await
     }
 
     /// Cloud Scheduler jobs in one location (pages of at most 500, the API's maximum).
@@ -348,7 +348,7 @@ impl Client {
         location: &str,
     ) -> CloudResult<Vec<Box<serde_json::value::RawValue>>> {
         let path = format!("v1/projects/{project}/locations/{location}/jobs");
-        self.list_all_jobs(&self.bases.scheduler, &path, 500).await
+        self.list_all(&self.bases.scheduler, &path, 500).await
     }
 
     pub async fn insert_bucket(
@@ -417,7 +417,7 @@ impl Client {
         location: &str,
     ) -> CloudResult<Vec<Box<serde_json::value::RawValue>>> {
         let path = format!("v1/projects/{project}/locations/{location}/triggers");
-        self.list_all_jobs(&self.bases.eventarc, &path, 500).await
+        self.list_all(&self.bases.eventarc, &path, 500).await
     }
 
     pub async fn get_trigger(&self, name: &str) -> CloudResult<Option<serde_json::Value>> {
@@ -488,7 +488,7 @@ impl Client {
         location: &str,
     ) -> CloudResult<Vec<Box<serde_json::value::RawValue>>> {
         let path = format!("v1/projects/{project}/locations/{location}/workflows");
-        self.list_all_jobs(&self.bases.workflows, &path, 500).await
+        self.list_all(&self.bases.workflows, &path, 500).await
     }
 
     /// Creates a workflow and waits for the operation; returns the workflow.
@@ -571,7 +571,7 @@ impl Client {
         project: &str,
     ) -> CloudResult<Vec<Box<serde_json::value::RawValue>>> {
         let path = format!("v1/projects/{project}/serviceAccounts");
-        self.list_all_jobs(&self.bases.iam, &path, 100).await
+        self.list_all(&self.bases.iam, &path, 100).await
     }
 
     pub async fn create_service_account(
@@ -632,7 +632,7 @@ impl Client {
     /// Follows `nextPageToken` through a `{jobs[] | accounts[], nextPageToken}` list. Each job stays JSON
     /// text until the planner reads it: a 10,000-job refresh then costs megabytes, not a
     /// tree of small allocations per job.
-    async fn list_all_jobs(
+    async fn list_all(
         &self,
         base: &str,
         path: &str,

@@ -636,10 +636,7 @@ impl ResourceType for Job {
         let mut desired = expand(&rc.values)?;
         let prior_id = state.map(|s| s.id.clone());
         change.prior_id = prior_id.clone();
-        let live_job: Option<Job_> = live
-            .map(|v| serde_json::from_str::<Job_>(v.get()))
-            .transpose()
-            .map_err(|e| format!("the live job returned by the API cannot be read: {e}"))?;
+        let live_job: Option<Job_> = super::read_live(live, "job")?;
         match (&prior_id, &live_job) {
             (Some(pid), _) if *pid != new_id => {
                 change.action = Action::Replace;

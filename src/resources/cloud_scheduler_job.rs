@@ -343,12 +343,7 @@ impl ResourceType for Scheduler {
         let desired = expand(&rc.values)?;
         let prior_id = state.map(|s| s.id.clone());
         change.prior_id = prior_id.clone();
-        let live_job: Option<SchedulerJob> = live
-            .map(|v| serde_json::from_str(v.get()))
-            .transpose()
-            .map_err(|e| {
-                format!("the live scheduler job returned by the API cannot be read: {e}")
-            })?;
+        let live_job: Option<SchedulerJob> = super::read_live(live, "scheduler job")?;
         let body = || serde_json::to_value(&desired).map_err(|e| e.to_string());
         if let Some(pid) = prior_id.as_ref().filter(|p| **p != new_id) {
             change.action = Action::Replace;

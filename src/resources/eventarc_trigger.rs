@@ -276,10 +276,7 @@ impl ResourceType for Triggers {
         let v = &rc.values;
         let mut change = super::change_for(addr, TYPE, rc, state);
         let id = s(v, "id").to_string();
-        let live: Option<Value> = live
-            .map(|r| serde_json::from_str(r.get()))
-            .transpose()
-            .map_err(|e| format!("the live trigger cannot be read: {e}"))?;
+        let live: Option<Value> = super::read_live(live, "trigger")?;
         let want = comparable(&expand(v));
         let replace_for = |have: &Value| have["event_filters"] != want["event_filters"];
         if let Some(pid) = change.prior_id.clone().filter(|p| *p != id) {

@@ -282,10 +282,7 @@ impl ResourceType for JobIam {
             live,
             ..
         } = input;
-        let live_policy: Option<Policy> =
-            live.map(|v| serde_json::from_str(v.get()))
-                .transpose()
-                .map_err(|e| format!("the job's IAM policy cannot be read: {e}"))?;
+        let live_policy: Option<Policy> = super::read_live(live, "job's IAM policy")?;
         let Some(rc) = config else {
             return super::plan_removal(addr, self.type_name(), state, live_policy.is_some());
         };

@@ -190,6 +190,16 @@ where
     }
 }
 
+/// Reads the refreshed live object (JSON text) as `T`; the error names `what`.
+pub fn read_live<T: serde::de::DeserializeOwned>(
+    live: Option<&serde_json::value::RawValue>,
+    what: &str,
+) -> Result<Option<T>, String> {
+    live.map(|v| serde_json::from_str(v.get()))
+        .transpose()
+        .map_err(|e| format!("the live {what} returned by the API cannot be read: {e}"))
+}
+
 /// The update mask a plan recorded in `extra.mask` (wire field names).
 pub fn mask_of(change: &crate::plan::Change) -> Vec<&str> {
     change

@@ -159,10 +159,7 @@ impl ResourceType for ServiceAccounts {
         let id = s(v, "id").to_string();
         change.new_id = Some(id.clone());
         change.prior_id = state.map(|st| st.id.clone());
-        let live: Option<ServiceAccount> = live
-            .map(|r| serde_json::from_str(r.get()))
-            .transpose()
-            .map_err(|e| format!("the live service account cannot be read: {e}"))?;
+        let live: Option<ServiceAccount> = super::read_live(live, "service account")?;
         if let Some(pid) = change.prior_id.clone().filter(|p| *p != id) {
             change.action = Action::Replace;
             change.reason = Some(format!("{pid} → {id}"));

@@ -179,10 +179,7 @@ impl ResourceType for Buckets {
         let v = &rc.values;
         let mut change = super::change_for(addr, TYPE, rc, state);
         let id = s(v, "id").to_string();
-        let live: Option<Value> = live
-            .map(|r| serde_json::from_str(r.get()))
-            .transpose()
-            .map_err(|e| format!("the live bucket cannot be read: {e}"))?;
+        let live: Option<Value> = super::read_live(live, "bucket")?;
         let want = comparable(&expand(v));
         if let Some(pid) = change.prior_id.clone().filter(|p| *p != id) {
             change.action = Action::Replace;

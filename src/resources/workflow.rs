@@ -188,10 +188,7 @@ impl ResourceType for Workflows {
         let v = &rc.values;
         let mut change = super::change_for(addr, TYPE, rc, state);
         let id = s(v, "id").to_string();
-        let live: Option<Workflow> = live
-            .map(|r| serde_json::from_str(r.get()))
-            .transpose()
-            .map_err(|e| format!("the live workflow cannot be read: {e}"))?;
+        let live: Option<Workflow> = super::read_live(live, "workflow")?;
         if let Some(pid) = change.prior_id.clone().filter(|p| *p != id) {
             change.action = Action::Replace;
             change.reason = Some(format!("{pid} → {id}"));

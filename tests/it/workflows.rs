@@ -43,6 +43,33 @@ main:
         return: ${job_execution}
 "#;
 
+/// The job the sample workflow runs: it prints the file it was given.
+fn create_target_job(rt: &std::sync::Arc<runform::runtime::Runtime>, parent: &str) {
+    let mut j = Job::default();
+    j.template.template.max_retries = Some(0);
+    j.template.template.containers.push(Container {
+        image: "busybox".into(),
+        command: vec![
+            "/bin/sh".into(),
+            "-c".into(),
+            "echo processing $INPUT_BUCKET/$INPUT_FILE".into(),
+        ],
+        ..Default::default()
+    });
+    rt.create_job(parent, "parallel-job", j, false).unwrap();
+}
+
+/// Lets the workflow's account run `job` with overrides.
+fn grant_workflow(rt: &runform::runtime::Runtime, job: &str) {
+    let mut p = rt.get_policy(job).unwrap();
+    p.bindings.push(runform::api::Binding {
+        role: "roles/run.jobsExecutorWithOverrides".into(),
+        members: vec!["serviceAccount:wf@proj.iam.gserviceaccount.com".into()],
+        condition: None,
+    });
+    rt.set_policy(job, p).unwrap();
+}
+
 async fn call(
     c: &reqwest::Client,
     method: reqwest::Method,
@@ -62,18 +89,7 @@ async fn googles_sample_workflow_runs_the_job_as_its_service_account() {
     let rt = server.runtime.clone();
     let base = server.url();
     let parent = "projects/proj/locations/us-central1";
-    let mut j = Job::default();
-    j.template.template.max_retries = Some(0);
-    j.template.template.containers.push(Container {
-        image: "busybox".into(),
-        command: vec![
-            "/bin/sh".into(),
-            "-c".into(),
-            "echo processing $INPUT_BUCKET/$INPUT_FILE".into(),
-        ],
-        ..Default::default()
-    });
-    rt.create_job(parent, "parallel-job", j, false).unwrap();
+    create_target_job(&rt, parent);
 
     let c = reqwest::Client::new();
     let (code, op) = call(
@@ -117,16 +133,7 @@ async fn googles_sample_workflow_runs_the_job_as_its_service_account() {
 
     // Granted (with overrides): the job runs with the event's file and the workflow returns
     // the v1 Execution once it finished.
-    let mut p = rt
-        .get_policy(&format!("{parent}/jobs/parallel-job"))
-        .unwrap();
-    p.bindings.push(runform::api::Binding {
-        role: "roles/run.jobsExecutorWithOverrides".into(),
-        members: vec!["serviceAccount:wf@proj.iam.gserviceaccount.com".into()],
-        condition: None,
-    });
-    rt.set_policy(&format!("{parent}/jobs/parallel-job"), p)
-        .unwrap();
+    grant_workflow(&rt, &format!("{parent}/jobs/parallel-job"));
     let (_, e) = call(
         &c,
         reqwest::Method::POST,
@@ -248,26 +255,9 @@ async fn an_upload_runs_the_job_through_eventarc_and_the_workflow() {
     let rt = server.runtime.clone();
     let base = server.url();
     let parent = "projects/proj/locations/us-central1";
-    let mut j = Job::default();
-    j.template.template.max_retries = Some(0);
-    j.template.template.containers.push(Container {
-        image: "busybox".into(),
-        command: vec![
-            "/bin/sh".into(),
-            "-c".into(),
-            "echo processing $INPUT_BUCKET/$INPUT_FILE".into(),
-        ],
-        ..Default::default()
-    });
-    rt.create_job(parent, "parallel-job", j, false).unwrap();
+    create_target_job(&rt, parent);
     let job = format!("{parent}/jobs/parallel-job");
-    let mut p = rt.get_policy(&job).unwrap();
-    p.bindings.push(runform::api::Binding {
-        role: "roles/run.jobsExecutorWithOverrides".into(),
-        members: vec!["serviceAccount:wf@proj.iam.gserviceaccount.com".into()],
-        condition: None,
-    });
-    rt.set_policy(&job, p).unwrap();
+    grant_workflow(&rt, &job);
 
     let c = reqwest::Client::new();
     let (code, _) = call(
