@@ -100,7 +100,6 @@ impl Bases {
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
-    run_base: String,
     bases: Bases,
     auth: Option<Arc<dyn gcp_auth::TokenProvider>>,
     calls: Arc<AtomicU64>,
@@ -143,7 +142,6 @@ impl Client {
         };
         Ok(Client {
             http,
-            run_base: bases.run.clone(),
             bases,
             auth,
             calls: Arc::new(AtomicU64::new(0)),
@@ -159,7 +157,7 @@ impl Client {
     }
 
     pub fn base_url(&self) -> &str {
-        &self.run_base
+        &self.bases.run
     }
 
     pub fn is_local(&self) -> bool {
@@ -173,7 +171,7 @@ impl Client {
         query: &[(&str, String)],
         body: Option<&B>,
     ) -> CloudResult<T> {
-        self.send_to(&self.run_base, method, path, query, body)
+        self.send_to(&self.bases.run, method, path, query, body)
             .await
     }
 
@@ -288,7 +286,7 @@ impl Client {
         op: Operation,
         timeout: Duration,
     ) -> CloudResult<serde_json::Value> {
-        self.wait_operation_on(&self.run_base.clone(), "v2", op, timeout)
+        self.wait_operation_on(&self.bases.run.clone(), "v2", op, timeout)
             .await
     }
 
@@ -338,7 +336,7 @@ impl Client {
         page_size: usize,
     ) -> CloudResult<Vec<Box<serde_json::value::RawValue>>> {
         let path = format!("v2/projects/{project}/locations/{location}/jobs");
-        self.list_all(&self.run_base, &path, page_size).await
+        self.list_all(&self.bases.run, &path, page_size).await
     }
 
     /// Cloud Scheduler jobs in one location (pages of at most 500, the API's maximum).
@@ -726,7 +724,7 @@ impl Client {
     }
 
     pub async fn get_job(&self, name: &str) -> CloudResult<Option<Job>> {
-        self.get_opt(&self.run_base, &format!("v2/{name}")).await
+        self.get_opt(&self.bases.run, &format!("v2/{name}")).await
     }
 
     /// Creates a job and waits for the operation (which, with `runExecutionToken`, includes
@@ -880,7 +878,7 @@ impl Client {
     ) -> CloudResult<serde_json::Value> {
         let base = match self.endpoint {
             Endpoint::Google => "https://storage.googleapis.com".to_string(),
-            Endpoint::Custom(_) => self.run_base.clone(),
+            Endpoint::Custom(_) => self.bases.run.clone(),
         };
         let url = format!("{base}/upload/storage/v1/b/{bucket}/o");
         self.calls.fetch_add(1, Ordering::Relaxed);
@@ -917,7 +915,10 @@ impl Client {
     /// Creates a bucket unless it exists (Cloud Storage JSON API).
     pub async fn ensure_bucket(&self, project: &str, bucket: &str) -> CloudResult<()> {
         if self
-            .get_opt::<serde_json::Value>(&self.run_base.clone(), &format!("storage/v1/b/{bucket}"))
+            .get_opt::<serde_json::Value>(
+                &self.bases.run.clone(),
+                &format!("storage/v1/b/{bucket}"),
+            )
             .await?
             .is_some()
         {
@@ -925,7 +926,7 @@ impl Client {
         }
         let _: serde_json::Value = self
             .send_to(
-                &self.run_base.clone(),
+                &self.bases.run.clone(),
                 Method::POST,
                 "storage/v1/b",
                 &[("project", project.to_string())],

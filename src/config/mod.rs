@@ -48,6 +48,21 @@ pub struct Provider {
     pub range: Option<Range>,
 }
 
+impl Provider {
+    /// Fills the provider's `project` (and its region under `region_key`, e.g. `location` or
+    /// `region`) into values that do not set them.
+    pub fn fill_defaults(&self, v: &mut Map<String, Value>, region_key: Option<&str>) {
+        let pairs = [("project", &self.project)]
+            .into_iter()
+            .chain(region_key.map(|k| (k, &self.region)));
+        for (k, d) in pairs {
+            if let (false, Some(d)) = (v.contains_key(k), d) {
+                v.insert(k.to_string(), Value::String(d.clone()));
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ResourceConfig {
     pub addr: String,

@@ -205,11 +205,7 @@ impl TypeInfo for Job {
         validate(rc, diags)
     }
     fn derive(&self, v: &mut Map<String, Value>, provider: &Provider) {
-        if !v.contains_key("project") {
-            if let Some(p) = &provider.project {
-                v.insert("project".into(), Value::String(p.clone()));
-            }
-        }
+        provider.fill_defaults(v, None);
         if !v.contains_key("deletion_protection") {
             v.insert("deletion_protection".into(), Value::Bool(true));
         }

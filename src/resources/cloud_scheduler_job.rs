@@ -80,16 +80,7 @@ impl TypeInfo for SchedulerJobType {
         &SCHEMA
     }
     fn derive(&self, v: &mut Map<String, Value>, provider: &Provider) {
-        if !v.contains_key("project") {
-            if let Some(p) = &provider.project {
-                v.insert("project".into(), Value::String(p.clone()));
-            }
-        }
-        if !v.contains_key("region") {
-            if let Some(r) = &provider.region {
-                v.insert("region".into(), Value::String(r.clone()));
-            }
-        }
+        provider.fill_defaults(v, Some("region"));
         let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
         let id = format!(
             "projects/{}/locations/{}/jobs/{}",

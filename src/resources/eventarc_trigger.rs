@@ -99,16 +99,7 @@ impl TypeInfo for TriggerType {
         &SCHEMA
     }
     fn derive(&self, v: &mut Map<String, Value>, provider: &Provider) {
-        for (k, d) in [
-            ("project", &provider.project),
-            ("location", &provider.region),
-        ] {
-            if !v.contains_key(k) {
-                if let Some(d) = d {
-                    v.insert(k.into(), Value::String(d.clone()));
-                }
-            }
-        }
+        provider.fill_defaults(v, Some("location"));
         let g = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
         let id = format!(
             "projects/{}/locations/{}/triggers/{}",

@@ -167,16 +167,7 @@ impl TypeInfo for JobIam {
         }
     }
     fn derive(&self, v: &mut Map<String, Value>, provider: &Provider) {
-        for (k, d) in [
-            ("project", &provider.project),
-            ("location", &provider.region),
-        ] {
-            if !v.contains_key(k) {
-                if let Some(d) = d {
-                    v.insert(k.into(), Value::String(d.clone()));
-                }
-            }
-        }
+        provider.fill_defaults(v, Some("location"));
         let values = Value::Object(v.clone());
         let job = job_of(&values);
         let id = match self.0 {

@@ -41,11 +41,7 @@ impl TypeInfo for ServiceAccountType {
         &SCHEMA
     }
     fn derive(&self, v: &mut Map<String, Value>, provider: &Provider) {
-        if !v.contains_key("project") {
-            if let Some(p) = &provider.project {
-                v.insert("project".into(), Value::String(p.clone()));
-            }
-        }
+        provider.fill_defaults(v, None);
         let project = v
             .get("project")
             .and_then(Value::as_str)

@@ -69,11 +69,7 @@ impl TypeInfo for BucketType {
         &SCHEMA
     }
     fn derive(&self, v: &mut Map<String, Value>, provider: &Provider) {
-        if !v.contains_key("project") {
-            if let Some(p) = &provider.project {
-                v.insert("project".into(), Value::String(p.clone()));
-            }
-        }
+        provider.fill_defaults(v, None);
         let name = v
             .get("name")
             .and_then(Value::as_str)

@@ -1175,41 +1175,8 @@ mod tests {
         }
     }
 
-    const SAMPLE: &str = r#"
-main:
-  params: [event]
-  steps:
-    - init:
-        assign:
-          - project_id: ${sys.get_env("GOOGLE_CLOUD_PROJECT_ID")}
-          - event_bucket: ${event.data.bucket}
-          - event_file: ${event.data.name}
-          - target_bucket: ${"input-" + project_id}
-          - job_name: parallel-job
-          - job_location: us-central1
-    - check_input_file:
-        switch:
-          - condition: ${event_bucket == target_bucket}
-            next: run_job
-          - condition: true
-            next: end
-    - run_job:
-        call: googleapis.run.v1.namespaces.jobs.run
-        args:
-          name: ${"namespaces/" + project_id + "/jobs/" + job_name}
-          location: ${job_location}
-          body:
-            overrides:
-              containerOverrides:
-                env:
-                  - name: INPUT_BUCKET
-                    value: ${event_bucket}
-                  - name: INPUT_FILE
-                    value: ${event_file}
-        result: job_execution
-    - finish:
-        return: ${job_execution}
-"#;
+    /// Google's published sample (one copy, shared with the integration tests).
+    const SAMPLE: &str = include_str!("../../tests/fixtures/storage-event-sample.yaml");
 
     fn run(src: &str, arg: Value) -> (WfResult<Value>, Vec<(String, Value)>) {
         let host = Fake {
