@@ -22,10 +22,13 @@ pub struct LoadArgs {
 }
 
 /// Loads and validates a stack; the diagnostics carry warnings even on success.
+/// Data sources are read through `client`; without one (validate) what only the API knows
+/// stays unknown.
 pub fn load_stack(
     dir: &Path,
     args: &LoadArgs,
     state: Option<&State>,
+    client: Option<&Client>,
 ) -> (Option<Stack>, Diagnostics, Sources) {
     let mut env: BTreeMap<String, String> = std::env::vars().collect();
     if args.local {
@@ -50,6 +53,10 @@ pub fn load_stack(
                 _ => None,
             })
     };
+    let data = |ty: &str, a: &serde_json::Map<String, serde_json::Value>| match client {
+        None => Ok(crate::resources::data_sources::offline(ty, a)),
+        Some(c) => block_on(crate::resources::data_sources::read(c, ty, a))?,
+    };
     let opts = LoadOptions {
         vars: args.vars.clone(),
         var_files: args.var_files.clone(),
@@ -57,6 +64,7 @@ pub fn load_stack(
         types: &type_info,
         type_names: TYPE_NAMES,
         known: &known,
+        data: &data,
     };
     let (mut stack, mut diags, sources) = crate::config::load(dir, &opts);
     if let Some(s) = &mut stack {
@@ -68,6 +76,31 @@ pub fn load_stack(
     }
     let ok = !diags.has_errors();
     (stack.filter(|_| ok), diags, sources)
+}
+
+/// Runs a future to completion from synchronous code that may itself be inside a runtime
+/// (configuration loading is synchronous; data sources are read over the async client).
+fn block_on<F: std::future::Future + Send>(f: F) -> Result<F::Output, String>
+where
+    F::Output: Send,
+{
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            Ok(tokio::task::block_in_place(|| h.block_on(f)))
+        }
+        _ => std::thread::scope(|s| {
+            s.spawn(|| {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map(|rt| rt.block_on(f))
+                    .map_err(|e| format!("cannot start an async runtime: {e}"))
+            })
+            .join()
+            .map_err(|_| "data source reader failed".to_string())?
+        }),
+    }
 }
 
 /// The Cloud Run jobs of the configuration: full name → address.
@@ -445,7 +478,7 @@ mod tests {
             var_files: vec![],
             local: true,
         };
-        let (stack, diags, sources) = load_stack(dir.path(), &args, None);
+        let (stack, diags, sources) = load_stack(dir.path(), &args, None, None);
         stack.unwrap_or_else(|| panic!("{}", sources.render_all(&diags)))
     }
 

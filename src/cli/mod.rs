@@ -234,7 +234,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     match cli.cmd {
         Cmd::Validate { dir, vars } => {
             let args = parse_vars(&vars, true)?;
-            let (stack, diags, sources) = ops::load_stack(&dir, &args, None);
+            let (stack, diags, sources) = ops::load_stack(&dir, &args, None, None);
             eprint!("{}", sources.render_all(&diags));
             match stack {
                 Some(s) => {
@@ -398,7 +398,7 @@ async fn plan_cmd(
     let state = t.state_file.load()?;
     let t_state = t0.elapsed();
     let m_state = peak_mib();
-    let (stack, diags, sources) = ops::load_stack(dir, args, Some(&state));
+    let (stack, diags, sources) = ops::load_stack(dir, args, Some(&state), Some(&t.client));
     let t_load = t0.elapsed();
     let m_load = peak_mib();
     eprint!("{}", sources.render_all(&diags));

@@ -69,6 +69,8 @@ struct Bases {
     workflows: String,
     eventarc: String,
     storage: String,
+    resourcemanager: String,
+    compute: String,
 }
 
 impl Bases {
@@ -81,6 +83,8 @@ impl Bases {
             workflows: g("workflows"),
             eventarc: g("eventarc"),
             storage: "https://storage.googleapis.com".to_string(),
+            resourcemanager: g("cloudresourcemanager"),
+            compute: g("compute"),
         }
     }
     fn custom(url: &str) -> Bases {
@@ -91,7 +95,9 @@ impl Bases {
             iam: u.clone(),
             workflows: u.clone(),
             eventarc: u.clone(),
-            storage: u,
+            storage: u.clone(),
+            resourcemanager: u.clone(),
+            compute: u,
         }
     }
 }
@@ -937,6 +943,43 @@ impl Client {
     }
 
     /// Is a runform local runtime answering at this endpoint?
+    /// Resource Manager v1 `projects.get` (project number and name).
+    pub async fn get_project(&self, project: &str) -> CloudResult<Option<serde_json::Value>> {
+        let path = format!("/v1/projects/{project}");
+        self.get_opt(&self.bases.resourcemanager.clone(), &path)
+            .await
+    }
+
+    /// Compute v1 `projects.get` (the default compute service account).
+    pub async fn get_compute_project(
+        &self,
+        project: &str,
+    ) -> CloudResult<Option<serde_json::Value>> {
+        let path = format!("/compute/v1/projects/{project}");
+        self.get_opt(&self.bases.compute.clone(), &path).await
+    }
+
+    /// Cloud Storage `projects.serviceAccount.get` (the project's storage service agent).
+    pub async fn get_storage_service_account(
+        &self,
+        project: &str,
+    ) -> CloudResult<Option<serde_json::Value>> {
+        let path = format!("/storage/v1/projects/{project}/serviceAccount");
+        self.get_opt(&self.bases.storage.clone(), &path).await
+    }
+
+    /// An access token for `google_client_config` (empty without auth).
+    pub async fn access_token(&self) -> String {
+        match &self.auth {
+            Some(a) => a
+                .token(&["https://www.googleapis.com/auth/cloud-platform"])
+                .await
+                .map(|t| t.as_str().to_string())
+                .unwrap_or_default(),
+            None => String::new(),
+        }
+    }
+
     pub async fn health(&self) -> bool {
         self.get::<serde_json::Value>("runform/v1/health", &[])
             .await

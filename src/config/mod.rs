@@ -2,9 +2,15 @@
 //! resource type's schema, and validate. Every problem becomes a located diagnostic; all of
 //! them are reported at once.
 
+pub mod address;
+mod eval;
 pub mod funcs;
 pub mod parse;
 pub mod schema;
+pub mod shipped;
+pub mod types;
+
+pub use eval::{data_args, DATA_SOURCES};
 
 use crate::api::ext::ImageMapping;
 use crate::diag::{closest, Diagnostic, Diagnostics, Range, Sources};
@@ -75,6 +81,18 @@ pub struct ResourceConfig {
     pub range: Range,
     /// Addresses this resource depends on (references and `depends_on`).
     pub depends_on: Vec<String>,
+    /// The module instance it belongs to (`module.etl`; empty at the root).
+    pub module: String,
+    /// Its `count` index or `for_each` key, if it has one.
+    pub index: Option<Value>,
+    pub lifecycle: Lifecycle,
+}
+
+/// A resource's `lifecycle` block.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Lifecycle {
+    pub prevent_destroy: bool,
+    pub create_before_destroy: bool,
 }
 
 impl ResourceConfig {
@@ -132,19 +150,35 @@ pub struct LoadOptions<'a> {
     pub type_names: &'a [&'static str],
     /// Attributes already known from state, by address.
     pub known: &'a dyn Fn(&str) -> Option<Map<String, Value>>,
+    /// Reads a data source (type, arguments with the provider's project filled in).
+    pub data: &'a DataReader<'a>,
 }
+
+pub type DataReader<'a> =
+    dyn Fn(&str, &Map<String, Value>) -> Result<Map<String, Value>, String> + 'a;
 
 struct Variable {
     range: Range,
+    /// The type's name (`string`, `list`, `object`...) and its full expression.
     ty: Option<String>,
+    ty_expr: Option<hcl::Expression>,
     default: Option<Value>,
     sensitive: bool,
+    validations: Vec<Validation>,
+}
+
+struct Validation {
+    condition: hcl::Expression,
+    message: hcl::Expression,
+    range: Range,
 }
 
 struct Loader<'a> {
     opts: &'a LoadOptions<'a>,
     sources: Sources,
     diags: Diagnostics,
+    /// Parsed module directories (a module called many times is read once).
+    module_cache: BTreeMap<PathBuf, Vec<RawBlock>>,
 }
 
 /// Loads and evaluates the stack in `dir`. Returns the stack (if no errors), the
@@ -154,6 +188,7 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> (Option<Stack>, Diagnostics, Sour
         opts,
         sources: Sources::default(),
         diags: Diagnostics::default(),
+        module_cache: BTreeMap::new(),
     };
     let blocks = parse::parse_dir(dir, &mut l.sources, &mut l.diags);
     let stack = l.build(dir, blocks);
@@ -164,310 +199,25 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> (Option<Stack>, Diagnostics, Sour
 const META_ARGS: &[&str] = &["depends_on", "provider", "lifecycle", "count", "for_each"];
 
 impl Loader<'_> {
-    fn build(&mut self, dir: &Path, blocks: Vec<RawBlock>) -> Option<Stack> {
-        let mut variables: BTreeMap<String, Variable> = BTreeMap::new();
-        let mut locals: BTreeMap<String, RawAttr> = BTreeMap::new();
-        let mut outputs: BTreeMap<String, RawBlock> = BTreeMap::new();
-        let mut resources: BTreeMap<String, RawBlock> = BTreeMap::new();
-        let mut provider_block: Option<RawBlock> = None;
-        let mut image_blocks = Vec::new();
-
-        for b in blocks {
-            match (b.ty.as_str(), b.labels.len()) {
-                ("terraform", 0) => {}
-                ("provider", 1) if b.labels[0] == "google" || b.labels[0] == "google-beta" => {
-                    if b.labels[0] == "google" || provider_block.is_none() {
-                        provider_block = Some(b);
-                    }
-                }
-                ("provider", 1) => self.diags.push(
-                    Diagnostic::error(format!("provider {:?} is not supported; runform manages Google Cloud resources", b.labels[0]), Some(b.range.clone())),
-                ),
-                ("variable", 1) => {
-                    let v = self.variable_decl(&b);
-                    if variables.insert(b.labels[0].clone(), v).is_some() {
-                        self.diags.error(format!("variable {:?} is declared twice", b.labels[0]), Some(b.range.clone()));
-                    }
-                }
-                ("locals", 0) => {
-                    for a in b.body.attrs {
-                        if locals.contains_key(&a.name) {
-                            self.diags.error(format!("local {:?} is declared twice", a.name), Some(a.range.clone()));
-                        }
-                        locals.insert(a.name.clone(), a);
-                    }
-                }
-                ("output", 1) => {
-                    if outputs.insert(b.labels[0].clone(), b.clone()).is_some() {
-                        self.diags.error(format!("output {:?} is declared twice", b.labels[0]), Some(b.range.clone()));
-                    }
-                }
-                ("resource", 2) => {
-                    let ty = b.labels[0].clone();
-                    if (self.opts.types)(&ty).is_none() {
-                        let mut d = Diagnostic::error(format!("resource type {ty:?} is not supported"), Some(b.range.clone()));
-                        d = match closest(&ty, self.opts.type_names.iter().copied()) {
-                            Some(c) => d.with_hint(format!("did you mean {c:?}?")),
-                            None => d.with_hint(format!("supported types: {}", self.opts.type_names.join(", "))),
-                        };
-                        self.diags.push(d);
-                        continue;
-                    }
-                    let addr = format!("{}.{}", b.labels[0], b.labels[1]);
-                    if let Some(p) = schema_problem_name(&b.labels[1]) {
-                        self.diags.error(format!("resource name {:?} {p}", b.labels[1]), Some(b.range.clone()));
-                    }
-                    if resources.contains_key(&addr) {
-                        self.diags.error(format!("resource {addr} is declared twice"), Some(b.range.clone()));
-                        continue;
-                    }
-                    resources.insert(addr, b);
-                }
-                ("local_image", 1) => image_blocks.push(b),
-                ("data" | "module" | "moved" | "import" | "removed" | "check", _) => self.diags.push(
-                    Diagnostic::error(format!("`{}` blocks are not supported yet", b.ty), Some(b.range.clone()))
-                        .with_hint("this version supports provider, variable, locals, output, resource and local_image blocks"),
-                ),
-                (ty, n) => {
-                    let known = ["terraform", "provider", "variable", "locals", "output", "resource", "local_image"];
-                    let mut d = Diagnostic::error(format!("unexpected block `{ty}` with {n} label(s)"), Some(b.range.clone()));
-                    if let Some(c) = closest(ty, known) {
-                        d = d.with_hint(format!("did you mean `{c}`?"));
-                    }
-                    self.diags.push(d);
-                }
-            }
-        }
-
-        let var_values = self.variable_values(dir, &variables);
-        let mut sensitive_values = Vec::new();
-        for (name, v) in &variables {
-            if v.sensitive {
-                if let Some(val) = var_values.get(name) {
-                    collect_strings(val, &mut sensitive_values);
-                }
-            }
-        }
-
-        // Dependency graph over every named value.
-        let mut graph = Graph::default();
-        let mut node_range: BTreeMap<String, Range> = BTreeMap::new();
-        for (n, v) in &variables {
-            graph.add_node(&format!("var.{n}"));
-            node_range.insert(format!("var.{n}"), v.range.clone());
-        }
-        let known_roots = KnownRoots {
-            variables: &variables,
-            locals: &locals,
-            resources: &resources,
-            types: self.opts.type_names,
-        };
-        for (n, a) in &locals {
-            let node = format!("local.{n}");
-            graph.add_node(&node);
-            node_range.insert(node.clone(), a.range.clone());
-            for dep in self.refs_of_attr(a, &known_roots) {
-                graph.add_edge(&node, &dep);
-            }
-        }
-        let mut explicit_deps: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for (addr, b) in &resources {
-            graph.add_node(addr);
-            node_range.insert(addr.clone(), b.range.clone());
-            let mut deps = BTreeSet::new();
-            self.refs_of_body(&b.body, &known_roots, &mut deps);
-            if let Some(a) = b.body.attr("depends_on") {
-                let mut listed = Vec::new();
-                match &a.expr {
-                    hcl::Expression::Array(items) => {
-                        for it in items {
-                            match traversal_addr(it) {
-                                Some(t) if resources.contains_key(&t) => listed.push(t),
-                                Some(t) => self.diags.error(format!("depends_on names {t}, which is not declared"), Some(a.value_range.clone())),
-                                None => self.diags.error("depends_on entries must be resource references like google_cloud_run_v2_job.etl", Some(a.value_range.clone())),
-                            }
-                        }
-                    }
-                    _ => self.diags.error(
-                        "depends_on must be a list of resource references",
-                        Some(a.value_range.clone()),
-                    ),
-                }
-                deps.extend(listed.iter().cloned());
-                explicit_deps.insert(addr.clone(), listed);
-            }
-            for d in &deps {
-                graph.add_edge(addr, d);
-            }
-        }
-        for (n, b) in &outputs {
-            let node = format!("output.{n}");
-            graph.add_node(&node);
-            node_range.insert(node.clone(), b.range.clone());
-            let mut deps = BTreeSet::new();
-            self.refs_of_body(&b.body, &known_roots, &mut deps);
-            for d in deps {
-                graph.add_edge(&node, &d);
-            }
-        }
-        let order = match graph.toposort() {
-            Ok(o) => o,
-            Err(cycles) => {
-                for c in cycles {
-                    let range = node_range.get(&c[0]).cloned();
-                    self.diags.push(
-                        Diagnostic::error(format!("dependency cycle between {}", c.join(", ")), range)
-                            .with_hint("break the cycle by removing one of the references (or depends_on) between these"),
-                    );
-                }
-                return None;
-            }
-        };
-        if self.diags.has_errors() {
-            return None;
-        }
-
-        // Only values something refers to go into the evaluation context.
-        let referenced: BTreeSet<String> =
-            graph.nodes().flat_map(|n| graph.deps(n)).cloned().collect();
-        let resource_addrs: BTreeSet<String> = resources.keys().cloned().collect();
-        // Evaluate in dependency order.
-        let mut ctx = hcl::eval::Context::new();
-        funcs::declare(&mut ctx);
-        let mut env = Env::default();
-        env.roots.insert("var".into(), json_obj(var_values.clone()));
-        env.roots.insert(
-            "path".into(),
-            serde_json::json!({"module": ".", "root": ".", "cwd": "."}),
-        );
-        env.dirty.insert("var".into());
-        env.dirty.insert("path".into());
-
-        let provider = self.provider(&provider_block, &mut ctx, &mut env);
-        let mut stack = Stack {
-            dir: dir.to_path_buf(),
-            provider,
-            sensitive_values,
-            ..Default::default()
-        };
-        for node in order {
-            if let Some(name) = node.strip_prefix("local.") {
-                let a = &locals[name];
-                if let Some(v) = self.eval(&a.expr, &a.value_range, &mut ctx, &mut env) {
-                    env.set_member("local", name, v);
-                }
-            } else if let Some(name) = node.strip_prefix("output.") {
-                let b = &outputs[name];
-                let value = match b.body.attr("value") {
-                    Some(a) => self
-                        .eval(&a.expr, &a.value_range, &mut ctx, &mut env)
-                        .unwrap_or(Value::Null),
-                    None => {
-                        self.diags.error(
-                            format!("output {name:?} needs a value"),
-                            Some(b.range.clone()),
-                        );
-                        Value::Null
-                    }
-                };
-                let sensitive = b
-                    .body
-                    .attr("sensitive")
-                    .and_then(|a| self.eval(&a.expr, &a.value_range, &mut ctx, &mut env))
-                    .is_some_and(|v| v == Value::Bool(true));
-                stack.outputs.push(OutputConfig {
-                    name: name.to_string(),
-                    value,
-                    sensitive,
-                });
-            } else if let Some(b) = resources.remove(&node) {
-                // Taken out (and dropped after lowering) so that parsed blocks do not pile
-                // up beside their evaluated values.
-                let ty = &b.labels[0];
-                let Some(info) = (self.opts.types)(ty) else {
-                    continue;
-                };
-                let mut spans = BTreeMap::new();
-                let errors_before = self.diags.error_count();
-                let mut values = self.lower(
-                    &b.body,
-                    info.schema(),
-                    "",
-                    &b.range,
-                    &mut spans,
-                    &mut ctx,
-                    &mut env,
-                );
-                info.derive(&mut values, &stack.provider);
-                if referenced.contains(&node) {
-                    let mut obj = values.clone();
-                    let known = (self.opts.known)(&node).unwrap_or_default();
-                    for c in info.computed() {
-                        if !obj.contains_key(*c) {
-                            obj.insert(
-                                c.to_string(),
-                                known
-                                    .get(*c)
-                                    .cloned()
-                                    .unwrap_or_else(|| unknown(&format!("{node}.{c}"))),
-                            );
-                        }
-                    }
-                    env.set_member(ty, &b.labels[1], Value::Object(obj));
-                }
-                let mut deps: BTreeSet<String> = graph
-                    .deps(&node)
-                    .filter(|d| resource_addrs.contains(*d))
-                    .cloned()
-                    .collect();
-                deps.extend(explicit_deps.remove(&node).unwrap_or_default());
-                let mut rc = ResourceConfig {
-                    addr: node.clone(),
-                    ty: ty.clone(),
-                    name: b.labels[1].clone(),
-                    values: Value::Object(values),
-                    spans,
-                    range: b.range.clone(),
-                    depends_on: deps.into_iter().collect(),
-                };
-                // A resource whose arguments did not evaluate is not checked further (its
-                // values are partial; the errors already say what to fix).
-                if self.diags.error_count() == errors_before {
-                    info.validate(&rc, &mut self.diags);
-                }
-                // Spans serve validation only; dropping them here keeps a large stack small.
-                rc.spans = BTreeMap::new();
-                stack.resources.push(rc);
-            }
-        }
-        for b in image_blocks {
-            if let Some(m) = self.image_mapping(dir, &b, &mut ctx, &mut env) {
-                stack.local_images.push(m);
-            }
-        }
-        stack.digest = {
-            use sha2::{Digest, Sha256};
-            let mut h = Sha256::new();
-            for (name, text) in &self.sources.files {
-                h.update(name.as_bytes());
-                h.update(text.as_bytes());
-            }
-            hex::encode(h.finalize())
-        };
-        Some(stack)
-    }
-
     fn variable_decl(&mut self, b: &RawBlock) -> Variable {
         let mut v = Variable {
             range: b.range.clone(),
             ty: None,
+            ty_expr: None,
             default: None,
             sensitive: false,
+            validations: Vec::new(),
         };
         let empty = hcl::eval::Context::new();
         for a in &b.body.attrs {
             match a.name.as_str() {
-                "type" => v.ty = Some(type_name(&a.expr)),
+                "type" => {
+                    v.ty = Some(type_name(&a.expr));
+                    if let Err(e) = types::check_type_expr(&a.expr) {
+                        self.diags.error(e, Some(a.value_range.clone()));
+                    }
+                    v.ty_expr = Some(a.expr.clone());
+                }
                 "default" => match hcl::eval::Evaluate::evaluate(&a.expr, &empty) {
                     Ok(val) => v.default = Some(to_json(&val)),
                     Err(e) => self.diags.error(
@@ -493,10 +243,24 @@ impl Loader<'_> {
             }
         }
         for blk in &b.body.blocks {
-            self.diags.push(Diagnostic::error(
-                format!("`{}` blocks inside variables are not supported yet", blk.ty),
-                Some(blk.range.clone()),
-            ));
+            if blk.ty != "validation" {
+                self.diags.push(Diagnostic::error(
+                    format!("unexpected block `{}` in a variable (only `validation` blocks belong here)", blk.ty),
+                    Some(blk.range.clone()),
+                ));
+                continue;
+            }
+            match (blk.body.attr("condition"), blk.body.attr("error_message")) {
+                (Some(c), Some(m)) => v.validations.push(Validation {
+                    condition: c.expr.clone(),
+                    message: m.expr.clone(),
+                    range: c.value_range.clone(),
+                }),
+                _ => self.diags.error(
+                    "a validation block needs `condition` and `error_message`",
+                    Some(blk.range.clone()),
+                ),
+            }
         }
         v
     }
@@ -581,11 +345,6 @@ impl Loader<'_> {
                     Diagnostic::error(format!("variable {n:?} has no value"), Some(d.range.clone()))
                         .with_hint(format!("give it a default, or pass --var {n}=..., a .tfvars file, or RUNFORM_VAR_{n}")),
                 );
-            } else if let (Some(ty), Some(v)) = (&d.ty, values.get(n)) {
-                if let Some(problem) = type_mismatch(ty, v) {
-                    self.diags
-                        .error(format!("variable {n:?}: {problem}"), Some(d.range.clone()));
-                }
             }
         }
         values
@@ -752,7 +511,7 @@ impl Loader<'_> {
         env: &mut Env,
     ) -> Option<Value> {
         env.sync(expr, ctx);
-        match hcl::eval::Evaluate::evaluate(expr, ctx) {
+        match funcs::evaluate(expr, ctx) {
             Ok(v) => Some(to_json(&v)),
             Err(e) => {
                 let msg = e.to_string();
@@ -776,6 +535,92 @@ impl Loader<'_> {
         }
     }
 
+    /// A body's blocks with `dynamic` blocks expanded: one generated block per element of
+    /// their `for_each`, each with its iterator's name and `{ key, value }`.
+    fn expand_dynamic<'b>(
+        &mut self,
+        body: &'b RawBody,
+        ctx: &mut hcl::eval::Context,
+        env: &mut Env,
+    ) -> Vec<Expanded<'b>> {
+        use std::borrow::Cow;
+        let mut out = Vec::with_capacity(body.blocks.len());
+        for b in &body.blocks {
+            if b.ty != "dynamic" {
+                out.push((Cow::Borrowed(b), None));
+                continue;
+            }
+            let Some(label) = b.labels.first() else {
+                self.diags.push(
+                    Diagnostic::error("a dynamic block needs a label: the block type to generate", Some(b.range.clone()))
+                        .with_hint("e.g. dynamic \"env\" { for_each = var.env; content { name = env.key; value = env.value } }"),
+                );
+                continue;
+            };
+            let it = dynamic_iterator(b);
+            let content = b.body.blocks.iter().find(|x| x.ty == "content");
+            let (Some(fe), Some(content)) = (b.body.attr("for_each"), content) else {
+                self.diags.error(
+                    format!("dynamic {label:?} needs `for_each` and a `content` block"),
+                    Some(b.range.clone()),
+                );
+                continue;
+            };
+            for a in &b.body.attrs {
+                if !matches!(a.name.as_str(), "for_each" | "iterator" | "labels") {
+                    self.diags.error(
+                        format!("unexpected argument {:?} in a dynamic block (for_each, iterator and content belong here)", a.name),
+                        Some(a.range.clone()),
+                    );
+                }
+            }
+            let Some(v) = self.eval(&fe.expr, &fe.value_range, ctx, env) else {
+                continue;
+            };
+            let items: Vec<(Value, Value)> = match v {
+                Value::Array(xs) => xs
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, x)| (Value::from(i), x))
+                    .collect(),
+                // Maps iterate in key order, as in Terraform.
+                Value::Object(m) => {
+                    let mut kv: Vec<(String, Value)> = m.into_iter().collect();
+                    kv.sort_by(|a, b| a.0.cmp(&b.0));
+                    kv.into_iter().map(|(k, x)| (Value::String(k), x)).collect()
+                }
+                Value::Null => Vec::new(),
+                other => {
+                    let msg = if contains_unknown(&other) {
+                        format!(
+                            "dynamic {label:?}: for_each depends on values known only after apply"
+                        )
+                    } else {
+                        format!(
+                            "dynamic {label:?}: for_each needs a list, set or map, got {}",
+                            kind(&other)
+                        )
+                    };
+                    self.diags.error(msg, Some(fe.value_range.clone()));
+                    continue;
+                }
+            };
+            for (k, x) in items {
+                let blk = RawBlock {
+                    ty: label.clone(),
+                    labels: Vec::new(),
+                    body: content.body.clone(),
+                    range: content.range.clone(),
+                };
+                out.push((
+                    Cow::Owned(blk),
+                    Some((it.clone(), serde_json::json!({ "key": k, "value": x }))),
+                ));
+            }
+        }
+        out
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn lower(
         &mut self,
@@ -797,12 +642,6 @@ impl Loader<'_> {
         };
         for a in &body.attrs {
             if path.is_empty() && META_ARGS.contains(&a.name.as_str()) {
-                if matches!(a.name.as_str(), "count" | "for_each") {
-                    self.diags.push(Diagnostic::error(
-                        format!("`{}` is not supported yet", a.name),
-                        Some(a.range.clone()),
-                    ));
-                }
                 continue;
             }
             let Some(attr) = schema.attr(&a.name) else {
@@ -847,20 +686,14 @@ impl Loader<'_> {
             }
         }
         let mut lists: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
-        for b in &body.blocks {
+        let expanded = self.expand_dynamic(body, ctx, env);
+        for (b, iter) in expanded.iter() {
             if path.is_empty() && b.ty == "lifecycle" {
-                self.diags.push(
-                    Diagnostic::error("`lifecycle` blocks are not supported yet", Some(b.range.clone()))
-                        .with_hint("remove it; prevent_destroy, ignore_changes and friends arrive with the full language"),
-                );
                 continue;
             }
-            if b.ty == "dynamic" {
-                self.diags.push(Diagnostic::error(
-                    "`dynamic` blocks are not supported yet",
-                    Some(b.range.clone()),
-                ));
-                continue;
+            // Inside a `dynamic` block's content, its iterator is bound.
+            if let Some((name, v)) = iter {
+                env.set_root(name, v.clone());
             }
             let Some(bs) = schema.block(&b.ty) else {
                 let mut d = if schema.attr(&b.ty).is_some() {
@@ -940,13 +773,18 @@ impl Loader<'_> {
         out
     }
 
-    fn refs_of_attr(&mut self, a: &RawAttr, k: &KnownRoots) -> BTreeSet<String> {
+    fn refs_of_attr(
+        &mut self,
+        a: &RawAttr,
+        k: &KnownRoots,
+        bound: &mut Vec<String>,
+    ) -> BTreeSet<String> {
         let mut out = BTreeSet::new();
         let mut bad = Vec::new();
         collect_refs(
             &a.expr,
-            &mut Vec::new(),
-            &mut |root, second| match k.resolve(root, second) {
+            bound,
+            &mut |root, second, third| match k.resolve(root, second, third) {
                 Ok(Some(n)) => {
                     out.insert(n);
                 }
@@ -960,16 +798,52 @@ impl Loader<'_> {
         out
     }
 
-    fn refs_of_body(&mut self, body: &RawBody, k: &KnownRoots, out: &mut BTreeSet<String>) {
+    fn refs_of_body(
+        &mut self,
+        body: &RawBody,
+        k: &KnownRoots,
+        out: &mut BTreeSet<String>,
+        bound: &mut Vec<String>,
+    ) {
         for a in &body.attrs {
             if a.name == "depends_on" {
                 continue;
             }
-            out.extend(self.refs_of_attr(a, k));
+            out.extend(self.refs_of_attr(a, k, bound));
         }
         for b in &body.blocks {
-            self.refs_of_body(&b.body, k, out);
+            if b.ty == "dynamic" {
+                // The iterator (the block's label, or `iterator = x`) is bound in `content`.
+                let it = dynamic_iterator(b);
+                let n = bound.len();
+                for a in &b.body.attrs {
+                    if a.name != "iterator" {
+                        out.extend(self.refs_of_attr(a, k, bound));
+                    }
+                }
+                bound.push(it);
+                for inner in &b.body.blocks {
+                    self.refs_of_body(&inner.body, k, out, bound);
+                }
+                bound.truncate(n);
+            } else {
+                self.refs_of_body(&b.body, k, out, bound);
+            }
         }
+    }
+}
+
+/// A block after `dynamic` expansion, with the iterator bound in its content.
+type Expanded<'b> = (std::borrow::Cow<'b, RawBlock>, Option<(String, Value)>);
+
+/// Receives (root, first attribute, second attribute) of each reference.
+type RefSink<'f> = dyn FnMut(&str, Option<&str>, Option<&str>) + 'f;
+
+/// The iterator name of a `dynamic` block.
+fn dynamic_iterator(b: &RawBlock) -> String {
+    match b.body.attr("iterator").map(|a| &a.expr) {
+        Some(hcl::Expression::Variable(v)) => v.to_string(),
+        _ => b.labels.first().cloned().unwrap_or_default(),
     }
 }
 
@@ -977,6 +851,8 @@ struct KnownRoots<'a> {
     variables: &'a BTreeMap<String, Variable>,
     locals: &'a BTreeMap<String, RawAttr>,
     resources: &'a BTreeMap<String, RawBlock>,
+    data: &'a BTreeMap<String, RawBlock>,
+    modules: &'a BTreeMap<String, RawBlock>,
     types: &'a [&'static str],
 }
 
@@ -996,37 +872,64 @@ impl RefError {
 }
 
 impl KnownRoots<'_> {
-    /// Maps a reference root (and its first attribute) to a graph node, or explains why it is
-    /// not a valid reference.
-    fn resolve(&self, root: &str, second: Option<&str>) -> Result<Option<String>, RefError> {
+    fn declared(&self, node: &str) -> bool {
+        self.resources.contains_key(node)
+            || self.data.contains_key(node)
+            || self.modules.contains_key(node)
+    }
+
+    /// Maps a reference root (and its first attributes) to a graph node, or explains why it
+    /// is not a valid reference.
+    fn resolve(
+        &self,
+        root: &str,
+        second: Option<&str>,
+        third: Option<&str>,
+    ) -> Result<Option<String>, RefError> {
+        let n = second.unwrap_or("");
+        let undeclared = |what: &str, prefix: &str, names: Vec<&str>| RefError {
+            msg: format!("reference to undeclared {what} {prefix}{n}"),
+            hint: closest(n, names).map(|c| format!("did you mean {prefix}{c}?")),
+        };
         match root {
-            "var" => {
-                let n = second.unwrap_or("");
-                if self.variables.contains_key(n) {
-                    Ok(Some(format!("var.{n}")))
-                } else {
-                    Err(RefError {
-                        msg: format!("reference to undeclared variable var.{n}"),
-                        hint: closest(n, self.variables.keys().map(String::as_str))
-                            .map(|c| format!("did you mean var.{c}?")),
-                    })
-                }
+            "var" if self.variables.contains_key(n) => Ok(Some(format!("var.{n}"))),
+            "var" => Err(undeclared(
+                "variable",
+                "var.",
+                self.variables.keys().map(String::as_str).collect(),
+            )),
+            "local" if self.locals.contains_key(n) => Ok(Some(format!("local.{n}"))),
+            "local" => Err(undeclared(
+                "local value",
+                "local.",
+                self.locals.keys().map(String::as_str).collect(),
+            )),
+            "module" if self.modules.contains_key(&format!("module.{n}")) => {
+                Ok(Some(format!("module.{n}")))
             }
-            "local" => {
-                let n = second.unwrap_or("");
-                if self.locals.contains_key(n) {
-                    Ok(Some(format!("local.{n}")))
+            "module" => Err(undeclared(
+                "module",
+                "module.",
+                self.modules
+                    .keys()
+                    .filter_map(|k| k.strip_prefix("module."))
+                    .collect(),
+            )),
+            "data" => {
+                let node = format!("data.{n}.{}", third.unwrap_or(""));
+                if self.data.contains_key(&node) {
+                    Ok(Some(node))
                 } else {
                     Err(RefError {
-                        msg: format!("reference to undeclared local value local.{n}"),
-                        hint: closest(n, self.locals.keys().map(String::as_str))
-                            .map(|c| format!("did you mean local.{c}?")),
+                        msg: format!("reference to undeclared data source {node}"),
+                        hint: closest(&node, self.data.keys().map(String::as_str))
+                            .map(|c| format!("did you mean {c}?")),
                     })
                 }
             }
             "path" | "terraform" | "each" | "count" | "self" => Ok(None),
             _ => {
-                let addr = format!("{root}.{}", second.unwrap_or(""));
+                let addr = format!("{root}.{n}");
                 if self.resources.contains_key(&addr) {
                     Ok(Some(addr))
                 } else if self.types.contains(&root) {
@@ -1037,13 +940,12 @@ impl KnownRoots<'_> {
                         .collect();
                     Err(RefError {
                         msg: format!("reference to undeclared resource {addr}"),
-                        hint: closest(second.unwrap_or(""), names)
-                            .map(|c| format!("did you mean {root}.{c}?")),
+                        hint: closest(n, names).map(|c| format!("did you mean {root}.{c}?")),
                     })
                 } else {
                     Err(RefError {
                         msg: format!("unknown reference {root:?}"),
-                        hint: Some("references start with var., local., or a resource type such as google_cloud_run_v2_job.".into()),
+                        hint: Some("references start with var., local., data., module., or a resource type such as google_cloud_run_v2_job.".into()),
                     })
                 }
             }
@@ -1051,26 +953,27 @@ impl KnownRoots<'_> {
     }
 }
 
-/// Calls `f(root, first_attr)` for every variable reference in `expr`, skipping names bound by
-/// enclosing `for` expressions.
+/// Calls `f(root, first_attr, second_attr)` for every variable reference in `expr`, skipping
+/// names bound by enclosing `for` expressions.
 fn collect_refs(
     expr: &hcl::Expression,
     bound: &mut Vec<String>,
-    f: &mut dyn FnMut(&str, Option<&str>),
+    f: &mut RefSink,
 ) {
     use hcl::expr::{Operation, TraversalOperator};
     use hcl::Expression as E;
     match expr {
-        E::Variable(v) if !bound.iter().any(|b| b == v.as_str()) => f(v.as_str(), None),
+        E::Variable(v) if !bound.iter().any(|b| b == v.as_str()) => f(v.as_str(), None, None),
         E::Variable(_) => {}
         E::Traversal(t) => {
             if let E::Variable(v) = &t.expr {
                 if !bound.iter().any(|b| b == v.as_str()) {
-                    let second = match t.operators.first() {
+                    let attr = |i: usize| match t.operators.get(i) {
                         Some(TraversalOperator::GetAttr(a)) => Some(a.as_str()),
                         _ => None,
                     };
-                    f(v.as_str(), second);
+                    let second = attr(0);
+                    f(v.as_str(), second, second.and(attr(1)));
                 }
             } else {
                 collect_refs(&t.expr, bound, f);
@@ -1132,7 +1035,7 @@ fn collect_refs(
 fn collect_template_refs(
     elements: &[hcl::template::Element],
     bound: &mut Vec<String>,
-    f: &mut dyn FnMut(&str, Option<&str>),
+    f: &mut RefSink,
 ) {
     use hcl::template::{Directive, Element};
     for el in elements {
@@ -1162,18 +1065,6 @@ fn collect_template_refs(
     }
 }
 
-/// `google_cloud_run_v2_job.etl` from a traversal expression.
-fn traversal_addr(e: &hcl::Expression) -> Option<String> {
-    if let hcl::Expression::Traversal(t) = e {
-        if let (hcl::Expression::Variable(v), Some(hcl::expr::TraversalOperator::GetAttr(a))) =
-            (&t.expr, t.operators.first())
-        {
-            return Some(format!("{}.{}", v.as_str(), a.as_str()));
-        }
-    }
-    None
-}
-
 /// The evaluation environment: root objects (var, local, one per resource type), declared
 /// into the hcl context lazily, only when an expression uses a root that changed.
 #[derive(Default)]
@@ -1183,6 +1074,28 @@ struct Env {
 }
 
 impl Env {
+    fn set_root(&mut self, root: &str, v: Value) {
+        self.roots.insert(root.to_string(), v);
+        self.dirty.insert(root.to_string());
+    }
+
+    /// `data.TYPE.NAME`.
+    fn set_data(&mut self, ty: &str, name: &str, v: Value) {
+        let data = self
+            .roots
+            .entry("data".to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(m) = data {
+            if let Value::Object(t) = m
+                .entry(ty.to_string())
+                .or_insert_with(|| Value::Object(Map::new()))
+            {
+                t.insert(name.to_string(), v);
+            }
+        }
+        self.dirty.insert("data".to_string());
+    }
+
     fn set_member(&mut self, root: &str, name: &str, v: Value) {
         let obj = self
             .roots
@@ -1199,7 +1112,7 @@ impl Env {
             return;
         }
         let mut used = BTreeSet::new();
-        collect_refs(expr, &mut Vec::new(), &mut |root, _| {
+        collect_refs(expr, &mut Vec::new(), &mut |root, _, _| {
             used.insert(root.to_string());
         });
         for r in used {
@@ -1295,18 +1208,6 @@ fn type_name(e: &hcl::Expression) -> String {
         hcl::Expression::FuncCall(f) => f.name.to_string(),
         _ => "any".into(),
     }
-}
-
-fn type_mismatch(ty: &str, v: &Value) -> Option<String> {
-    let ok = match ty {
-        "string" => v.is_string(),
-        "number" => v.is_number(),
-        "bool" => v.is_boolean(),
-        "list" | "set" | "tuple" => v.is_array(),
-        "map" | "object" => v.is_object(),
-        _ => true,
-    };
-    (!ok).then(|| format!("expected a value of type {ty}, got {}", kind(v)))
 }
 
 /// Converts a `--var` string to the declared type (complex types are parsed as HCL).

@@ -3,6 +3,7 @@
 
 pub mod cloud_run_v2_job;
 pub mod cloud_scheduler_job;
+pub mod data_sources;
 pub mod eventarc_trigger;
 pub mod job_execution;
 pub mod job_iam;

@@ -72,6 +72,9 @@ fn storage_route(
                     &v,
                 )?))
             }
+            ("json", "GET", ["projects", p, "serviceAccount"]) => {
+                Ok(json(&super::projects::storage_service_account(&dec(p))))
+            }
             ("json", "GET", ["b"]) => Ok(json(
                 &rt.list_buckets(q.get("project").map(String::as_str).unwrap_or(""))?,
             )),
@@ -203,6 +206,11 @@ async fn route(
     }
     if let Some(rest) = path.strip_prefix("/v1/") {
         return v1(rt, method, rest, q, body).await;
+    }
+    if let (Some(p), "GET") = (path.strip_prefix("/compute/v1/projects/"), method.as_str()) {
+        if !p.is_empty() && !p.contains('/') {
+            return Ok(json(&super::projects::compute_project(p)));
+        }
     }
     let Some(rest) = path.strip_prefix("/v2/") else {
         return Err(ApiError::new(
@@ -368,6 +376,9 @@ async fn v1(
         _ => (rest, None),
     };
     let segs: Vec<&str> = resource.split('/').collect();
+    if let (["projects", p], "GET", None) = (segs.as_slice(), method.as_str(), verb) {
+        return Ok(json(&super::projects::resource_manager_project(p)));
+    }
     if segs.len() >= 3 && segs[0] == "projects" && segs[2] == "serviceAccounts" {
         return service_accounts(rt, method, &segs, verb, q, body);
     }

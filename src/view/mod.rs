@@ -146,7 +146,9 @@ pub fn render_plan(plan: &Plan, style: &Style) -> String {
             "  {} resource {:?} {:?} {{",
             style.paint(color, sym),
             c.ty,
-            c.addr.split_once('.').map(|x| x.1).unwrap_or("")
+            crate::config::address::Address::parse(&c.addr)
+                .map(|a| a.name)
+                .unwrap_or_default()
         );
         match c.action {
             Action::Create | Action::Execute => {

@@ -6,6 +6,7 @@ use cli as cli_support;
 mod examples;
 mod http_targets;
 mod iam_cli;
+mod language;
 mod python;
 mod runtime;
 mod scheduler;
