@@ -307,6 +307,26 @@ pub fn local_dir(stack_dir: &Path) -> PathBuf {
     stack_dir.join(".runform").join("local")
 }
 
+/// The state file of a target: one per endpoint, one for the local runtime, and
+/// `runform.tfstate` beside the configuration for Google.
+pub fn state_path(stack_dir: &Path, local: bool, endpoint: Option<&str>) -> PathBuf {
+    if let Some(url) = endpoint {
+        let key: String = url
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        return stack_dir
+            .join(".runform")
+            .join("endpoints")
+            .join(key)
+            .join("runform.tfstate");
+    }
+    if local {
+        return local_dir(stack_dir).join("runform.tfstate");
+    }
+    stack_dir.join("runform.tfstate")
+}
+
 /// Picks the endpoint: `--endpoint URL`, `--local` (a recorded `runform local serve`, or a
 /// runtime started inside this command with data under `.runform/local/`), or Google.
 pub async fn target(
@@ -316,26 +336,16 @@ pub async fn target(
 ) -> anyhow::Result<Target> {
     if let Some(url) = endpoint {
         let client = Client::new(Endpoint::Custom(url.to_string())).await?;
-        let key: String = url
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-            .collect();
         return Ok(Target {
             client,
-            state_file: StateFile::new(
-                stack_dir
-                    .join(".runform")
-                    .join("endpoints")
-                    .join(key)
-                    .join("runform.tfstate"),
-            ),
+            state_file: StateFile::new(state_path(stack_dir, local, Some(url))),
             label: format!("endpoint {url}"),
             embedded: None,
         });
     }
     if local {
         let dir = local_dir(stack_dir);
-        let state_file = StateFile::new(dir.join("runform.tfstate"));
+        let state_file = StateFile::new(state_path(stack_dir, true, None));
         if let Ok(text) = std::fs::read_to_string(dir.join("server.json")) {
             if let Ok(rec) = serde_json::from_str::<ServerRecord>(&text) {
                 let client = Client::new(Endpoint::Custom(rec.url.clone())).await?;
@@ -368,7 +378,7 @@ pub async fn target(
     let client = Client::new(Endpoint::Google).await?;
     Ok(Target {
         client,
-        state_file: StateFile::new(stack_dir.join("runform.tfstate")),
+        state_file: StateFile::new(state_path(stack_dir, false, None)),
         label: "Google Cloud".into(),
         embedded: None,
     })

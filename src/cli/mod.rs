@@ -158,6 +158,20 @@ enum Cmd {
         #[command(flatten)]
         target: TargetArgs,
     },
+    /// Print outputs from the state: all (`name = value`, sensitive ones hidden), or one by name.
+    Output {
+        name: Option<String>,
+        /// JSON: all outputs as {name: {sensitive, type, value}}, or one output's value.
+        #[arg(long)]
+        json: bool,
+        /// One output's string value without quotes (for shell scripts).
+        #[arg(long)]
+        raw: bool,
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
     /// The bundled local runtime.
     Local {
         #[command(subcommand)]
@@ -232,6 +246,13 @@ fn is_local(t: &TargetArgs) -> bool {
 
 async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     match cli.cmd {
+        Cmd::Output {
+            name,
+            json,
+            raw,
+            dir,
+            target,
+        } => output_cmd(&dir, name.as_deref(), json, raw, &target),
         Cmd::Validate { dir, vars } => {
             let args = parse_vars(&vars, true)?;
             let (stack, diags, sources) = ops::load_stack(&dir, &args, None, None);
@@ -524,7 +545,110 @@ fn write_outputs(state: &mut crate::state::State, stack: &crate::config::Stack) 
         };
         println!("{} = {}", o.name, shown);
         state.outputs.insert(o.name.clone(), v);
+        if o.sensitive {
+            state.sensitive_outputs.insert(o.name.clone());
+        } else {
+            state.sensitive_outputs.remove(&o.name);
+        }
     }
+    // Outputs no longer declared leave the state with the apply.
+    let declared: std::collections::BTreeSet<&str> =
+        stack.outputs.iter().map(|o| o.name.as_str()).collect();
+    state.outputs.retain(|k, _| declared.contains(k.as_str()));
+    state
+        .sensitive_outputs
+        .retain(|k| declared.contains(k.as_str()));
+}
+
+/// Terraform's type notation for a JSON value (for `output --json`).
+fn type_of(v: &serde_json::Value) -> serde_json::Value {
+    use serde_json::{json, Value};
+    match v {
+        Value::Null => json!("dynamic"),
+        Value::Bool(_) => json!("bool"),
+        Value::Number(_) => json!("number"),
+        Value::String(_) => json!("string"),
+        Value::Array(a) => json!(["tuple", a.iter().map(type_of).collect::<Vec<_>>()]),
+        Value::Object(m) => json!([
+            "object",
+            m.iter()
+                .map(|(k, x)| (k.clone(), type_of(x)))
+                .collect::<serde_json::Map<_, _>>()
+        ]),
+    }
+}
+
+/// `runform output [NAME] [--json|--raw]`, read from the target's state.
+fn output_cmd(
+    dir: &Path,
+    name: Option<&str>,
+    json: bool,
+    raw: bool,
+    t: &TargetArgs,
+) -> anyhow::Result<i32> {
+    let path = ops::state_path(dir, t.local, t.endpoint.as_deref());
+    let state = crate::state::StateFile::new(path).load()?;
+    let shown = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => format!("{s:?}"),
+        other => serde_json::to_string_pretty(other).unwrap_or_default(),
+    };
+    match name {
+        Some(n) => {
+            let Some(v) = state.outputs.get(n) else {
+                let mut msg = format!("no output {n:?} in the state");
+                if let Some(c) = crate::diag::closest(n, state.outputs.keys().map(String::as_str)) {
+                    msg.push_str(&format!("\nhint: did you mean {c:?}?"));
+                } else if state.outputs.is_empty() {
+                    msg.push_str(
+                        "\nhint: the state has no outputs; declare `output` blocks and apply",
+                    );
+                }
+                bail!(msg);
+            };
+            // Asked for by name: shown even when sensitive, as Terraform does.
+            if json {
+                println!("{}", serde_json::to_string(v)?);
+            } else if raw {
+                match v {
+                    serde_json::Value::String(s) => println!("{s}"),
+                    serde_json::Value::Number(_) | serde_json::Value::Bool(_) => println!("{v}"),
+                    _ => bail!("--raw prints only strings, numbers and bools; {n:?} is a collection (use --json)"),
+                }
+            } else {
+                println!("{}", shown(v));
+            }
+        }
+        None if json => {
+            let all: serde_json::Map<String, serde_json::Value> = state
+                .outputs
+                .iter()
+                .map(|(k, v)| {
+                    let sensitive = state.sensitive_outputs.contains(k);
+                    (
+                        k.clone(),
+                        serde_json::json!({"sensitive": sensitive, "type": type_of(v), "value": v}),
+                    )
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&all)?);
+        }
+        None => {
+            if raw {
+                bail!("--raw needs an output name");
+            }
+            if state.outputs.is_empty() {
+                eprintln!("No outputs in the state (declare `output` blocks and apply).");
+            }
+            for (k, v) in &state.outputs {
+                if state.sensitive_outputs.contains(k) {
+                    println!("{k} = <sensitive>");
+                } else {
+                    println!("{k} = {}", shown(v));
+                }
+            }
+        }
+    }
+    Ok(0)
 }
 
 fn resolve_outputs(v: &mut serde_json::Value, state: &crate::state::State) {

@@ -955,11 +955,7 @@ impl KnownRoots<'_> {
 
 /// Calls `f(root, first_attr, second_attr)` for every variable reference in `expr`, skipping
 /// names bound by enclosing `for` expressions.
-fn collect_refs(
-    expr: &hcl::Expression,
-    bound: &mut Vec<String>,
-    f: &mut RefSink,
-) {
+fn collect_refs(expr: &hcl::Expression, bound: &mut Vec<String>, f: &mut RefSink) {
     use hcl::expr::{Operation, TraversalOperator};
     use hcl::Expression as E;
     match expr {

@@ -297,6 +297,29 @@ pub fn plan(stack: &Stack, state: &State, live: &Live, destroy: bool) -> Result<
             }
         }
     }
+    // lifecycle { prevent_destroy = true }: any plan that would delete the object fails, as
+    // in Terraform (removing the block from the configuration lifts the protection).
+    for c in &changes {
+        if !matches!(c.action, Action::Delete | Action::Replace) {
+            continue;
+        }
+        if let Some(rc) = stack
+            .resource(&c.addr)
+            .filter(|r| r.lifecycle.prevent_destroy)
+        {
+            diags.push(
+                Diagnostic::error(
+                    format!(
+                        "{}: lifecycle.prevent_destroy forbids this plan, which would {} it",
+                        c.addr,
+                        if c.action == Action::Delete { "destroy" } else { "replace (destroy and re-create)" }
+                    ),
+                    Some(rc.range.clone()),
+                )
+                .with_hint("set prevent_destroy = false (or remove the lifecycle block) if destroying it is intended"),
+            );
+        }
+    }
     if diags.has_errors() {
         return Err(diags);
     }

@@ -104,6 +104,9 @@ pub struct State {
     pub resources: BTreeMap<String, StateEntry>,
     #[serde(default)]
     pub outputs: BTreeMap<String, Value>,
+    /// Outputs declared `sensitive = true` (never printed unless asked for by name).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub sensitive_outputs: std::collections::BTreeSet<String>,
 }
 
 impl State {

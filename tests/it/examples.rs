@@ -5,7 +5,7 @@ use super::cli_support::{runform, text};
 use runform::runtime::{RuntimeConfig, Server};
 use std::path::Path;
 
-fn copy_example(name: &str, to: &Path) {
+pub fn copy_example(name: &str, to: &Path) {
     let src = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("examples")
         .join(name);
@@ -17,7 +17,7 @@ fn copy_example(name: &str, to: &Path) {
     }
 }
 
-async fn cli(dir: &Path, url: &str, args: &[&str]) -> std::process::Output {
+pub async fn cli(dir: &Path, url: &str, args: &[&str]) -> std::process::Output {
     let mut a: Vec<String> = vec![args[0].into(), "--endpoint".into(), url.into()];
     a.extend(args[1..].iter().map(|s| s.to_string()));
     let dir = dir.to_path_buf();

@@ -7,6 +7,7 @@ mod examples;
 mod http_targets;
 mod iam_cli;
 mod language;
+mod modules_cli;
 mod python;
 mod runtime;
 mod scheduler;
