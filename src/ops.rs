@@ -466,11 +466,11 @@ pub fn make_plan(
     stack: &Stack,
     state: &State,
     live: &Live,
-    destroy: bool,
+    opts: &crate::plan::PlanOptions,
     client: &Client,
     label: &str,
 ) -> Result<Plan, Diagnostics> {
-    let mut p = crate::plan::plan(stack, state, live, destroy)?;
+    let mut p = crate::plan::plan(stack, state, live, opts)?;
     p.api_calls = client.calls();
     p.target = label.to_string();
     Ok(p)
@@ -537,7 +537,8 @@ mod tests {
     fn a_large_plan_is_planned_in_parallel_and_keeps_configuration_order() {
         let text: String = (0..700).map(|i| job(&format!("j{i}"), "")).collect();
         let stack = load(&text);
-        let plan = crate::plan::plan(&stack, &State::new(), &Live::new(), false).unwrap();
+        let plan =
+            crate::plan::plan(&stack, &State::new(), &Live::new(), &Default::default()).unwrap();
         let planned: Vec<&str> = plan.changes.iter().map(|c| c.addr.as_str()).collect();
         let declared: Vec<&str> = stack.resources.iter().map(|r| r.addr.as_str()).collect();
         assert_eq!(planned, declared);

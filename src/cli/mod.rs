@@ -46,6 +46,44 @@ struct VarArgs {
     var_files: Vec<PathBuf>,
 }
 
+#[derive(Args, Clone, Default)]
+struct PlanArgs {
+    /// Plan only this address (and what it needs); repeatable. `x` selects all of x's
+    /// instances, `module.m` everything inside the module.
+    #[arg(long = "target", value_name = "ADDR")]
+    targets: Vec<String>,
+    /// Destroy and re-create this resource instance even if nothing changed; repeatable.
+    #[arg(long = "replace", value_name = "ADDR")]
+    replace: Vec<String>,
+    /// Only record what changed outside runform (objects deleted outside leave the state);
+    /// change nothing.
+    #[arg(long)]
+    refresh_only: bool,
+}
+
+impl PlanArgs {
+    fn options(&self, destroy: bool) -> crate::plan::PlanOptions {
+        crate::plan::PlanOptions {
+            destroy,
+            targets: self.targets.clone(),
+            replace: self.replace.clone(),
+            refresh_only: self.refresh_only,
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, clap::ValueEnum)]
+enum PlanFormat {
+    /// The human plan.
+    Text,
+    /// A PR comment: Terraform's summary line, a warning block on destroy/replace, the detail in
+    /// <details> when long, under 65,536 characters.
+    Markdown,
+    /// Terraform's plan JSON (format_version 1.2), with runform's execute actions in
+    /// `runform_executions`.
+    Json,
+}
+
 #[derive(Args, Clone)]
 struct ApplyArgs {
     /// Apply without asking for confirmation.
@@ -81,6 +119,11 @@ enum Cmd {
         #[arg(long)]
         destroy: bool,
         #[command(flatten)]
+        select: PlanArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: PlanFormat,
+        #[command(flatten)]
         target: TargetArgs,
     },
     /// Plan (or load a saved plan) and apply it.
@@ -93,6 +136,8 @@ enum Cmd {
         #[command(flatten)]
         how: ApplyArgs,
         #[command(flatten)]
+        select: PlanArgs,
+        #[command(flatten)]
         target: TargetArgs,
     },
     /// Delete everything the state holds, in reverse dependency order.
@@ -103,6 +148,9 @@ enum Cmd {
         vars: VarArgs,
         #[command(flatten)]
         how: ApplyArgs,
+        /// Destroy only these addresses (and what depends on them); repeatable.
+        #[arg(long = "target", value_name = "ADDR")]
+        targets: Vec<String>,
         #[command(flatten)]
         target: TargetArgs,
     },
@@ -157,6 +205,12 @@ enum Cmd {
         dir: PathBuf,
         #[command(flatten)]
         target: TargetArgs,
+    },
+    /// Show a saved plan: as text, or with --json as Terraform's plan JSON.
+    Show {
+        planfile: PathBuf,
+        #[arg(long)]
+        json: bool,
     },
     /// Print outputs from the state: all (`name = value`, sensitive ones hidden), or one by name.
     Output {
@@ -246,6 +300,25 @@ fn is_local(t: &TargetArgs) -> bool {
 
 async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     match cli.cmd {
+        Cmd::Show { planfile, json } => {
+            let pf: PlanFile = serde_json::from_slice(
+                &std::fs::read(&planfile)
+                    .map_err(|e| anyhow!("cannot read {}: {e}", planfile.display()))?,
+            )
+            .map_err(|e| anyhow!("{} is not a runform plan file: {e}", planfile.display()))?;
+            if json {
+                if pf.json.is_empty() {
+                    bail!(
+                        "{} was saved by an older runform without JSON; make a new plan",
+                        planfile.display()
+                    );
+                }
+                println!("{}", pf.json);
+            } else {
+                print!("{}", view::render_plan(&pf.plan, &Style::detect()));
+            }
+            Ok(0)
+        }
         Cmd::Output {
             name,
             json,
@@ -277,14 +350,26 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             out,
             detailed_exitcode,
             destroy,
+            select,
+            format,
             target,
         } => {
             let args = parse_vars(&vars, is_local(&target))?;
             let t = ops::target(&dir, is_local(&target), target.endpoint.as_deref()).await?;
-            let result = plan_cmd(&dir, &args, &t, destroy, target.verbose).await;
+            let opts = select.options(destroy);
+            let result = plan_cmd(&dir, &args, &t, &opts, target.verbose).await;
             let code = match result {
                 Ok(Some((plan, stack))) => {
-                    print!("{}", view::render_plan(&plan, &Style::detect()));
+                    match format {
+                        PlanFormat::Text => {
+                            print!("{}", view::render_plan(&plan, &Style::detect()))
+                        }
+                        PlanFormat::Markdown => print!("{}", view::render_markdown(&plan)),
+                        PlanFormat::Json => {
+                            let state = t.state_file.load()?;
+                            println!("{}", crate::plan::json::plan_json(&plan, &stack, &state));
+                        }
+                    }
                     if target.verbose {
                         eprintln!(
                             "refresh and plan made {} API call(s) to {}",
@@ -292,7 +377,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                         );
                     }
                     if let Some(out) = out {
-                        save_planfile(&out, &dir, &plan, &stack)?;
+                        save_planfile(&out, &dir, &plan, &stack, &t.state_file.load()?)?;
                         eprintln!(
                             "Saved the plan to {}; apply it with `runform apply {}`",
                             out.display(),
@@ -322,13 +407,22 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                     auto_approve,
                     parallelism,
                 },
+            select,
             target,
         } => {
             if path.is_file() {
                 return apply_planfile(&path, &target, parallelism).await;
             }
             let args = parse_vars(&vars, is_local(&target))?;
-            apply_cmd(&path, &args, &target, auto_approve, parallelism, false).await
+            apply_cmd(
+                &path,
+                &args,
+                &target,
+                auto_approve,
+                parallelism,
+                &select.options(false),
+            )
+            .await
         }
         Cmd::Destroy {
             dir,
@@ -338,10 +432,23 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                     auto_approve,
                     parallelism,
                 },
+            targets,
             target,
         } => {
             let args = parse_vars(&vars, is_local(&target))?;
-            apply_cmd(&dir, &args, &target, auto_approve, parallelism, true).await
+            let select = PlanArgs {
+                targets,
+                ..Default::default()
+            };
+            apply_cmd(
+                &dir,
+                &args,
+                &target,
+                auto_approve,
+                parallelism,
+                &select.options(true),
+            )
+            .await
         }
         Cmd::Run {
             job,
@@ -412,7 +519,7 @@ async fn plan_cmd(
     dir: &Path,
     args: &LoadArgs,
     t: &Target,
-    destroy: bool,
+    opts: &crate::plan::PlanOptions,
     verbose: bool,
 ) -> anyhow::Result<Option<(Plan, crate::config::Stack)>> {
     let t0 = std::time::Instant::now();
@@ -439,7 +546,7 @@ async fn plan_cmd(
             t.client.calls() - before
         );
     }
-    let planned = ops::make_plan(&stack, &state, &live, destroy, &t.client, &t.label);
+    let planned = ops::make_plan(&stack, &state, &live, opts, &t.client, &t.label);
     if verbose {
         let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
         eprintln!(
@@ -491,14 +598,15 @@ async fn apply_cmd(
     target: &TargetArgs,
     auto_approve: bool,
     parallelism: usize,
-    destroy: bool,
+    opts: &crate::plan::PlanOptions,
 ) -> anyhow::Result<i32> {
+    let destroy = opts.destroy;
     let t = ops::target(dir, is_local(target), target.endpoint.as_deref()).await?;
     let r = async {
         let _lock = t
             .state_file
             .lock(if destroy { "destroy" } else { "apply" })?;
-        let Some((plan, stack)) = plan_cmd(dir, args, &t, destroy, target.verbose).await? else {
+        let Some((plan, stack)) = plan_cmd(dir, args, &t, opts, target.verbose).await? else {
             return Ok(1);
         };
         print!("{}", view::render_plan(&plan, &Style::detect()));
@@ -709,8 +817,10 @@ fn save_planfile(
     dir: &Path,
     plan: &Plan,
     stack: &crate::config::Stack,
+    state: &crate::state::State,
 ) -> anyhow::Result<()> {
     let pf = PlanFile {
+        json: crate::plan::json::plan_json(plan, stack, state),
         format: PLANFILE_FORMAT.into(),
         dir: std::fs::canonicalize(dir)?.display().to_string(),
         plan: plan.clone(),

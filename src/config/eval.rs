@@ -13,6 +13,8 @@ pub(super) struct Call {
     pub prefix: String,
     /// The module instance's address (`module.etl`; empty at the root).
     pub module_addr: String,
+    /// The module's path in the configuration, without instance keys (`module.etl`).
+    pub config_path: String,
     pub dir: PathBuf,
     /// Argument values given by the `module` block (`None` at the root: variables come from
     /// the command line, files and environment).
@@ -117,6 +119,7 @@ impl Loader<'_> {
         let call = Call {
             prefix: String::new(),
             module_addr: String::new(),
+            config_path: String::new(),
             dir: dir.to_path_buf(),
             inputs: None,
             call_range: None,
@@ -248,6 +251,9 @@ impl Loader<'_> {
             Some(inputs) => self.module_inputs(&call, inputs, &d.variables),
         };
         let var_values = self.check_variables(&call, &d.variables, var_values);
+        if root {
+            stack.variables = var_values.clone();
+        }
         // A sensitive module variable is as secret as one at the root.
         for (name, v) in &d.variables {
             if v.sensitive {
@@ -849,6 +855,16 @@ impl Loader<'_> {
             return None;
         }
         let (dir, blocks) = self.module_source(b, &call.dir)?;
+        let config_path = if call.config_path.is_empty() {
+            format!("module.{name}")
+        } else {
+            format!("{}.module.{name}", call.config_path)
+        };
+        if let Some(hcl::Expression::String(src)) = b.body.attr("source").map(|a| &a.expr) {
+            stack
+                .module_sources
+                .insert(config_path.clone(), src.clone());
+        }
         let keys = self.instances(&b.body, ctx, env)?;
         let mut values = Vec::with_capacity(keys.len());
         let mut out_deps = BTreeSet::new();
@@ -887,6 +903,7 @@ impl Loader<'_> {
             let child = Call {
                 prefix: format!("{module_addr}."),
                 module_addr,
+                config_path: config_path.clone(),
                 dir: dir.clone(),
                 inputs: Some(inputs),
                 call_range: Some(b.range.clone()),

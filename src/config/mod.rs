@@ -131,6 +131,11 @@ pub struct Stack {
     pub sensitive_values: Vec<String>,
     /// Digest of the configuration files (for saved plans).
     pub digest: String,
+    /// Module calls by configuration path (`module.etl.module.inner`, no instance keys) →
+    /// their `source`.
+    pub module_sources: BTreeMap<String, String>,
+    /// The root module's variable values (for plan JSON; sensitive ones are redacted there).
+    pub variables: BTreeMap<String, Value>,
 }
 
 impl Stack {

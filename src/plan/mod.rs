@@ -1,5 +1,7 @@
 //! The pure diff: desired (Stack) × state × live → [`Plan`]. No I/O here.
 
+pub mod json;
+
 use crate::config::Stack;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::resources::{registry, PlanInput};
@@ -106,6 +108,38 @@ pub struct Plan {
     /// before any API call).
     #[serde(default)]
     pub blocked: Vec<String>,
+    /// Objects changed (or deleted) outside runform since the last apply.
+    #[serde(default)]
+    pub drift: Vec<Drift>,
+    /// `--target` narrowed the plan (it may be incomplete).
+    #[serde(default)]
+    pub targeted: bool,
+    /// `--refresh-only`: only state updates for what changed outside runform.
+    #[serde(default)]
+    pub refresh_only: bool,
+}
+
+/// An object that changed outside runform: `attrs` go from what runform last applied (`old`)
+/// to what is live now (`new`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Drift {
+    pub addr: String,
+    pub ty: String,
+    pub deleted: bool,
+    pub attrs: Vec<AttrChange>,
+}
+
+/// How to plan.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    /// Plan the deletion of everything in state.
+    pub destroy: bool,
+    /// `--target`: only these addresses (and what they need).
+    pub targets: Vec<String>,
+    /// `--replace`: destroy and re-create these even if nothing changed.
+    pub replace: Vec<String>,
+    /// `--refresh-only`: record what changed outside runform, change nothing.
+    pub refresh_only: bool,
 }
 
 impl Plan {
@@ -151,9 +185,32 @@ pub fn etag_of(v: &serde_json::value::RawValue) -> Option<String> {
 /// Live objects as refreshed: wire JSON text by resource id.
 pub type Live = BTreeMap<String, Box<serde_json::value::RawValue>>;
 
-/// Computes the plan. `destroy` plans the deletion of everything in state.
-pub fn plan(stack: &Stack, state: &State, live: &Live, destroy: bool) -> Result<Plan, Diagnostics> {
+/// Whether `addr` is selected by a `--target`/`--replace` address: itself, one of its
+/// instances (`x` selects `x[0]`), or anything inside a module (`module.m`).
+pub fn addr_matches(addr: &str, target: &str) -> bool {
+    addr == target
+        || addr
+            .strip_prefix(target)
+            .is_some_and(|rest| rest.starts_with('[') || rest.starts_with('.'))
+}
+
+/// Computes the plan.
+pub fn plan(
+    stack: &Stack,
+    state: &State,
+    live: &Live,
+    opts: &PlanOptions,
+) -> Result<Plan, Diagnostics> {
+    let destroy = opts.destroy;
     let mut diags = Diagnostics::default();
+    for r in &opts.replace {
+        if !stack.resources.iter().any(|rc| rc.addr == *r) || !state.resources.contains_key(r) {
+            diags.push(
+                Diagnostic::error(format!("--replace {r}: no resource instance with this address is both in the configuration and in the state"), None)
+                    .with_hint("give a full instance address, e.g. google_cloud_run_v2_job.etl or module.m.google_cloud_run_v2_job.this[\"a\"]"),
+            );
+        }
+    }
     let mut changes = Vec::with_capacity(stack.resources.len());
     let stack_jobs: BTreeMap<String, &Value> = stack
         .resources
@@ -183,16 +240,24 @@ pub fn plan(stack: &Stack, state: &State, live: &Live, destroy: bool) -> Result<
             } else {
                 find(id)
             };
+            // --replace: planned as a fresh create, then turned into a replacement.
+            let forced = st.filter(|_| opts.replace.contains(&rc.addr));
             let input = PlanInput {
                 addr: &rc.addr,
                 config: Some(rc),
-                state: st,
-                live: live_obj,
+                state: if forced.is_some() { None } else { st },
+                live: if forced.is_some() { None } else { live_obj },
                 lineage: &state.lineage,
                 stack_jobs: &stack_jobs,
             };
             Some(match rt.plan(input) {
                 Ok(mut c) => {
+                    if let (Some(st), Action::Create) = (forced, c.action) {
+                        c.action = Action::Replace;
+                        c.prior_id = Some(st.id.clone());
+                        c.before = Some(st.values.to_value());
+                        c.reason = Some("--replace asked for it".into());
+                    }
                     c.depends_on = rc.depends_on.clone();
                     Ok(c)
                 }
@@ -268,6 +333,53 @@ pub fn plan(stack: &Stack, state: &State, live: &Live, destroy: bool) -> Result<
             Err(e) => diags.error(format!("{addr}: {e}"), None),
         }
     }
+    // What changed outside runform: for objects the plan touches (a no-op plan has nothing
+    // drifted that matters), or for everything with --refresh-only.
+    let mut drift = Vec::new();
+    if !destroy {
+        let touched: BTreeSet<&str> = changes
+            .iter()
+            .filter(|c| {
+                opts.refresh_only
+                    || matches!(
+                        c.action,
+                        Action::Update | Action::Replace | Action::Create | Action::Forget
+                    )
+            })
+            .map(|c| c.addr.as_str())
+            .collect();
+        for (addr, st) in &state.resources {
+            if !opts.refresh_only && !touched.contains(addr.as_str()) {
+                continue;
+            }
+            if let Some(d) = drift_of(addr, st, live, &state.lineage, &stack_jobs) {
+                drift.push(d);
+            }
+        }
+    }
+    if opts.refresh_only {
+        // Only the state update: forget what is gone; nothing is created or changed.
+        changes.retain(|c| c.action == Action::Forget);
+        for d in drift.iter().filter(|d| d.deleted) {
+            if !changes.iter().any(|c| c.addr == d.addr) {
+                let mut c = Change::new(&d.addr, &d.ty);
+                c.action = Action::Forget;
+                c.prior_id = state.resources.get(&d.addr).map(|s| s.id.clone());
+                c.reason = Some("it was deleted outside runform".into());
+                changes.push(c);
+            }
+        }
+    }
+    let targeted = !opts.targets.is_empty();
+    if targeted {
+        match select_targets(changes, &opts.targets, stack, state) {
+            Ok(c) => changes = c,
+            Err(e) => {
+                diags.error(e, None);
+                changes = Vec::new();
+            }
+        }
+    }
     let mut blocked = Vec::new();
     if !destroy {
         for c in &changes {
@@ -338,7 +450,136 @@ pub fn plan(stack: &Stack, state: &State, live: &Live, destroy: bool) -> Result<
         api_calls: 0,
         destroy,
         blocked,
+        drift,
+        targeted,
+        refresh_only: opts.refresh_only,
     })
+}
+
+/// How the live object differs from what runform last applied, planned by the resource's
+/// own rules with the state's values as the desired ones (so provider defaults and
+/// server-side normalisation are not mistaken for drift).
+fn drift_of(
+    addr: &str,
+    st: &crate::state::StateEntry,
+    live: &Live,
+    lineage: &str,
+    stack_jobs: &BTreeMap<String, &Value>,
+) -> Option<Drift> {
+    let rt = registry(&st.ty)?;
+    let api = rt.live_api()?;
+    let Some(obj) = live.get(&api.key(&st.id)) else {
+        return Some(Drift {
+            addr: addr.to_string(),
+            ty: st.ty.clone(),
+            deleted: true,
+            attrs: Vec::new(),
+        });
+    };
+    let values = st.values.to_value();
+    if !values.is_object() {
+        return None;
+    }
+    let name = crate::config::address::Address::parse(addr)
+        .map(|a| a.name)
+        .unwrap_or_default();
+    let rc = crate::config::ResourceConfig {
+        addr: addr.to_string(),
+        ty: st.ty.clone(),
+        name,
+        values,
+        spans: BTreeMap::new(),
+        range: crate::diag::Range {
+            file: "state".into(),
+            line: 0,
+            col: 0,
+            start: 0,
+            end: 0,
+        },
+        depends_on: Vec::new(),
+        module: String::new(),
+        index: None,
+        lifecycle: Default::default(),
+    };
+    let c = rt
+        .plan(PlanInput {
+            addr,
+            config: Some(&rc),
+            state: Some(st),
+            live: Some(obj),
+            lineage,
+            stack_jobs,
+        })
+        .ok()?;
+    if c.action != Action::Update || c.attrs.is_empty() {
+        return None;
+    }
+    Some(Drift {
+        addr: addr.to_string(),
+        ty: st.ty.clone(),
+        deleted: false,
+        attrs: c
+            .attrs
+            .into_iter()
+            .map(|a| AttrChange {
+                path: a.path,
+                old: a.new,
+                new: a.old,
+            })
+            .collect(),
+    })
+}
+
+/// Keeps the changes `--target` selects, plus what they need: the resources a selected
+/// create or update depends on, and the dependents of a selected deletion.
+fn select_targets(
+    changes: Vec<Change>,
+    targets: &[String],
+    stack: &Stack,
+    state: &State,
+) -> Result<Vec<Change>, String> {
+    for t in targets {
+        let known = stack.resources.iter().any(|r| addr_matches(&r.addr, t))
+            || state.resources.keys().any(|a| addr_matches(a, t));
+        if !known {
+            return Err(format!(
+                "--target {t} matches nothing in the configuration or the state"
+            ));
+        }
+    }
+    let mut selected: BTreeSet<String> = changes
+        .iter()
+        .filter(|c| targets.iter().any(|t| addr_matches(&c.addr, t)))
+        .map(|c| c.addr.clone())
+        .collect();
+    loop {
+        let before = selected.len();
+        for c in &changes {
+            if selected.contains(&c.addr) && c.action != Action::Delete {
+                selected.extend(c.depends_on.iter().cloned());
+            }
+        }
+        // Dependents of a selected deletion or replacement go with it.
+        for c in &changes {
+            if matches!(c.action, Action::Delete | Action::Replace)
+                && !selected.contains(&c.addr)
+                && changes.iter().any(|d| {
+                    selected.contains(&d.addr)
+                        && matches!(d.action, Action::Delete | Action::Replace)
+                        && c.depends_on.contains(&d.addr)
+                })
+            {
+                selected.insert(c.addr.clone());
+            }
+        }
+        if selected.len() == before {
+            break;
+        }
+    }
+    Ok(changes
+        .into_iter()
+        .filter(|c| selected.contains(&c.addr))
+        .collect())
 }
 
 /// A saved plan: exactly what was shown, checked against state and live objects on apply.
@@ -349,6 +590,9 @@ pub struct PlanFile {
     pub plan: Plan,
     pub outputs: Vec<(String, Value, bool)>,
     pub local_images: Vec<crate::api::ext::ImageMapping>,
+    /// The plan as Terraform's plan JSON, rendered when saved (`runform show --json`).
+    #[serde(default)]
+    pub json: String,
 }
 
 pub const PLANFILE_FORMAT: &str = "runform-plan-v1";

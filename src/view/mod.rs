@@ -119,8 +119,102 @@ fn multiline_diff(old: &str, new: &str) -> String {
     out
 }
 
-pub fn render_plan(plan: &Plan, style: &Style) -> String {
+fn render_attrs(
+    out: &mut String,
+    attrs: &[crate::plan::AttrChange],
+    sens: &[String],
+    style: &Style,
+) {
+    let width = attrs.iter().map(|a| a.path.len()).max().unwrap_or(0);
+    for a in attrs {
+        let (sym, col) = match (&a.old, &a.new) {
+            (None, Some(_)) => ("+", "32"),
+            (Some(_), None) => ("-", "31"),
+            _ => ("~", "33"),
+        };
+        match (&a.old, &a.new) {
+            (Some(Value::String(o)), Some(Value::String(n)))
+                if (o.contains('\n') || n.contains('\n'))
+                    && mask(o, sens) == *o
+                    && mask(n, sens) == *n =>
+            {
+                let _ = writeln!(out, "      {} {} = <<-EOT", style.paint(col, sym), a.path);
+                out.push_str(&multiline_diff(o, n));
+                let _ = writeln!(out, "        EOT");
+            }
+            _ => {
+                let _ = writeln!(
+                    out,
+                    "      {} {:width$} = {} -> {}",
+                    style.paint(col, sym),
+                    a.path,
+                    show(&a.old, sens),
+                    show(&a.new, sens)
+                );
+            }
+        }
+    }
+}
+
+/// The "changed outside runform" section (empty when nothing drifted).
+fn render_drift(plan: &Plan, style: &Style) -> String {
     let mut out = String::new();
+    if plan.drift.is_empty() {
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "Objects changed outside runform since the last apply:\n"
+    );
+    for d in &plan.drift {
+        let name = crate::config::address::Address::parse(&d.addr)
+            .map(|a| a.name)
+            .unwrap_or_default();
+        if d.deleted {
+            let _ = writeln!(out, "  # {} has been deleted", d.addr);
+            let _ = writeln!(
+                out,
+                "  {} resource {:?} {:?} {{\n    }}\n",
+                style.paint("31", "-"),
+                d.ty,
+                name
+            );
+        } else {
+            let _ = writeln!(out, "  # {} has been changed", d.addr);
+            let _ = writeln!(
+                out,
+                "  {} resource {:?} {:?} {{",
+                style.paint("33", "~"),
+                d.ty,
+                name
+            );
+            render_attrs(&mut out, &d.attrs, &plan.sensitive_values, style);
+            let _ = writeln!(out, "    }}\n");
+        }
+    }
+    if plan.refresh_only {
+        let _ = writeln!(
+            out,
+            "This is a refresh-only plan: runform will not undo these changes.\n"
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "Unless the configuration is changed to match, the plan below reverts them.\n"
+        );
+    }
+    out
+}
+
+pub fn render_plan(plan: &Plan, style: &Style) -> String {
+    let mut out = render_drift(plan, style);
+    if plan.targeted {
+        let _ = writeln!(
+            out,
+            "{} resource targeting is in effect: this plan may not contain every change the configuration needs; use --target for exceptional situations only.\n",
+            style.paint("33", "Warning:")
+        );
+    }
     let sens = &plan.sensitive_values;
     let changes: Vec<_> = plan
         .changes
@@ -171,42 +265,7 @@ pub fn render_plan(plan: &Plan, style: &Style) -> String {
                     let _ = writeln!(out, "      {} id = {:?}", style.paint("31", "-"), id);
                 }
             }
-            _ => {
-                let width = c.attrs.iter().map(|a| a.path.len()).max().unwrap_or(0);
-                for a in &c.attrs {
-                    let (sym, col) = match (&a.old, &a.new) {
-                        (None, Some(_)) => ("+", "32"),
-                        (Some(_), None) => ("-", "31"),
-                        _ => ("~", "33"),
-                    };
-                    match (&a.old, &a.new) {
-                        (Some(Value::String(o)), Some(Value::String(n)))
-                            if (o.contains('\n') || n.contains('\n'))
-                                && mask(o, sens) == *o
-                                && mask(n, sens) == *n =>
-                        {
-                            let _ = writeln!(
-                                out,
-                                "      {} {} = <<-EOT",
-                                style.paint(col, sym),
-                                a.path
-                            );
-                            out.push_str(&multiline_diff(o, n));
-                            let _ = writeln!(out, "        EOT");
-                        }
-                        _ => {
-                            let _ = writeln!(
-                                out,
-                                "      {} {:width$} = {} -> {}",
-                                style.paint(col, sym),
-                                a.path,
-                                show(&a.old, sens),
-                                show(&a.new, sens)
-                            );
-                        }
-                    }
-                }
-            }
+            _ => render_attrs(&mut out, &c.attrs, sens, style),
         }
         let _ = writeln!(out, "    }}\n");
     }
@@ -218,7 +277,151 @@ pub fn render_plan(plan: &Plan, style: &Style) -> String {
     out
 }
 
+/// GitHub's limit on a comment body.
+pub const MARKDOWN_LIMIT: usize = 65_536;
+
+/// A PR comment: the summary line in Terraform's words (so Atlantis/tfcmt-style parsers read
+/// it), a warning block when anything is destroyed or replaced, and the plan as a diff, inside
+/// `<details>` when longer than 12 lines; always under [`MARKDOWN_LIMIT`] characters.
+pub fn render_markdown(plan: &Plan) -> String {
+    let mut head = String::from("### runform plan\n\n");
+    let s = plan.summary();
+    if plan.refresh_only || !plan.has_changes() {
+        let _ = writeln!(head, "{}", summary_line(plan));
+    } else {
+        let _ = writeln!(
+            head,
+            "Plan: {} to add, {} to change, {} to destroy.",
+            s.add, s.change, s.destroy
+        );
+        if s.execute > 0 {
+            let _ = writeln!(head, "\nAnd {} job execution(s) to run.", s.execute);
+        }
+    }
+    let doomed: Vec<String> = plan
+        .changes
+        .iter()
+        .filter(|c| matches!(c.action, Action::Delete | Action::Replace))
+        .map(|c| {
+            format!(
+                "> - `{}` {}",
+                c.addr,
+                if c.action == Action::Delete {
+                    "is destroyed"
+                } else {
+                    "is replaced (destroyed, then created)"
+                }
+            )
+        })
+        .collect();
+    if !doomed.is_empty() {
+        let _ = writeln!(
+            head,
+            "\n> [!WARNING]\n> **This plan destroys or replaces {} resource(s):**",
+            doomed.len()
+        );
+        const LISTED: usize = 50;
+        for d in doomed.iter().take(LISTED) {
+            let _ = writeln!(head, "{d}");
+        }
+        if doomed.len() > LISTED {
+            let _ = writeln!(head, "> - …and {} more", doomed.len() - LISTED);
+        }
+    }
+    if !plan.drift.is_empty() {
+        let _ = writeln!(
+            head,
+            "\n> [!NOTE]\n> {} object(s) changed outside runform (shown first below).",
+            plan.drift.len()
+        );
+    }
+    if plan.targeted {
+        let _ = writeln!(
+            head,
+            "\n> [!CAUTION]\n> Resource targeting is in effect: this plan may be incomplete."
+        );
+    }
+    for b in &plan.blocked {
+        let _ = writeln!(head, "\n> [!CAUTION]\n> This plan cannot be applied: {b}");
+    }
+    if !plan.has_work() && plan.drift.is_empty() && plan.blocked.is_empty() {
+        return head;
+    }
+    // The detail: the text plan with each line's symbol moved to the first column, for
+    // GitHub's diff highlighting.
+    let text = render_plan(plan, &Style { color: false });
+    let mut lines: Vec<String> = Vec::new();
+    for l in text.lines() {
+        let t = l.trim_start();
+        let indent = l.len() - t.len();
+        let sym = ["-/+ ", "+ ", "- ", "~ ", "! ", "· ", "= "]
+            .iter()
+            .find(|p| t.starts_with(**p));
+        match sym {
+            Some(p) => {
+                let mark = match p.trim() {
+                    "+" => "+",
+                    "-" => "-",
+                    _ => "!",
+                };
+                lines.push(format!("{mark}{}{}", " ".repeat(indent.max(1) - 1), t));
+            }
+            None => lines.push(format!(" {l}")),
+        }
+    }
+    let longest_ticks = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest_ticks.max(2) + 1);
+    let long = lines.len() > 12;
+    let open = if long {
+        format!(
+            "\n<details><summary>Show the plan ({} lines)</summary>\n\n{fence}diff\n",
+            lines.len()
+        )
+    } else {
+        format!("\n{fence}diff\n")
+    };
+    let close = if long {
+        format!("{fence}\n\n</details>\n")
+    } else {
+        format!("{fence}\n")
+    };
+    let budget = MARKDOWN_LIMIT.saturating_sub(512 + head.len() + open.len() + close.len());
+    let mut body = String::new();
+    let mut shown = 0;
+    for l in &lines {
+        if body.len() + l.len() + 1 > budget {
+            break;
+        }
+        body.push_str(l);
+        body.push('\n');
+        shown += 1;
+    }
+    let mut out = head;
+    out.push_str(&open);
+    out.push_str(&body);
+    out.push_str(&close);
+    if shown < lines.len() {
+        let _ = writeln!(
+            out,
+            "\n*The plan was truncated to fit a comment: {shown} of {} lines are shown. Run `runform plan` (or see the CI log) for all of it.*",
+            lines.len()
+        );
+    }
+    out
+}
+
 pub fn summary_line(plan: &Plan) -> String {
+    if plan.refresh_only {
+        let changed = plan.drift.iter().filter(|d| !d.deleted).count();
+        let gone = plan.drift.iter().filter(|d| d.deleted).count();
+        if changed + gone == 0 {
+            return "No changes. Your infrastructure still matches what runform last applied."
+                .into();
+        }
+        return format!(
+            "Refresh only: {changed} object(s) changed and {gone} deleted outside runform; applying removes the deleted ones from state and changes nothing else."
+        );
+    }
     if !plan.has_changes() {
         return "No changes. Your infrastructure matches the configuration.".into();
     }

@@ -8,6 +8,7 @@ mod http_targets;
 mod iam_cli;
 mod language;
 mod modules_cli;
+mod plans;
 mod python;
 mod runtime;
 mod scheduler;
