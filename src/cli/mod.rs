@@ -3,7 +3,7 @@
 use crate::api::run::{last_segment, Execution, RunJobRequest};
 use crate::api::run::{ContainerOverride, EnvVar, Overrides};
 use crate::ops::{self, LoadArgs, Target};
-use crate::plan::{Plan, PlanFile, PLANFILE_FORMAT};
+use crate::plan::{Action, Plan, PlanFile, PLANFILE_FORMAT};
 use crate::resources::Ctx;
 use crate::view::{self, Style};
 use anyhow::{anyhow, bail, Context as _};
@@ -34,6 +34,29 @@ struct TargetArgs {
     /// Print API call counts and other details.
     #[arg(long, short, global = true)]
     verbose: bool,
+    /// How long a state-changing command waits for another run's state lock (e.g. 30s, 5m).
+    #[arg(long, global = true, default_value = "0s", value_parser = parse_duration)]
+    lock_timeout: Duration,
+}
+
+/// `500ms`, `30s`, `5m`, `1h`.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(
+        s.find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(s.len()),
+    );
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 30s, 5m or 500ms"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" | "" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("{s:?}: unknown unit {unit:?} (use ms, s, m or h)")),
+    };
+    Ok(Duration::from_secs_f64(secs))
 }
 
 #[derive(Args, Clone)]
@@ -68,6 +91,7 @@ impl PlanArgs {
             targets: self.targets.clone(),
             replace: self.replace.clone(),
             refresh_only: self.refresh_only,
+            imports: Vec::new(),
         }
     }
 }
@@ -206,6 +230,34 @@ enum Cmd {
         #[command(flatten)]
         target: TargetArgs,
     },
+    /// Adopt an existing object into a resource declared in the configuration (state only:
+    /// nothing is changed in the cloud; `runform plan` then shows any difference).
+    Import {
+        /// The resource instance address, e.g. google_cloud_run_v2_job.etl or
+        /// module.m.google_cloud_run_v2_job.this["a"].
+        addr: String,
+        /// The object's id, e.g. projects/P/locations/L/jobs/NAME.
+        id: String,
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        #[command(flatten)]
+        vars: VarArgs,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// Inspect and edit the state (list, show, rm, mv, pull, push).
+    State {
+        #[command(subcommand)]
+        cmd: StateCmd,
+    },
+    /// Remove a state lock left by a run that is gone (give the lock ID from the error).
+    ForceUnlock {
+        id: String,
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
     /// Show a saved plan: as text, or with --json as Terraform's plan JSON.
     Show {
         planfile: PathBuf,
@@ -230,6 +282,61 @@ enum Cmd {
     Local {
         #[command(subcommand)]
         cmd: LocalCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum StateCmd {
+    /// Addresses in the state (all, or those under the given addresses).
+    List {
+        addrs: Vec<String>,
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// One resource's id and values.
+    Show {
+        addr: String,
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// Forget resources (the objects stay in the cloud, unmanaged).
+    Rm {
+        #[arg(required = true)]
+        addrs: Vec<String>,
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// Rename a resource instance, a resource, or a module in the state.
+    Mv {
+        from: String,
+        to: String,
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// Print the state as JSON.
+    Pull {
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// Replace the state with FILE (same lineage and no older serial, unless --force).
+    Push {
+        file: PathBuf,
+        #[arg(long)]
+        force: bool,
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        #[command(flatten)]
+        target: TargetArgs,
     },
 }
 
@@ -300,6 +407,42 @@ fn is_local(t: &TargetArgs) -> bool {
 
 async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     match cli.cmd {
+        Cmd::Import {
+            addr,
+            id,
+            dir,
+            vars,
+            target,
+        } => {
+            let args = parse_vars(&vars, is_local(&target))?;
+            let t = ops::target(&dir, is_local(&target), target.endpoint.as_deref()).await?;
+            let r = import_cmd(
+                &dir,
+                &args,
+                &t,
+                &addr,
+                &id,
+                target.verbose,
+                target.lock_timeout,
+            )
+            .await;
+            t.stop().await;
+            r
+        }
+        Cmd::State { cmd } => state_cmd(cmd),
+        Cmd::ForceUnlock { id, dir, target } => {
+            let sf = crate::state::StateFile::new(ops::state_path(
+                &dir,
+                target.local,
+                target.endpoint.as_deref(),
+            ));
+            let info = sf.force_unlock(&id)?;
+            println!(
+                "Unlocked the state (lock {} held by {} for {} since {}).",
+                info.id, info.who, info.operation, info.created
+            );
+            Ok(0)
+        }
         Cmd::Show { planfile, json } => {
             let pf: PlanFile = serde_json::from_slice(
                 &std::fs::read(&planfile)
@@ -526,7 +669,18 @@ async fn plan_cmd(
     let state = t.state_file.load()?;
     let t_state = t0.elapsed();
     let m_state = peak_mib();
-    let (stack, diags, sources) = ops::load_stack(dir, args, Some(&state), Some(&t.client));
+    let (mut stack, mut diags, mut sources) =
+        ops::load_stack(dir, args, Some(&state), Some(&t.client));
+    // `moved` blocks rename state entries first; the configuration is then read against the
+    // renamed state (so values known from state stay known).
+    let mut state = state;
+    let mut moves = Vec::new();
+    if let Some(s) = stack.as_ref().filter(|s| !s.moves.is_empty()) {
+        moves = crate::plan::apply_moves(&mut state, &s.moves).map_err(|e| anyhow!(e))?;
+        if !moves.is_empty() {
+            (stack, diags, sources) = ops::load_stack(dir, args, Some(&state), Some(&t.client));
+        }
+    }
     let t_load = t0.elapsed();
     let m_load = peak_mib();
     eprint!("{}", sources.render_all(&diags));
@@ -546,7 +700,10 @@ async fn plan_cmd(
             t.client.calls() - before
         );
     }
-    let planned = ops::make_plan(&stack, &state, &live, opts, &t.client, &t.label);
+    let planned = ops::make_plan(&stack, &state, &live, opts, &t.client, &t.label).map(|mut p| {
+        p.moves = moves;
+        p
+    });
     if verbose {
         let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
         eprintln!(
@@ -603,9 +760,10 @@ async fn apply_cmd(
     let destroy = opts.destroy;
     let t = ops::target(dir, is_local(target), target.endpoint.as_deref()).await?;
     let r = async {
-        let _lock = t
-            .state_file
-            .lock(if destroy { "destroy" } else { "apply" })?;
+        let _lock = t.state_file.lock_wait(
+            if destroy { "destroy" } else { "apply" },
+            target.lock_timeout,
+        )?;
         let Some((plan, stack)) = plan_cmd(dir, args, &t, opts, target.verbose).await? else {
             return Ok(1);
         };
@@ -636,6 +794,173 @@ async fn apply_cmd(
     }
     t.stop().await;
     r
+}
+
+fn state_cmd(cmd: StateCmd) -> anyhow::Result<i32> {
+    use crate::plan::addr_matches;
+    use crate::state::StateFile;
+    let file = |dir: &Path, t: &TargetArgs| {
+        StateFile::new(ops::state_path(dir, t.local, t.endpoint.as_deref()))
+    };
+    match cmd {
+        StateCmd::List { addrs, dir, target } => {
+            let state = file(&dir, &target).load()?;
+            for a in state.resources.keys() {
+                if addrs.is_empty() || addrs.iter().any(|f| addr_matches(a, f)) {
+                    println!("{a}");
+                }
+            }
+            Ok(0)
+        }
+        StateCmd::Show { addr, dir, target } => {
+            let state = file(&dir, &target).load()?;
+            let Some(e) = state.resources.get(&addr) else {
+                let mut msg = format!("no resource {addr} in the state");
+                if let Some(c) =
+                    crate::diag::closest(&addr, state.resources.keys().map(String::as_str))
+                {
+                    msg.push_str(&format!("\nhint: did you mean {c}?"));
+                }
+                bail!(msg);
+            };
+            // Values of sensitive variables are masked when the configuration can be read.
+            let args = LoadArgs {
+                vars: vec![],
+                var_files: vec![],
+                local: target.local,
+            };
+            let (stack, _, _) = ops::load_stack(&dir, &args, None, None);
+            let sens = stack.map(|s| s.sensitive_values).unwrap_or_default();
+            let mut text = serde_json::to_string_pretty(&e.values.to_value())?;
+            for v in sens.iter().filter(|v| v.len() >= 3) {
+                text = text.replace(v.as_str(), "(sensitive value)");
+            }
+            println!(
+                "# {addr}\ntype = {:?}\nid   = {:?}\nvalues = {text}",
+                e.ty, e.id
+            );
+            Ok(0)
+        }
+        StateCmd::Rm { addrs, dir, target } => {
+            let sf = file(&dir, &target);
+            let _lock = sf.lock_wait("state rm", target.lock_timeout)?;
+            let mut state = sf.load()?;
+            let hits: Vec<String> = state
+                .resources
+                .keys()
+                .filter(|a| addrs.iter().any(|f| addr_matches(a, f)))
+                .cloned()
+                .collect();
+            for f in &addrs {
+                if !hits.iter().any(|a| addr_matches(a, f)) {
+                    bail!("no resource matching {f} in the state; nothing was removed");
+                }
+            }
+            for a in &hits {
+                state.resources.remove(a);
+                println!("Removed {a} (the object is left as it is, unmanaged)");
+            }
+            state.serial += 1;
+            sf.write(&state)?;
+            Ok(0)
+        }
+        StateCmd::Mv {
+            from,
+            to,
+            dir,
+            target,
+        } => {
+            let sf = file(&dir, &target);
+            let _lock = sf.lock_wait("state mv", target.lock_timeout)?;
+            let mut state = sf.load()?;
+            let moved = crate::plan::apply_moves(&mut state, &[(from.clone(), to.clone())])
+                .map_err(|e| anyhow!(e))?;
+            if moved.is_empty() {
+                bail!("no resource matching {from} in the state; nothing was moved");
+            }
+            for (a, b) in &moved {
+                println!("Moved {a} to {b}");
+            }
+            state.serial += 1;
+            sf.write(&state)?;
+            Ok(0)
+        }
+        StateCmd::Pull { dir, target } => {
+            let state = file(&dir, &target).load()?;
+            println!("{}", serde_json::to_string_pretty(&state)?);
+            Ok(0)
+        }
+        StateCmd::Push {
+            file: f,
+            force,
+            dir,
+            target,
+        } => {
+            let sf = file(&dir, &target);
+            let _lock = sf.lock_wait("state push", target.lock_timeout)?;
+            let text =
+                std::fs::read(&f).map_err(|e| anyhow!("cannot read {}: {e}", f.display()))?;
+            let mut pushed: crate::state::State = serde_json::from_slice(&text)
+                .map_err(|e| anyhow!("{} is not a runform state file: {e}", f.display()))?;
+            let current = sf.load()?;
+            let fresh = current.serial == 0 && current.resources.is_empty();
+            if !force && !fresh {
+                if pushed.lineage != current.lineage {
+                    bail!("{} has lineage {}, the state has {}: it is another state\nhint: pass --force to replace it anyway", f.display(), pushed.lineage, current.lineage);
+                }
+                if pushed.serial < current.serial {
+                    bail!("{} has serial {}, older than the state's {}: pushing it would undo later changes\nhint: pull, merge, and push again, or pass --force", f.display(), pushed.serial, current.serial);
+                }
+            }
+            pushed.serial = pushed.serial.max(current.serial + 1);
+            sf.write(&pushed)?;
+            println!("Pushed {} (serial {}).", f.display(), pushed.serial);
+            Ok(0)
+        }
+    }
+}
+
+async fn import_cmd(
+    dir: &Path,
+    args: &LoadArgs,
+    t: &Target,
+    addr: &str,
+    id: &str,
+    verbose: bool,
+    lock_timeout: Duration,
+) -> anyhow::Result<i32> {
+    let _lock = t.state_file.lock_wait("import", lock_timeout)?;
+    if t.state_file.load()?.resources.contains_key(addr) {
+        bail!("{addr} is already managed by this state\nhint: `runform state rm {addr}` first to import another object into it");
+    }
+    let opts = crate::plan::PlanOptions {
+        imports: vec![(addr.to_string(), id.to_string())],
+        targets: vec![addr.to_string()],
+        ..Default::default()
+    };
+    let Some((mut plan, _)) = plan_cmd(dir, args, t, &opts, verbose).await? else {
+        return Ok(1);
+    };
+    let Some(mut c) = plan.changes.iter().find(|c| c.addr == addr).cloned() else {
+        bail!("{addr} is not a resource instance declared in the configuration\nhint: declare the resource block first; import adopts an existing object into it");
+    };
+    match c.action {
+        Action::Adopt | Action::Update | Action::StateOnly => {}
+        _ => bail!("cannot import {id:?} into {addr}: the configuration describes a different object ({})\nhint: make the configuration name the object being imported", c.new_id.clone().unwrap_or_default()),
+    }
+    // Import records the object in state; changing it is a later plan's business.
+    let differs = c.action != Action::Adopt;
+    c.action = Action::Adopt;
+    plan.changes = vec![c];
+    plan.moves.clear();
+    let code = execute(t, &plan, None, 1).await?;
+    if code == 0 {
+        println!("Import successful: {addr} is {id}.");
+        if differs {
+            println!("The object differs from the configuration: `runform plan` shows the update.");
+        }
+    }
+    Ok(code)
 }
 
 fn write_outputs(state: &mut crate::state::State, stack: &crate::config::Stack) {
@@ -777,6 +1102,16 @@ async fn execute(
         state.lineage = plan.lineage.clone();
         t.state_file.write(&state)?;
     }
+    if !plan.moves.is_empty() {
+        // Renames are made durable before any action, so an interrupted apply's journal
+        // (keyed by the new addresses) folds into a state that has them.
+        crate::plan::apply_moves(&mut state, &plan.moves).map_err(|e| anyhow!(e))?;
+        state.serial += 1;
+        t.state_file.write(&state)?;
+        for (from, to) in &plan.moves {
+            eprintln!("{from}: moved to {to}");
+        }
+    }
     let journal = t.state_file.journal(&state.lineage)?;
     let ctx = Ctx {
         client: t.client.clone(),
@@ -854,7 +1189,7 @@ async fn apply_planfile(
     let dir = PathBuf::from(&pf.dir);
     let t = ops::target(&dir, is_local(target), target.endpoint.as_deref()).await?;
     let r = async {
-        let _lock = t.state_file.lock("apply")?;
+        let _lock = t.state_file.lock_wait("apply", target.lock_timeout)?;
         let state = t.state_file.load()?;
         if state.lineage != pf.plan.lineage && (state.serial != 0 || !state.resources.is_empty()) {
             bail!("the saved plan was made for a different state (lineage {} vs {}); make a new plan", pf.plan.lineage, state.lineage);

@@ -53,6 +53,8 @@ struct Decls {
     modules: BTreeMap<String, RawBlock>,
     provider: Option<RawBlock>,
     images: Vec<RawBlock>,
+    /// `moved`, `import` and `removed` blocks.
+    refactors: Vec<RawBlock>,
 }
 
 /// One instance of a block with `count` or `for_each` (or the single instance of one without).
@@ -221,9 +223,14 @@ impl Loader<'_> {
                     d.modules.insert(key, b);
                 }
                 ("local_image", 1) => d.images.push(b),
-                ("moved" | "import" | "removed" | "check", _) => self.diags.push(
-                    Diagnostic::error(format!("`{}` blocks are not supported yet", b.ty), Some(b.range.clone()))
-                        .with_hint("this version supports terraform, provider, variable, locals, output, resource, data, module and local_image blocks"),
+                ("moved" | "import" | "removed", 0) if root => d.refactors.push(b),
+                ("moved" | "import" | "removed", 0) => self.diags.push(
+                    Diagnostic::error(format!("`{}` blocks belong in the root module", b.ty), Some(b.range.clone()))
+                        .with_hint("write addresses inside modules from the root, e.g. module.etl.google_cloud_run_v2_job.this"),
+                ),
+                ("check", _) => self.diags.push(
+                    Diagnostic::error("`check` blocks are not supported yet", Some(b.range.clone()))
+                        .with_hint("use variable validation or lifecycle preconditions' equivalents in the configuration"),
                 ),
                 (ty, n) => {
                     let known = ["terraform", "provider", "variable", "locals", "output", "resource", "data", "module", "local_image"];
@@ -466,6 +473,9 @@ impl Loader<'_> {
             if let Some(m) = self.image_mapping(&call.dir, &b, &mut ctx, &mut env) {
                 stack.local_images.push(m);
             }
+        }
+        for b in d.refactors {
+            self.refactor(&b, stack, &mut ctx, &mut env);
         }
         Some(done)
     }
@@ -1132,6 +1142,130 @@ impl Loader<'_> {
             }
         }
         values
+    }
+
+    /// A `moved`, `import` or `removed` block, checked against the declared resources.
+    fn refactor(
+        &mut self,
+        b: &RawBlock,
+        stack: &mut Stack,
+        ctx: &mut hcl::eval::Context,
+        env: &mut Env,
+    ) {
+        let addr_of = |this: &mut Self, name: &str| -> Option<(String, Range)> {
+            let Some(a) = b.body.attr(name) else {
+                this.diags.error(
+                    format!("a {} block needs `{name}`", b.ty),
+                    Some(b.range.clone()),
+                );
+                return None;
+            };
+            let text = a.expr.to_string().replace(' ', "");
+            let ok = crate::config::address::Address::parse(&text).is_some()
+                || crate::config::address::Address::parse(&format!("{text}.t.n"))
+                    .is_some_and(|x| !x.module.is_empty() && x.index.is_none());
+            if !ok {
+                this.diags.push(
+                    Diagnostic::error(format!("`{name}` must be a resource or module address, got {text}"), Some(a.value_range.clone()))
+                        .with_hint("e.g. google_cloud_run_v2_job.etl, google_cloud_run_v2_job.etl[\"a\"] or module.etl"),
+                );
+                return None;
+            }
+            Some((text, a.value_range.clone()))
+        };
+        let declared = |stack: &Stack, addr: &str| {
+            stack
+                .resources
+                .iter()
+                .any(|r| crate::plan::addr_matches(&r.addr, addr))
+        };
+        match b.ty.as_str() {
+            "moved" => {
+                let (Some((from, _)), Some((to, to_range))) =
+                    (addr_of(self, "from"), addr_of(self, "to"))
+                else {
+                    return;
+                };
+                if from == to {
+                    self.diags
+                        .error("`from` and `to` are the same address", Some(to_range));
+                    return;
+                }
+                if declared(stack, &from) {
+                    self.diags.push(
+                        Diagnostic::error(format!("moved: {from} is still declared"), Some(b.range.clone()))
+                            .with_hint("a moved block records a rename: the configuration declares only the new address"),
+                    );
+                    return;
+                }
+                if !declared(stack, &to) {
+                    self.diags.error(
+                        format!("moved: {to} is not declared in the configuration"),
+                        Some(to_range),
+                    );
+                    return;
+                }
+                stack.moves.push((from, to));
+            }
+            "import" => {
+                let Some((to, to_range)) = addr_of(self, "to") else {
+                    return;
+                };
+                let Some(id_attr) = b.body.attr("id") else {
+                    self.diags
+                        .error("an import block needs `id`", Some(b.range.clone()));
+                    return;
+                };
+                let Some(id) = self.eval(&id_attr.expr, &id_attr.value_range, ctx, env) else {
+                    return;
+                };
+                let Some(id) = id
+                    .as_str()
+                    .filter(|s| !s.is_empty() && !s.contains(UNKNOWN_START))
+                    .map(str::to_string)
+                else {
+                    self.diags.error(
+                        "import id must be a string known when planning",
+                        Some(id_attr.value_range.clone()),
+                    );
+                    return;
+                };
+                if !stack.resources.iter().any(|r| r.addr == to) {
+                    self.diags.push(
+                        Diagnostic::error(format!("import: {to} is not a resource instance declared in the configuration"), Some(to_range))
+                            .with_hint("declare the resource first; import adopts an existing object into it"),
+                    );
+                    return;
+                }
+                stack.imports.push((to, id));
+            }
+            _ => {
+                let Some((from, from_range)) = addr_of(self, "from") else {
+                    return;
+                };
+                let mut destroy = true;
+                for l in b.body.blocks.iter().filter(|x| x.ty == "lifecycle") {
+                    if let Some(a) = l.body.attr("destroy") {
+                        match self.eval(&a.expr, &a.value_range, ctx, env) {
+                            Some(Value::Bool(x)) => destroy = x,
+                            Some(_) => self.diags.error(
+                                "destroy must be true or false",
+                                Some(a.value_range.clone()),
+                            ),
+                            None => {}
+                        }
+                    }
+                }
+                if declared(stack, &from) {
+                    self.diags.push(
+                        Diagnostic::error(format!("removed: {from} is still declared"), Some(from_range))
+                            .with_hint("remove the resource block; the removed block says what happens to the object"),
+                    );
+                    return;
+                }
+                stack.removed.push((from, destroy));
+            }
+        }
     }
 
     /// The graph nodes a `depends_on` list names.

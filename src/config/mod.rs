@@ -136,6 +136,12 @@ pub struct Stack {
     pub module_sources: BTreeMap<String, String>,
     /// The root module's variable values (for plan JSON; sensitive ones are redacted there).
     pub variables: BTreeMap<String, Value>,
+    /// `moved { from, to }` blocks (root module): (from, to).
+    pub moves: Vec<(String, String)>,
+    /// `import { to, id }` blocks: (address, id).
+    pub imports: Vec<(String, String)>,
+    /// `removed { from, lifecycle { destroy } }` blocks: (address, destroy).
+    pub removed: Vec<(String, bool)>,
 }
 
 impl Stack {

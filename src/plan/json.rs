@@ -174,6 +174,8 @@ fn base(addr: &str, ty: &str) -> Map<String, Value> {
 struct Known<'a> {
     config: BTreeMap<&'a str, &'a Value>,
     state: BTreeMap<&'a str, Value>,
+    /// New address → old, for `moved` renames.
+    moved_from: BTreeMap<&'a str, &'a str>,
 }
 
 impl Known<'_> {
@@ -199,6 +201,9 @@ impl Known<'_> {
 
 fn resource_change(c: &Change, stack: &Stack, known: &Known, sens: &[String]) -> Value {
     let mut m = base(&c.addr, &c.ty);
+    if let Some(prev) = known.moved_from.get(c.addr.as_str()) {
+        m.insert("previous_address".into(), json!(prev));
+    }
     let before = known.before(c);
     let after = known.after(c);
     let (before, after) = (before.as_ref(), after.as_ref());
@@ -223,6 +228,9 @@ fn resource_change(c: &Change, stack: &Stack, known: &Known, sens: &[String]) ->
     ch.insert("after_unknown".into(), au);
     ch.insert("before_sensitive".into(), bs);
     ch.insert("after_sensitive".into(), as_);
+    if let Some(id) = &c.import_id {
+        ch.insert("importing".into(), json!({ "id": id }));
+    }
     if c.action == Action::Replace {
         let paths: Vec<Value> = c
             .attrs
@@ -464,6 +472,11 @@ pub fn plan_json(plan: &Plan, stack: &Stack, state: &State) -> String {
             .resources
             .iter()
             .map(|(a, e)| (a.as_str(), e.values.to_value()))
+            .collect(),
+        moved_from: plan
+            .moves
+            .iter()
+            .map(|(f, t)| (t.as_str(), f.as_str()))
             .collect(),
     };
     // planned_values: what exists after the plan.

@@ -61,9 +61,23 @@ pub struct Change {
     pub live_etag: Option<String>,
     #[serde(default)]
     pub depends_on: Vec<String>,
+    /// Set when this change imports an existing object (`import` block or `runform import`).
+    #[serde(default)]
+    pub import_id: Option<String>,
 }
 
+/// The reason given to objects a `removed { lifecycle { destroy = false } }` block forgets.
+pub const REMOVED_BLOCK: &str = "a removed block for";
+
 impl Change {
+    pub fn is_removed_block_forget(&self) -> bool {
+        self.action == Action::Forget
+            && self
+                .reason
+                .as_deref()
+                .is_some_and(|r| r.starts_with(REMOVED_BLOCK))
+    }
+
     pub fn new(addr: &str, ty: &str) -> Change {
         Change {
             addr: addr.into(),
@@ -80,12 +94,16 @@ impl Change {
             adopt: false,
             live_etag: None,
             depends_on: vec![],
+            import_id: None,
         }
     }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Summary {
+    pub import: usize,
+    /// Objects a `removed` block lets go of (state only).
+    pub forget: usize,
     pub add: usize,
     pub change: usize,
     pub destroy: usize,
@@ -117,6 +135,9 @@ pub struct Plan {
     /// `--refresh-only`: only state updates for what changed outside runform.
     #[serde(default)]
     pub refresh_only: bool,
+    /// `moved` renames this plan makes in the state, instance by instance.
+    #[serde(default)]
+    pub moves: Vec<(String, String)>,
 }
 
 /// An object that changed outside runform: `attrs` go from what runform last applied (`old`)
@@ -140,12 +161,58 @@ pub struct PlanOptions {
     pub replace: Vec<String>,
     /// `--refresh-only`: record what changed outside runform, change nothing.
     pub refresh_only: bool,
+    /// `runform import ADDR ID` (the configuration's `import` blocks are added to these).
+    pub imports: Vec<(String, String)>,
+}
+
+/// Applies `moved` renames to a state: each `from` (a resource instance, a whole resource, or
+/// a module) present in the state and not yet at `to` is renamed. Returns the renames done,
+/// instance by instance.
+pub fn apply_moves(
+    state: &mut State,
+    moves: &[(String, String)],
+) -> Result<Vec<(String, String)>, String> {
+    let mut done = Vec::new();
+    for (from, to) in moves {
+        let hits: Vec<String> = state
+            .resources
+            .keys()
+            .filter(|a| addr_matches(a, from))
+            .cloned()
+            .collect();
+        for old in hits {
+            let new = format!("{to}{}", &old[from.len()..]);
+            if state.resources.contains_key(&new) {
+                return Err(format!(
+                    "moved: cannot move {old} to {new}: the state already has {new}"
+                ));
+            }
+            if let Some(e) = state.resources.remove(&old) {
+                state.resources.insert(new.clone(), e);
+            }
+            for e in state.resources.values_mut() {
+                for d in e.deps.iter_mut() {
+                    if *d == old {
+                        *d = new.clone();
+                    }
+                }
+            }
+            done.push((old, new));
+        }
+    }
+    Ok(done)
 }
 
 impl Plan {
     pub fn summary(&self) -> Summary {
         let mut s = Summary::default();
         for c in &self.changes {
+            if c.import_id.is_some() {
+                s.import += 1;
+            }
+            if c.is_removed_block_forget() {
+                s.forget += 1;
+            }
             match c.action {
                 Action::Create => s.add += 1,
                 Action::Update | Action::StateOnly => s.change += 1,
@@ -162,14 +229,17 @@ impl Plan {
     }
 
     pub fn has_changes(&self) -> bool {
-        self.changes
-            .iter()
-            .any(|c| !matches!(c.action, Action::NoOp | Action::Adopt | Action::Forget))
+        !self.moves.is_empty()
+            || self.changes.iter().any(|c| {
+                c.import_id.is_some()
+                    || c.is_removed_block_forget()
+                    || !matches!(c.action, Action::NoOp | Action::Adopt | Action::Forget)
+            })
     }
 
-    /// Whether apply has anything to write (changes, adoptions or forgets).
+    /// Whether apply has anything to write (changes, adoptions, forgets or moves).
     pub fn has_work(&self) -> bool {
-        self.changes.iter().any(|c| c.action.is_change())
+        !self.moves.is_empty() || self.changes.iter().any(|c| c.action.is_change())
     }
 }
 
@@ -223,6 +293,12 @@ pub fn plan(
             )
         })
         .collect();
+    let imports: BTreeMap<&str, &str> = stack
+        .imports
+        .iter()
+        .chain(opts.imports.iter())
+        .map(|(a, i)| (a.as_str(), i.as_str()))
+        .collect();
     let mut seen: BTreeSet<&str> = BTreeSet::new();
     if !destroy {
         let plan_one = |rc: &crate::config::ResourceConfig| -> Option<Result<Change, Diagnostic>> {
@@ -233,6 +309,39 @@ pub fn plan(
                 rt.live_api()
                     .and_then(|a| live.get(&a.key(id)))
                     .map(|v| &**v)
+            };
+            // Import: plan against the existing object as if the state already held it with
+            // the configured values; "no change" then means "adopt".
+            let import_id = if st.is_none() {
+                imports.get(rc.addr.as_str()).copied()
+            } else {
+                None
+            };
+            let imported;
+            let st = match import_id {
+                Some(iid) => {
+                    if rt.live_api().is_none() {
+                        return Some(Err(Diagnostic::error(
+                            format!("{}: {} cannot be imported", rc.addr, rc.ty),
+                            Some(rc.range.clone()),
+                        )));
+                    }
+                    if find(iid).is_none() {
+                        return Some(Err(Diagnostic::error(
+                            format!("{}: cannot import {iid:?}: no such object was found", rc.addr),
+                            Some(rc.range.clone()),
+                        ).with_hint("give the object's full resource name, e.g. projects/P/locations/L/jobs/NAME")));
+                    }
+                    imported = crate::state::StateEntry {
+                        ty: rc.ty.clone(),
+                        id: iid.to_string(),
+                        values: crate::state::Values::new(&rc.values),
+                        deps: Vec::new(),
+                        extra: Value::Null,
+                    };
+                    Some(&imported)
+                }
+                None => st,
             };
             let prior_live = st.and_then(|s| find(&s.id));
             let live_obj = if st.is_some_and(|s| s.id != id) {
@@ -252,6 +361,33 @@ pub fn plan(
             };
             Some(match rt.plan(input) {
                 Ok(mut c) => {
+                    if let Some(iid) = import_id {
+                        if matches!(c.action, Action::NoOp | Action::StateOnly) {
+                            // The object matches: adopt it. Apply reads what a create would
+                            // send (no-op plans carry no request body).
+                            let fresh = rt.plan(PlanInput {
+                                addr: &rc.addr,
+                                config: Some(rc),
+                                state: None,
+                                live: None,
+                                lineage: &state.lineage,
+                                stack_jobs: &stack_jobs,
+                            });
+                            if let Ok(f) = fresh {
+                                c.body = f.body;
+                                c.extra = f.extra;
+                            }
+                            c.action = Action::Adopt;
+                            c.after = Some(rc.values.clone());
+                            c.new_id = Some(iid.to_string());
+                        }
+                        c.adopt = true;
+                        c.import_id = Some(iid.to_string());
+                        c.reason = Some(match c.action {
+                            Action::Adopt => format!("import {iid}"),
+                            _ => format!("import {iid}; the object differs from the configuration"),
+                        });
+                    }
                     if let (Some(st), Action::Create) = (forced, c.action) {
                         c.action = Action::Replace;
                         c.prior_id = Some(st.id.clone());
@@ -313,6 +449,23 @@ pub fn plan(
                 ),
             );
             continue;
+        }
+        if !destroy {
+            if let Some((from, _)) = stack
+                .removed
+                .iter()
+                .find(|(f, d)| !d && addr_matches(addr, f))
+            {
+                let mut c = Change::new(addr, &st.ty);
+                c.action = Action::Forget;
+                c.prior_id = Some(st.id.clone());
+                c.reason = Some(format!(
+                    "{REMOVED_BLOCK} {from} says destroy = false: the object stays, unmanaged"
+                ));
+                c.depends_on = st.deps.clone();
+                changes.push(c);
+                continue;
+            }
         }
         let input = PlanInput {
             addr,
@@ -453,6 +606,7 @@ pub fn plan(
         drift,
         targeted,
         refresh_only: opts.refresh_only,
+        moves: Vec::new(),
     })
 }
 

@@ -251,16 +251,77 @@ impl StateFile {
 
     /// Takes the state lock for a state-changing command, or says who holds it.
     pub fn lock(&self, operation: &str) -> anyhow::Result<LockGuard> {
+        self.lock_wait(operation, std::time::Duration::ZERO)
+    }
+
+    /// Takes the state lock, waiting up to `timeout` for its holder to release it.
+    pub fn lock_wait(
+        &self,
+        operation: &str,
+        timeout: std::time::Duration,
+    ) -> anyhow::Result<LockGuard> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            match self.try_lock(operation)? {
+                Ok(g) => return Ok(g),
+                Err(holder) => {
+                    if std::time::Instant::now() >= deadline {
+                        let waited = if timeout.is_zero() {
+                            String::new()
+                        } else {
+                            format!(" (waited {:?})", timeout)
+                        };
+                        anyhow::bail!(
+                            "the state is locked by {} (operation {}, since {}, pid {}, lock ID {}){waited}\nhint: wait for it to finish, or pass --lock-timeout 5m to wait; if that run is gone for good, `runform force-unlock {}`",
+                            holder.who, holder.operation, holder.created, holder.pid, holder.id, holder.id
+                        );
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+            }
+        }
+    }
+
+    /// The current lock, if any.
+    pub fn lock_info(&self) -> Option<LockInfo> {
+        std::fs::read_to_string(self.lock_path())
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+    }
+
+    /// Removes the lock if its ID is `id`.
+    pub fn force_unlock(&self, id: &str) -> anyhow::Result<LockInfo> {
+        let Some(info) = self.lock_info() else {
+            anyhow::bail!("the state is not locked");
+        };
+        if info.id != id {
+            anyhow::bail!(
+                "lock ID mismatch: the state is locked with ID {} (by {}, operation {}, since {})",
+                info.id,
+                info.who,
+                info.operation,
+                info.created
+            );
+        }
+        std::fs::remove_file(self.lock_path())?;
+        Ok(info)
+    }
+
+    fn try_lock(&self, operation: &str) -> anyhow::Result<Result<LockGuard, LockInfo>> {
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let info = serde_json::json!({
-            "id": uuid::Uuid::new_v4().to_string(),
-            "operation": operation,
-            "who": format!("{}@{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()), hostname()),
-            "pid": std::process::id(),
-            "created": chrono::Utc::now().to_rfc3339(),
-        });
+        let info = LockInfo {
+            id: uuid::Uuid::new_v4().to_string(),
+            operation: operation.to_string(),
+            who: format!(
+                "{}@{}",
+                std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
+                hostname()
+            ),
+            pid: std::process::id(),
+            created: chrono::Utc::now().to_rfc3339(),
+        };
         match std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -268,34 +329,45 @@ impl StateFile {
             .open(self.lock_path())
         {
             Ok(mut f) => {
-                f.write_all(info.to_string().as_bytes())?;
-                Ok(LockGuard {
+                f.write_all(serde_json::to_string(&info)?.as_bytes())?;
+                Ok(Ok(LockGuard {
                     path: self.lock_path(),
-                })
+                }))
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let holder: Value = std::fs::read_to_string(self.lock_path())
-                    .ok()
-                    .and_then(|t| serde_json::from_str(&t).ok())
-                    .unwrap_or_default();
-                let pid = holder.get("pid").and_then(Value::as_u64).unwrap_or(0);
-                let alive = pid != 0 && Path::new(&format!("/proc/{pid}")).exists();
-                if !alive && pid != 0 {
-                    // The holder died (killed apply): the lock is stale and safe to take.
+                let Some(holder) = self.lock_info() else {
+                    // Being written right now, or unreadable: treat as held.
+                    return Ok(Err(LockInfo {
+                        id: "?".into(),
+                        operation: "?".into(),
+                        who: "?".into(),
+                        pid: 0,
+                        created: "?".into(),
+                    }));
+                };
+                let alive = holder.pid != 0 && Path::new(&format!("/proc/{}", holder.pid)).exists();
+                let same_host = holder.who.ends_with(&format!("@{}", hostname()));
+                if !alive && holder.pid != 0 && same_host {
+                    // The holder died (killed apply on this machine): the lock is stale.
                     let _ = std::fs::remove_file(self.lock_path());
-                    return self.lock(operation);
+                    return self.try_lock(operation);
                 }
-                anyhow::bail!(
-                    "the state is locked by {} (operation {}, since {}, pid {pid})\nhint: wait for it to finish; if that process is gone, delete {}",
-                    holder.get("who").and_then(Value::as_str).unwrap_or("?"),
-                    holder.get("operation").and_then(Value::as_str).unwrap_or("?"),
-                    holder.get("created").and_then(Value::as_str).unwrap_or("?"),
-                    self.lock_path().display()
-                )
+                Ok(Err(holder))
             }
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// Who holds the state lock.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LockInfo {
+    pub id: String,
+    pub operation: String,
+    pub who: String,
+    #[serde(default)]
+    pub pid: u32,
+    pub created: String,
 }
 
 fn hostname() -> String {

@@ -221,16 +221,27 @@ pub fn render_plan(plan: &Plan, style: &Style) -> String {
         .iter()
         .filter(|c| c.action.is_change())
         .collect();
-    if !changes.is_empty() {
+    if !changes.is_empty() || !plan.moves.is_empty() {
         let _ = writeln!(out, "runform will perform the following actions:\n");
+    }
+    for (from, to) in &plan.moves {
+        let _ = writeln!(
+            out,
+            "  {} has moved to {to}\n",
+            style.paint("1", &format!("# {from}"))
+        );
     }
     for c in changes {
         let (sym, color) = symbol(c.action);
+        let head = match (&c.import_id, c.action) {
+            (Some(_), Action::Adopt) => "will be imported",
+            (Some(_), Action::Update) => "will be imported and updated in-place",
+            _ => headline(c.action),
+        };
         let _ = writeln!(
             out,
-            "  {} {}",
-            style.paint("1", &format!("# {}", c.addr)),
-            headline(c.action)
+            "  {} {head}",
+            style.paint("1", &format!("# {}", c.addr))
         );
         if let Some(r) = &c.reason {
             let _ = writeln!(out, "    (because {r})");
@@ -289,9 +300,14 @@ pub fn render_markdown(plan: &Plan) -> String {
     if plan.refresh_only || !plan.has_changes() {
         let _ = writeln!(head, "{}", summary_line(plan));
     } else {
+        let import = if s.import > 0 {
+            format!("{} to import, ", s.import)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             head,
-            "Plan: {} to add, {} to change, {} to destroy.",
+            "Plan: {import}{} to add, {} to change, {} to destroy.",
             s.add, s.change, s.destroy
         );
         if s.execute > 0 {
@@ -426,8 +442,18 @@ pub fn summary_line(plan: &Plan) -> String {
         return "No changes. Your infrastructure matches the configuration.".into();
     }
     let s = plan.summary();
+    let import = if s.import > 0 {
+        format!("{} to import, ", s.import)
+    } else {
+        String::new()
+    };
+    let forget = if s.forget > 0 {
+        format!(", {} to forget", s.forget)
+    } else {
+        String::new()
+    };
     format!(
-        "Plan: {} to add, {} to change, {} to destroy, {} to execute.",
+        "Plan: {import}{} to add, {} to change, {} to destroy, {} to execute{forget}.",
         s.add, s.change, s.destroy, s.execute
     )
 }

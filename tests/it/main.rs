@@ -13,6 +13,7 @@ mod python;
 mod runtime;
 mod scheduler;
 mod scheduler_cli;
+mod state_cli;
 mod trigger_cli;
 mod workflow_cli;
 mod workflows;
