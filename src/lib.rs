@@ -10,7 +10,7 @@
 //! ```
 //!
 //! Layers (a module imports only from lower layers):
-//! - 0 [`diag`]: diagnostics with source ranges.
+//! - 0 [`diag`]: diagnostics with source ranges; [`fmt`]: canonical formatting (tokens only).
 //! - 1 [`api`]: wire types shared by the client and the runtime.
 //! - 2 [`config`] (HCL → Stack), [`graph`], [`cloud`] (REST client), [`runtime`] (local server).
 //! - 3 [`resources`]: one file per resource type.
@@ -24,6 +24,7 @@ pub mod cli;
 pub mod cloud;
 pub mod config;
 pub mod diag;
+pub mod fmt;
 pub mod graph;
 pub mod ops;
 pub mod plan;

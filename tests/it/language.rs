@@ -503,3 +503,55 @@ data "google_storage_project_service_account" "gcs" {}
         server.stop().await;
     });
 }
+
+#[test]
+fn fmt_check_diff_and_rewrite() {
+    use super::cli_support::{runform, text};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("main.tf"),
+        "locals {\nname=\"x\"\n  long_name = \"${var.y}\"\n}\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("ok.tf"), "locals {\n  a = 1\n}\n").unwrap();
+    std::fs::create_dir(d.join("sub")).unwrap();
+    std::fs::write(d.join("sub/x.tfvars"), "a=1\n").unwrap();
+    let o = runform(d, &["fmt", "--check", "--diff"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{t}");
+    assert!(
+        t.contains("main.tf") && !t.contains("ok.tf") && !t.contains("x.tfvars"),
+        "{t}"
+    );
+    assert!(
+        t.contains("-name=\"x\"")
+            && t.contains("+  name      = \"x\"")
+            && t.contains("+  long_name = var.y"),
+        "{t}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.join("main.tf")).unwrap(),
+        "locals {\nname=\"x\"\n  long_name = \"${var.y}\"\n}\n",
+        "--check changes nothing"
+    );
+    let o = runform(d, &["fmt", "--recursive"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        std::fs::read_to_string(d.join("main.tf")).unwrap(),
+        "locals {\n  name      = \"x\"\n  long_name = var.y\n}\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.join("sub/x.tfvars")).unwrap(),
+        "a = 1\n"
+    );
+    let o = runform(d, &["fmt", "--check", "--recursive"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    std::fs::write(d.join("bad.tf"), "a = \"open\n").unwrap();
+    let o = runform(d, &["fmt", "--check"]);
+    assert!(
+        o.status.code() == Some(2) && text(&o).contains("bad.tf: line 1: unterminated string"),
+        "{}",
+        text(&o)
+    );
+}
