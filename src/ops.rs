@@ -55,7 +55,7 @@ pub fn load_stack(
     };
     let data = |ty: &str, a: &serde_json::Map<String, serde_json::Value>| match client {
         None => Ok(crate::resources::data_sources::offline(ty, a)),
-        Some(c) => block_on(crate::resources::data_sources::read(c, ty, a))?,
+        Some(c) => crate::cloud::block_on(crate::resources::data_sources::read(c, ty, a))?,
     };
     let opts = LoadOptions {
         vars: args.vars.clone(),
@@ -65,6 +65,7 @@ pub fn load_stack(
         type_names: TYPE_NAMES,
         known: &known,
         data: &data,
+        workspace: current_workspace(dir),
     };
     let (mut stack, mut diags, sources) = crate::config::load(dir, &opts);
     if let Some(s) = &mut stack {
@@ -76,31 +77,6 @@ pub fn load_stack(
     }
     let ok = !diags.has_errors();
     (stack.filter(|_| ok), diags, sources)
-}
-
-/// Runs a future to completion from synchronous code that may itself be inside a runtime
-/// (configuration loading is synchronous; data sources are read over the async client).
-fn block_on<F: std::future::Future + Send>(f: F) -> Result<F::Output, String>
-where
-    F::Output: Send,
-{
-    use tokio::runtime::{Handle, RuntimeFlavor};
-    match Handle::try_current() {
-        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
-            Ok(tokio::task::block_in_place(|| h.block_on(f)))
-        }
-        _ => std::thread::scope(|s| {
-            s.spawn(|| {
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .map(|rt| rt.block_on(f))
-                    .map_err(|e| format!("cannot start an async runtime: {e}"))
-            })
-            .join()
-            .map_err(|_| "data source reader failed".to_string())?
-        }),
-    }
 }
 
 /// The Cloud Run jobs of the configuration: full name → address.
@@ -334,28 +310,34 @@ pub async fn target(
     local: bool,
     endpoint: Option<&str>,
 ) -> anyhow::Result<Target> {
+    let (client, label, embedded) = connect(stack_dir, local, endpoint).await?;
+    let state_file = open_state(stack_dir, local, endpoint, Some(&client)).await?;
+    Ok(Target {
+        client,
+        state_file,
+        label,
+        embedded,
+    })
+}
+
+/// The client for a target (starting a runtime inside this command for `--local` when none
+/// is serving the stack).
+async fn connect(
+    stack_dir: &Path,
+    local: bool,
+    endpoint: Option<&str>,
+) -> anyhow::Result<(Client, String, Option<Server>)> {
     if let Some(url) = endpoint {
         let client = Client::new(Endpoint::Custom(url.to_string())).await?;
-        return Ok(Target {
-            client,
-            state_file: StateFile::new(state_path(stack_dir, local, Some(url))),
-            label: format!("endpoint {url}"),
-            embedded: None,
-        });
+        return Ok((client, format!("endpoint {url}"), None));
     }
     if local {
         let dir = local_dir(stack_dir);
-        let state_file = StateFile::new(state_path(stack_dir, true, None));
         if let Ok(text) = std::fs::read_to_string(dir.join("server.json")) {
             if let Ok(rec) = serde_json::from_str::<ServerRecord>(&text) {
                 let client = Client::new(Endpoint::Custom(rec.url.clone())).await?;
                 if client.health().await {
-                    return Ok(Target {
-                        client,
-                        state_file,
-                        label: format!("local runtime at {}", rec.url),
-                        embedded: None,
-                    });
+                    return Ok((client, format!("local runtime at {}", rec.url), None));
                 }
             }
         }
@@ -368,20 +350,97 @@ pub async fn target(
         )
         .await?;
         let client = Client::new(Endpoint::Custom(server.url())).await?;
-        return Ok(Target {
+        return Ok((
             client,
-            state_file,
-            label: "local runtime (in this command)".into(),
-            embedded: Some(server),
-        });
+            "local runtime (in this command)".into(),
+            Some(server),
+        ));
     }
     let client = Client::new(Endpoint::Google).await?;
-    Ok(Target {
-        client,
-        state_file: StateFile::new(state_path(stack_dir, false, None)),
-        label: "Google Cloud".into(),
-        embedded: None,
-    })
+    Ok((client, "Google Cloud".into(), None))
+}
+
+/// The selected workspace: `RUNFORM_WORKSPACE` (or `TF_WORKSPACE`), else the one
+/// `runform workspace select` recorded, else `default`.
+pub fn current_workspace(stack_dir: &Path) -> String {
+    for k in ["RUNFORM_WORKSPACE", "TF_WORKSPACE"] {
+        if let Ok(v) = std::env::var(k) {
+            if !v.is_empty() {
+                return v;
+            }
+        }
+    }
+    std::fs::read_to_string(stack_dir.join(".runform").join("environment"))
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "default".into())
+}
+
+/// The file state of a workspace: the target's state file for `default`, else
+/// `<state>.d/WORKSPACE/runform.tfstate`.
+pub fn workspace_file(base: &Path, workspace: &str) -> PathBuf {
+    if workspace == "default" {
+        return base.to_path_buf();
+    }
+    let mut d = base.as_os_str().to_owned();
+    d.push(".d");
+    PathBuf::from(d).join(workspace).join("runform.tfstate")
+}
+
+/// Whether the stack keeps its state in Cloud Storage (needs a client to open).
+pub fn uses_remote_state(stack_dir: &Path) -> anyhow::Result<bool> {
+    Ok(matches!(
+        crate::config::backend::read(stack_dir).map_err(|e| anyhow::anyhow!(e))?,
+        Some(crate::config::backend::Backend::Gcs { .. })
+    ))
+}
+
+/// Opens the state of the selected workspace: per the `backend` block (a gcs bucket, through
+/// `client`, which must be given then), or the target's local file.
+pub async fn open_state(
+    stack_dir: &Path,
+    local: bool,
+    endpoint: Option<&str>,
+    client: Option<&Client>,
+) -> anyhow::Result<StateFile> {
+    use crate::config::backend::{self, Backend};
+    let ws = current_workspace(stack_dir);
+    backend::check_workspace_name(&ws).map_err(|e| anyhow::anyhow!(e))?;
+    let base = state_path(stack_dir, local, endpoint);
+    match backend::read(stack_dir).map_err(|e| anyhow::anyhow!(e))? {
+        Some(Backend::Gcs { bucket, prefix }) => {
+            let client =
+                client.ok_or_else(|| anyhow::anyhow!("the gcs backend needs a connection"))?;
+            // On Google the bucket must exist (as with Terraform); on the local runtime or an
+            // emulator it is created on first use.
+            if client.is_local() && client.get_bucket(&bucket).await?.is_none() {
+                let project = std::env::var("GOOGLE_PROJECT")
+                    .unwrap_or_else(|_| LOCAL_DEFAULT_PROJECT.into());
+                client.ensure_bucket(&project, &bucket).await?;
+            }
+            let (object, lock_object) = backend::gcs_objects(&prefix, &ws);
+            let journal = base
+                .parent()
+                .unwrap_or(stack_dir)
+                .join("gcs")
+                .join(&bucket)
+                .join(object.replace('/', "__"));
+            Ok(StateFile::gcs(
+                journal,
+                crate::state::Remote {
+                    client: client.clone(),
+                    bucket,
+                    object,
+                    lock_object,
+                },
+            ))
+        }
+        Some(Backend::Local { path }) if !local && endpoint.is_none() => {
+            Ok(StateFile::new(workspace_file(&stack_dir.join(path), &ws)))
+        }
+        _ => Ok(StateFile::new(workspace_file(&base, &ws))),
+    }
 }
 
 /// Reads live objects with one list call per (project, location) family, page by page.

@@ -259,6 +259,11 @@ enum Cmd {
         #[arg(long)]
         recursive: bool,
     },
+    /// Workspaces: several states for one configuration (list, show, new, select, delete).
+    Workspace {
+        #[command(subcommand)]
+        cmd: WorkspaceCmd,
+    },
     /// Inspect and edit the state (list, show, rm, mv, pull, push).
     State {
         #[command(subcommand)]
@@ -296,6 +301,48 @@ enum Cmd {
     Local {
         #[command(subcommand)]
         cmd: LocalCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum WorkspaceCmd {
+    /// The workspaces, the selected one marked with `*`.
+    List {
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// The selected workspace.
+    Show {
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Create a workspace (an empty state) and select it.
+    New {
+        name: String,
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// Select a workspace for the commands that follow.
+    Select {
+        name: String,
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// Delete a workspace (its state must be empty unless --force).
+    Delete {
+        name: String,
+        #[arg(long)]
+        force: bool,
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        #[command(flatten)]
+        target: TargetArgs,
     },
 }
 
@@ -443,7 +490,16 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             t.stop().await;
             r
         }
-        Cmd::State { cmd } => state_cmd(cmd),
+        Cmd::State { cmd } => {
+            let (dir, target) = cmd.location();
+            let (sf, conn) = open_state_for(dir, target).await?;
+            let r = state_cmd(cmd, &sf);
+            if let Some(c) = conn {
+                c.stop().await;
+            }
+            r
+        }
+        Cmd::Workspace { cmd } => workspace_cmd(cmd).await,
         Cmd::Fmt {
             paths,
             check,
@@ -451,12 +507,12 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             recursive,
         } => fmt_cmd(&paths, check, diff, recursive),
         Cmd::ForceUnlock { id, dir, target } => {
-            let sf = crate::state::StateFile::new(ops::state_path(
-                &dir,
-                target.local,
-                target.endpoint.as_deref(),
-            ));
-            let info = sf.force_unlock(&id)?;
+            let (sf, conn) = open_state_for(&dir, &target).await?;
+            let info = sf.force_unlock(&id);
+            if let Some(c) = conn {
+                c.stop().await;
+            }
+            let info = info?;
             println!(
                 "Unlocked the state (lock {} held by {} for {} since {}).",
                 info.id, info.who, info.operation, info.created
@@ -488,7 +544,14 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             raw,
             dir,
             target,
-        } => output_cmd(&dir, name.as_deref(), json, raw, &target),
+        } => {
+            let (sf, conn) = open_state_for(&dir, &target).await?;
+            let r = output_cmd(&sf, name.as_deref(), json, raw);
+            if let Some(c) = conn {
+                c.stop().await;
+            }
+            r
+        }
         Cmd::Validate { dir, vars } => {
             let args = parse_vars(&vars, true)?;
             let (stack, diags, sources) = ops::load_stack(&dir, &args, None, None);
@@ -891,15 +954,191 @@ fn fmt_cmd(paths: &[PathBuf], check: bool, diff: bool, recursive: bool) -> anyho
     })
 }
 
-fn state_cmd(cmd: StateCmd) -> anyhow::Result<i32> {
-    use crate::plan::addr_matches;
-    use crate::state::StateFile;
-    let file = |dir: &Path, t: &TargetArgs| {
-        StateFile::new(ops::state_path(dir, t.local, t.endpoint.as_deref()))
-    };
+impl StateCmd {
+    fn location(&self) -> (&Path, &TargetArgs) {
+        match self {
+            StateCmd::List { dir, target, .. }
+            | StateCmd::Show { dir, target, .. }
+            | StateCmd::Rm { dir, target, .. }
+            | StateCmd::Mv { dir, target, .. }
+            | StateCmd::Pull { dir, target }
+            | StateCmd::Push { dir, target, .. } => (dir, target),
+        }
+    }
+}
+
+/// The state of the stack's target and workspace, per its backend; a remote (gcs) state
+/// needs a connection, returned to be stopped after use.
+async fn open_state_for(
+    dir: &Path,
+    t: &TargetArgs,
+) -> anyhow::Result<(crate::state::StateFile, Option<Target>)> {
+    if ops::uses_remote_state(dir)? {
+        let target = ops::target(dir, is_local(t), t.endpoint.as_deref()).await?;
+        let sf = ops::open_state(
+            dir,
+            is_local(t),
+            t.endpoint.as_deref(),
+            Some(&target.client),
+        )
+        .await?;
+        return Ok((sf, Some(target)));
+    }
+    let sf = ops::open_state(dir, t.local, t.endpoint.as_deref(), None).await?;
+    Ok((sf, None))
+}
+
+/// The workspaces that exist for the stack's target and backend.
+async fn workspaces(dir: &Path, t: &TargetArgs) -> anyhow::Result<Vec<String>> {
+    use crate::config::backend::{self, Backend};
+    let mut names = vec!["default".to_string()];
+    match backend::read(dir).map_err(|e| anyhow!(e))? {
+        Some(Backend::Gcs { bucket, prefix }) => {
+            let conn = ops::target(dir, is_local(t), t.endpoint.as_deref()).await?;
+            let listed = if conn.client.get_bucket(&bucket).await?.is_some() {
+                let under = if prefix.is_empty() {
+                    String::new()
+                } else {
+                    format!("{prefix}/")
+                };
+                conn.client
+                    .list_object_names(&bucket, &under)
+                    .await
+                    .map(|v| {
+                        v.into_iter()
+                            .filter_map(|n| {
+                                n.strip_prefix(&under)
+                                    .and_then(|r| r.strip_suffix(".tfstate"))
+                                    .filter(|r| !r.contains('/'))
+                                    .map(str::to_string)
+                            })
+                            .collect::<Vec<_>>()
+                    })
+            } else {
+                Ok(Vec::new())
+            };
+            conn.stop().await;
+            names.extend(listed?);
+        }
+        other => {
+            let base = match other {
+                Some(Backend::Local { path }) if !t.local && t.endpoint.is_none() => dir.join(path),
+                _ => ops::state_path(dir, t.local, t.endpoint.as_deref()),
+            };
+            let d = ops::workspace_file(&base, "x");
+            let root = d.parent().and_then(|p| p.parent()).map(Path::to_path_buf);
+            if let Some(Ok(rd)) = root.map(std::fs::read_dir) {
+                for e in rd.flatten() {
+                    if e.path().join("runform.tfstate").exists() {
+                        names.push(e.file_name().to_string_lossy().to_string());
+                    }
+                }
+            }
+        }
+    }
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+fn select_workspace(dir: &Path, name: &str) -> anyhow::Result<()> {
+    let d = dir.join(".runform");
+    std::fs::create_dir_all(&d)?;
+    std::fs::write(d.join("environment"), format!("{name}\n"))?;
+    Ok(())
+}
+
+async fn workspace_cmd(cmd: WorkspaceCmd) -> anyhow::Result<i32> {
+    use crate::config::backend::check_workspace_name;
+    // Opens the state of workspace `ws` (by selecting it for the duration of the call).
+    async fn state_of(
+        dir: &Path,
+        t: &TargetArgs,
+        ws: &str,
+    ) -> anyhow::Result<(crate::state::StateFile, Option<Target>)> {
+        let before = ops::current_workspace(dir);
+        select_workspace(dir, ws)?;
+        let r = open_state_for(dir, t).await;
+        select_workspace(dir, &before)?;
+        r
+    }
     match cmd {
-        StateCmd::List { addrs, dir, target } => {
-            let state = file(&dir, &target).load()?;
+        WorkspaceCmd::Show { dir } => {
+            println!("{}", ops::current_workspace(&dir));
+            Ok(0)
+        }
+        WorkspaceCmd::List { dir, target } => {
+            let current = ops::current_workspace(&dir);
+            for n in workspaces(&dir, &target).await? {
+                println!("{} {n}", if n == current { "*" } else { " " });
+            }
+            Ok(0)
+        }
+        WorkspaceCmd::New { name, dir, target } => {
+            check_workspace_name(&name).map_err(|e| anyhow!(e))?;
+            if workspaces(&dir, &target).await?.contains(&name) {
+                bail!("workspace {name:?} already exists\nhint: `runform workspace select {name}`");
+            }
+            let (sf, conn) = state_of(&dir, &target, &name).await?;
+            let r = sf.write(&crate::state::State::new());
+            if let Some(c) = conn {
+                c.stop().await;
+            }
+            r?;
+            select_workspace(&dir, &name)?;
+            println!(
+                "Created and selected workspace {name:?} (state at {}).",
+                sf.describe()
+            );
+            Ok(0)
+        }
+        WorkspaceCmd::Select { name, dir, target } => {
+            if !workspaces(&dir, &target).await?.contains(&name) {
+                bail!("workspace {name:?} does not exist\nhint: `runform workspace new {name}`");
+            }
+            select_workspace(&dir, &name)?;
+            println!("Switched to workspace {name:?}.");
+            Ok(0)
+        }
+        WorkspaceCmd::Delete {
+            name,
+            force,
+            dir,
+            target,
+        } => {
+            if name == "default" {
+                bail!("the default workspace cannot be deleted");
+            }
+            if name == ops::current_workspace(&dir) {
+                bail!("workspace {name:?} is selected\nhint: select another one first (`runform workspace select default`)");
+            }
+            if !workspaces(&dir, &target).await?.contains(&name) {
+                bail!("workspace {name:?} does not exist");
+            }
+            let (sf, conn) = state_of(&dir, &target, &name).await?;
+            let r = (|| -> anyhow::Result<()> {
+                let _lock = sf.lock_wait("workspace delete", target.lock_timeout)?;
+                let st = sf.load()?;
+                if !st.resources.is_empty() && !force {
+                    bail!("workspace {name:?} still manages {} resource(s): destroy them first, or pass --force to forget them", st.resources.len());
+                }
+                sf.delete()
+            })();
+            if let Some(c) = conn {
+                c.stop().await;
+            }
+            r?;
+            println!("Deleted workspace {name:?}.");
+            Ok(0)
+        }
+    }
+}
+
+fn state_cmd(cmd: StateCmd, sf: &crate::state::StateFile) -> anyhow::Result<i32> {
+    use crate::plan::addr_matches;
+    match cmd {
+        StateCmd::List { addrs, .. } => {
+            let state = sf.load()?;
             for a in state.resources.keys() {
                 if addrs.is_empty() || addrs.iter().any(|f| addr_matches(a, f)) {
                     println!("{a}");
@@ -908,7 +1147,7 @@ fn state_cmd(cmd: StateCmd) -> anyhow::Result<i32> {
             Ok(0)
         }
         StateCmd::Show { addr, dir, target } => {
-            let state = file(&dir, &target).load()?;
+            let state = sf.load()?;
             let Some(e) = state.resources.get(&addr) else {
                 let mut msg = format!("no resource {addr} in the state");
                 if let Some(c) =
@@ -936,8 +1175,7 @@ fn state_cmd(cmd: StateCmd) -> anyhow::Result<i32> {
             );
             Ok(0)
         }
-        StateCmd::Rm { addrs, dir, target } => {
-            let sf = file(&dir, &target);
+        StateCmd::Rm { addrs, target, .. } => {
             let _lock = sf.lock_wait("state rm", target.lock_timeout)?;
             let mut state = sf.load()?;
             let hits: Vec<String> = state
@@ -960,12 +1198,8 @@ fn state_cmd(cmd: StateCmd) -> anyhow::Result<i32> {
             Ok(0)
         }
         StateCmd::Mv {
-            from,
-            to,
-            dir,
-            target,
+            from, to, target, ..
         } => {
-            let sf = file(&dir, &target);
             let _lock = sf.lock_wait("state mv", target.lock_timeout)?;
             let mut state = sf.load()?;
             let moved = crate::plan::apply_moves(&mut state, &[(from.clone(), to.clone())])
@@ -980,18 +1214,17 @@ fn state_cmd(cmd: StateCmd) -> anyhow::Result<i32> {
             sf.write(&state)?;
             Ok(0)
         }
-        StateCmd::Pull { dir, target } => {
-            let state = file(&dir, &target).load()?;
+        StateCmd::Pull { .. } => {
+            let state = sf.load()?;
             println!("{}", serde_json::to_string_pretty(&state)?);
             Ok(0)
         }
         StateCmd::Push {
             file: f,
             force,
-            dir,
             target,
+            ..
         } => {
-            let sf = file(&dir, &target);
             let _lock = sf.lock_wait("state push", target.lock_timeout)?;
             let text =
                 std::fs::read(&f).map_err(|e| anyhow!("cannot read {}: {e}", f.display()))?;
@@ -1108,14 +1341,12 @@ fn type_of(v: &serde_json::Value) -> serde_json::Value {
 
 /// `runform output [NAME] [--json|--raw]`, read from the target's state.
 fn output_cmd(
-    dir: &Path,
+    sf: &crate::state::StateFile,
     name: Option<&str>,
     json: bool,
     raw: bool,
-    t: &TargetArgs,
 ) -> anyhow::Result<i32> {
-    let path = ops::state_path(dir, t.local, t.endpoint.as_deref());
-    let state = crate::state::StateFile::new(path).load()?;
+    let state = sf.load()?;
     let shown = |v: &serde_json::Value| match v {
         serde_json::Value::String(s) => format!("{s:?}"),
         other => serde_json::to_string_pretty(other).unwrap_or_default(),
@@ -1191,7 +1422,7 @@ async fn execute(
     parallelism: usize,
 ) -> anyhow::Result<i32> {
     let mut state = t.state_file.load()?;
-    if state.serial == 0 && state.resources.is_empty() && !t.state_file.path.exists() {
+    if state.serial == 0 && state.resources.is_empty() && !t.state_file.exists() {
         // Persist the lineage before the first action, so objects created by an interrupted
         // apply carry a lineage that the next run recognises.
         state.lineage = plan.lineage.clone();

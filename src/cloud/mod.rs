@@ -875,6 +875,86 @@ impl Client {
     }
 
     /// Uploads an object (Cloud Storage JSON API, media upload); returns its JSON.
+    /// One request with a raw body (Cloud Storage media), authenticated like the rest.
+    async fn raw(
+        &self,
+        method: Method,
+        url: &str,
+        query: &[(&str, String)],
+        body: Option<(&str, Vec<u8>)>,
+    ) -> CloudResult<Vec<u8>> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let mut req = self.http.request(method.clone(), url).query(query);
+        if let Some((ct, data)) = body {
+            req = req.header("content-type", ct).body(data);
+        }
+        if let Some(p) = &self.auth {
+            let tok = p
+                .token(&[SCOPE])
+                .await
+                .map_err(|e| CloudError::Auth(e.to_string()))?;
+            req = req.bearer_auth(tok.as_str());
+        }
+        let resp = req.send().await.map_err(|e| CloudError::Transport {
+            url: url.to_string(),
+            source: e,
+        })?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.map_err(|e| CloudError::Transport {
+            url: url.to_string(),
+            source: e,
+        })?;
+        if (200..300).contains(&status) {
+            return Ok(bytes.to_vec());
+        }
+        let e: ErrorBody = serde_json::from_slice(&bytes).unwrap_or_default();
+        Err(CloudError::Api {
+            method: method.to_string(),
+            url: url.to_string(),
+            status,
+            code: e.error.status,
+            message: if e.error.message.is_empty() {
+                String::from_utf8_lossy(&bytes).chars().take(300).collect()
+            } else {
+                e.error.message
+            },
+        })
+    }
+
+    fn object_path(bucket: &str, name: &str) -> String {
+        let enc = |s: &str| {
+            percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+        };
+        format!("b/{}/o/{}", enc(bucket), enc(name))
+    }
+
+    /// Uploads an object (media upload); `if_generation_match` makes it conditional (0: only
+    /// if it does not exist yet). A failed condition is an API error with status 412.
+    pub async fn upload_object_if(
+        &self,
+        bucket: &str,
+        name: &str,
+        content_type: &str,
+        data: Vec<u8>,
+        if_generation_match: Option<u64>,
+    ) -> CloudResult<serde_json::Value> {
+        let url = format!("{}/upload/storage/v1/b/{bucket}/o", self.bases.storage);
+        let mut q = vec![
+            ("uploadType", "media".to_string()),
+            ("name", name.to_string()),
+        ];
+        if let Some(g) = if_generation_match {
+            q.push(("ifGenerationMatch", g.to_string()));
+        }
+        let bytes = self
+            .raw(Method::POST, &url, &q, Some((content_type, data)))
+            .await?;
+        serde_json::from_slice(&bytes).map_err(|e| CloudError::Decode {
+            url,
+            message: e.to_string(),
+        })
+    }
+
     pub async fn upload_object(
         &self,
         bucket: &str,
@@ -882,40 +962,84 @@ impl Client {
         content_type: &str,
         data: Vec<u8>,
     ) -> CloudResult<serde_json::Value> {
-        let base = match self.endpoint {
-            Endpoint::Google => "https://storage.googleapis.com".to_string(),
-            Endpoint::Custom(_) => self.bases.run.clone(),
-        };
-        let url = format!("{base}/upload/storage/v1/b/{bucket}/o");
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        let resp = self
-            .http
-            .post(&url)
-            .query(&[("uploadType", "media"), ("name", name)])
-            .header("content-type", content_type)
-            .body(data)
-            .send()
+        self.upload_object_if(bucket, name, content_type, data, None)
             .await
-            .map_err(|e| CloudError::Transport {
-                url: url.clone(),
-                source: e,
-            })?;
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap_or_default();
-        if !(200..300).contains(&status) {
-            let e: ErrorBody = serde_json::from_str(&text).unwrap_or_default();
-            return Err(CloudError::Api {
-                method: "POST".into(),
-                url,
-                status,
-                code: e.error.status,
-                message: e.error.message,
-            });
+    }
+
+    /// An object's bytes, or None if it does not exist.
+    pub async fn download_object(&self, bucket: &str, name: &str) -> CloudResult<Option<Vec<u8>>> {
+        let url = format!(
+            "{}/storage/v1/{}",
+            self.bases.storage,
+            Self::object_path(bucket, name)
+        );
+        match self
+            .raw(Method::GET, &url, &[("alt", "media".to_string())], None)
+            .await
+        {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
         }
-        serde_json::from_str(&text).map_err(|e| CloudError::Decode {
-            url,
-            message: e.to_string(),
-        })
+    }
+
+    /// An object's metadata (generation, size...), or None if it does not exist.
+    pub async fn object_metadata(
+        &self,
+        bucket: &str,
+        name: &str,
+    ) -> CloudResult<Option<serde_json::Value>> {
+        let path = format!("/storage/v1/{}", Self::object_path(bucket, name));
+        self.get_opt(&self.bases.storage.clone(), &path).await
+    }
+
+    /// Deletes an object, if its generation is `if_generation_match` when given.
+    pub async fn delete_object_if(
+        &self,
+        bucket: &str,
+        name: &str,
+        if_generation_match: Option<u64>,
+    ) -> CloudResult<()> {
+        let url = format!(
+            "{}/storage/v1/{}",
+            self.bases.storage,
+            Self::object_path(bucket, name)
+        );
+        let q: Vec<(&str, String)> = if_generation_match
+            .map(|g| vec![("ifGenerationMatch", g.to_string())])
+            .unwrap_or_default();
+        self.raw(Method::DELETE, &url, &q, None).await.map(|_| ())
+    }
+
+    /// Names of the objects under `prefix` (all pages).
+    pub async fn list_object_names(&self, bucket: &str, prefix: &str) -> CloudResult<Vec<String>> {
+        let mut names = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut q = vec![("prefix", prefix.to_string())];
+            if let Some(t) = &token {
+                q.push(("pageToken", t.clone()));
+            }
+            let v: serde_json::Value = self
+                .send_to::<(), _>(
+                    &self.bases.storage.clone(),
+                    Method::GET,
+                    &format!("/storage/v1/b/{bucket}/o"),
+                    &q,
+                    None,
+                )
+                .await?;
+            for it in v["items"].as_array().into_iter().flatten() {
+                if let Some(n) = it["name"].as_str() {
+                    names.push(n.to_string());
+                }
+            }
+            match v["nextPageToken"].as_str() {
+                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        Ok(names)
     }
 
     /// Creates a bucket unless it exists (Cloud Storage JSON API).
@@ -984,5 +1108,30 @@ impl Client {
         self.get::<serde_json::Value>("runform/v1/health", &[])
             .await
             .is_ok()
+    }
+}
+
+/// Runs a future to completion from synchronous code that may itself be inside a runtime
+/// (configuration loading is synchronous; data sources are read over the async client).
+pub fn block_on<F: std::future::Future + Send>(f: F) -> Result<F::Output, String>
+where
+    F::Output: Send,
+{
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            Ok(tokio::task::block_in_place(|| h.block_on(f)))
+        }
+        _ => std::thread::scope(|s| {
+            s.spawn(|| {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map(|rt| rt.block_on(f))
+                    .map_err(|e| format!("cannot start an async runtime: {e}"))
+            })
+            .join()
+            .map_err(|_| "data source reader failed".to_string())?
+        }),
     }
 }

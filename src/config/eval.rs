@@ -352,6 +352,10 @@ impl Loader<'_> {
             "path",
             serde_json::json!({"module": module_path, "root": stack.dir.display().to_string(), "cwd": "."}),
         );
+        env.set_root(
+            "terraform",
+            serde_json::json!({ "workspace": self.opts.workspace }),
+        );
         if root {
             stack.provider = self.provider(&d.provider, &mut ctx, &mut env);
         }

@@ -3,6 +3,7 @@
 //! them are reported at once.
 
 pub mod address;
+pub mod backend;
 mod eval;
 pub mod funcs;
 pub mod parse;
@@ -163,6 +164,8 @@ pub struct LoadOptions<'a> {
     pub known: &'a dyn Fn(&str) -> Option<Map<String, Value>>,
     /// Reads a data source (type, arguments with the provider's project filled in).
     pub data: &'a DataReader<'a>,
+    /// The selected workspace (`terraform.workspace`).
+    pub workspace: String,
 }
 
 pub type DataReader<'a> =

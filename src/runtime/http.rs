@@ -36,6 +36,20 @@ pub fn router(rt: Arc<Runtime>) -> Router {
     )
 }
 
+/// The `ifGenerationMatch` precondition of a storage request.
+fn generation_match(q: &HashMap<String, String>) -> ApiResult<Option<u64>> {
+    q.get("ifGenerationMatch")
+        .map(|g| {
+            g.parse::<u64>().map_err(|_| {
+                ApiError::new(
+                    Code::InvalidArgument,
+                    format!("invalid ifGenerationMatch {g:?}"),
+                )
+            })
+        })
+        .transpose()
+}
+
 /// The Cloud Storage JSON API routes (`/storage/v1`, `/upload/storage/v1`,
 /// `/download/storage/v1`); `None` for any other path.
 fn storage_route(
@@ -99,7 +113,7 @@ fn storage_route(
                 }
             }
             ("json", "DELETE", ["b", b, "o", o]) => {
-                rt.delete_object(&dec(b), &dec(o))?;
+                rt.delete_object_if(&dec(b), &dec(o), generation_match(&q)?)?;
                 Ok(empty())
             }
             ("upload", "POST", ["b", b, "o"]) => {
@@ -110,11 +124,11 @@ fn storage_route(
                             .map_err(|e| ApiError::new(Code::InvalidArgument, e))?;
                         let name = meta["name"].as_str().map(str::to_string).or_else(|| q.get("name").cloned()).unwrap_or_default();
                         let ct = meta["contentType"].as_str().map(str::to_string).unwrap_or(media_ct);
-                        Ok(json(&rt.put_object(&bucket, &name, &ct, &data, Some(&meta))?))
+                        Ok(json(&rt.put_object_if(&bucket, &name, &ct, &data, Some(&meta), generation_match(&q)?)?))
                     }
                     "media" => {
                         let name = q.get("name").cloned().unwrap_or_default();
-                        Ok(json(&rt.put_object(&bucket, &name, content_type, body, None)?))
+                        Ok(json(&rt.put_object_if(&bucket, &name, content_type, body, None, generation_match(&q)?)?))
                     }
                     other => Err(ApiError::new(
                         Code::InvalidArgument,

@@ -54,7 +54,36 @@ fn gcs_error(code: u16, message: impl Into<String>) -> ApiError {
         412 => Code::FailedPrecondition,
         _ => Code::InvalidArgument,
     };
-    ApiError::new(c, message)
+    let mut e = ApiError::new(c, message);
+    // Cloud Storage answers a failed precondition with HTTP 412 (not gRPC's 400).
+    if code == 412 {
+        e.body.error.code = 412;
+    }
+    e
+}
+
+/// Object writes and deletions are serialised, so a precondition check and the change it
+/// guards are one step (two lock-takers cannot both win).
+fn object_mutations() -> std::sync::MutexGuard<'static, ()> {
+    static M: std::sync::OnceLock<std::sync::Mutex<()>> = std::sync::OnceLock::new();
+    M.get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+}
+
+fn check_generation(current: Option<&Value>, want: Option<u64>) -> ApiResult<()> {
+    let Some(want) = want else { return Ok(()) };
+    let have = current
+        .and_then(|o| o["generation"].as_str())
+        .and_then(|g| g.parse::<u64>().ok())
+        .unwrap_or(0);
+    if have != want {
+        return Err(gcs_error(
+            412,
+            "At least one of the pre-conditions you specified did not hold.",
+        ));
+    }
+    Ok(())
 }
 
 impl Runtime {
@@ -173,12 +202,28 @@ impl Runtime {
         data: &[u8],
         metadata: Option<&Value>,
     ) -> ApiResult<Value> {
+        self.put_object_if(bucket, name, content_type, data, metadata, None)
+    }
+
+    /// An upload with an `ifGenerationMatch` precondition (0: only if the object does not
+    /// exist), checked and applied atomically; a failed precondition is HTTP 412.
+    pub fn put_object_if(
+        self: &std::sync::Arc<Self>,
+        bucket: &str,
+        name: &str,
+        content_type: &str,
+        data: &[u8],
+        metadata: Option<&Value>,
+        if_generation_match: Option<u64>,
+    ) -> ApiResult<Value> {
         self.get_bucket(bucket)?;
         if name.is_empty() || name.len() > 1024 || name.contains(['\r', '\n']) {
             return Err(gcs_error(400, format!("invalid object name {name:?}")));
         }
+        let _guard = object_mutations();
         let key = format!("{bucket}/{name}");
         let previous: Option<Value> = self.store().get(Kind::Object, &key);
+        check_generation(previous.as_ref(), if_generation_match)?;
         let generation = (chrono::Utc::now().timestamp_micros() as u64).max(
             previous
                 .as_ref()
@@ -273,11 +318,23 @@ impl Runtime {
     }
 
     pub fn delete_object(self: &std::sync::Arc<Self>, bucket: &str, name: &str) -> ApiResult<()> {
+        self.delete_object_if(bucket, name, None)
+    }
+
+    /// A deletion with an `ifGenerationMatch` precondition.
+    pub fn delete_object_if(
+        self: &std::sync::Arc<Self>,
+        bucket: &str,
+        name: &str,
+        if_generation_match: Option<u64>,
+    ) -> ApiResult<()> {
+        let _guard = object_mutations();
         let key = format!("{bucket}/{name}");
         let obj: Value = self
             .store()
             .get(Kind::Object, &key)
             .ok_or_else(|| gcs_error(404, format!("No such object: {bucket}/{name}")))?;
+        check_generation(Some(&obj), if_generation_match)?;
         self.store().delete(Kind::Object, &key)?;
         if let Some(f) = obj["runformFile"].as_str() {
             let _ = std::fs::remove_file(self.objects_dir().join(f));

@@ -128,14 +128,103 @@ struct JournalRecord {
     entry: Option<StateEntry>,
 }
 
-/// The state file of one target (local runtime, an endpoint, or Google).
+/// The state of one target and workspace: a local file, or (with `backend "gcs"`) an object
+/// in a Cloud Storage bucket. Either way the journal of an apply in progress is a local file
+/// (`path` + `.journal`).
 pub struct StateFile {
     pub path: PathBuf,
+    pub remote: Option<Remote>,
+}
+
+/// A state kept in Cloud Storage with Terraform's gcs backend layout: the state at
+/// `PREFIX/WORKSPACE.tfstate`, the lock at `PREFIX/WORKSPACE.tflock`, taken by creating it
+/// with `ifGenerationMatch=0` and released by deleting the generation that was created.
+#[derive(Clone)]
+pub struct Remote {
+    pub client: crate::cloud::Client,
+    pub bucket: String,
+    pub object: String,
+    pub lock_object: String,
+}
+
+impl Remote {
+    pub fn url(&self) -> String {
+        format!("gs://{}/{}", self.bucket, self.object)
+    }
 }
 
 impl StateFile {
     pub fn new(path: PathBuf) -> Self {
-        StateFile { path }
+        StateFile { path, remote: None }
+    }
+
+    pub fn gcs(journal_base: PathBuf, remote: Remote) -> Self {
+        StateFile {
+            path: journal_base,
+            remote: Some(remote),
+        }
+    }
+
+    /// Where the state lives, for messages.
+    pub fn describe(&self) -> String {
+        match &self.remote {
+            Some(r) => r.url(),
+            None => self.path.display().to_string(),
+        }
+    }
+
+    /// Deletes the state (a workspace being deleted).
+    pub fn delete(&self) -> anyhow::Result<()> {
+        match &self.remote {
+            Some(r) => {
+                crate::cloud::block_on(r.client.delete_object_if(&r.bucket, &r.object, None))
+                    .map_err(|e| anyhow::anyhow!(e))?
+                    .or_else(|e| if e.is_not_found() { Ok(()) } else { Err(e) })
+                    .map_err(|e| anyhow::anyhow!("cannot delete {}: {e}", r.url()))
+            }
+            None => {
+                for p in [self.path.clone(), with_suffix(&self.path, ".backup")] {
+                    match std::fs::remove_file(&p) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                        _ => {}
+                    }
+                }
+                if let Some(d) = self.path.parent() {
+                    let _ = std::fs::remove_dir(d);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether a state has been written yet.
+    pub fn exists(&self) -> bool {
+        match &self.remote {
+            Some(r) => crate::cloud::block_on(r.client.object_metadata(&r.bucket, &r.object))
+                .ok()
+                .and_then(|x| x.ok())
+                .flatten()
+                .is_some(),
+            None => self.path.exists(),
+        }
+    }
+
+    fn read_bytes(&self) -> anyhow::Result<Option<Vec<u8>>> {
+        match &self.remote {
+            Some(r) => {
+                let got = crate::cloud::block_on(r.client.download_object(&r.bucket, &r.object))
+                    .map_err(|e| anyhow::anyhow!(e))?;
+                got.map_err(|e| anyhow::anyhow!("cannot read the state at {}: {e}", r.url()))
+            }
+            None => match std::fs::read(&self.path) {
+                Ok(b) => Ok(Some(b)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(anyhow::anyhow!(
+                    "cannot read state file {}: {e}",
+                    self.path.display()
+                )),
+            },
+        }
     }
 
     fn journal_path(&self) -> PathBuf {
@@ -148,17 +237,10 @@ impl StateFile {
 
     /// Reads the state, folding in a journal left by an interrupted apply.
     pub fn load(&self) -> anyhow::Result<State> {
-        let mut state = match std::fs::read(&self.path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                anyhow::anyhow!("state file {} is corrupt: {e}", self.path.display())
-            })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::new(),
-            Err(e) => {
-                return Err(anyhow::anyhow!(
-                    "cannot read state file {}: {e}",
-                    self.path.display()
-                ))
-            }
+        let mut state = match self.read_bytes()? {
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| anyhow::anyhow!("state {} is corrupt: {e}", self.describe()))?,
+            None => State::new(),
         };
         let replayed = self.replay_journal(&mut state)?;
         if replayed > 0 {
@@ -198,6 +280,19 @@ impl StateFile {
 
     /// Writes the state atomically (temp file, fsync, rename), keeping a backup.
     pub fn write(&self, state: &State) -> anyhow::Result<()> {
+        if let Some(r) = &self.remote {
+            let mut bytes = serde_json::to_vec_pretty(state)?;
+            bytes.push(b'\n');
+            crate::cloud::block_on(r.client.upload_object(
+                &r.bucket,
+                &r.object,
+                "application/json",
+                bytes,
+            ))
+            .map_err(|e| anyhow::anyhow!(e))?
+            .map_err(|e| anyhow::anyhow!("cannot write the state to {}: {e}", r.url()))?;
+            return Ok(());
+        }
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir)?;
         }
@@ -284,6 +379,12 @@ impl StateFile {
 
     /// The current lock, if any.
     pub fn lock_info(&self) -> Option<LockInfo> {
+        if let Some(r) = &self.remote {
+            let bytes = crate::cloud::block_on(r.client.download_object(&r.bucket, &r.lock_object))
+                .ok()?
+                .ok()??;
+            return serde_json::from_slice(&bytes).ok();
+        }
         std::fs::read_to_string(self.lock_path())
             .ok()
             .and_then(|t| serde_json::from_str(&t).ok())
@@ -303,14 +404,18 @@ impl StateFile {
                 info.created
             );
         }
-        std::fs::remove_file(self.lock_path())?;
+        match &self.remote {
+            Some(r) => {
+                crate::cloud::block_on(r.client.delete_object_if(&r.bucket, &r.lock_object, None))
+                    .map_err(|e| anyhow::anyhow!(e))?
+                    .map_err(|e| anyhow::anyhow!("cannot delete the lock {}: {e}", r.lock_object))?
+            }
+            None => std::fs::remove_file(self.lock_path())?,
+        }
         Ok(info)
     }
 
     fn try_lock(&self, operation: &str) -> anyhow::Result<Result<LockGuard, LockInfo>> {
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
         let info = LockInfo {
             id: uuid::Uuid::new_v4().to_string(),
             operation: operation.to_string(),
@@ -321,7 +426,47 @@ impl StateFile {
             ),
             pid: std::process::id(),
             created: chrono::Utc::now().to_rfc3339(),
+            path: self.describe(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            info: String::new(),
         };
+        if let Some(r) = &self.remote {
+            let body = serde_json::to_vec(&info)?;
+            let created = crate::cloud::block_on(r.client.upload_object_if(
+                &r.bucket,
+                &r.lock_object,
+                "application/json",
+                body,
+                Some(0),
+            ))
+            .map_err(|e| anyhow::anyhow!(e))?;
+            return match created {
+                Ok(obj) => {
+                    let generation = obj["generation"]
+                        .as_str()
+                        .and_then(|g| g.parse::<u64>().ok())
+                        .ok_or_else(|| anyhow::anyhow!("the lock object has no generation"))?;
+                    Ok(Ok(LockGuard {
+                        path: PathBuf::new(),
+                        remote: Some((r.clone(), generation)),
+                    }))
+                }
+                Err(e) if e.status() == Some(412) => {
+                    Ok(Err(self.lock_info().unwrap_or_else(|| {
+                        // Released between our attempt and the read: report it as busy; the
+                        // caller retries until its timeout.
+                        LockInfo::unknown()
+                    })))
+                }
+                Err(e) => Err(anyhow::anyhow!(
+                    "cannot take the state lock {}: {e}",
+                    r.lock_object
+                )),
+            };
+        }
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
         match std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -332,18 +477,13 @@ impl StateFile {
                 f.write_all(serde_json::to_string(&info)?.as_bytes())?;
                 Ok(Ok(LockGuard {
                     path: self.lock_path(),
+                    remote: None,
                 }))
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 let Some(holder) = self.lock_info() else {
                     // Being written right now, or unreadable: treat as held.
-                    return Ok(Err(LockInfo {
-                        id: "?".into(),
-                        operation: "?".into(),
-                        who: "?".into(),
-                        pid: 0,
-                        created: "?".into(),
-                    }));
+                    return Ok(Err(LockInfo::unknown()));
                 };
                 let alive = holder.pid != 0 && Path::new(&format!("/proc/{}", holder.pid)).exists();
                 let same_host = holder.who.ends_with(&format!("@{}", hostname()));
@@ -359,15 +499,40 @@ impl StateFile {
     }
 }
 
-/// Who holds the state lock.
+/// Who holds the state lock (Terraform's lock-info field names, plus the holder's pid).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LockInfo {
+    #[serde(rename = "ID", alias = "id")]
     pub id: String,
+    #[serde(rename = "Operation", alias = "operation")]
     pub operation: String,
+    #[serde(rename = "Info", alias = "info", default)]
+    pub info: String,
+    #[serde(rename = "Who", alias = "who")]
     pub who: String,
+    #[serde(rename = "Version", alias = "version", default)]
+    pub version: String,
+    #[serde(rename = "Created", alias = "created")]
+    pub created: String,
+    #[serde(rename = "Path", alias = "path", default)]
+    pub path: String,
     #[serde(default)]
     pub pid: u32,
-    pub created: String,
+}
+
+impl LockInfo {
+    fn unknown() -> LockInfo {
+        LockInfo {
+            id: "?".into(),
+            operation: "?".into(),
+            info: String::new(),
+            who: "?".into(),
+            version: String::new(),
+            created: "?".into(),
+            path: String::new(),
+            pid: 0,
+        }
+    }
 }
 
 fn hostname() -> String {
@@ -384,11 +549,32 @@ fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
 
 pub struct LockGuard {
     path: PathBuf,
+    /// A Cloud Storage lock: released by deleting exactly the generation we created.
+    remote: Option<(Remote, u64)>,
 }
 
 impl Drop for LockGuard {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        match &self.remote {
+            Some((r, generation)) => {
+                let r2 = r.clone();
+                let g = *generation;
+                let done = crate::cloud::block_on(async move {
+                    r2.client
+                        .delete_object_if(&r2.bucket, &r2.lock_object, Some(g))
+                        .await
+                });
+                if let Ok(Err(e)) = done {
+                    eprintln!(
+                        "warning: could not release the state lock {}: {e}; run `runform force-unlock` if it stays",
+                        r.lock_object
+                    );
+                }
+            }
+            None => {
+                let _ = std::fs::remove_file(&self.path);
+            }
+        }
     }
 }
 

@@ -18,8 +18,15 @@ pub fn copy_example(name: &str, to: &Path) {
 }
 
 pub async fn cli(dir: &Path, url: &str, args: &[&str]) -> std::process::Output {
-    let mut a: Vec<String> = vec![args[0].into(), "--endpoint".into(), url.into()];
-    a.extend(args[1..].iter().map(|s| s.to_string()));
+    // `--endpoint` goes after the (sub)command name: `state list --endpoint URL`.
+    let at = if ["state", "workspace"].contains(&args[0]) {
+        2
+    } else {
+        1
+    };
+    let mut a: Vec<String> = args[..at].iter().map(|s| s.to_string()).collect();
+    a.extend(["--endpoint".to_string(), url.to_string()]);
+    a.extend(args[at..].iter().map(|s| s.to_string()));
     let dir = dir.to_path_buf();
     tokio::task::spawn_blocking(move || {
         let refs: Vec<&str> = a.iter().map(String::as_str).collect();

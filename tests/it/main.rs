@@ -4,6 +4,7 @@
 mod cli;
 use cli as cli_support;
 mod examples;
+mod gcs_backend;
 mod http_targets;
 mod iam_cli;
 mod language;
