@@ -626,6 +626,7 @@ impl Loader<'_> {
             let errors_before = self.diags.error_count();
             let mut values = self.lower(&b.body, info.schema(), "", &b.range, &mut spans, ctx, env);
             info.derive(&mut values, &stack.provider);
+            self.check_conditions(&b, &addr, &values, info.computed(), ctx, env);
             if referenced {
                 let mut obj = values.clone();
                 let known = (self.opts.known)(&addr).unwrap_or_default();
@@ -652,7 +653,14 @@ impl Loader<'_> {
                 spans,
                 range: b.range.clone(),
                 depends_on: deps.iter().cloned().collect(),
-                lifecycle: lifecycle.clone(),
+                lifecycle: Lifecycle {
+                    replace_triggered_by: lifecycle
+                        .replace_triggered_by
+                        .iter()
+                        .map(|t| format!("{}{t}", call.prefix))
+                        .collect(),
+                    ..lifecycle.clone()
+                },
             };
             // A resource whose arguments did not evaluate is not checked further (its
             // values are partial; the errors already say what to fix).
@@ -671,6 +679,83 @@ impl Loader<'_> {
             env.set_member(ty, &b.labels[1], shape(&keys, ref_values));
         }
         addrs
+    }
+
+    /// `precondition` and `postcondition` blocks: checked while planning against the
+    /// configuration and `self` (the planned values). A condition that depends on values known
+    /// only after apply is not checked (a warning says so).
+    fn check_conditions(
+        &mut self,
+        b: &RawBlock,
+        addr: &str,
+        values: &Map<String, Value>,
+        computed: &[&str],
+        ctx: &mut hcl::eval::Context,
+        env: &mut Env,
+    ) {
+        let conds: Vec<&RawBlock> = b
+            .body
+            .blocks
+            .iter()
+            .filter(|x| x.ty == "lifecycle")
+            .flat_map(|l| l.body.blocks.iter())
+            .filter(|x| matches!(x.ty.as_str(), "precondition" | "postcondition"))
+            .collect();
+        if conds.is_empty() {
+            return;
+        }
+        let mut me = values.clone();
+        let known = (self.opts.known)(addr).unwrap_or_default();
+        for c in computed {
+            if !me.contains_key(*c) {
+                let v = known
+                    .get(*c)
+                    .cloned()
+                    .unwrap_or_else(|| unknown(&format!("{addr}.{c}")));
+                me.insert(c.to_string(), v);
+            }
+        }
+        env.set_root("self", Value::Object(me));
+        for c in conds {
+            let (Some(cond), Some(msg)) = (c.body.attr("condition"), c.body.attr("error_message"))
+            else {
+                self.diags.error(
+                    format!("a {} needs `condition` and `error_message`", c.ty),
+                    Some(c.range.clone()),
+                );
+                continue;
+            };
+            if env.touches_unknown(&cond.expr) {
+                self.diags.push(Diagnostic::warning(
+                    format!("{addr}: this {} depends on values known only after apply, so it is not checked", c.ty),
+                    Some(cond.value_range.clone()),
+                ));
+                continue;
+            }
+            match self.eval(&cond.expr, &cond.value_range, ctx, env) {
+                Some(Value::Bool(true)) | None => {}
+                Some(Value::Bool(false)) => {
+                    let text = self
+                        .eval(&msg.expr, &msg.value_range, ctx, env)
+                        .and_then(|m| m.as_str().map(str::to_string))
+                        .unwrap_or_else(|| "the condition is false".into());
+                    let kind = if c.ty == "precondition" {
+                        "precondition"
+                    } else {
+                        "postcondition"
+                    };
+                    self.diags.push(Diagnostic::error(
+                        format!("{addr}: resource {kind} failed: {text}"),
+                        Some(cond.value_range.clone()),
+                    ));
+                }
+                Some(other) => self.diags.error(
+                    format!("condition must be true or false, got {other}"),
+                    Some(cond.value_range.clone()),
+                ),
+            }
+        }
+        env.set_root("self", Value::Null);
     }
 
     fn lifecycle(
@@ -705,15 +790,51 @@ impl Loader<'_> {
                             None => {}
                         }
                     }
-                    "ignore_changes" | "replace_triggered_by" => {
-                        self.diags.push(
-                            Diagnostic::error(
-                                format!("lifecycle `{}` is not supported yet", a.name),
-                                Some(a.range.clone()),
-                            )
-                            .with_hint("prevent_destroy and create_before_destroy are supported"),
-                        );
-                    }
+                    "ignore_changes" => match &a.expr {
+                        hcl::Expression::Variable(v) if v.as_str() == "all" => l.ignore_all = true,
+                        hcl::Expression::Array(items) => {
+                            for it in items {
+                                let path = match it {
+                                    hcl::Expression::String(s) => s.clone(),
+                                    other => other.to_string().replace(' ', ""),
+                                };
+                                l.ignore_changes.push(path);
+                            }
+                        }
+                        _ => self.diags.push(
+                            Diagnostic::error("ignore_changes must be a list of attribute names, or all", Some(a.value_range.clone()))
+                                .with_hint("e.g. ignore_changes = [labels, template[0].template[0].containers[0].image]"),
+                        ),
+                    },
+                    "replace_triggered_by" => match &a.expr {
+                        hcl::Expression::Array(items) => {
+                            for it in items {
+                                let text = it.to_string().replace(' ', "");
+                                // `google_x.y.attr` → the resource `google_x.y`.
+                                let mut t = text.as_str();
+                                let addr = loop {
+                                    if crate::config::address::Address::parse(t).is_some_and(|x| x.module.is_empty() && !x.mode_data) {
+                                        break Some(t.to_string());
+                                    }
+                                    match t.rfind('.') {
+                                        Some(i) => t = &t[..i],
+                                        None => break None,
+                                    }
+                                };
+                                match addr {
+                                    Some(x) => l.replace_triggered_by.push(x),
+                                    None => self.diags.error(
+                                        format!("replace_triggered_by entries must be resource references, got {text}"),
+                                        Some(a.value_range.clone()),
+                                    ),
+                                }
+                            }
+                        }
+                        _ => self.diags.error(
+                            "replace_triggered_by must be a list of resource references",
+                            Some(a.value_range.clone()),
+                        ),
+                    },
                     other => {
                         let mut diag = Diagnostic::error(
                             format!("unknown lifecycle argument {other:?}"),
@@ -735,10 +856,12 @@ impl Loader<'_> {
                 }
             }
             for inner in &blk.body.blocks {
-                self.diags.push(Diagnostic::error(
-                    format!("`{}` blocks in lifecycle are not supported yet", inner.ty),
-                    Some(inner.range.clone()),
-                ));
+                if !matches!(inner.ty.as_str(), "precondition" | "postcondition") {
+                    self.diags.error(
+                        format!("unexpected block `{}` in lifecycle (precondition and postcondition belong here)", inner.ty),
+                        Some(inner.range.clone()),
+                    );
+                }
             }
         }
         l

@@ -94,6 +94,12 @@ pub struct ResourceConfig {
 pub struct Lifecycle {
     pub prevent_destroy: bool,
     pub create_before_destroy: bool,
+    /// `ignore_changes`: attribute paths (`labels`, `template.template.containers[0].image`),
+    /// or `all`.
+    pub ignore_changes: Vec<String>,
+    pub ignore_all: bool,
+    /// `replace_triggered_by`: full addresses of resources whose change replaces this one.
+    pub replace_triggered_by: Vec<String>,
 }
 
 impl ResourceConfig {
@@ -826,6 +832,16 @@ impl Loader<'_> {
             out.extend(self.refs_of_attr(a, k, bound));
         }
         for b in &body.blocks {
+            if b.ty == "lifecycle" {
+                // ignore_changes names attributes, not values.
+                for a in b.body.attrs.iter().filter(|a| a.name != "ignore_changes") {
+                    out.extend(self.refs_of_attr(a, k, bound));
+                }
+                for inner in &b.body.blocks {
+                    self.refs_of_body(&inner.body, k, out, bound);
+                }
+                continue;
+            }
             if b.ty == "dynamic" {
                 // The iterator (the block's label, or `iterator = x`) is bound in `content`.
                 let it = dynamic_iterator(b);
@@ -1084,6 +1100,21 @@ struct Env {
 }
 
 impl Env {
+    /// Whether an expression reads a value known only after apply.
+    fn touches_unknown(&self, expr: &hcl::Expression) -> bool {
+        let mut hit = false;
+        collect_refs(expr, &mut Vec::new(), &mut |root, second, third| {
+            let mut v = self.roots.get(root);
+            for k in [second, third].into_iter().flatten() {
+                v = v.and_then(|x| x.get(k));
+            }
+            if v.is_some_and(contains_unknown) {
+                hit = true;
+            }
+        });
+        hit
+    }
+
     fn set_root(&mut self, root: &str, v: Value) {
         self.roots.insert(root.to_string(), v);
         self.dirty.insert(root.to_string());

@@ -255,6 +255,101 @@ pub fn etag_of(v: &serde_json::value::RawValue) -> Option<String> {
 /// Live objects as refreshed: wire JSON text by resource id.
 pub type Live = BTreeMap<String, Box<serde_json::value::RawValue>>;
 
+/// `a.b[0].c` / `a.0.b` → comparable form: `[0]`/`.0` steps dropped (single blocks are
+/// objects here), case and underscores ignored (wire paths are camelCase).
+fn norm_path(p: &str) -> String {
+    p.replace("[0]", "")
+        .split('.')
+        .filter(|s| *s != "0")
+        .collect::<Vec<_>>()
+        .join(".")
+        .replace('_', "")
+        .to_lowercase()
+}
+
+/// Whether an attribute path lies under an `ignore_changes` path.
+fn path_under(attr: &str, ignored: &str) -> bool {
+    let (a, i) = (norm_path(attr), norm_path(ignored));
+    a == i
+        || a.strip_prefix(&i)
+            .is_some_and(|r| r.starts_with('.') || r.starts_with('['))
+}
+
+/// Sets (or, with `None`, removes) the value at a path of object keys and list indexes.
+fn set_at(v: &mut Value, steps: &[(String, Option<usize>)], new: &Option<Value>) {
+    let Some(((name, idx), rest)) = steps.split_first() else {
+        return;
+    };
+    let Value::Object(m) = v else { return };
+    if rest.is_empty() && idx.is_none() {
+        match new {
+            Some(x) => {
+                m.insert(name.clone(), x.clone());
+            }
+            None => {
+                m.remove(name);
+            }
+        }
+        return;
+    }
+    let Some(child) = m.get_mut(name) else { return };
+    let child = match (idx, child) {
+        (Some(i), Value::Array(a)) => match a.get_mut(*i) {
+            Some(c) => c,
+            None => return,
+        },
+        (_, c) => c,
+    };
+    if rest.is_empty() {
+        if let Some(x) = new {
+            *child = x.clone();
+        }
+        return;
+    }
+    set_at(child, rest, new);
+}
+
+/// The configuration with `ignore_changes` attributes taken from the prior state.
+fn with_ignored(
+    rc: &crate::config::ResourceConfig,
+    prior: &crate::state::StateEntry,
+) -> crate::config::ResourceConfig {
+    let mut out = rc.clone();
+    let before = prior.values.to_value();
+    if rc.lifecycle.ignore_all {
+        if before.is_object() {
+            out.values = before;
+        }
+        return out;
+    }
+    for p in &rc.lifecycle.ignore_changes {
+        let steps: Vec<(String, Option<usize>)> = p
+            .split('.')
+            .filter(|s| *s != "0")
+            .map(|seg| match seg.find('[') {
+                Some(i) => (
+                    seg[..i].to_string(),
+                    seg[i + 1..].trim_end_matches(']').parse::<usize>().ok(),
+                ),
+                None => (seg.to_string(), None),
+            })
+            .collect();
+        let get = |v: &Value| -> Option<Value> {
+            let mut cur = v;
+            for (name, idx) in &steps {
+                cur = cur.get(name)?;
+                if let (Some(i), Value::Array(a)) = (idx, cur) {
+                    cur = a.get(*i)?;
+                }
+            }
+            Some(cur.clone())
+        };
+        let old = get(&before);
+        set_at(&mut out.values, &steps, &old);
+    }
+    out
+}
+
 /// Whether `addr` is selected by a `--target`/`--replace` address: itself, one of its
 /// instances (`x` selects `x[0]`), or anything inside a module (`module.m`).
 pub fn addr_matches(addr: &str, target: &str) -> bool {
@@ -349,6 +444,17 @@ pub fn plan(
             } else {
                 find(id)
             };
+            // lifecycle.ignore_changes: the configuration's values of those attributes give way
+            // to the last applied ones, and differences in them are not planned.
+            let lc = &rc.lifecycle;
+            let ignoring = st.is_some() && (lc.ignore_all || !lc.ignore_changes.is_empty());
+            let adjusted;
+            let rc = if let (true, Some(prior)) = (ignoring, st) {
+                adjusted = with_ignored(rc, prior);
+                &adjusted
+            } else {
+                rc
+            };
             // --replace: planned as a fresh create, then turned into a replacement.
             let forced = st.filter(|_| opts.replace.contains(&rc.addr));
             let input = PlanInput {
@@ -387,6 +493,18 @@ pub fn plan(
                             Action::Adopt => format!("import {iid}"),
                             _ => format!("import {iid}; the object differs from the configuration"),
                         });
+                    }
+                    if ignoring && forced.is_none() {
+                        c.attrs.retain(|a| {
+                            !lc.ignore_all
+                                && !lc.ignore_changes.iter().any(|p| path_under(&a.path, p))
+                        });
+                        if matches!(c.action, Action::Update | Action::StateOnly)
+                            && c.attrs.is_empty()
+                        {
+                            c.action = Action::NoOp;
+                            c.body = None;
+                        }
                     }
                     if let (Some(st), Action::Create) = (forced, c.action) {
                         c.action = Action::Replace;
@@ -484,6 +602,70 @@ pub fn plan(
                 changes.push(c);
             }
             Err(e) => diags.error(format!("{addr}: {e}"), None),
+        }
+    }
+    // lifecycle.replace_triggered_by: replace a resource when one it names is created,
+    // updated or replaced by this plan.
+    if !destroy && !opts.refresh_only {
+        let changed: Vec<&str> = changes
+            .iter()
+            .filter(|c| matches!(c.action, Action::Create | Action::Update | Action::Replace))
+            .map(|c| c.addr.as_str())
+            .collect();
+        let mut triggered: Vec<(usize, String)> = Vec::new();
+        for (i, c) in changes.iter().enumerate() {
+            if !matches!(c.action, Action::NoOp | Action::Update | Action::StateOnly) {
+                continue;
+            }
+            let Some(rc) = stack
+                .resource(&c.addr)
+                .filter(|r| !r.lifecycle.replace_triggered_by.is_empty())
+            else {
+                continue;
+            };
+            if let Some(t) = rc
+                .lifecycle
+                .replace_triggered_by
+                .iter()
+                .find(|t| changed.iter().any(|a| addr_matches(a, t)))
+            {
+                triggered.push((i, t.clone()));
+            }
+        }
+        for (i, trigger) in triggered {
+            let addr = changes[i].addr.clone();
+            let (Some(rc), Some(st), Some(rt)) = (
+                stack.resource(&addr),
+                state.resources.get(&addr),
+                registry(&changes[i].ty),
+            ) else {
+                continue;
+            };
+            let fresh = rt.plan(PlanInput {
+                addr: &addr,
+                config: Some(rc),
+                state: None,
+                live: None,
+                lineage: &state.lineage,
+                stack_jobs: &stack_jobs,
+            });
+            match fresh {
+                Ok(mut c) if c.action == Action::Create => {
+                    c.action = Action::Replace;
+                    c.prior_id = Some(st.id.clone());
+                    c.before = Some(st.values.to_value());
+                    c.reason = Some(format!(
+                        "replace_triggered_by: {trigger} changes in this plan"
+                    ));
+                    c.depends_on = rc.depends_on.clone();
+                    if !c.depends_on.contains(&trigger) {
+                        c.depends_on.push(trigger.clone());
+                    }
+                    changes[i] = c;
+                }
+                Ok(_) => {}
+                Err(e) => diags.error(format!("{addr}: {e}"), Some(rc.range.clone())),
+            }
         }
     }
     // What changed outside runform: for objects the plan touches (a no-op plan has nothing

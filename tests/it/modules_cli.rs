@@ -250,3 +250,99 @@ output "token" {
     let o = runform(d, &["destroy", "--local", "--auto-approve", "."]);
     assert!(o.status.success(), "{}", text(&o));
 }
+
+#[test]
+fn ignore_changes_replace_triggered_by_and_conditions() {
+    use super::cli_support::runform;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let stack = |team: &str, image: &str, ignore: &str| {
+        format!(
+            r#"
+variable "team" {{
+  type    = string
+  default = "{team}"
+}}
+resource "google_cloud_run_v2_job" "a" {{
+  name                = "a"
+  location            = "us-central1"
+  deletion_protection = false
+  labels              = {{ team = var.team }}
+  lifecycle {{
+    ignore_changes = {ignore}
+    precondition {{
+      condition     = length(var.team) > 2
+      error_message = "team names have at least 3 letters."
+    }}
+  }}
+  template {{
+    template {{
+      containers {{
+        image = "{image}"
+      }}
+    }}
+  }}
+}}
+resource "google_cloud_run_v2_job" "b" {{
+  name                = "b"
+  location            = "us-central1"
+  deletion_protection = false
+  lifecycle {{
+    replace_triggered_by = [google_cloud_run_v2_job.a.id]
+    postcondition {{
+      condition     = self.etag != ""
+      error_message = "b has an etag."
+    }}
+  }}
+  template {{
+    template {{
+      containers {{
+        image = "busybox"
+      }}
+    }}
+  }}
+}}
+"#
+        )
+    };
+    super::write(d, "main.tf", &stack("data", "busybox", "[labels]"));
+    let o = runform(d, &["apply", "--local", "--auto-approve", "."]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    // A condition on a value known only after apply is not checked, and says so.
+    assert!(
+        t.contains("postcondition depends on values known only after apply"),
+        "{t}"
+    );
+    // An ignored attribute's change plans nothing.
+    super::write(d, "main.tf", &stack("platform", "busybox", "[labels]"));
+    let o = runform(d, &["plan", "--local", "--detailed-exitcode", "."]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // Any other change to a replaces b.
+    super::write(d, "main.tf", &stack("platform", "alpine", "[labels]"));
+    let o = runform(d, &["plan", "--local", "."]);
+    let t = text(&o);
+    assert!(
+        t.contains("google_cloud_run_v2_job.b must be replaced")
+            && t.contains("replace_triggered_by: google_cloud_run_v2_job.a changes"),
+        "{t}"
+    );
+    assert!(
+        t.contains("Plan: 1 to add, 1 to change, 1 to destroy") && !t.contains("labels.team"),
+        "{t}"
+    );
+    let o = runform(d, &["apply", "--local", "--auto-approve", "."]);
+    assert!(o.status.success(), "{}", text(&o));
+    // ignore_changes = all: nothing about a is planned.
+    super::write(d, "main.tf", &stack("platform", "debian", "all"));
+    let o = runform(d, &["plan", "--local", "--detailed-exitcode", "."]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // A failed precondition is a located error before anything is contacted.
+    super::write(d, "main.tf", &stack("x", "busybox", "[labels]"));
+    let o = runform(d, &["plan", "--local", "."]);
+    let t = text(&o);
+    assert!(!o.status.success() && t.contains("google_cloud_run_v2_job.a: resource precondition failed: team names have at least 3 letters.") && t.contains("length(var.team) > 2"), "{t}");
+    super::write(d, "main.tf", &stack("data", "busybox", "[labels]"));
+    let o = runform(d, &["destroy", "--local", "--auto-approve", "."]);
+    assert!(o.status.success(), "{}", text(&o));
+}
