@@ -70,6 +70,22 @@ impl Diagnostics {
     pub fn error(&mut self, summary: impl Into<String>, range: Option<Range>) {
         self.push(Diagnostic::error(summary, range));
     }
+    /// Replaces sensitive values in every message with `(sensitive value)`.
+    pub fn mask(&mut self, sensitive: &[String]) {
+        for d in &mut self.0 {
+            for v in sensitive.iter().filter(|v| v.len() >= 3) {
+                if d.summary.contains(v.as_str()) {
+                    d.summary = d.summary.replace(v.as_str(), "(sensitive value)");
+                }
+                if let Some(h) = &mut d.hint {
+                    if h.contains(v.as_str()) {
+                        *h = h.replace(v.as_str(), "(sensitive value)");
+                    }
+                }
+            }
+        }
+    }
+
     pub fn has_errors(&self) -> bool {
         self.0.iter().any(|d| d.severity == Severity::Error)
     }

@@ -1452,6 +1452,10 @@ async fn execute(
     t.state_file.commit(&mut state)?;
     let s = plan.summary();
     for (addr, e) in &outcome.failed {
+        let mut e = e.to_string();
+        for v in plan.sensitive_values.iter().filter(|v| v.len() >= 3) {
+            e = e.replace(v.as_str(), "(sensitive value)");
+        }
         eprintln!("error: {addr}: {e}");
     }
     for addr in &outcome.skipped {

@@ -128,7 +128,9 @@ impl Loader<'_> {
             extra_deps: BTreeSet::new(),
             depth: 0,
         };
-        self.eval_module(call, blocks, &mut stack)?;
+        // The stack is returned even when evaluation stopped, so that its sensitive values can
+        // be masked in the errors (`load` drops it when there are errors).
+        let _ = self.eval_module(call, blocks, &mut stack);
         stack.digest = {
             use sha2::{Digest, Sha256};
             let mut h = Sha256::new();

@@ -212,6 +212,9 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> (Option<Stack>, Diagnostics, Sour
     };
     let blocks = parse::parse_dir(dir, &mut l.sources, &mut l.diags);
     let stack = l.build(dir, blocks);
+    if let Some(s) = &stack {
+        l.diags.mask(&s.sensitive_values);
+    }
     let ok = !l.diags.has_errors();
     (stack.filter(|_| ok), l.diags, l.sources)
 }

@@ -555,3 +555,21 @@ fn fmt_check_diff_and_rewrite() {
         text(&o)
     );
 }
+
+#[test]
+fn errors_never_show_sensitive_values() {
+    let e = load(&[(
+        "main.tf",
+        &[
+            "variable \"tok\" {\n  type      = string\n  default   = \"s3cr3t-xyz\"\n  sensitive = true\n}\n".to_string(),
+            job("j", "name = \"Bad_${var.tok}\""),
+        ]
+        .concat(),
+    )])
+    .err()
+    .unwrap();
+    assert!(
+        !e.contains("s3cr3t-xyz") && e.contains("(sensitive value)"),
+        "{e}"
+    );
+}
