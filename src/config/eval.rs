@@ -23,6 +23,9 @@ pub(super) struct Call {
     /// Addresses every resource inside depends on (the call's `depends_on`).
     pub extra_deps: BTreeSet<String>,
     pub depth: usize,
+    /// The default provider inside (`providers = { google = google.west }` on the call;
+    /// `None` at the root, which reads its own provider block).
+    pub provider: Option<Provider>,
 }
 
 pub(super) struct Input {
@@ -52,6 +55,8 @@ struct Decls {
     /// Keyed `module.NAME`.
     modules: BTreeMap<String, RawBlock>,
     provider: Option<RawBlock>,
+    /// Provider blocks with an `alias`.
+    aliases: Vec<RawBlock>,
     images: Vec<RawBlock>,
     /// `moved`, `import` and `removed` blocks.
     refactors: Vec<RawBlock>,
@@ -127,6 +132,7 @@ impl Loader<'_> {
             call_range: None,
             extra_deps: BTreeSet::new(),
             depth: 0,
+            provider: None,
         };
         // The stack is returned even when evaluation stopped, so that its sensitive values can
         // be masked in the errors (`load` drops it when there are errors).
@@ -150,7 +156,9 @@ impl Loader<'_> {
                 ("terraform", 0) => {}
                 ("provider", 1) if b.labels[0] == "google" || b.labels[0] == "google-beta" => {
                     // Child modules inherit the root's provider configuration.
-                    if root && (b.labels[0] == "google" || d.provider.is_none()) {
+                    if root && b.body.attr("alias").is_some() {
+                        d.aliases.push(b);
+                    } else if root && (b.labels[0] == "google" || d.provider.is_none()) {
                         d.provider = Some(b);
                     }
                 }
@@ -360,7 +368,30 @@ impl Loader<'_> {
         );
         if root {
             stack.provider = self.provider(&d.provider, &mut ctx, &mut env);
+            for b in &d.aliases {
+                let alias = match b.body.attr("alias").map(|a| &a.expr) {
+                    Some(hcl::Expression::String(s)) => s.clone(),
+                    _ => {
+                        self.diags.error(
+                            "a provider alias must be a literal string",
+                            Some(b.range.clone()),
+                        );
+                        continue;
+                    }
+                };
+                let p = self.provider(&Some(b.clone()), &mut ctx, &mut env);
+                // `google.west` and `google-beta.west` name the same configuration here.
+                for label in ["google", "google-beta"] {
+                    stack
+                        .provider_aliases
+                        .insert(format!("{label}.{alias}"), p.clone());
+                }
+            }
         }
+        let default_provider = call
+            .provider
+            .clone()
+            .unwrap_or_else(|| stack.provider.clone());
 
         // Resource addresses each node's value derives from.
         let mut node_deps: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -430,7 +461,7 @@ impl Loader<'_> {
                 let Some(b) = d.data.remove(&node) else {
                     continue;
                 };
-                let v = self.data_source(&b, stack, &mut ctx, &mut env);
+                let v = self.data_source(&b, &default_provider, stack, &mut ctx, &mut env);
                 if let Some(v) = v {
                     if referenced.contains(&node) {
                         env.set_data(&b.labels[0], &b.labels[1], v);
@@ -464,6 +495,7 @@ impl Loader<'_> {
                 deps.extend(call.extra_deps.iter().cloned());
                 let addrs = self.resource(
                     &call,
+                    &default_provider,
                     b,
                     deps,
                     referenced.contains(&node),
@@ -604,6 +636,7 @@ impl Loader<'_> {
     fn resource(
         &mut self,
         call: &Call,
+        default_provider: &Provider,
         b: RawBlock,
         deps: BTreeSet<String>,
         referenced: bool,
@@ -620,6 +653,9 @@ impl Loader<'_> {
             return addrs;
         };
         let lifecycle = self.lifecycle(&b, ctx, env);
+        let Some(provider) = self.chosen_provider(&b, default_provider, stack) else {
+            return addrs;
+        };
         let mut ref_values = Vec::with_capacity(if referenced { keys.len() } else { 0 });
         for key in &keys {
             self.bind(key, env);
@@ -627,7 +663,7 @@ impl Loader<'_> {
             let mut spans = BTreeMap::new();
             let errors_before = self.diags.error_count();
             let mut values = self.lower(&b.body, info.schema(), "", &b.range, &mut spans, ctx, env);
-            info.derive(&mut values, &stack.provider);
+            info.derive(&mut values, &provider);
             self.check_conditions(&b, &addr, &values, info.computed(), ctx, env);
             if referenced {
                 let mut obj = values.clone();
@@ -872,6 +908,7 @@ impl Loader<'_> {
     fn data_source(
         &mut self,
         b: &RawBlock,
+        default_provider: &Provider,
         stack: &mut Stack,
         ctx: &mut hcl::eval::Context,
         env: &mut Env,
@@ -932,14 +969,15 @@ impl Loader<'_> {
             "project"
         };
         if allowed.contains(&project_key) && !args.contains_key(project_key) {
-            if let Some(p) = &stack.provider.project {
+            let provider = self.chosen_provider(b, default_provider, stack)?;
+            if let Some(p) = &provider.project {
                 args.insert(project_key.into(), Value::String(p.clone()));
             }
         }
         if ty == "google_client_config" {
             for (k, v) in [
-                ("project", &stack.provider.project),
-                ("region", &stack.provider.region),
+                ("project", &default_provider.project),
+                ("region", &default_provider.region),
             ] {
                 if let Some(v) = v {
                     args.insert(k.into(), Value::String(v.clone()));
@@ -1039,6 +1077,7 @@ impl Loader<'_> {
                 );
             }
             let module_addr = format!("{}module.{name}{}", call.prefix, key.suffix());
+            let child_provider = self.module_provider(b, call, stack);
             let child = Call {
                 prefix: format!("{module_addr}."),
                 module_addr,
@@ -1048,6 +1087,7 @@ impl Loader<'_> {
                 call_range: Some(b.range.clone()),
                 extra_deps: extra_deps.clone(),
                 depth: call.depth + 1,
+                provider: child_provider,
             };
             let done = self.eval_module(child, blocks.clone(), stack)?;
             values.push(Value::Object(done.outputs));
@@ -1058,6 +1098,72 @@ impl Loader<'_> {
             self.unbind(env);
         }
         Some((shape(&keys, values), out_deps, all))
+    }
+
+    /// The provider a block's `provider = google.ALIAS` meta-argument selects (else the
+    /// module's default); an unknown alias is a located error.
+    fn chosen_provider(
+        &mut self,
+        b: &RawBlock,
+        default: &Provider,
+        stack: &Stack,
+    ) -> Option<Provider> {
+        let Some(a) = b.body.attr("provider") else {
+            return Some(default.clone());
+        };
+        let text = a.expr.to_string().replace(' ', "");
+        if text == "google" || text == "google-beta" {
+            return Some(default.clone());
+        }
+        match stack.provider_aliases.get(&text) {
+            Some(p) => Some(p.clone()),
+            None => {
+                let mut d = Diagnostic::error(
+                    format!("no provider configuration {text}"),
+                    Some(a.value_range.clone()),
+                );
+                d = match closest(&text, stack.provider_aliases.keys().map(String::as_str)) {
+                    Some(c) => d.with_hint(format!("did you mean {c}?")),
+                    None => d.with_hint("declare it: provider \"google\" { alias = \"NAME\" ... }"),
+                };
+                self.diags.push(d);
+                None
+            }
+        }
+    }
+
+    /// The default provider of a module call: `providers = { google = google.ALIAS }`, else
+    /// the caller's.
+    fn module_provider(&mut self, b: &RawBlock, call: &Call, stack: &Stack) -> Option<Provider> {
+        let inherited = call.provider.clone();
+        let Some(a) = b.body.attr("providers") else {
+            return inherited;
+        };
+        let hcl::Expression::Object(m) = &a.expr else {
+            self.diags.error(
+                "providers must be a map like { google = google.west }",
+                Some(a.value_range.clone()),
+            );
+            return inherited;
+        };
+        for (k, v) in m {
+            let key = k.to_string().replace(['"', ' '], "");
+            if key != "google" && key != "google-beta" {
+                continue;
+            }
+            let text = v.to_string().replace(' ', "");
+            if text == "google" || text == "google-beta" {
+                continue;
+            }
+            match stack.provider_aliases.get(&text) {
+                Some(p) => return Some(p.clone()),
+                None => self.diags.error(
+                    format!("no provider configuration {text}"),
+                    Some(a.value_range.clone()),
+                ),
+            }
+        }
+        inherited
     }
 
     /// Finds and parses a module's files: a local path (`./x`, `../x`, relative to the calling

@@ -130,10 +130,81 @@ fn base64encode(a: FuncArgs) -> Result<Value, String> {
         base64::engine::general_purpose::STANDARD.encode(s(&a[0])?),
     ))
 }
-/// `format` with the verbs stacks use: %s, %d, %v, %%.
+/// One verb of `format`: flags (`-`, `0`, `+`, ` `), width and precision, then `s`, `d`, `v`,
+/// `q`, `t`, `f`, `e`, `x`, `X`, `o`, `b`.
+fn format_one(
+    flags: &str,
+    width: Option<usize>,
+    prec: Option<usize>,
+    verb: char,
+    v: &Value,
+) -> Result<String, String> {
+    let int = |v: &Value| -> Result<i64, String> {
+        let f = num(v)?;
+        if f.fract() != 0.0 {
+            return Err(format!("format: %{verb} needs a whole number, got {f}"));
+        }
+        Ok(f as i64)
+    };
+    let mut body = match verb {
+        's' | 'v' => {
+            let t = s(v).or_else(|_| serde_json::to_string(v).map_err(|e| e.to_string()))?;
+            match prec {
+                Some(p) => t.chars().take(p).collect(),
+                None => t,
+            }
+        }
+        'q' => serde_json::to_string(&s(v)?).map_err(|e| e.to_string())?,
+        't' => match v {
+            Value::Bool(b) => b.to_string(),
+            other => return Err(format!("format: %t needs a bool, got {other}")),
+        },
+        'd' => {
+            let n = int(v)?;
+            if n >= 0 && flags.contains('+') {
+                format!("+{n}")
+            } else if n >= 0 && flags.contains(' ') {
+                format!(" {n}")
+            } else {
+                n.to_string()
+            }
+        }
+        'f' => format!("{:.*}", prec.unwrap_or(6), num(v)?),
+        'e' => format!("{:.*e}", prec.unwrap_or(6), num(v)?),
+        'x' => format!("{:x}", int(v)?),
+        'X' => format!("{:X}", int(v)?),
+        'o' => format!("{:o}", int(v)?),
+        'b' => format!("{:b}", int(v)?),
+        other => return Err(format!("format: unsupported verb %{other}")),
+    };
+    if let Some(w) = width {
+        let len = body.chars().count();
+        if len < w {
+            let pad = w - len;
+            if flags.contains('-') {
+                body.push_str(&" ".repeat(pad));
+            } else if flags.contains('0') && matches!(verb, 'd' | 'f' | 'e' | 'x' | 'X' | 'o' | 'b')
+            {
+                let (sign, digits) = match body.strip_prefix(['-', '+']) {
+                    Some(rest) => (body[..1].to_string(), rest.to_string()),
+                    None => (String::new(), body.clone()),
+                };
+                body = format!("{sign}{}{digits}", "0".repeat(pad));
+            } else {
+                body = format!("{}{body}", " ".repeat(pad));
+            }
+        }
+    }
+    Ok(body)
+}
+
+/// `format`: Go-style verbs as Terraform has them (`%s`, `%d`, `%05.2f`, `%-10s`, `%q`...).
 fn format(a: FuncArgs) -> Result<Value, String> {
-    let spec = s(&a[0])?;
-    let mut args = a.iter().skip(1);
+    format_str(&s(&a[0])?, &a[1..]).map(Value::String)
+}
+
+fn format_str(spec: &str, args: &[Value]) -> Result<String, String> {
+    let mut args = args.iter();
     let mut out = String::new();
     let mut chars = spec.chars().peekable();
     while let Some(c) = chars.next() {
@@ -141,16 +212,187 @@ fn format(a: FuncArgs) -> Result<Value, String> {
             out.push(c);
             continue;
         }
-        match chars.next() {
-            Some('%') => out.push('%'),
-            Some('s' | 'd' | 'v') => {
-                out.push_str(&s(args.next().ok_or("format: not enough arguments")?)?)
+        if chars.peek() == Some(&'%') {
+            chars.next();
+            out.push('%');
+            continue;
+        }
+        let mut flags = String::new();
+        while let Some(f) = chars
+            .peek()
+            .filter(|f| matches!(f, '-' | '0' | '+' | ' ' | '#'))
+        {
+            flags.push(*f);
+            chars.next();
+        }
+        let digits = |chars: &mut std::iter::Peekable<std::str::Chars>| {
+            let mut d = String::new();
+            while let Some(x) = chars.peek().filter(|x| x.is_ascii_digit()) {
+                d.push(*x);
+                chars.next();
             }
-            Some(other) => return Err(format!("format: unsupported verb %{other}")),
-            None => return Err("format: trailing %".into()),
+            d.parse::<usize>().ok()
+        };
+        let width = digits(&mut chars);
+        let prec = if chars.peek() == Some(&'.') {
+            chars.next();
+            Some(digits(&mut chars).unwrap_or(0))
+        } else {
+            None
+        };
+        let verb = chars.next().ok_or("format: trailing %")?;
+        let v = args.next().ok_or("format: not enough arguments")?;
+        out.push_str(&format_one(&flags, width, prec, verb, v)?);
+    }
+    Ok(out)
+}
+
+fn formatlist(a: FuncArgs) -> Result<Value, String> {
+    let spec = s(&a[0])?;
+    let rest = &a[1..];
+    let n = rest
+        .iter()
+        .filter_map(|v| {
+            if let Value::Array(x) = v {
+                Some(x.len())
+            } else {
+                None
+            }
+        })
+        .max()
+        .unwrap_or(1);
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let row: Vec<Value> = rest
+            .iter()
+            .map(|v| match v {
+                Value::Array(x) => x
+                    .get(i)
+                    .cloned()
+                    .ok_or_else(|| "formatlist: the lists differ in length".to_string()),
+                other => Ok(other.clone()),
+            })
+            .collect::<Result<_, _>>()?;
+        out.push(Value::String(format_str(&spec, &row)?));
+    }
+    Ok(Value::Array(out))
+}
+fn index_fn(a: FuncArgs) -> Result<Value, String> {
+    list(&a[0], "index")?
+        .iter()
+        .position(|x| *x == a[1])
+        .map(|i| Value::from(i as u64))
+        .ok_or_else(|| "index: the value is not in the list".into())
+}
+fn set_op(
+    a: &FuncArgs,
+    f: &str,
+    keep: impl Fn(&Value, &[Vec<Value>]) -> bool,
+) -> Result<Value, String> {
+    let sets: Vec<Vec<Value>> = a.iter().map(|x| list(x, f)).collect::<Result<_, _>>()?;
+    let mut out: Vec<Value> = Vec::new();
+    for x in sets.iter().flatten() {
+        if !out.contains(x) && keep(x, &sets) {
+            out.push(x.clone());
         }
     }
-    Ok(Value::String(out))
+    if out.iter().all(|x| matches!(x, Value::String(_))) {
+        out.sort_by(|x, y| x.as_str().cmp(&y.as_str()));
+    }
+    Ok(Value::Array(out))
+}
+fn setunion(a: FuncArgs) -> Result<Value, String> {
+    set_op(&a, "setunion", |_, _| true)
+}
+fn setintersection(a: FuncArgs) -> Result<Value, String> {
+    set_op(&a, "setintersection", |x, sets| {
+        sets.iter().all(|s| s.contains(x))
+    })
+}
+fn setsubtract(a: FuncArgs) -> Result<Value, String> {
+    let (left, right) = (list(&a[0], "setsubtract")?, list(&a[1], "setsubtract")?);
+    let mut out: Vec<Value> = Vec::new();
+    for x in left {
+        if !right.contains(&x) && !out.contains(&x) {
+            out.push(x);
+        }
+    }
+    Ok(Value::Array(out))
+}
+fn coalescelist(a: FuncArgs) -> Result<Value, String> {
+    a.iter()
+        .find(|v| matches!(v, Value::Array(x) if !x.is_empty()))
+        .cloned()
+        .ok_or_else(|| "coalescelist: no non-empty list".into())
+}
+fn regexall(a: FuncArgs) -> Result<Value, String> {
+    let r = re(&s(&a[0])?)?;
+    let text = s(&a[1])?;
+    Ok(Value::Array(
+        r.captures_iter(&text)
+            .map(|c| {
+                if r.captures_len() == 1 {
+                    string(&c[0])
+                } else {
+                    Value::Array(
+                        (1..r.captures_len())
+                            .map(|i| c.get(i).map_or(Value::Null, |m| string(m.as_str())))
+                            .collect(),
+                    )
+                }
+            })
+            .collect(),
+    ))
+}
+fn chomp(a: FuncArgs) -> Result<Value, String> {
+    Ok(string(s(&a[0])?.trim_end_matches(['\n', '\r'])))
+}
+fn indent(a: FuncArgs) -> Result<Value, String> {
+    let pad = " ".repeat(num(&a[0])? as usize);
+    let text = s(&a[1])?;
+    Ok(string(
+        text.split('\n')
+            .enumerate()
+            .map(|(i, l)| {
+                if i == 0 || l.is_empty() {
+                    l.to_string()
+                } else {
+                    format!("{pad}{l}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+    ))
+}
+fn urlencode(a: FuncArgs) -> Result<Value, String> {
+    Ok(string(
+        percent_encoding::utf8_percent_encode(&s(&a[0])?, percent_encoding::NON_ALPHANUMERIC)
+            .to_string()
+            .replace("%2D", "-")
+            .replace("%2E", ".")
+            .replace("%5F", "_")
+            .replace("%7E", "~"),
+    ))
+}
+fn strcontains(a: FuncArgs) -> Result<Value, String> {
+    Ok(Value::Bool(s(&a[0])?.contains(&s(&a[1])?)))
+}
+fn strrev(a: FuncArgs) -> Result<Value, String> {
+    Ok(string(s(&a[0])?.chars().rev().collect::<String>()))
+}
+/// `sensitive(x)` / `nonsensitive(x)`: the value itself (marking is by variable here).
+fn passthrough(a: FuncArgs) -> Result<Value, String> {
+    Ok(a[0].clone())
+}
+fn chunklist(a: FuncArgs) -> Result<Value, String> {
+    let items = list(&a[0], "chunklist")?;
+    let n = num(&a[1])? as usize;
+    if n == 0 {
+        return Ok(Value::Array(vec![Value::Array(items)]));
+    }
+    Ok(Value::Array(
+        items.chunks(n).map(|c| Value::Array(c.to_vec())).collect(),
+    ))
 }
 
 fn re(p: &str) -> Result<regex::Regex, String> {
@@ -589,6 +831,21 @@ fn yamlencode(a: FuncArgs) -> Result<Value, String> {
 
 /// The names of every built-in function (for "unknown function" suggestions).
 pub const NAMES: &[&str] = &[
+    "chomp",
+    "chunklist",
+    "coalescelist",
+    "formatlist",
+    "indent",
+    "index",
+    "nonsensitive",
+    "regexall",
+    "sensitive",
+    "setintersection",
+    "setsubtract",
+    "setunion",
+    "strcontains",
+    "strrev",
+    "urlencode",
     "alltrue",
     "anytrue",
     "one",
@@ -706,6 +963,17 @@ pub fn declare(ctx: &mut Context) {
         ("slice", slice, 3),
         ("reverse", reverse, 1),
         ("one", one, 1),
+        ("index", index_fn, 2),
+        ("setsubtract", setsubtract, 2),
+        ("regexall", regexall, 2),
+        ("chomp", chomp, 1),
+        ("indent", indent, 2),
+        ("urlencode", urlencode, 1),
+        ("strcontains", strcontains, 2),
+        ("strrev", strrev, 1),
+        ("sensitive", passthrough, 1),
+        ("nonsensitive", passthrough, 1),
+        ("chunklist", chunklist, 2),
     ];
     for (name, f, n) in fixed {
         ctx.declare_func(*name, FuncDef::new(*f, (0..*n).map(|_| any())));
@@ -720,6 +988,10 @@ pub fn declare(ctx: &mut Context) {
         ("format", format, 1),
         ("try", try_fn, 0),
         ("range", range, 1),
+        ("formatlist", formatlist, 1),
+        ("setunion", setunion, 0),
+        ("setintersection", setintersection, 0),
+        ("coalescelist", coalescelist, 0),
         ("can", can_fn, 1),
     ];
     for (name, f, n) in variadic {
@@ -829,4 +1101,67 @@ fn rewrite_lazy(e: &hcl::Expression, ctx: &Context) -> Result<hcl::Expression, h
         }
         other => other.clone(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn call(src: &str) -> serde_json::Value {
+        let body: hcl::Body = hcl::from_str(&format!("v = {src}")).unwrap();
+        let mut ctx = Context::new();
+        declare(&mut ctx);
+        let e = body.attributes().next().unwrap().expr.clone();
+        serde_json::to_value(evaluate(&e, &ctx).unwrap_or_else(|e| panic!("{src}: {e}"))).unwrap()
+    }
+
+    #[test]
+    fn functions_behave_as_in_terraform() {
+        let cases = [
+            (r#"format("%02d-%s", 7, "x")"#, json!("07-x")),
+            (
+                r#"format("%-5s|%5s|%.2f|%q|%t|%x", "a", "b", 3.14159, "q", true, 255)"#,
+                json!("a    |    b|3.14|\"q\"|true|ff"),
+            ),
+            (
+                r#"formatlist("%s=%s", ["a", "b"], ["1", "2"])"#,
+                json!(["a=1", "b=2"]),
+            ),
+            (
+                r#"formatlist("job-%s", ["a", "b"])"#,
+                json!(["job-a", "job-b"]),
+            ),
+            (r#"index(["a", "b"], "b")"#, json!(1)),
+            (r#"setunion(["b"], ["a", "b"])"#, json!(["a", "b"])),
+            (r#"setintersection(["a", "b"], ["b", "c"])"#, json!(["b"])),
+            (r#"setsubtract(["a", "b"], ["b"])"#, json!(["a"])),
+            (r#"coalescelist([], ["x"])"#, json!(["x"])),
+            (r#"regexall("[0-9]+", "a1b22")"#, json!(["1", "22"])),
+            (r#"chomp("x\n")"#, json!("x")),
+            (r#"indent(2, "a\nb")"#, json!("a\n  b")),
+            (r#"urlencode("a b/c")"#, json!("a%20b%2Fc")),
+            (r#"strcontains("hello", "ell")"#, json!(true)),
+            (
+                r#"chunklist(["a", "b", "c"], 2)"#,
+                json!([["a", "b"], ["c"]]),
+            ),
+            (r#"nonsensitive(sensitive("x"))"#, json!("x")),
+            (r#"try(tonumber("x"), 5)"#, json!(5)),
+            (r#"can(regex("^a", "b"))"#, json!(false)),
+            (r#"substr("hello", -3, -1)"#, json!("llo")),
+            (r#"toset(["b", "a", "b"])"#, json!(["a", "b"])),
+            (r#"jsondecode("{\"a\": [1]}")"#, json!({"a": [1]})),
+            (r#"base64decode(base64encode("hi"))"#, json!("hi")),
+            (r#"dirname("/a/b/c")"#, json!("/a/b")),
+            (r#"lookup({a = 1}, "b", 2)"#, json!(2)),
+            (r#"keys({b = 1, a = 2})"#, json!(["a", "b"])),
+            (r#"values({b = 1, a = 2})"#, json!([2, 1])),
+            (r#"flatten([[1], [2, [3]]])"#, json!([1, 2, 3])),
+            (r#"max(1, 5, 3)"#, json!(5)),
+        ];
+        for (src, want) in cases {
+            assert_eq!(call(src), want, "{src}");
+        }
+    }
 }

@@ -130,6 +130,8 @@ pub struct OutputConfig {
 pub struct Stack {
     pub dir: PathBuf,
     pub provider: Provider,
+    /// Aliased provider configurations by `google.ALIAS` (also `google-beta.ALIAS`).
+    pub provider_aliases: BTreeMap<String, Provider>,
     /// Resources in dependency order.
     pub resources: Vec<ResourceConfig>,
     pub outputs: Vec<OutputConfig>,
@@ -829,7 +831,8 @@ impl Loader<'_> {
         bound: &mut Vec<String>,
     ) {
         for a in &body.attrs {
-            if a.name == "depends_on" {
+            // Meta-arguments that name things rather than read values.
+            if matches!(a.name.as_str(), "depends_on" | "provider" | "providers") {
                 continue;
             }
             out.extend(self.refs_of_attr(a, k, bound));

@@ -573,3 +573,43 @@ fn errors_never_show_sensitive_values() {
         "{e}"
     );
 }
+
+#[test]
+fn provider_aliases_select_project_and_region() {
+    let s = load(&[
+        (
+            "main.tf",
+            &[
+                r#"
+provider "google" {
+  project = "main-proj"
+  region  = "us-central1"
+}
+provider "google" {
+  alias   = "eu"
+  project = "eu-proj"
+  region  = "europe-west1"
+}
+module "m" {
+  source    = "./m"
+  providers = { google = google.eu }
+}
+"#
+                .to_string(),
+                job("a", "name = \"a\""),
+                job("b", "name = \"b\"\n  provider = google.eu"),
+            ]
+            .concat(),
+        ),
+        ("m/main.tf", &job("c", "name = \"c\"")),
+    ])
+    .unwrap();
+    let project = |a: &str| s.resource(a).unwrap().values["project"].clone();
+    assert_eq!(project("google_cloud_run_v2_job.a"), "main-proj");
+    assert_eq!(project("google_cloud_run_v2_job.b"), "eu-proj");
+    assert_eq!(project("module.m.google_cloud_run_v2_job.c"), "eu-proj");
+    let e = load(&[("main.tf", &job("x", "name = \"x\"\n  provider = google.us"))])
+        .err()
+        .unwrap();
+    assert!(e.contains("no provider configuration google.us"), "{e}");
+}
