@@ -864,7 +864,32 @@ async fn apply_cmd(
             eprintln!("Apply cancelled.");
             return Ok(1);
         }
-        execute(&t, &plan, Some(&stack), parallelism).await
+        let code = execute(&t, &plan, Some(&stack), parallelism).await?;
+        if code != 0 || stack.deferred_conditions == 0 {
+            return Ok(code);
+        }
+        // Conditions that needed apply-time values: read the configuration again against the
+        // state apply wrote, where those values are now known.
+        let state = t.state_file.load()?;
+        let (_, diags, sources) = ops::load_stack(dir, args, Some(&state), Some(&t.client));
+        let failed: Vec<&crate::diag::Diagnostic> = diags
+            .0
+            .iter()
+            .filter(|d| d.summary.contains("condition failed"))
+            .collect();
+        if failed.is_empty() {
+            return Ok(0);
+        }
+        let mut only = crate::diag::Diagnostics::default();
+        for d in failed {
+            only.push(d.clone());
+        }
+        eprint!("{}", sources.render_all(&only));
+        eprintln!(
+            "error: apply completed, but {} condition(s) failed afterwards (see above)",
+            only.error_count()
+        );
+        Ok(1)
     }
     .await;
     if target.verbose {

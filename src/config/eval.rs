@@ -664,7 +664,7 @@ impl Loader<'_> {
             let errors_before = self.diags.error_count();
             let mut values = self.lower(&b.body, info.schema(), "", &b.range, &mut spans, ctx, env);
             info.derive(&mut values, &provider);
-            self.check_conditions(&b, &addr, &values, info.computed(), ctx, env);
+            self.check_conditions(&b, &addr, &values, info.computed(), stack, ctx, env);
             if referenced {
                 let mut obj = values.clone();
                 let known = (self.opts.known)(&addr).unwrap_or_default();
@@ -728,6 +728,7 @@ impl Loader<'_> {
         addr: &str,
         values: &Map<String, Value>,
         computed: &[&str],
+        stack: &mut Stack,
         ctx: &mut hcl::eval::Context,
         env: &mut Env,
     ) {
@@ -765,9 +766,10 @@ impl Loader<'_> {
             };
             if env.touches_unknown(&cond.expr) {
                 self.diags.push(Diagnostic::warning(
-                    format!("{addr}: this {} depends on values known only after apply, so it is not checked", c.ty),
+                    format!("{addr}: this {} depends on values known only after apply; it is checked when apply completes", c.ty),
                     Some(cond.value_range.clone()),
                 ));
+                stack.deferred_conditions += 1;
                 continue;
             }
             match self.eval(&cond.expr, &cond.value_range, ctx, env) {

@@ -151,6 +151,9 @@ pub struct Stack {
     pub imports: Vec<(String, String)>,
     /// `removed { from, lifecycle { destroy } }` blocks: (address, destroy).
     pub removed: Vec<(String, bool)>,
+    /// Preconditions and postconditions that read values known only after apply (checked
+    /// again when apply completes).
+    pub deferred_conditions: usize,
 }
 
 impl Stack {

@@ -342,6 +342,36 @@ resource "google_cloud_run_v2_job" "b" {{
     let o = runform(d, &["plan", "--local", "."]);
     let t = text(&o);
     assert!(!o.status.success() && t.contains("google_cloud_run_v2_job.a: resource precondition failed: team names have at least 3 letters.") && t.contains("length(var.team) > 2"), "{t}");
+    // A postcondition on an apply-time value is checked when apply completes.
+    let bad_post = r#"
+resource "google_cloud_run_v2_job" "c" {
+  name                = "c"
+  location            = "us-central1"
+  deletion_protection = false
+  lifecycle {
+    postcondition {
+      condition     = self.etag == "never-this"
+      error_message = "c's etag is not what was promised."
+    }
+  }
+  template {
+    template {
+      containers {
+        image = "busybox"
+      }
+    }
+  }
+}
+"#;
+    super::write(
+        d,
+        "main.tf",
+        &(stack("data", "busybox", "[labels]") + bad_post),
+    );
+    let o = runform(d, &["apply", "--local", "--auto-approve", "."]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("google_cloud_run_v2_job.c: resource postcondition failed: c's etag is not what was promised.") && t.contains("condition(s) failed afterwards"), "{t}");
     super::write(d, "main.tf", &stack("data", "busybox", "[labels]"));
     let o = runform(d, &["destroy", "--local", "--auto-approve", "."]);
     assert!(o.status.success(), "{}", text(&o));
