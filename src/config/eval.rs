@@ -722,6 +722,7 @@ impl Loader<'_> {
     /// `precondition` and `postcondition` blocks: checked while planning against the
     /// configuration and `self` (the planned values). A condition that depends on values known
     /// only after apply is not checked (a warning says so).
+    #[allow(clippy::too_many_arguments)]
     fn check_conditions(
         &mut self,
         b: &RawBlock,
