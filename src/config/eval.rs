@@ -346,9 +346,7 @@ impl Loader<'_> {
                 return None;
             }
         };
-        if self.diags.has_errors() {
-            return None;
-        }
+        // Other errors do not stop evaluation: every problem is reported at once.
 
         // Only values something refers to go into the evaluation context.
         let referenced: BTreeSet<String> =

@@ -613,3 +613,20 @@ module "m" {
         .unwrap();
     assert!(e.contains("no provider configuration google.us"), "{e}");
 }
+
+#[test]
+fn all_errors_are_reported_at_once_in_a_stable_order() {
+    let fs = [
+        ("a.tf", job("x", "name = upper2(\"x\")")),
+        ("b.tf", "module \"m\" {\n  source = \"runform/scheduled-jbo\"\n}\nvariable \"n\" {\n  type    = number\n  default = \"abc\"\n}\n".to_string()),
+    ];
+    let fs: Vec<(&str, &str)> = fs.iter().map(|(a, b)| (*a, b.as_str())).collect();
+    let e = load(&fs).err().unwrap();
+    let at = |s: &str| e.find(s).unwrap_or_else(|| panic!("{s} missing in\n{e}"));
+    assert!(
+        at("unknown function \"upper2\"") < at("runform ships no module")
+            && at("runform ships no module") < at("expected a number"),
+        "{e}"
+    );
+    assert_eq!(e, load(&fs).err().unwrap(), "same order every time");
+}
