@@ -15,10 +15,14 @@ use std::path::{Path, PathBuf};
 pub const LOCAL_DEFAULT_PROJECT: &str = "runform-local";
 pub const LOCAL_DEFAULT_REGION: &str = "us-central1";
 
+#[derive(Clone, Default)]
 pub struct LoadArgs {
     pub vars: Vec<(String, String)>,
     pub var_files: Vec<PathBuf>,
     pub local: bool,
+    /// Addresses the plan replaces: their computed values (ids, etags, random results) are
+    /// unknown until apply, whatever the state says.
+    pub fresh: BTreeSet<String>,
 }
 
 /// Loads and validates a stack; the diagnostics carry warnings even on success.
@@ -46,6 +50,9 @@ pub fn load_stack(
             .or_insert_with(|| LOCAL_DEFAULT_REGION.into());
     }
     let known = |addr: &str| {
+        if args.fresh.contains(addr) {
+            return None;
+        }
         state
             .and_then(|s| s.resources.get(addr))
             .and_then(|e| match e.values.to_value() {
@@ -546,6 +553,7 @@ mod tests {
             vars: vec![],
             var_files: vec![],
             local: true,
+            ..Default::default()
         };
         let (stack, diags, sources) = load_stack(dir.path(), &args, None, None);
         stack.unwrap_or_else(|| panic!("{}", sources.render_all(&diags)))

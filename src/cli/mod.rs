@@ -448,6 +448,7 @@ fn parse_vars(v: &VarArgs, local: bool) -> anyhow::Result<LoadArgs> {
         vars,
         var_files: v.var_files.clone(),
         local,
+        ..Default::default()
     })
 }
 
@@ -783,7 +784,38 @@ async fn plan_cmd(
             t.client.calls() - before
         );
     }
-    let planned = ops::make_plan(&stack, &state, &live, opts, &t.client, &t.label).map(|mut p| {
+    let mut stack = stack;
+    let mut planned = ops::make_plan(&stack, &state, &live, opts, &t.client, &t.label);
+    // What the plan replaces gets new computed values (a new random id, a new job's etag):
+    // read the configuration again with those unknown, so that what depends on them is
+    // planned too (and a plan after the apply is clean). Replacements can cascade.
+    let mut fresh_args = args.clone();
+    for _ in 0..8 {
+        let Ok(p) = &planned else { break };
+        let fresh: std::collections::BTreeSet<String> = p
+            .changes
+            .iter()
+            .filter(|c| {
+                c.action == Action::Replace
+                    || (c.action == Action::Create && state.resources.contains_key(&c.addr))
+                    // terraform_data's output follows its input on an in-place update.
+                    || (c.action == Action::Update && c.ty == "terraform_data")
+            })
+            .map(|c| c.addr.clone())
+            .collect();
+        if fresh.is_subset(&fresh_args.fresh) {
+            break;
+        }
+        fresh_args.fresh.extend(fresh);
+        let (again, d2, s2) = ops::load_stack(dir, &fresh_args, Some(&state), Some(&t.client));
+        let Some(again) = again else {
+            eprint!("{}", s2.render_all(&d2));
+            return Ok(None);
+        };
+        stack = again;
+        planned = ops::make_plan(&stack, &state, &live, opts, &t.client, &t.label);
+    }
+    let planned = planned.map(|mut p| {
         p.moves = moves;
         p
     });
@@ -1187,6 +1219,7 @@ fn state_cmd(cmd: StateCmd, sf: &crate::state::StateFile) -> anyhow::Result<i32>
                 vars: vec![],
                 var_files: vec![],
                 local: target.local,
+                ..Default::default()
             };
             let (stack, _, _) = ops::load_stack(&dir, &args, None, None);
             let sens = stack.map(|s| s.sensitive_values).unwrap_or_default();

@@ -162,6 +162,8 @@ impl Loader<'_> {
                         d.provider = Some(b);
                     }
                 }
+                // The utility providers take no configuration here.
+                ("provider", 1) if ["random", "time", "null"].contains(&b.labels[0].as_str()) => {}
                 ("provider", 1) => self.diags.push(
                     Diagnostic::error(format!("provider {:?} is not supported; runform manages Google Cloud resources", b.labels[0]), Some(b.range.clone())),
                 ),
@@ -701,7 +703,18 @@ impl Loader<'_> {
             // A resource whose arguments did not evaluate is not checked further (its
             // values are partial; the errors already say what to fix).
             if self.diags.error_count() == errors_before {
+                let n = self.diags.0.len();
                 info.validate(&rc, &mut self.diags);
+                // A value known only after apply cannot be judged now (the API judges it).
+                let mut k = n;
+                while k < self.diags.0.len() {
+                    let msg = &self.diags.0[k].summary;
+                    if msg.contains(UNKNOWN_START) || msg.contains("\\u{1}") {
+                        self.diags.0.remove(k);
+                    } else {
+                        k += 1;
+                    }
+                }
             }
             // Spans serve validation only; dropping them here keeps a large stack small.
             rc.spans = BTreeMap::new();
@@ -1551,6 +1564,11 @@ pub(super) fn ref_node(root: &str, second: Option<&str>, third: Option<&str>) ->
             _ => None,
         },
         "path" | "terraform" | "each" | "count" | "self" => None,
+        // `resource.TYPE.NAME` (seen in depends_on lists of Google's samples).
+        "resource" => match (second, third) {
+            (Some(t), Some(n)) => Some(format!("{t}.{n}")),
+            _ => None,
+        },
         _ => second.map(|s| format!("{root}.{s}")),
     }
 }

@@ -1230,6 +1230,7 @@ fn convert(v: &Value, ty: Ty) -> Result<Value, String> {
                 .map(|v| Value::Array(v.into_iter().map(Value::String).collect())),
             other => Err(format!("expected a list of strings, got {}", kind(other))),
         },
+        Ty::Any => Ok(v.clone()),
         Ty::MapString => match v {
             Value::Object(m) => m
                 .iter()

@@ -10,6 +10,8 @@ pub enum Ty {
     ListString,
     /// Map of strings: keys are kept verbatim on the wire.
     MapString,
+    /// Any value, kept as given (`terraform_data.input`).
+    Any,
 }
 
 #[derive(Debug)]

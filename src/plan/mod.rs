@@ -732,7 +732,7 @@ pub fn plan(
                     ));
                 }
             }
-            if c.action == Action::Replace {
+            if c.action == Action::Replace && c.ty == crate::resources::cloud_run_v2_job::TYPE {
                 if let Some(st) = state.resources.get(&c.addr) {
                     if st.values.get("deletion_protection") != Some(Value::Bool(false)) {
                         blocked.push(format!(

@@ -9,6 +9,7 @@ pub mod job_execution;
 pub mod job_iam;
 pub mod service_account;
 pub mod storage_bucket;
+pub mod utility;
 pub mod workflow;
 
 use crate::api::run::{last_segment, Execution};
@@ -112,6 +113,12 @@ pub const TYPE_NAMES: &[&str] = &[
     eventarc_trigger::TYPE,
     storage_bucket::TYPE,
     job_execution::TYPE,
+    "random_id",
+    "random_string",
+    "random_pet",
+    "time_sleep",
+    "null_resource",
+    "terraform_data",
 ];
 
 pub fn registry(ty: &str) -> Option<&'static dyn ResourceType> {
@@ -126,7 +133,7 @@ pub fn registry(ty: &str) -> Option<&'static dyn ResourceType> {
         workflow::TYPE => Some(&workflow::Workflows),
         eventarc_trigger::TYPE => Some(&eventarc_trigger::Triggers),
         storage_bucket::TYPE => Some(&storage_bucket::Buckets),
-        _ => None,
+        other => utility::by_name(other).map(|u| u as &dyn ResourceType),
     }
 }
 
@@ -142,7 +149,7 @@ pub fn type_info(ty: &str) -> Option<&'static dyn TypeInfo> {
         workflow::TYPE => Some(&workflow::WorkflowType),
         eventarc_trigger::TYPE => Some(&eventarc_trigger::TriggerType),
         storage_bucket::TYPE => Some(&storage_bucket::BucketType),
-        _ => None,
+        other => utility::by_name(other).map(|u| u as &dyn TypeInfo),
     }
 }
 

@@ -35,6 +35,29 @@ fn mask(s: &str, sensitive: &[String]) -> String {
     out
 }
 
+/// Text with values known only after apply written as `(known after apply)`.
+fn known_after_apply(s: &str) -> String {
+    let m = crate::config::UNKNOWN_START;
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find(m) {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + m.len_utf8()..];
+        match after.find(m) {
+            Some(j) => {
+                out.push_str("(known after apply)");
+                rest = &after[j + m.len_utf8()..];
+            }
+            None => {
+                rest = after;
+                break;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 fn show(v: &Option<Value>, sensitive: &[String]) -> String {
     match v {
         None | Some(Value::Null) => "null".into(),
@@ -244,7 +267,7 @@ pub fn render_plan(plan: &Plan, style: &Style) -> String {
             style.paint("1", &format!("# {}", c.addr))
         );
         if let Some(r) = &c.reason {
-            let _ = writeln!(out, "    (because {r})");
+            let _ = writeln!(out, "    (because {})", mask(&known_after_apply(r), sens));
         }
         let _ = writeln!(
             out,

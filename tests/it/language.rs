@@ -21,6 +21,7 @@ fn load(fs: &[(&str, &str)]) -> Result<Stack, String> {
         vars: vec![],
         var_files: vec![],
         local: true,
+        ..Default::default()
     };
     let (stack, diags, sources) = load_stack(dir.path(), &args, None, None);
     let rendered = sources.render_all(&diags);
@@ -489,6 +490,7 @@ data "google_storage_project_service_account" "gcs" {}
             vars: vec![],
             var_files: vec![],
             local: true,
+            ..Default::default()
         };
         let (stack, diags, sources) = load_stack(dir.path(), &args, None, Some(&client));
         let s = stack.unwrap_or_else(|| panic!("{}", sources.render_all(&diags)));

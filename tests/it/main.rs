@@ -16,6 +16,7 @@ mod scheduler;
 mod scheduler_cli;
 mod state_cli;
 mod trigger_cli;
+mod utility_cli;
 mod workflow_cli;
 mod workflows;
 
