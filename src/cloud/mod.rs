@@ -834,6 +834,18 @@ impl Client {
     }
 
     pub async fn get_iam_policy(&self, resource: &str) -> CloudResult<Policy> {
+        if is_project(resource) {
+            // Resource Manager v1: POST projects/P:getIamPolicy.
+            return self
+                .send_to(
+                    &self.bases.resourcemanager.clone(),
+                    Method::POST,
+                    &format!("v1/{resource}:getIamPolicy"),
+                    &[],
+                    Some(&serde_json::json!({ "options": { "requestedPolicyVersion": 3 } })),
+                )
+                .await;
+        }
         self.get(
             &format!("v2/{resource}:getIamPolicy"),
             &[("options.requestedPolicyVersion", "3".into())],
@@ -843,6 +855,17 @@ impl Client {
 
     /// Replaces the policy; a stale etag gets 409 ABORTED (the caller re-reads and retries).
     pub async fn set_iam_policy(&self, resource: &str, policy: &Policy) -> CloudResult<Policy> {
+        if is_project(resource) {
+            return self
+                .send_to(
+                    &self.bases.resourcemanager.clone(),
+                    Method::POST,
+                    &format!("v1/{resource}:setIamPolicy"),
+                    &[],
+                    Some(&serde_json::json!({ "policy": policy })),
+                )
+                .await;
+        }
         self.send(
             Method::POST,
             &format!("v2/{resource}:setIamPolicy"),
@@ -1134,4 +1157,9 @@ where
             .map_err(|_| "data source reader failed".to_string())?
         }),
     }
+}
+
+/// `projects/P`: a project-level IAM resource (Resource Manager), not a job.
+fn is_project(resource: &str) -> bool {
+    matches!(resource.split('/').collect::<Vec<_>>().as_slice(), ["projects", p] if !p.is_empty())
 }

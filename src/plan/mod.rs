@@ -138,6 +138,9 @@ pub struct Plan {
     /// `moved` renames this plan makes in the state, instance by instance.
     #[serde(default)]
     pub moves: Vec<(String, String)>,
+    /// Things a reviewer must see (an authoritative project binding and whom it removes).
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// An object that changed outside runform: `attrs` go from what runform last applied (`old`)
@@ -770,6 +773,25 @@ pub fn plan(
     if diags.has_errors() {
         return Err(diags);
     }
+    let mut warnings = Vec::new();
+    for c in &changes {
+        let Some(a) = c.extra.get("authoritative") else {
+            continue;
+        };
+        let role = a["role"].as_str().unwrap_or("");
+        let project = a["project"].as_str().unwrap_or("");
+        let removes: Vec<&str> = a["removes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        warnings.push(if removes.is_empty() {
+            format!("{} is authoritative for {role} across the whole project {project}: anyone granted {role} on the project outside it loses the role on every apply", c.addr)
+        } else {
+            format!("{} is authoritative for {role} across the whole project {project}: this apply removes {} from {role} (granted outside this binding); use google_project_iam_member to add members without removing others", c.addr, removes.join(", "))
+        });
+    }
     let live_etags = live
         .iter()
         .filter_map(|(k, v)| etag_of(v).map(|e| (k.clone(), e)))
@@ -789,6 +811,7 @@ pub fn plan(
         targeted,
         refresh_only: opts.refresh_only,
         moves: Vec::new(),
+        warnings,
     })
 }
 

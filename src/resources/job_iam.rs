@@ -4,6 +4,10 @@
 //! read-modify-write with the policy's etag, retried when someone else changed it meanwhile.
 //! Static checks across resources (mixing kinds, two bindings for a role) are in
 //! [`check_conflicts`]; the plan never lets two of them fight.
+//!
+//! The same code serves `google_project_iam_member`, `_binding` and `_policy` (Resource Manager
+//! getIamPolicy/setIamPolicy on `projects/P`); a project `_binding` gets a plan warning that it
+//! is authoritative for its role across the whole project, naming the members it removes.
 
 use super::{Ctx, LiveApi, PlanInput, ResourceType, StateEntry};
 use crate::api::{Binding, Policy};
@@ -19,6 +23,24 @@ use std::pin::Pin;
 pub const MEMBER: &str = "google_cloud_run_v2_job_iam_member";
 pub const BINDING: &str = "google_cloud_run_v2_job_iam_binding";
 pub const POLICY: &str = "google_cloud_run_v2_job_iam_policy";
+pub const PROJECT_MEMBER: &str = "google_project_iam_member";
+pub const PROJECT_BINDING: &str = "google_project_iam_binding";
+pub const PROJECT_POLICY: &str = "google_project_iam_policy";
+pub const TYPES: &[&str] = &[
+    MEMBER,
+    BINDING,
+    POLICY,
+    PROJECT_MEMBER,
+    PROJECT_BINDING,
+    PROJECT_POLICY,
+];
+
+/// What the IAM resource is attached to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IamOn {
+    Job,
+    Project,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IamKind {
@@ -27,11 +49,36 @@ pub enum IamKind {
     Policy,
 }
 
-pub struct JobIam(pub IamKind);
+pub struct JobIam(pub IamKind, pub IamOn);
 
-pub static MEMBER_TYPE: JobIam = JobIam(IamKind::Member);
-pub static BINDING_TYPE: JobIam = JobIam(IamKind::Binding);
-pub static POLICY_TYPE: JobIam = JobIam(IamKind::Policy);
+pub static MEMBER_TYPE: JobIam = JobIam(IamKind::Member, IamOn::Job);
+pub static BINDING_TYPE: JobIam = JobIam(IamKind::Binding, IamOn::Job);
+pub static POLICY_TYPE: JobIam = JobIam(IamKind::Policy, IamOn::Job);
+pub static PROJECT_MEMBER_TYPE: JobIam = JobIam(IamKind::Member, IamOn::Project);
+pub static PROJECT_BINDING_TYPE: JobIam = JobIam(IamKind::Binding, IamOn::Project);
+pub static PROJECT_POLICY_TYPE: JobIam = JobIam(IamKind::Policy, IamOn::Project);
+
+/// The IAM resource type of a type name.
+pub fn iam_type(ty: &str) -> Option<&'static JobIam> {
+    Some(match ty {
+        MEMBER => &MEMBER_TYPE,
+        BINDING => &BINDING_TYPE,
+        POLICY => &POLICY_TYPE,
+        PROJECT_MEMBER => &PROJECT_MEMBER_TYPE,
+        PROJECT_BINDING => &PROJECT_BINDING_TYPE,
+        PROJECT_POLICY => &PROJECT_POLICY_TYPE,
+        _ => return None,
+    })
+}
+
+/// The IAM resource (`projects/P/locations/L/jobs/J` or `projects/P`) of an IAM resource's
+/// values.
+pub fn resource_of(on: IamOn, values: &Value) -> String {
+    match on {
+        IamOn::Job => job_of(values),
+        IamOn::Project => format!("projects/{}", s(values, "project")),
+    }
+}
 
 static MEMBER_SCHEMA: Schema = Schema {
     attrs: &[
@@ -62,14 +109,43 @@ static POLICY_SCHEMA: Schema = Schema {
     ],
     blocks: &[],
 };
+static PROJECT_MEMBER_SCHEMA: Schema = Schema {
+    attrs: &[
+        meta("project", Ty::String, false),
+        meta("role", Ty::String, true),
+        meta("member", Ty::String, true),
+    ],
+    blocks: &[],
+};
+static PROJECT_BINDING_SCHEMA: Schema = Schema {
+    attrs: &[
+        meta("project", Ty::String, false),
+        meta("role", Ty::String, true),
+        meta("members", Ty::ListString, true),
+    ],
+    blocks: &[],
+};
+static PROJECT_POLICY_SCHEMA: Schema = Schema {
+    attrs: &[
+        meta("project", Ty::String, false),
+        meta("policy_data", Ty::String, true),
+    ],
+    blocks: &[],
+};
 
 impl JobIam {
     fn type_name(&self) -> &'static str {
-        match self.0 {
-            IamKind::Member => MEMBER,
-            IamKind::Binding => BINDING,
-            IamKind::Policy => POLICY,
+        match (self.0, self.1) {
+            (IamKind::Member, IamOn::Job) => MEMBER,
+            (IamKind::Binding, IamOn::Job) => BINDING,
+            (IamKind::Policy, IamOn::Job) => POLICY,
+            (IamKind::Member, IamOn::Project) => PROJECT_MEMBER,
+            (IamKind::Binding, IamOn::Project) => PROJECT_BINDING,
+            (IamKind::Policy, IamOn::Project) => PROJECT_POLICY,
         }
+    }
+    fn resource(&self, values: &Value) -> String {
+        resource_of(self.1, values)
     }
 }
 
@@ -160,16 +236,22 @@ fn set_role(p: &mut Policy, role: &str, members: &BTreeSet<String>) {
 
 impl TypeInfo for JobIam {
     fn schema(&self) -> &'static Schema {
-        match self.0 {
-            IamKind::Member => &MEMBER_SCHEMA,
-            IamKind::Binding => &BINDING_SCHEMA,
-            IamKind::Policy => &POLICY_SCHEMA,
+        match (self.0, self.1) {
+            (IamKind::Member, IamOn::Job) => &MEMBER_SCHEMA,
+            (IamKind::Binding, IamOn::Job) => &BINDING_SCHEMA,
+            (IamKind::Policy, IamOn::Job) => &POLICY_SCHEMA,
+            (IamKind::Member, IamOn::Project) => &PROJECT_MEMBER_SCHEMA,
+            (IamKind::Binding, IamOn::Project) => &PROJECT_BINDING_SCHEMA,
+            (IamKind::Policy, IamOn::Project) => &PROJECT_POLICY_SCHEMA,
         }
     }
     fn derive(&self, v: &mut Map<String, Value>, provider: &Provider) {
-        provider.fill_defaults(v, Some("location"));
+        match self.1 {
+            IamOn::Job => provider.fill_defaults(v, Some("location")),
+            IamOn::Project => provider.fill_defaults(v, None),
+        }
         let values = Value::Object(v.clone());
-        let job = job_of(&values);
+        let job = self.resource(&values);
         let id = match self.0 {
             IamKind::Member => format!("{job} {} {}", s(&values, "role"), s(&values, "member")),
             IamKind::Binding => format!("{job} {}", s(&values, "role")),
@@ -182,12 +264,23 @@ impl TypeInfo for JobIam {
     }
     fn validate(&self, rc: &ResourceConfig, diags: &mut Diagnostics) {
         let v = &rc.values;
-        let job = job_of(v);
-        if crate::api::run::project_location(&job).is_none() || s(v, "name").is_empty() {
-            diags.push(Diagnostic::error(
-                format!("{}: cannot tell which job: set name (and location/project, or the provider's region/project)", rc.addr),
-                Some(rc.span("name")),
-            ));
+        if self.1 == IamOn::Project {
+            if s(v, "project").is_empty() {
+                diags.push(
+                    Diagnostic::error(format!("{}: no project", rc.addr), Some(rc.range.clone()))
+                        .with_hint(
+                            "set `project` here or in the provider block (or GOOGLE_PROJECT)",
+                        ),
+                );
+            }
+        } else {
+            let job = job_of(v);
+            if crate::api::run::project_location(&job).is_none() || s(v, "name").is_empty() {
+                diags.push(Diagnostic::error(
+                    format!("{}: cannot tell which job: set name (and location/project, or the provider's region/project)", rc.addr),
+                    Some(rc.span("name")),
+                ));
+            }
         }
         let check_member = |m: &str, path: &str, diags: &mut Diagnostics| {
             if !valid_member(m) {
@@ -258,8 +351,8 @@ impl ResourceType for JobIam {
         Some(LiveApi::JobIam)
     }
     fn family(&self, values: &Value) -> Option<(String, String)> {
-        // One getIamPolicy per job: the "family" is the job itself.
-        Some((job_of(values), String::new()))
+        // One getIamPolicy per job (or project): the "family" is the resource itself.
+        Some((self.resource(values), String::new()))
     }
     fn family_of_id(&self, id: &str) -> Option<(String, String)> {
         Some((id.split(' ').next()?.to_string(), String::new()))
@@ -273,7 +366,7 @@ impl ResourceType for JobIam {
             live,
             ..
         } = input;
-        let live_policy: Option<Policy> = super::read_live(live, "job's IAM policy")?;
+        let live_policy: Option<Policy> = super::read_live(live, "IAM policy")?;
         let Some(rc) = config else {
             return super::plan_removal(addr, self.type_name(), state, live_policy.is_some());
         };
@@ -338,6 +431,21 @@ impl ResourceType for JobIam {
                 });
             }
         }
+        if self.0 == IamKind::Binding
+            && self.1 == IamOn::Project
+            && matches!(
+                change.action,
+                Action::Create | Action::Update | Action::Adopt
+            )
+        {
+            let removes: Vec<String> = role_members(&current, s(v, "role"))
+                .difference(&members_of(v))
+                .cloned()
+                .collect();
+            change.extra = serde_json::json!({ "authoritative": {
+                "project": s(v, "project"), "role": s(v, "role"), "removes": removes,
+            }});
+        }
         if change.action == Action::NoOp {
             change.after = None;
             change.before = None;
@@ -358,7 +466,7 @@ impl ResourceType for JobIam {
             // What to undo: the prior values (delete, replace).
             if matches!(change.action, Action::Delete | Action::Replace) {
                 let before = change.before.clone().unwrap_or_default();
-                modify(ctx, &job_of(&before), true, |p| match kind {
+                modify(ctx, &self.resource(&before), true, |p| match kind {
                     IamKind::Member => {
                         let mut m = role_members(p, s(&before, "role"));
                         m.remove(s(&before, "member"));
@@ -380,12 +488,12 @@ impl ResourceType for JobIam {
             };
             let etag = if change.action == Action::Adopt || change.action == Action::NoOp {
                 ctx.client
-                    .get_iam_policy(&job_of(&v))
+                    .get_iam_policy(&self.resource(&v))
                     .await
                     .map_err(|e| e.to_string())?
                     .etag
             } else {
-                modify(ctx, &job_of(&v), false, |p| match kind {
+                modify(ctx, &self.resource(&v), false, |p| match kind {
                     IamKind::Member => {
                         let mut m = role_members(p, s(&v, "role"));
                         m.insert(s(&v, "member").to_string());
@@ -429,7 +537,7 @@ async fn modify(
             Err(e) if e.is_not_found() && removing => return Ok(String::new()),
             Err(e) if e.is_not_found() => {
                 return Err(format!(
-                    "job {job} does not exist, so nothing can be granted on it"
+                    "{job} does not exist, so nothing can be granted on it"
                 ))
             }
             Err(e) => return Err(e.to_string()),
@@ -452,16 +560,17 @@ async fn modify(
 /// same role. Errors located at the later resource.
 pub fn check_conflicts(stack: &Stack, diags: &mut Diagnostics) {
     let mut by_job: BTreeMap<String, Vec<&ResourceConfig>> = BTreeMap::new();
+    let kind = |rc: &ResourceConfig| iam_type(&rc.ty).map(|t| t.0);
     for rc in &stack.resources {
-        if [MEMBER, BINDING, POLICY].contains(&rc.ty.as_str()) {
-            by_job.entry(job_of(&rc.values)).or_default().push(rc);
+        if let Some(t) = iam_type(&rc.ty) {
+            by_job.entry(t.resource(&rc.values)).or_default().push(rc);
         }
     }
     for (job, rcs) in by_job {
-        let policy = rcs.iter().find(|r| r.ty == POLICY);
+        let policy = rcs.iter().find(|r| kind(r) == Some(IamKind::Policy));
         for rc in &rcs {
             if let Some(p) = policy {
-                if rc.ty != POLICY {
+                if kind(rc) != Some(IamKind::Policy) {
                     diags.push(
                         Diagnostic::error(
                             format!("{} and {} both manage the IAM policy of {job}: a _policy replaces every binding, so they would undo each other on every apply", p.addr, rc.addr),
@@ -481,7 +590,7 @@ pub fn check_conflicts(stack: &Stack, diags: &mut Diagnostics) {
             }
         }
         let mut bindings: BTreeMap<&str, &ResourceConfig> = BTreeMap::new();
-        for rc in rcs.iter().filter(|r| r.ty == BINDING) {
+        for rc in rcs.iter().filter(|r| kind(r) == Some(IamKind::Binding)) {
             let role = s(&rc.values, "role");
             if let Some(first) = bindings.insert(role, rc) {
                 diags.push(
@@ -493,7 +602,7 @@ pub fn check_conflicts(stack: &Stack, diags: &mut Diagnostics) {
                 );
             }
         }
-        for rc in rcs.iter().filter(|r| r.ty == MEMBER) {
+        for rc in rcs.iter().filter(|r| kind(r) == Some(IamKind::Member)) {
             let role = s(&rc.values, "role");
             if let Some(b) = bindings.get(role) {
                 diags.push(
@@ -512,25 +621,29 @@ pub fn check_conflicts(stack: &Stack, diags: &mut Diagnostics) {
 /// resource for that job). `None` when it cannot tell (a value only known after apply).
 pub fn configured_grant(stack: &Stack, job: &str, member: &str, permission: &str) -> Option<bool> {
     let mut policy = Policy::default();
+    // Grants on the job's project apply to the job too.
+    let project = job.split('/').take(2).collect::<Vec<_>>().join("/");
     for rc in &stack.resources {
-        if ![MEMBER, BINDING, POLICY].contains(&rc.ty.as_str()) || job_of(&rc.values) != job {
+        let Some(t) = iam_type(&rc.ty) else { continue };
+        let on = t.resource(&rc.values);
+        if on != job && on != project {
             continue;
         }
         if crate::config::contains_unknown(&rc.values) {
             return None;
         }
-        match rc.ty.as_str() {
-            MEMBER => policy.bindings.push(Binding {
+        match t.0 {
+            IamKind::Member => policy.bindings.push(Binding {
                 role: s(&rc.values, "role").into(),
                 members: vec![s(&rc.values, "member").into()],
                 condition: None,
             }),
-            BINDING => policy.bindings.push(Binding {
+            IamKind::Binding => policy.bindings.push(Binding {
                 role: s(&rc.values, "role").into(),
                 members: members_of(&rc.values).into_iter().collect(),
                 condition: None,
             }),
-            _ => policy
+            IamKind::Policy => policy
                 .bindings
                 .extend(parse_policy_data(&rc.values).unwrap_or_default().bindings),
         }

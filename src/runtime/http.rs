@@ -393,6 +393,21 @@ async fn v1(
     if let (["projects", p], "GET", None) = (segs.as_slice(), method.as_str(), verb) {
         return Ok(json(&super::projects::resource_manager_project(p)));
     }
+    // Resource Manager v1 project IAM (both verbs are POST; GET accepted for reads).
+    if let (["projects", _], Some("getIamPolicy")) = (segs.as_slice(), verb) {
+        return Ok(json(&rt.get_policy(resource)?));
+    }
+    if let (["projects", _], "POST", Some("setIamPolicy")) =
+        (segs.as_slice(), method.as_str(), verb)
+    {
+        #[derive(serde::Deserialize, Default)]
+        struct Req {
+            #[serde(default)]
+            policy: crate::api::Policy,
+        }
+        let r: Req = body_as(body)?;
+        return Ok(json(&rt.set_policy(resource, r.policy)?));
+    }
     if segs.len() >= 3 && segs[0] == "projects" && segs[2] == "serviceAccounts" {
         return service_accounts(rt, method, &segs, verb, q, body);
     }

@@ -640,8 +640,11 @@ impl Runtime {
         }
     }
 
+    /// The IAM policy of a job, or of a project (`projects/P`, always there).
     pub fn get_policy(&self, resource: &str) -> ApiResult<Policy> {
-        self.get_job(resource)?;
+        if !is_project(resource) {
+            self.get_job(resource)?;
+        }
         Ok(Self::policy_in(&self.store(), resource))
     }
 
@@ -656,7 +659,9 @@ impl Runtime {
     }
 
     pub fn set_policy(&self, resource: &str, mut policy: Policy) -> ApiResult<Policy> {
-        self.get_job(resource)?;
+        if !is_project(resource) {
+            self.get_job(resource)?;
+        }
         // Check the etag and write under one lock: two concurrent read-modify-writes must not
         // both pass the check (the second gets ABORTED and retries).
         let mut store = self.store();
@@ -763,4 +768,9 @@ fn reserved_label_key(k: &str) -> bool {
     ]
     .iter()
     .any(|r| ns == *r || ns.ends_with(&format!(".{r}")))
+}
+
+/// `projects/P` (a project-level IAM resource), not a job.
+pub fn is_project(resource: &str) -> bool {
+    matches!(resource.split('/').collect::<Vec<_>>().as_slice(), ["projects", p] if !p.is_empty())
 }

@@ -303,6 +303,9 @@ pub fn render_plan(plan: &Plan, style: &Style) -> String {
         }
         let _ = writeln!(out, "    }}\n");
     }
+    for w in &plan.warnings {
+        let _ = writeln!(out, "{} {w}\n", style.paint("33", "Warning:"));
+    }
     for b in &plan.blocked {
         let _ = writeln!(out, "{} {b}", style.paint("31", "error:"));
     }
@@ -366,6 +369,9 @@ pub fn render_markdown(plan: &Plan) -> String {
         if doomed.len() > LISTED {
             let _ = writeln!(head, "> - …and {} more", doomed.len() - LISTED);
         }
+    }
+    for w in &plan.warnings {
+        let _ = writeln!(head, "\n> [!WARNING]\n> {w}");
     }
     if !plan.drift.is_empty() {
         let _ = writeln!(

@@ -10,6 +10,7 @@ mod iam_cli;
 mod language;
 mod modules_cli;
 mod plans;
+mod project_iam;
 mod python;
 mod runtime;
 mod scheduler;
