@@ -502,6 +502,18 @@ pub async fn refresh(
                 Some(b) => vec![(api.key(p), serde_json::value::to_raw_value(&b)?)],
                 None => vec![],
             },
+            // `p` is `PROJECT/SERVICE` here.
+            LiveApi::Services => {
+                let (project, svc) = p.split_once('/').unwrap_or(("", p));
+                match client
+                    .get_service(&format!("projects/{project}/services/{svc}"))
+                    .await?
+                {
+                    Some(v) => vec![(api.key(p), serde_json::value::to_raw_value(&v)?)],
+                    None => vec![],
+                }
+            }
+            LiveApi::Repositories => named(*api, client.list_repositories(p, l).await?)?,
             // `p` is the job here; a job that does not exist has no policy.
             LiveApi::JobIam => match client.get_iam_policy(p).await {
                 Ok(policy) => vec![(api.key(p), serde_json::value::to_raw_value(&policy)?)],

@@ -71,6 +71,8 @@ struct Bases {
     storage: String,
     resourcemanager: String,
     compute: String,
+    serviceusage: String,
+    artifactregistry: String,
 }
 
 impl Bases {
@@ -85,6 +87,8 @@ impl Bases {
             storage: "https://storage.googleapis.com".to_string(),
             resourcemanager: g("cloudresourcemanager"),
             compute: g("compute"),
+            serviceusage: g("serviceusage"),
+            artifactregistry: g("artifactregistry"),
         }
     }
     fn custom(url: &str) -> Bases {
@@ -97,7 +101,9 @@ impl Bases {
             eventarc: u.clone(),
             storage: u.clone(),
             resourcemanager: u.clone(),
-            compute: u,
+            compute: u.clone(),
+            serviceusage: u.clone(),
+            artifactregistry: u,
         }
     }
 }
@@ -645,7 +651,13 @@ impl Client {
         #[derive(serde::Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Page {
-            #[serde(default, alias = "accounts", alias = "workflows", alias = "triggers")]
+            #[serde(
+                default,
+                alias = "accounts",
+                alias = "workflows",
+                alias = "triggers",
+                alias = "repositories"
+            )]
             jobs: Vec<Box<serde_json::value::RawValue>>,
             #[serde(default)]
             next_page_token: String,
@@ -1095,6 +1107,105 @@ impl Client {
         let path = format!("/v1/projects/{project}");
         self.get_opt(&self.bases.resourcemanager.clone(), &path)
             .await
+    }
+
+    /// Service Usage: a service's state (`ENABLED`/`DISABLED`); `name` is `projects/P/services/S`.
+    pub async fn get_service(&self, name: &str) -> CloudResult<Option<serde_json::Value>> {
+        self.get_opt(&self.bases.serviceusage.clone(), &format!("/v1/{name}"))
+            .await
+    }
+
+    /// Enables or disables a service and waits for the operation.
+    pub async fn set_service(
+        &self,
+        name: &str,
+        enable: bool,
+        disable_dependents: bool,
+    ) -> CloudResult<()> {
+        let base = self.bases.serviceusage.clone();
+        let (verb, body) = if enable {
+            ("enable", serde_json::json!({}))
+        } else {
+            (
+                "disable",
+                serde_json::json!({ "disableDependentServices": disable_dependents }),
+            )
+        };
+        let op: Operation = self
+            .send_to(
+                &base,
+                Method::POST,
+                &format!("/v1/{name}:{verb}"),
+                &[],
+                Some(&body),
+            )
+            .await?;
+        self.wait_operation_on(&base, "v1", op, Duration::from_secs(600))
+            .await?;
+        Ok(())
+    }
+
+    /// Artifact Registry repositories of a location.
+    pub async fn list_repositories(
+        &self,
+        project: &str,
+        location: &str,
+    ) -> CloudResult<Vec<Box<serde_json::value::RawValue>>> {
+        let path = format!("v1/projects/{project}/locations/{location}/repositories");
+        self.list_all(&self.bases.artifactregistry.clone(), &path, 1000)
+            .await
+    }
+
+    pub async fn create_repository(
+        &self,
+        parent: &str,
+        id: &str,
+        body: &serde_json::Value,
+    ) -> CloudResult<serde_json::Value> {
+        let base = self.bases.artifactregistry.clone();
+        let op: Operation = self
+            .send_to(
+                &base,
+                Method::POST,
+                &format!("/v1/{parent}/repositories"),
+                &[("repositoryId", id.to_string())],
+                Some(body),
+            )
+            .await?;
+        self.wait_operation_on(&base, "v1", op, Duration::from_secs(600))
+            .await
+    }
+
+    pub async fn patch_repository(
+        &self,
+        name: &str,
+        body: &serde_json::Value,
+        mask: &str,
+    ) -> CloudResult<serde_json::Value> {
+        self.send_to(
+            &self.bases.artifactregistry.clone(),
+            Method::PATCH,
+            &format!("/v1/{name}"),
+            &[("updateMask", mask.to_string())],
+            Some(body),
+        )
+        .await
+    }
+
+    pub async fn delete_repository(&self, name: &str) -> CloudResult<()> {
+        let base = self.bases.artifactregistry.clone();
+        match self
+            .send_to::<(), Operation>(&base, Method::DELETE, &format!("/v1/{name}"), &[], None)
+            .await
+        {
+            Ok(op) => {
+                self.wait_operation_on(&base, "v1", op, Duration::from_secs(600))
+                    .await?;
+                Ok(())
+            }
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Compute v1 `projects.get` (the default compute service account).

@@ -7,6 +7,7 @@ pub mod data_sources;
 pub mod eventarc_trigger;
 pub mod job_execution;
 pub mod job_iam;
+pub mod platform;
 pub mod service_account;
 pub mod storage_bucket;
 pub mod utility;
@@ -59,6 +60,10 @@ pub enum LiveApi {
     Triggers,
     /// One bucket, read by its (global) name.
     Buckets,
+    /// One service of a project (`P/S`), read on its own.
+    Services,
+    /// Artifact Registry repositories, listed per project and location.
+    Repositories,
 }
 
 impl LiveApi {
@@ -74,6 +79,8 @@ impl LiveApi {
             LiveApi::Workflows => format!("workflows:{id}"),
             LiveApi::Triggers => format!("eventarc:{id}"),
             LiveApi::Buckets => format!("gcs:{id}"),
+            LiveApi::Services => format!("serviceusage:{id}"),
+            LiveApi::Repositories => format!("artifactregistry:{id}"),
         }
     }
 }
@@ -116,6 +123,8 @@ pub const TYPE_NAMES: &[&str] = &[
     eventarc_trigger::TYPE,
     storage_bucket::TYPE,
     job_execution::TYPE,
+    platform::SERVICE,
+    platform::REPOSITORY,
     "random_id",
     "random_string",
     "random_pet",
@@ -134,6 +143,8 @@ pub fn registry(ty: &str) -> Option<&'static dyn ResourceType> {
         workflow::TYPE => Some(&workflow::Workflows),
         eventarc_trigger::TYPE => Some(&eventarc_trigger::Triggers),
         storage_bucket::TYPE => Some(&storage_bucket::Buckets),
+        platform::SERVICE => Some(&platform::Services),
+        platform::REPOSITORY => Some(&platform::Repositories),
         other => utility::by_name(other).map(|u| u as &dyn ResourceType),
     }
 }
@@ -148,6 +159,8 @@ pub fn type_info(ty: &str) -> Option<&'static dyn TypeInfo> {
         workflow::TYPE => Some(&workflow::WorkflowType),
         eventarc_trigger::TYPE => Some(&eventarc_trigger::TriggerType),
         storage_bucket::TYPE => Some(&storage_bucket::BucketType),
+        platform::SERVICE => Some(&platform::ServiceType),
+        platform::REPOSITORY => Some(&platform::RepositoryType),
         other => utility::by_name(other).map(|u| u as &dyn TypeInfo),
     }
 }

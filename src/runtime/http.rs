@@ -232,6 +232,9 @@ async fn route(
             format!("the local runtime does not serve {path}"),
         ));
     };
+    // A project number works where a project id does.
+    let canonical = rt.canonical_job_name(rest);
+    let rest: &str = &canonical;
     let (resource, verb) = match rest.rsplit_once('/') {
         Some((_, last)) if last.contains(':') => {
             let i = rest.rfind(':').unwrap_or(rest.len());
@@ -408,6 +411,20 @@ async fn v1(
         let r: Req = body_as(body)?;
         return Ok(json(&rt.set_policy(resource, r.policy)?));
     }
+    // Service Usage v1.
+    match (segs.as_slice(), method.as_str(), verb) {
+        (["projects", _, "services", _], "GET", None) => {
+            return Ok(json(&rt.get_service(resource)?))
+        }
+        (["projects", _, "services", _], "POST", Some("enable")) => {
+            return Ok(json(&rt.set_service(resource, true)?))
+        }
+        (["projects", _, "services", _], "POST", Some("disable")) => {
+            return Ok(json(&rt.set_service(resource, false)?))
+        }
+        (["projects", p, "services"], "GET", None) => return Ok(json(&rt.list_services(p)?)),
+        _ => {}
+    }
     if segs.len() >= 3 && segs[0] == "projects" && segs[2] == "serviceAccounts" {
         return service_accounts(rt, method, &segs, verb, q, body);
     }
@@ -427,6 +444,31 @@ async fn v1(
                 q.get("updateMask").map(String::as_str).unwrap_or(""),
             )?)),
             ("DELETE", 6) => Ok(json(&rt.delete_trigger(resource)?)),
+            _ => Err(ApiError::new(
+                Code::NotFound,
+                format!("the local runtime does not serve {method} /v1/{resource}"),
+            )),
+        };
+    }
+    // Artifact Registry v1.
+    if is_loc && segs.get(4) == Some(&"repositories") && segs.len() <= 6 {
+        let parent = segs[..4].join("/");
+        return match (method.as_str(), segs.len()) {
+            ("POST", 5) => {
+                let id = q.get("repositoryId").cloned().unwrap_or_default();
+                Ok(json(&rt.create_repository(&parent, &id, body_as(body)?)?))
+            }
+            ("GET", 5) => Ok(json(&rt.list_repositories(&parent)?)),
+            ("GET", 6) => Ok(json(&rt.get_repository(resource)?)),
+            ("PATCH", 6) => {
+                let v: serde_json::Value = body_as(body)?;
+                Ok(json(&rt.patch_repository(
+                    resource,
+                    &v,
+                    q.get("updateMask").map(String::as_str).unwrap_or(""),
+                )?))
+            }
+            ("DELETE", 6) => Ok(json(&rt.delete_repository(resource)?)),
             _ => Err(ApiError::new(
                 Code::NotFound,
                 format!("the local runtime does not serve {method} /v1/{resource}"),

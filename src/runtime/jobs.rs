@@ -774,3 +774,32 @@ fn reserved_label_key(k: &str) -> bool {
 pub fn is_project(resource: &str) -> bool {
     matches!(resource.split('/').collect::<Vec<_>>().as_slice(), ["projects", p] if !p.is_empty())
 }
+
+impl Runtime {
+    /// Cloud Run accepts a project number where a project id goes (Google's scheduler sample
+    /// calls `namespaces/NUMBER/jobs/J:run`): a name whose project is all digits is rewritten
+    /// to the project whose (synthetic) number that is, if a job lives there.
+    pub fn canonical_job_name(&self, name: &str) -> String {
+        let segs: Vec<&str> = name.split('/').collect();
+        let Some(number) = segs
+            .get(1)
+            .filter(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+        else {
+            return name.to_string();
+        };
+        let store = self.store();
+        let found = store
+            .names_with_prefix(Kind::Job, "projects/")
+            .filter_map(|n| n.split('/').nth(1))
+            .find(|p| super::workflows_api::project_number(p) == *number)
+            .map(str::to_string);
+        match found {
+            Some(p) => {
+                let mut out = segs.clone();
+                out[1] = &p;
+                out.join("/")
+            }
+            None => name.to_string(),
+        }
+    }
+}

@@ -8,6 +8,7 @@ pub mod exec;
 pub mod http;
 pub mod iam_admin;
 pub mod jobs;
+pub mod platform;
 pub mod projects;
 pub mod scheduler;
 pub mod storage;

@@ -471,7 +471,7 @@ impl Runtime {
                 .decode(&t.body)
                 .unwrap_or_default()
         };
-        if let Some(job_name) = run_job_target(&t.uri) {
+        if let Some(job_name) = run_job_target(&t.uri).map(|n| self.canonical_job_name(&n)) {
             let req: RunJobRequest = if body.iter().all(u8::is_ascii_whitespace) {
                 RunJobRequest::default()
             } else {

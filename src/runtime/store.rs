@@ -26,6 +26,10 @@ pub enum Kind {
     Object,
     Trigger,
     Delivery,
+    /// Enabled services (Service Usage), by `projects/P/services/S`.
+    Service,
+    /// Artifact Registry repositories.
+    Repository,
 }
 
 impl Kind {
@@ -46,9 +50,11 @@ impl Kind {
             Kind::Object => "object",
             Kind::Trigger => "trigger",
             Kind::Delivery => "delivery",
+            Kind::Service => "service",
+            Kind::Repository => "repository",
         }
     }
-    fn all() -> [Kind; 15] {
+    fn all() -> [Kind; 17] {
         [
             Kind::Job,
             Kind::Execution,
@@ -65,6 +71,8 @@ impl Kind {
             Kind::Object,
             Kind::Trigger,
             Kind::Delivery,
+            Kind::Service,
+            Kind::Repository,
         ]
     }
 }

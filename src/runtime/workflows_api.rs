@@ -307,6 +307,7 @@ impl RtHost {
             payload: serde_json::json!({"message": m, "tags": [tag]}),
             step: String::new(),
         };
+        let job = &self.rt.canonical_job_name(job);
         self.rt
             .authorize_run(job, &self.member(), &req)
             .map_err(|e| err("HttpError", e.body.error.message))?;

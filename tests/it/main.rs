@@ -13,6 +13,7 @@ mod plans;
 mod project_iam;
 mod python;
 mod runtime;
+mod samples;
 mod scheduler;
 mod scheduler_cli;
 mod state_cli;

@@ -1,0 +1,203 @@
+//! Stacks shaped like Google's published samples apply unedited on the local runtime, plan
+//! clean, behave (the schedule fires and runs the job), and destroy cleanly.
+
+use super::cli_support::text;
+use super::examples::cli;
+use runform::runtime::{RuntimeConfig, Server};
+use std::path::Path;
+use std::time::Duration;
+
+fn copy_fixture(name: &str, to: &Path) {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/samples")
+        .join(name);
+    for e in std::fs::read_dir(src).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_job_sample_applies_fires_and_destroys() {
+    let server = Server::start(
+        RuntimeConfig {
+            manual_clock: Some("2026-06-01T10:07:30Z".parse().unwrap()),
+            ..Default::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let url = server.url();
+    let rt = server.runtime.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    copy_fixture("scheduled", d);
+    // No provider block: the project comes from the environment, as with the google provider.
+    let run = |args: &'static [&'static str]| {
+        let (d, url) = (d.to_path_buf(), url.clone());
+        async move {
+            let mut a: Vec<String> = vec![args[0].into(), "--endpoint".into(), url];
+            a.extend(args[1..].iter().map(|s| s.to_string()));
+            tokio::task::spawn_blocking(move || {
+                std::process::Command::new(env!("CARGO_BIN_EXE_runform"))
+                    .args(&a)
+                    .current_dir(&d)
+                    .env("GOOGLE_PROJECT", "sample-proj")
+                    .env("GOOGLE_REGION", "us-central1")
+                    .env("NO_COLOR", "1")
+                    .output()
+                    .unwrap()
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let o = run(&["apply", "--auto-approve", "."]).await;
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("Resources: 7 added"), "{t}");
+    let o = run(&["plan", "--detailed-exitcode", "."]).await;
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "apply then plan must be clean:\n{}",
+        text(&o)
+    );
+    assert_eq!(
+        rt.get_service("projects/sample-proj/services/run.googleapis.com")
+            .unwrap()["state"],
+        "ENABLED"
+    );
+    assert_eq!(
+        rt.get_repository("projects/sample-proj/locations/us-central1/repositories/jobs")
+            .unwrap()["format"],
+        "DOCKER"
+    );
+
+    // 10:08 fires; the v1 URL names the project by number; the project-level grant lets it run.
+    rt.advance_clock(Duration::from_secs(30));
+    assert_eq!(rt.scheduler_tick().await, 1);
+    let a = rt
+        .scheduler_attempts("projects/sample-proj/locations/us-central1/jobs/schedule-job")
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert_eq!(a.code, 0, "{}", a.message);
+    assert!(
+        a.execution.starts_with(
+            "projects/sample-proj/locations/us-central1/jobs/cloud-run-job-example/executions/"
+        ),
+        "{a:?}"
+    );
+
+    let o = run(&["destroy", "--auto-approve", "."]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(rt
+        .get_job("projects/sample-proj/locations/us-central1/jobs/cloud-run-job-example")
+        .is_err());
+    // disable_on_destroy = false: the APIs stay enabled.
+    assert_eq!(
+        rt.get_service("projects/sample-proj/services/run.googleapis.com")
+            .unwrap()["state"],
+        "ENABLED"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn project_service_and_repository_lifecycle() {
+    let server = Server::start(RuntimeConfig::default(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let url = server.url();
+    let rt = server.runtime.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let stack = |desc: &str, fmt: &str, disable: &str| {
+        format!(
+            r#"
+provider "google" {{
+  project = "p1"
+  region  = "europe-west1"
+}}
+resource "google_project_service" "wf" {{
+  service            = "workflows.googleapis.com"
+  disable_on_destroy = {disable}
+}}
+resource "google_artifact_registry_repository" "r" {{
+  repository_id = "images"
+  format        = "{fmt}"
+  description   = "{desc}"
+  labels        = {{ team = "data" }}
+}}
+"#
+        )
+    };
+    super::write(d, "main.tf", &stack("one", "docker", "true"));
+    let o = cli(d, &url, &["apply", "--auto-approve", "."]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let o = cli(d, &url, &["plan", "--detailed-exitcode", "."]).await;
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "lower-case format is no diff:\n{}",
+        text(&o)
+    );
+    // description: in place; format: replace.
+    super::write(d, "main.tf", &stack("two", "docker", "true"));
+    let o = cli(d, &url, &["plan", "."]).await;
+    let t = text(&o);
+    assert!(
+        t.contains("will be updated in-place")
+            && t.contains("description")
+            && t.contains("\"one\" -> \"two\""),
+        "{t}"
+    );
+    let o = cli(d, &url, &["apply", "--auto-approve", "."]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let name = "projects/p1/locations/europe-west1/repositories/images";
+    assert_eq!(rt.get_repository(name).unwrap()["description"], "two");
+    super::write(d, "main.tf", &stack("two", "PYTHON", "true"));
+    let o = cli(d, &url, &["plan", "."]).await;
+    assert!(
+        text(&o).contains("must be replaced") && text(&o).contains("format cannot change in place"),
+        "{}",
+        text(&o)
+    );
+    // A service disabled outside runform is enabled again.
+    rt.set_service("projects/p1/services/workflows.googleapis.com", false)
+        .unwrap();
+    super::write(d, "main.tf", &stack("two", "docker", "true"));
+    let o = cli(d, &url, &["plan", "."]).await;
+    assert!(
+        text(&o).contains("disabled outside runform"),
+        "{}",
+        text(&o)
+    );
+    let o = cli(d, &url, &["apply", "--auto-approve", "."]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    // Destroy: disable_on_destroy = true disables it.
+    let o = cli(d, &url, &["destroy", "--auto-approve", "."]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        rt.get_service("projects/p1/services/workflows.googleapis.com")
+            .unwrap()["state"],
+        "DISABLED"
+    );
+    assert!(rt.get_repository(name).is_err());
+    // Bad arguments are located errors before any call.
+    super::write(
+        d,
+        "main.tf",
+        &stack("x", "ZIP", "true").replace("workflows.googleapis.com", "workflows"),
+    );
+    let o = cli(d, &url, &["plan", "."]).await;
+    let t = text(&o);
+    assert!(
+        t.contains("format \"ZIP\" is not a repository format")
+            && t.contains("service \"workflows\" is not a service name"),
+        "{t}"
+    );
+    server.stop().await;
+}
