@@ -1091,6 +1091,38 @@ fn builtin(f: &str, args: Vec<Value>, host: &dyn Host) -> WfResult<Value> {
                     .collect(),
             ))
         }
+        "text.match_regex" | "text.find_all_regex" | "text.replace_all_regex" => {
+            let re = |p: &str| {
+                regex::Regex::new(p).map_err(|e| {
+                    WfError::new(
+                        "ValueError",
+                        format!("{f}: invalid regular expression {p:?}: {e}"),
+                    )
+                })
+            };
+            match f {
+                "text.match_regex" => {
+                    arity(2)?;
+                    Ok(Value::Bool(re(s(1)?)?.is_match(s(0)?)))
+                }
+                "text.find_all_regex" => {
+                    arity(2)?;
+                    let hay = s(0)?;
+                    Ok(Value::Array(
+                        re(s(1)?)?
+                            .find_iter(hay)
+                            .map(|m| serde_json::json!({"index": hay[..m.start()].chars().count(), "match": m.as_str()}))
+                            .collect(),
+                    ))
+                }
+                _ => {
+                    arity(3)?;
+                    Ok(Value::String(
+                        re(s(1)?)?.replace_all(s(0)?, s(2)?).into_owned(),
+                    ))
+                }
+            }
+        }
         "text.find_all" => {
             arity(2)?;
             let (hay, needle) = (s(0)?, s(1)?);

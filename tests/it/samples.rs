@@ -201,3 +201,87 @@ resource "google_artifact_registry_repository" "r" {{
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_event_sample_runs_the_job_with_the_file_name() {
+    let server = Server::start(RuntimeConfig::default(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let url = server.url();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    copy_fixture("storage-event", d);
+    let run = |args: Vec<String>| {
+        let (d, url) = (d.to_path_buf(), url.clone());
+        async move {
+            let mut a: Vec<String> = vec![args[0].clone(), "--endpoint".into(), url];
+            a.extend(args[1..].iter().cloned());
+            tokio::task::spawn_blocking(move || {
+                std::process::Command::new(env!("CARGO_BIN_EXE_runform"))
+                    .args(&a)
+                    .current_dir(&d)
+                    .env("GOOGLE_CLOUD_PROJECT", "event-proj")
+                    .env("NO_COLOR", "1")
+                    .output()
+                    .unwrap()
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let args = |s: &str| s.split(' ').map(str::to_string).collect::<Vec<_>>();
+    let o = run(args("apply --auto-approve .")).await;
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    let o = run(args("plan --detailed-exitcode .")).await;
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "apply then plan must be clean:\n{}",
+        text(&o)
+    );
+    let o = run(args("output --raw bucket")).await;
+    let bucket = String::from_utf8(o.stdout).unwrap().trim().to_string();
+    assert!(
+        bucket.starts_with("input-event-proj-") && bucket.len() == "input-event-proj-".len() + 8,
+        "{bucket}"
+    );
+
+    // An upload runs the job through trigger → workflow → connector, with the file's name.
+    let r = reqwest::Client::new()
+        .post(format!(
+            "{url}/upload/storage/v1/b/{bucket}/o?uploadType=media&name=photos/cat.jpg"
+        ))
+        .header("content-type", "image/jpeg")
+        .body("jpeg")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let mut logs = String::new();
+    for _ in 0..500 {
+        let o = run(args("executions file-processor")).await;
+        let t = text(&o);
+        if let Some(exec) = t
+            .split_whitespace()
+            .find(|w| w.starts_with("file-processor-"))
+        {
+            if t.contains("succeeded") {
+                logs = text(&run(vec!["logs".into(), exec.to_string()]).await);
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        logs.contains(&format!("processing photos/cat.jpg from {bucket}")),
+        "{logs}\ndeliveries: {:?}",
+        server
+            .runtime
+            .deliveries("projects/event-proj/locations/us-central1/triggers/storage-trigger")
+    );
+
+    let o = run(args("destroy --auto-approve .")).await;
+    assert!(o.status.success(), "{}", text(&o));
+    server.stop().await;
+}
