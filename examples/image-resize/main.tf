@@ -93,6 +93,14 @@ resource "google_workflows_workflow" "on_upload" {
   depends_on = [google_cloud_run_v2_job_iam_member.workflow_runs_resize]
 }
 
+# Eventarc starts the workflow as this account: it needs roles/workflows.invoker on the
+# project (enforced by the local runtime, as by Google).
+resource "google_project_iam_member" "workflow_invoker" {
+  project = "runform-local"
+  role    = "roles/workflows.invoker"
+  member  = google_service_account.workflow.member
+}
+
 resource "google_eventarc_trigger" "uploads" {
   name            = "resize-uploads"
   location        = "us-central1"
@@ -110,6 +118,8 @@ resource "google_eventarc_trigger" "uploads" {
   destination {
     workflow = google_workflows_workflow.on_upload.id
   }
+
+  depends_on = [google_project_iam_member.workflow_invoker]
 }
 
 output "upload_to" {

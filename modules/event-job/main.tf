@@ -2,7 +2,8 @@
 # Google's documented glue: an Eventarc trigger starts a workflow, and the workflow runs the
 # job with the object's name in an env var (INPUT_FILE by default) and the bucket in
 # INPUT_BUCKET. One service account, created here, is the trigger's and the workflow's
-# identity; it may run this one job (with overrides) and nothing else.
+# identity; it may run this one job (with overrides) and start workflows in the project
+# (roles/workflows.invoker, which Eventarc needs), nothing else.
 #
 #   module "resize" {
 #     source = "runform/event-job"
@@ -68,6 +69,13 @@ resource "google_cloud_run_v2_job_iam_member" "this" {
   member   = google_service_account.this.member
 }
 
+# Eventarc starts the workflow as the same account: workflows.invoker on the project.
+resource "google_project_iam_member" "invoker" {
+  project = data.google_client_config.current.project
+  role    = "roles/workflows.invoker"
+  member  = google_service_account.this.member
+}
+
 resource "google_workflows_workflow" "this" {
   name            = "${var.name}-on-event"
   region          = local.location
@@ -120,4 +128,6 @@ resource "google_eventarc_trigger" "this" {
   destination {
     workflow = google_workflows_workflow.this.id
   }
+
+  depends_on = [google_project_iam_member.invoker]
 }

@@ -6,12 +6,16 @@ use super::common::Policy;
 pub const RUN: &str = "run.jobs.run";
 pub const RUN_WITH_OVERRIDES: &str = "run.jobs.runWithOverrides";
 pub const CANCEL: &str = "run.executions.cancel";
+/// Starting a workflow execution (what an Eventarc trigger's account needs).
+pub const WORKFLOWS_INVOKE: &str = "workflows.executions.create";
 
 /// The job permissions a predefined role grants (roles not listed grant none of them).
 pub fn role_permissions(role: &str) -> &'static [&'static str] {
     match role {
-        "roles/owner" | "roles/editor" | "roles/run.admin" | "roles/run.developer" => {
-            &[RUN, RUN_WITH_OVERRIDES, CANCEL]
+        "roles/owner" | "roles/editor" => &[RUN, RUN_WITH_OVERRIDES, CANCEL, WORKFLOWS_INVOKE],
+        "roles/run.admin" | "roles/run.developer" => &[RUN, RUN_WITH_OVERRIDES, CANCEL],
+        "roles/workflows.invoker" | "roles/workflows.editor" | "roles/workflows.admin" => {
+            &[WORKFLOWS_INVOKE]
         }
         "roles/run.invoker" => &[RUN],
         "roles/run.jobsExecutor" => &[RUN, CANCEL],
@@ -28,6 +32,7 @@ pub fn roles_granting(permission: &str) -> Vec<&'static str> {
         "roles/run.jobsExecutorWithOverrides",
         "roles/run.developer",
         "roles/run.admin",
+        "roles/workflows.invoker",
     ]
     .into_iter()
     .filter(|r| role_permissions(r).contains(&permission))

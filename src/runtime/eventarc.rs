@@ -203,6 +203,33 @@ impl Runtime {
         self.eventarc_op(name, "delete", resp)
     }
 
+    /// Whether a trigger's account may start executions of `workflow`: it needs
+    /// `workflows.executions.create` on the project (roles/workflows.invoker). Without an
+    /// account Eventarc uses the project's default compute account, which Google gives the
+    /// Editor role; the local runtime treats it the same.
+    pub fn authorize_trigger(&self, trigger: &Value, workflow: &str) -> Result<(), String> {
+        use crate::api::iam;
+        let project = workflow.split('/').take(2).collect::<Vec<_>>().join("/");
+        let p = project.strip_prefix("projects/").unwrap_or("");
+        let default = super::projects::compute_default_service_account(p);
+        let sa = trigger["serviceAccount"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .unwrap_or(&default);
+        if sa == default {
+            return Ok(());
+        }
+        let member = format!("serviceAccount:{sa}");
+        let policy = self.get_policy(&project).unwrap_or_default();
+        if iam::grants(&policy, &member, iam::WORKFLOWS_INVOKE) {
+            return Ok(());
+        }
+        Err(format!(
+            "Permission '{}' denied on resource '{workflow}' for principal '{member}'; grant it roles/workflows.invoker on {project}",
+            iam::WORKFLOWS_INVOKE
+        ))
+    }
+
     /// Hands an event to every matching trigger (asynchronously) and records each delivery.
     pub fn publish_event(self: &Arc<Self>, event: Value) {
         let triggers: Vec<Value> = {
@@ -223,13 +250,18 @@ impl Runtime {
                 let name = t["name"].as_str().unwrap_or("").to_string();
                 let d = &t["destination"];
                 let outcome = if let Some(wf) = d["workflow"].as_str().filter(|w| !w.is_empty()) {
-                    let req = crate::api::workflows::WorkflowExecution {
-                        argument: event.to_string(),
-                        ..Default::default()
-                    };
-                    rt.create_workflow_execution(wf, req)
-                        .map(|e| json!({"workflowExecution": e.name}))
-                        .map_err(|e| e.body.error.message)
+                    match rt.authorize_trigger(&t, wf) {
+                        Err(e) => Err(e),
+                        Ok(()) => {
+                            let req = crate::api::workflows::WorkflowExecution {
+                                argument: event.to_string(),
+                                ..Default::default()
+                            };
+                            rt.create_workflow_execution(wf, req)
+                                .map(|e| json!({"workflowExecution": e.name}))
+                                .map_err(|e| e.body.error.message)
+                        }
+                    }
                 } else {
                     let uri = d
                         .pointer("/httpEndpoint/uri")

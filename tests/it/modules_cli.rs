@@ -31,7 +31,7 @@ async fn modules_example_fires_on_schedule_and_upload_and_for_each_is_exact() {
     let o = cli(d, &url, &["apply", "--auto-approve", "."]).await;
     let t = text(&o);
     assert!(o.status.success(), "{t}");
-    assert!(t.contains("Resources: 14 added"), "{t}");
+    assert!(t.contains("Resources: 15 added"), "{t}");
     assert!(!t.contains("warning"), "{t}");
     let o = cli(d, &url, &["plan", "--detailed-exitcode", "."]).await;
     assert_eq!(
@@ -125,7 +125,7 @@ async fn modules_example_fires_on_schedule_and_upload_and_for_each_is_exact() {
 
     let o = cli(d, &url, &["destroy", "--auto-approve", "--var", three, "."]).await;
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("18 destroyed"), "{}", text(&o));
+    assert!(text(&o).contains("19 destroyed"), "{}", text(&o));
     server.stop().await;
 }
 

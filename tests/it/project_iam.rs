@@ -164,3 +164,61 @@ resource "google_project_iam_binding" "devs" {
     assert!(o.status.success(), "{}", text(&o));
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trigger_account_without_workflows_invoker_is_refused() {
+    let server = Server::start(RuntimeConfig::default(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let rt = server.runtime.clone();
+    let parent = "projects/proj/locations/us-central1";
+    let wf: runform::api::workflows::Workflow = serde_json::from_value(serde_json::json!({
+        "sourceContents": "main:\n  params: [event]\n  steps:\n    - done:\n        return: ok\n"
+    }))
+    .unwrap();
+    rt.create_workflow(parent, "w", wf).unwrap();
+    rt.insert_bucket("proj", &serde_json::json!({"name": "in-proj"}))
+        .unwrap();
+    rt.create_trigger(parent, "t", serde_json::from_value(serde_json::json!({
+        "eventFilters": [{"attribute": "type", "value": "google.cloud.storage.object.v1.finalized"}, {"attribute": "bucket", "value": "in-proj"}],
+        "serviceAccount": "events@proj.iam.gserviceaccount.com",
+        "destination": {"workflow": format!("{parent}/workflows/w")}
+    })).unwrap()).unwrap();
+    let delivered = |n: usize| {
+        let rt = rt.clone();
+        async move {
+            for _ in 0..500 {
+                let d = rt.deliveries(&format!("{parent}/triggers/t"));
+                if d.len() >= n {
+                    return d;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            panic!("no delivery");
+        }
+    };
+    rt.put_object("in-proj", "a.txt", "text/plain", b"a", None)
+        .unwrap();
+    let d = delivered(1).await;
+    assert_eq!(d[0]["ok"], false, "{d:?}");
+    let msg = d[0]["error"].as_str().unwrap();
+    assert!(
+        msg.contains("workflows.executions.create")
+            && msg.contains("serviceAccount:events@proj.iam.gserviceaccount.com")
+            && msg.contains("roles/workflows.invoker"),
+        "{msg}"
+    );
+    // Granted on the project: the next event starts the workflow.
+    let mut p = rt.get_policy("projects/proj").unwrap();
+    p.bindings.push(runform::api::Binding {
+        role: "roles/workflows.invoker".into(),
+        members: vec!["serviceAccount:events@proj.iam.gserviceaccount.com".into()],
+        condition: None,
+    });
+    rt.set_policy("projects/proj", p).unwrap();
+    rt.put_object("in-proj", "b.txt", "text/plain", b"b", None)
+        .unwrap();
+    let d = delivered(2).await;
+    assert_eq!(d[1]["ok"], true, "{d:?}");
+    server.stop().await;
+}

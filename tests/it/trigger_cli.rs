@@ -54,10 +54,15 @@ resource "google_workflows_workflow" "on_upload" {{
             return: $${{execution.name}}
   EOT
 }}
+resource "google_project_iam_member" "wf_invokes_workflows" {{
+  role   = "roles/workflows.invoker"
+  member = google_service_account.wf.member
+}}
 resource "google_eventarc_trigger" "uploads" {{
   name            = "uploads"
   location        = "us-central1"
   service_account = google_service_account.wf.email
+  depends_on      = [google_project_iam_member.wf_invokes_workflows]
   {criteria}
   destination {{
     workflow = google_workflows_workflow.on_upload.id

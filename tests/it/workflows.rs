@@ -247,6 +247,14 @@ async fn an_upload_runs_the_job_through_eventarc_and_the_workflow() {
         (200, Some("US-CENTRAL1")),
         "{b}"
     );
+    // Eventarc starts the workflow as the trigger's account: it needs workflows.invoker.
+    let mut pp = rt.get_policy("projects/proj").unwrap();
+    pp.bindings.push(runform::api::Binding {
+        role: "roles/workflows.invoker".into(),
+        members: vec!["serviceAccount:trigger@proj.iam.gserviceaccount.com".into()],
+        condition: None,
+    });
+    rt.set_policy("projects/proj", pp).unwrap();
     let (code, op) = call(&c, reqwest::Method::POST, format!("{base}/v1/{parent}/triggers?triggerId=uploads"), json!({
         "eventFilters": [{"attribute": "type", "value": "google.cloud.storage.object.v1.finalized"},
                          {"attribute": "bucket", "value": "input-proj"}],
