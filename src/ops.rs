@@ -36,18 +36,34 @@ pub fn load_stack(
 ) -> (Option<Stack>, Diagnostics, Sources) {
     let mut env: BTreeMap<String, String> = std::env::vars().collect();
     if args.local {
-        if ![
-            "GOOGLE_PROJECT",
-            "GOOGLE_CLOUD_PROJECT",
-            "CLOUDSDK_CORE_PROJECT",
-        ]
-        .iter()
-        .any(|k| env.contains_key(*k))
-        {
+        let set = |env: &BTreeMap<String, String>, keys: &[&str]| {
+            keys.iter()
+                .any(|k| env.get(*k).is_some_and(|v| !v.is_empty()))
+        };
+        if !set(
+            &env,
+            &[
+                "GOOGLE_PROJECT",
+                "GOOGLE_CLOUD_PROJECT",
+                "GCLOUD_PROJECT",
+                "CLOUDSDK_CORE_PROJECT",
+            ],
+        ) {
             env.insert("GOOGLE_PROJECT".into(), LOCAL_DEFAULT_PROJECT.into());
         }
-        env.entry("GOOGLE_REGION".into())
-            .or_insert_with(|| LOCAL_DEFAULT_REGION.into());
+        if !set(
+            &env,
+            &[
+                "GOOGLE_REGION",
+                "GCLOUD_REGION",
+                "CLOUDSDK_COMPUTE_REGION",
+                "GOOGLE_ZONE",
+                "GCLOUD_ZONE",
+                "CLOUDSDK_COMPUTE_ZONE",
+            ],
+        ) {
+            env.insert("GOOGLE_REGION".into(), LOCAL_DEFAULT_REGION.into());
+        }
     }
     let known = |addr: &str| {
         if args.fresh.contains(addr) {

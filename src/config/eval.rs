@@ -992,6 +992,7 @@ impl Loader<'_> {
             for (k, v) in [
                 ("project", &default_provider.project),
                 ("region", &default_provider.region),
+                ("zone", &default_provider.zone),
             ] {
                 if let Some(v) = v {
                     args.insert(k.into(), Value::String(v.clone()));

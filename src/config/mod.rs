@@ -52,6 +52,7 @@ pub trait TypeInfo: Sync {
 pub struct Provider {
     pub project: Option<String>,
     pub region: Option<String>,
+    pub zone: Option<String>,
     pub range: Option<Range>,
 }
 
@@ -452,13 +453,13 @@ impl Loader<'_> {
             p.range = Some(b.range.clone());
             for a in &b.body.attrs {
                 match a.name.as_str() {
-                    "project" | "region" => {
+                    "project" | "region" | "zone" => {
                         let v = self.eval(&a.expr, &a.value_range, ctx, env);
                         let s = v.and_then(|v| v.as_str().map(str::to_string));
-                        if a.name == "project" {
-                            p.project = s;
-                        } else {
-                            p.region = s;
+                        match a.name.as_str() {
+                            "project" => p.project = s,
+                            "region" => p.region = s,
+                            _ => p.zone = s,
                         }
                     }
                     _ => {}
@@ -469,15 +470,28 @@ impl Loader<'_> {
             keys.iter()
                 .find_map(|k| self.opts.env.get(*k).filter(|v| !v.is_empty()).cloned())
         };
+        // The environment variables the google provider reads, in its order.
         if p.project.is_none() {
             p.project = env_first(&[
                 "GOOGLE_PROJECT",
                 "GOOGLE_CLOUD_PROJECT",
+                "GCLOUD_PROJECT",
                 "CLOUDSDK_CORE_PROJECT",
             ]);
         }
         if p.region.is_none() {
-            p.region = env_first(&["GOOGLE_REGION", "CLOUDSDK_COMPUTE_REGION"]);
+            p.region = env_first(&["GOOGLE_REGION", "GCLOUD_REGION", "CLOUDSDK_COMPUTE_REGION"]);
+        }
+        if p.zone.is_none() {
+            p.zone = env_first(&["GOOGLE_ZONE", "GCLOUD_ZONE", "CLOUDSDK_COMPUTE_ZONE"]);
+        }
+        // A zone names its region (us-central1-a → us-central1).
+        if p.region.is_none() {
+            p.region = p
+                .zone
+                .as_ref()
+                .and_then(|z| z.rsplit_once('-'))
+                .map(|(r, _)| r.to_string());
         }
         p
     }

@@ -43,7 +43,7 @@ pub fn offline(ty: &str, args: &Map<String, Value>) -> Map<String, Value> {
             "project": p("project"), "email_address": u("email_address"), "member": u("member"), "id": u("id"),
         }),
         "google_client_config" => json!({
-            "project": p("project"), "region": p("region"), "zone": Value::Null,
+            "project": p("project"), "region": p("region"), "zone": arg(args, "zone"),
             "access_token": u("access_token"), "id": u("id"),
         }),
         _ => json!({}),
@@ -113,7 +113,7 @@ pub async fn read(
             json!({
                 "project": p,
                 "region": arg(args, "region"),
-                "zone": Value::Null,
+                "zone": arg(args, "zone"),
                 "access_token": client.access_token().await,
                 "id": format!("projects/{p}/regions/{}/zones/", arg(args, "region").unwrap_or_default()),
             })

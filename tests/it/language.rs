@@ -641,3 +641,28 @@ fn all_errors_are_reported_at_once_in_a_stable_order() {
         "same order every time"
     );
 }
+
+#[test]
+fn provider_settings_fall_back_to_the_environment_as_the_google_provider_does() {
+    use super::cli_support::text;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("main.tf"),
+        "data \"google_client_config\" \"c\" {}\noutput \"where\" { value = \"${data.google_client_config.c.project}/${data.google_client_config.c.region}/${data.google_client_config.c.zone}\" }\n",
+    )
+    .unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_runform"))
+        .args(["apply", "--local", "--auto-approve", "."])
+        .current_dir(d)
+        .env("GCLOUD_PROJECT", "from-env")
+        .env("GOOGLE_ZONE", "europe-west4-b")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(
+        text(&o).contains("where = from-env/europe-west4/europe-west4-b"),
+        "{}",
+        text(&o)
+    );
+}
