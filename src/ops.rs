@@ -196,6 +196,15 @@ fn check_scheduler_grants(stack: &Stack, diags: &mut Diagnostics) {
         let Some(job) = crate::api::scheduler::run_job_target(uri) else {
             continue;
         };
+        let job = crate::resources::cloud_scheduler_job::resolve_job(
+            stack
+                .resources
+                .iter()
+                .filter(|r| r.ty == crate::resources::cloud_run_v2_job::TYPE)
+                .filter_map(|r| r.values.get("id").and_then(serde_json::Value::as_str)),
+            &job,
+        )
+        .unwrap_or(job);
         let sa = ["oauth_token", "oidc_token"]
             .iter()
             .find_map(|k| t.pointer(&format!("/{k}/service_account_email")))

@@ -484,12 +484,55 @@ impl ResourceType for Scheduler {
 pub fn targets_in(stack_ids: &BTreeMap<String, String>, values: &Value) -> Option<String> {
     let uri = values.pointer("/http_target/uri").and_then(Value::as_str)?;
     let job = run_job_target(uri)?;
-    stack_ids.get(&job).cloned()
+    let id = resolve_job(stack_ids.keys().map(String::as_str), &job)?;
+    stack_ids.get(&id).cloned()
+}
+
+/// The configuration's job a target names: by its full name, or, when the target names the
+/// project by number (as Google's scheduler sample does), the one job with that location and
+/// name.
+pub fn resolve_job<'a>(ids: impl Iterator<Item = &'a str>, job: &str) -> Option<String> {
+    let ids: Vec<&str> = ids.collect();
+    if ids.contains(&job) {
+        return Some(job.to_string());
+    }
+    let segs: Vec<&str> = job.split('/').collect();
+    if segs.len() != 6 || !segs[1].chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let tail = format!("/locations/{}/jobs/{}", segs[3], segs[5]);
+    let mut hits = ids.into_iter().filter(|i| i.ends_with(&tail));
+    match (hits.next(), hits.next()) {
+        (Some(one), None) => Some(one.to_string()),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_target_naming_the_project_by_number_resolves_to_the_configured_job() {
+        let ids = [
+            "projects/p/locations/us-central1/jobs/a",
+            "projects/p/locations/europe-west1/jobs/b",
+        ];
+        let r = |j: &str| resolve_job(ids.iter().copied(), j);
+        assert_eq!(
+            r("projects/p/locations/us-central1/jobs/a").as_deref(),
+            Some(ids[0])
+        );
+        assert_eq!(
+            r("projects/123456789012/locations/us-central1/jobs/a").as_deref(),
+            Some(ids[0])
+        );
+        assert_eq!(
+            r("projects/123456789012/locations/us-central1/jobs/b"),
+            None
+        );
+        assert_eq!(r("projects/other/locations/us-central1/jobs/a"), None);
+    }
 
     fn job(v: Value) -> SchedulerJob {
         serde_json::from_value(v).unwrap()
