@@ -202,27 +202,11 @@ impl Client {
         let mut delay = Duration::from_millis(200);
         let mut attempt = 0;
         loop {
-            self.calls.fetch_add(1, Ordering::Relaxed);
             let mut req = self.http.request(method.clone(), &url).query(query);
             if let Some(b) = body {
                 req = req.json(b);
             }
-            if let Some(p) = &self.auth {
-                let tok = p
-                    .token(&[SCOPE])
-                    .await
-                    .map_err(|e| CloudError::Auth(e.to_string()))?;
-                req = req.bearer_auth(tok.as_str());
-            }
-            let resp = req.send().await.map_err(|e| CloudError::Transport {
-                url: url.clone(),
-                source: e,
-            })?;
-            let status = resp.status().as_u16();
-            let bytes = resp.bytes().await.map_err(|e| CloudError::Transport {
-                url: url.clone(),
-                source: e,
-            })?;
+            let (status, bytes) = self.exchange(req, &url).await?;
             if (200..300).contains(&status) {
                 let text = if bytes.is_empty() {
                     &b"{}"[..]
@@ -910,6 +894,31 @@ impl Client {
     }
 
     /// Uploads an object (Cloud Storage JSON API, media upload); returns its JSON.
+    /// Sends one request (counted, with the bearer token when authenticated) and reads the
+    /// answer: (HTTP status, body).
+    async fn exchange(
+        &self,
+        mut req: reqwest::RequestBuilder,
+        url: &str,
+    ) -> CloudResult<(u16, Vec<u8>)> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        if let Some(p) = &self.auth {
+            let tok = p
+                .token(&[SCOPE])
+                .await
+                .map_err(|e| CloudError::Auth(e.to_string()))?;
+            req = req.bearer_auth(tok.as_str());
+        }
+        let transport = |e| CloudError::Transport {
+            url: url.to_string(),
+            source: e,
+        };
+        let resp = req.send().await.map_err(transport)?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.map_err(transport)?;
+        Ok((status, bytes.into()))
+    }
+
     /// One request with a raw body (Cloud Storage media), authenticated like the rest.
     async fn raw(
         &self,
@@ -918,29 +927,13 @@ impl Client {
         query: &[(&str, String)],
         body: Option<(&str, Vec<u8>)>,
     ) -> CloudResult<Vec<u8>> {
-        self.calls.fetch_add(1, Ordering::Relaxed);
         let mut req = self.http.request(method.clone(), url).query(query);
         if let Some((ct, data)) = body {
             req = req.header("content-type", ct).body(data);
         }
-        if let Some(p) = &self.auth {
-            let tok = p
-                .token(&[SCOPE])
-                .await
-                .map_err(|e| CloudError::Auth(e.to_string()))?;
-            req = req.bearer_auth(tok.as_str());
-        }
-        let resp = req.send().await.map_err(|e| CloudError::Transport {
-            url: url.to_string(),
-            source: e,
-        })?;
-        let status = resp.status().as_u16();
-        let bytes = resp.bytes().await.map_err(|e| CloudError::Transport {
-            url: url.to_string(),
-            source: e,
-        })?;
+        let (status, bytes) = self.exchange(req, url).await?;
         if (200..300).contains(&status) {
-            return Ok(bytes.to_vec());
+            return Ok(bytes);
         }
         let e: ErrorBody = serde_json::from_slice(&bytes).unwrap_or_default();
         Err(CloudError::Api {
