@@ -1427,7 +1427,7 @@ impl Loader<'_> {
             stack
                 .resources
                 .iter()
-                .any(|r| crate::plan::addr_matches(&r.addr, addr))
+                .any(|r| crate::config::address::addr_matches(&r.addr, addr))
         };
         match b.ty.as_str() {
             "moved" => {

@@ -353,14 +353,7 @@ fn with_ignored(
     out
 }
 
-/// Whether `addr` is selected by a `--target`/`--replace` address: itself, one of its
-/// instances (`x` selects `x[0]`), or anything inside a module (`module.m`).
-pub fn addr_matches(addr: &str, target: &str) -> bool {
-    addr == target
-        || addr
-            .strip_prefix(target)
-            .is_some_and(|rest| rest.starts_with('[') || rest.starts_with('.'))
-}
+pub use crate::config::address::addr_matches;
 
 /// Computes the plan.
 pub fn plan(
