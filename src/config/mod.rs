@@ -733,6 +733,13 @@ impl Loader<'_> {
             if path.is_empty() && b.ty == "lifecycle" {
                 continue;
             }
+            if path.is_empty() && matches!(b.ty.as_str(), "provisioner" | "connection") {
+                self.diags.push(
+                    Diagnostic::error(format!("`{}` blocks are not supported: runform does not run commands on your machine or over SSH during apply", b.ty), Some(b.range.clone()))
+                        .with_hint("run the command in your pipeline before or after `runform apply`; to run work in the cloud, use a runform_job_execution"),
+                );
+                continue;
+            }
             // Inside a `dynamic` block's content, its iterator is bound.
             if let Some((name, v)) = iter {
                 env.set_root(name, v.clone());

@@ -666,3 +666,14 @@ fn provider_settings_fall_back_to_the_environment_as_the_google_provider_does() 
         text(&o)
     );
 }
+
+#[test]
+fn provisioners_are_refused_with_a_reason() {
+    let e = load(&[("main.tf", "resource \"null_resource\" \"n\" {\n  provisioner \"local-exec\" {\n    command = \"echo hi\"\n  }\n}\n")])
+        .err()
+        .unwrap();
+    assert!(
+        e.contains("`provisioner` blocks are not supported") && e.contains("main.tf:2"),
+        "{e}"
+    );
+}
