@@ -97,6 +97,7 @@ pub fn load_stack(
         crate::resources::job_iam::check_conflicts(s, &mut diags);
         check_scheduler_grants(s, &mut diags);
         check_workflow_grants(s, &jobs, &mut diags);
+        check_trigger_grants(s, &mut diags);
     }
     let ok = !diags.has_errors();
     (stack.filter(|_| ok), diags, sources)
@@ -115,6 +116,52 @@ fn job_addresses(stack: &Stack) -> BTreeMap<String, String> {
             )
         })
         .collect()
+}
+
+/// Warns when an Eventarc trigger starts a workflow as an account that, as far as the
+/// configuration shows, may not start workflows in the project (Eventarc needs
+/// `workflows.executions.create`, e.g. roles/workflows.invoker).
+fn check_trigger_grants(stack: &Stack, diags: &mut Diagnostics) {
+    use crate::api::iam;
+    use serde_json::Value;
+    for rc in stack
+        .resources
+        .iter()
+        .filter(|r| r.ty == crate::resources::eventarc_trigger::TYPE)
+    {
+        let v = &rc.values;
+        let wf = v
+            .pointer("/destination/workflow")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let sa = v
+            .get("service_account")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if wf.is_empty() || sa.is_empty() || crate::config::contains_unknown(v) {
+            continue;
+        }
+        let project = format!(
+            "projects/{}",
+            v.get("project").and_then(Value::as_str).unwrap_or("")
+        );
+        let member = format!("serviceAccount:{sa}");
+        if crate::resources::job_iam::configured_grant(
+            stack,
+            &project,
+            &member,
+            iam::WORKFLOWS_INVOKE,
+        ) == Some(false)
+        {
+            diags.push(
+                Diagnostic::warning(
+                    format!("{} starts its workflow as {member}, but nothing in this configuration grants it {} on {project}: Eventarc's deliveries will fail with PERMISSION_DENIED", rc.addr, iam::WORKFLOWS_INVOKE),
+                    Some(rc.range.clone()),
+                )
+                .with_hint(format!("resource \"google_project_iam_member\" {{ role = \"roles/workflows.invoker\", member = \"{member}\" }} (unless it is granted outside this configuration)")),
+            );
+        }
+    }
 }
 
 /// Warns when a workflow's source names a Cloud Run job of this configuration that its service

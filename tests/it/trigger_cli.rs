@@ -171,3 +171,30 @@ fn trigger_validation() {
         assert!(t.contains(want) && t.contains("main.tf:"), "{name}: {t}");
     }
 }
+
+#[test]
+fn a_trigger_account_without_workflows_invoker_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let without = stack(TYPE_FIRST)
+        .replace(
+            "resource \"google_project_iam_member\" \"wf_invokes_workflows\"",
+            "resource \"google_project_iam_member\" \"wf_reads_logs\"",
+        )
+        .replace("roles/workflows.invoker", "roles/logging.viewer")
+        .replace(
+            "google_project_iam_member.wf_invokes_workflows",
+            "google_project_iam_member.wf_reads_logs",
+        );
+    write(d, "main.tf", &without);
+    let o = runform(d, &["validate", "."]);
+    let t = text(&o);
+    assert!(o.status.success() && t.contains("google_eventarc_trigger.uploads starts its workflow as serviceAccount:resize-workflow@proj.iam.gserviceaccount.com, but nothing in this configuration grants it workflows.executions.create"), "{t}");
+    write(d, "main.tf", &stack(TYPE_FIRST));
+    let o = runform(d, &["validate", "."]);
+    assert!(
+        !text(&o).contains("workflows.executions.create"),
+        "{}",
+        text(&o)
+    );
+}
