@@ -60,6 +60,8 @@ struct Decls {
     images: Vec<RawBlock>,
     /// `moved`, `import` and `removed` blocks.
     refactors: Vec<RawBlock>,
+    /// `check` blocks, keyed `check.NAME`.
+    checks: BTreeMap<String, RawBlock>,
 }
 
 /// One instance of a block with `count` or `for_each` (or the single instance of one without).
@@ -240,10 +242,12 @@ impl Loader<'_> {
                     Diagnostic::error(format!("`{}` blocks belong in the root module", b.ty), Some(b.range.clone()))
                         .with_hint("write addresses inside modules from the root, e.g. module.etl.google_cloud_run_v2_job.this"),
                 ),
-                ("check", _) => self.diags.push(
-                    Diagnostic::error("`check` blocks are not supported yet", Some(b.range.clone()))
-                        .with_hint("use variable validation or lifecycle preconditions' equivalents in the configuration"),
-                ),
+                ("check", 1) => {
+                    let key = format!("check.{}", b.labels[0]);
+                    if d.checks.insert(key.clone(), b.clone()).is_some() {
+                        self.diags.error(format!("{key} is declared twice"), Some(b.range.clone()));
+                    }
+                }
                 (ty, n) => {
                     let known = ["terraform", "provider", "variable", "locals", "output", "resource", "data", "module", "local_image"];
                     let mut diag = Diagnostic::error(format!("unexpected block `{ty}` with {n} label(s)"), Some(b.range.clone()));
@@ -323,6 +327,15 @@ impl Loader<'_> {
             }
             for dep in &deps {
                 graph.add_edge(node, dep);
+            }
+        }
+        for (node, b) in &d.checks {
+            graph.add_node(node);
+            node_range.insert(node.clone(), b.range.clone());
+            let mut deps = BTreeSet::new();
+            self.refs_of_body(&b.body, &known_roots, &mut deps, &mut Vec::new());
+            for dep in deps {
+                graph.add_edge(node, &dep);
             }
         }
         for (n, b) in &d.outputs {
@@ -457,6 +470,10 @@ impl Loader<'_> {
                     });
                 }
                 done.outputs.insert(name.to_string(), value);
+            } else if node.starts_with("check.") {
+                if let Some(b) = d.checks.get(&node) {
+                    self.check_block(b, &mut ctx, &mut env);
+                }
             } else if node.starts_with("data.") {
                 let Some(b) = d.data.remove(&node) else {
                     continue;
@@ -1392,6 +1409,46 @@ impl Loader<'_> {
             }
         }
         values
+    }
+
+    /// A `check` block: each `assert` whose condition is false is a warning, as in Terraform
+    /// (one that depends on values known only after apply is not judged yet).
+    fn check_block(&mut self, b: &RawBlock, ctx: &mut hcl::eval::Context, env: &mut Env) {
+        let name = &b.labels[0];
+        for blk in &b.body.blocks {
+            if blk.ty != "assert" {
+                self.diags.error(
+                    format!(
+                        "`{}` blocks inside check blocks are not supported (assert is)",
+                        blk.ty
+                    ),
+                    Some(blk.range.clone()),
+                );
+                continue;
+            }
+            let (Some(cond), Some(msg)) =
+                (blk.body.attr("condition"), blk.body.attr("error_message"))
+            else {
+                self.diags.error(
+                    "an assert needs `condition` and `error_message`",
+                    Some(blk.range.clone()),
+                );
+                continue;
+            };
+            if env.touches_unknown(&cond.expr) {
+                continue;
+            }
+            if let Some(Value::Bool(false)) = self.eval(&cond.expr, &cond.value_range, ctx, env) {
+                let text = self
+                    .eval(&msg.expr, &msg.value_range, ctx, env)
+                    .and_then(|m| m.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                self.diags.push(Diagnostic::warning(
+                    format!("check {name:?} failed: {text}"),
+                    Some(cond.value_range.clone()),
+                ));
+            }
+        }
     }
 
     /// A `moved`, `import` or `removed` block, checked against the declared resources.

@@ -988,6 +988,10 @@ impl KnownRoots<'_> {
                 }
             }
             "path" | "terraform" | "each" | "count" | "self" => Ok(None),
+            "resource" => {
+                let node = format!("{n}.{}", third.unwrap_or(""));
+                Ok(self.resources.contains_key(&node).then_some(node))
+            }
             _ => {
                 let addr = format!("{root}.{n}");
                 if self.resources.contains_key(&addr) {

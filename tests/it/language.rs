@@ -677,3 +677,27 @@ fn provisioners_are_refused_with_a_reason() {
         "{e}"
     );
 }
+
+#[test]
+fn check_blocks_warn_and_never_fail() {
+    use super::cli_support::{runform, text};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("main.tf"),
+        [
+            job("j", "name = \"j\""),
+            "check \"names\" {\n  assert {\n    condition     = startswith(google_cloud_run_v2_job.j.name, \"etl-\")\n    error_message = \"job names should start with etl-\"\n  }\n  assert {\n    condition     = google_cloud_run_v2_job.j.etag != \"\"\n    error_message = \"not judged before apply\"\n  }\n}\n".to_string(),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    let o = runform(d, &["validate", "."]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(
+        t.contains("warning: check \"names\" failed: job names should start with etl-")
+            && !t.contains("not judged"),
+        "{t}"
+    );
+}
