@@ -478,10 +478,21 @@ impl Loader<'_> {
                 let Some(b) = d.data.remove(&node) else {
                     continue;
                 };
-                let v = self.data_source(&b, &default_provider, stack, &mut ctx, &mut env);
-                if let Some(v) = v {
+                // count/for_each: one read per instance, shaped like resource instances.
+                if let Some(keys) = self.instances(&b.body, &mut ctx, &mut env) {
+                    let mut values = Vec::with_capacity(keys.len());
+                    for key in &keys {
+                        self.bind(key, &mut env);
+                        values.push(
+                            self.data_source(&b, &default_provider, stack, &mut ctx, &mut env)
+                                .unwrap_or(Value::Null),
+                        );
+                    }
+                    if !matches!(keys.first(), Some(Key::One)) {
+                        self.unbind(&mut env);
+                    }
                     if referenced.contains(&node) {
-                        env.set_data(&b.labels[0], &b.labels[1], v);
+                        env.set_data(&b.labels[0], &b.labels[1], shape(&keys, values));
                     }
                 }
                 node_deps.insert(node.clone(), union(&node_deps, &node));
@@ -948,15 +959,11 @@ impl Loader<'_> {
         let allowed = data_args(ty).unwrap_or(&[]);
         let mut args = Map::new();
         for a in &b.body.attrs {
-            if a.name == "depends_on" || a.name == "provider" {
+            if matches!(
+                a.name.as_str(),
+                "depends_on" | "provider" | "count" | "for_each"
+            ) {
                 continue;
-            }
-            if a.name == "count" || a.name == "for_each" {
-                self.diags.error(
-                    format!("`{}` on data blocks is not supported yet", a.name),
-                    Some(a.range.clone()),
-                );
-                return None;
             }
             if !allowed.contains(&a.name.as_str()) {
                 let mut diag = Diagnostic::error(

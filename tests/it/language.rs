@@ -701,3 +701,20 @@ fn check_blocks_warn_and_never_fail() {
         "{t}"
     );
 }
+
+#[test]
+fn data_sources_take_count_and_for_each() {
+    let s = load(&[(
+        "main.tf",
+        &[
+            "data \"google_project\" \"p\" {\n  for_each   = toset([\"a-proj\", \"b-proj\"])\n  project_id = each.key\n}\n".to_string(),
+            job("j", "name = \"j-${data.google_project.p[\"b-proj\"].project_id}\""),
+        ]
+        .concat(),
+    )])
+    .unwrap();
+    assert_eq!(
+        s.resource("google_cloud_run_v2_job.j").unwrap().values["name"],
+        "j-b-proj"
+    );
+}
