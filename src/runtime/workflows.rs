@@ -6,8 +6,9 @@
 //! not in`, and the builtins `sys.get_env`, `default`, `len`, `keys`, `map.get`, `int`,
 //! `double`, `string`, `json.encode_to_string`, `json.decode`, `text.*`. Calls other than
 //! subworkflows (`http.*`, the Cloud Run connectors, `sys.log`) go to a [`Host`], which the
-//! runtime implements (identity, IAM, waiting for the job). What is not supported (`for`,
-//! `parallel`, `try`) is an error naming the step, never silently skipped.
+//! runtime implements (identity, IAM, waiting for the job). `for`, `parallel` (branches and
+//! iterations run one after another) and `try`/`retry`/`except` run too. A step key outside
+//! this set is an error naming the step, never silently skipped.
 
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -70,9 +71,9 @@ pub struct Program {
 }
 
 const STEP_KEYS: &[&str] = &[
-    "assign", "call", "args", "result", "switch", "return", "raise", "next", "steps",
+    "assign", "call", "args", "result", "switch", "return", "raise", "next", "steps", "for",
+    "parallel", "try", "except", "retry",
 ];
-const UNSUPPORTED: &[&str] = &["for", "parallel", "try", "except", "retry"];
 
 impl Program {
     /// Parses YAML or JSON source. Every step is checked now, so an unsupported construct is
@@ -208,6 +209,22 @@ impl Program {
         host: &dyn Host,
     ) -> WfResult<Flow> {
         let b = &step.body;
+        // Compound steps: for, parallel, try (each may be followed by `next`).
+        let compound = if let Some(t) = b.get("try") {
+            Some(self.run_try(step, t, vars, host).await?)
+        } else if let Some(f) = b.get("for") {
+            Some(self.run_for(f, vars, host).await?)
+        } else if let Some(p) = b.get("parallel") {
+            Some(self.run_parallel(p, vars, host).await?)
+        } else {
+            None
+        };
+        if let Some(flow) = compound {
+            return Ok(match (flow, b.get("next").and_then(Value::as_str)) {
+                (Flow::Continue, Some(n)) => Flow::Next(n.to_string()),
+                (flow, _) => flow,
+            });
+        }
         if let Some(a) = b.get("assign") {
             assign(a, vars, host)?;
         }
@@ -320,6 +337,186 @@ enum Flow {
     Return(Value),
 }
 
+fn parse_nested(v: &Value, name: &str) -> WfResult<Vec<Step>> {
+    let steps = v
+        .get("steps")
+        .and_then(Value::as_array)
+        .ok_or_else(|| WfError::new("ValueError", format!("step {name:?}: `steps` missing")))?;
+    parse_steps(steps, name).map_err(|e| WfError::new("ValueError", e))
+}
+
+impl Program {
+    /// `for: { value, index, in | range, steps }`. Variables first assigned inside the loop are
+    /// local to it; `next: break` / `next: continue` work as in Workflows.
+    fn run_for<'a>(
+        &'a self,
+        f: &'a Value,
+        vars: &'a mut BTreeMap<String, Value>,
+        host: &'a dyn Host,
+    ) -> Pin<Box<dyn Future<Output = WfResult<Flow>> + Send + 'a>> {
+        Box::pin(async move {
+            let value = f["value"].as_str().unwrap_or("value").to_string();
+            let index = f.get("index").and_then(Value::as_str).map(str::to_string);
+            let items: Vec<Value> = if let Some(r) = f.get("range") {
+                let r = eval_value(r, vars, host)?;
+                let (a, b) = match r.as_array().map(|x| x.as_slice()) {
+                    Some([a, b]) => (num(a)?, num(b)?),
+                    _ => return Err(WfError::new("TypeError", "range takes [start, end]")),
+                };
+                let (a, b) = (a as i64, b as i64);
+                (a..=b).map(Value::from).collect()
+            } else {
+                match eval_value(&f["in"], vars, host)? {
+                    Value::Array(xs) => xs,
+                    Value::Object(m) => m.keys().map(|k| Value::String(k.clone())).collect(),
+                    other => {
+                        return Err(WfError::new(
+                            "TypeError",
+                            format!(
+                                "for ... in needs a list or a map, got {}",
+                                type_name(&other)
+                            ),
+                        ))
+                    }
+                }
+            };
+            let steps = parse_nested(f, "for")?;
+            let outer: std::collections::BTreeSet<String> = vars.keys().cloned().collect();
+            let mut result = Flow::Continue;
+            for (i, item) in items.into_iter().enumerate() {
+                vars.insert(value.clone(), item);
+                if let Some(ix) = &index {
+                    vars.insert(ix.clone(), Value::from(i));
+                }
+                let flow = self.run_steps(&steps, vars, host).await;
+                vars.retain(|k, _| outer.contains(k));
+                match flow? {
+                    Flow::Continue => {}
+                    Flow::Next(t) if t == "continue" => {}
+                    Flow::Next(t) if t == "break" => break,
+                    other => {
+                        result = other;
+                        break;
+                    }
+                }
+            }
+            Ok(result)
+        })
+    }
+
+    /// `parallel: { shared, branches | for }`: branches and iterations run one after another
+    /// (a valid order of a parallel run; their effects on shared variables are kept).
+    fn run_parallel<'a>(
+        &'a self,
+        p: &'a Value,
+        vars: &'a mut BTreeMap<String, Value>,
+        host: &'a dyn Host,
+    ) -> Pin<Box<dyn Future<Output = WfResult<Flow>> + Send + 'a>> {
+        Box::pin(async move {
+            if let Some(f) = p.get("for") {
+                return self.run_for(f, vars, host).await;
+            }
+            let outer: std::collections::BTreeSet<String> = vars.keys().cloned().collect();
+            for br in p
+                .get("branches")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                for (name, body) in br.as_object().into_iter().flatten() {
+                    let steps = parse_nested(body, name)?;
+                    let flow = self.run_steps(&steps, vars, host).await;
+                    vars.retain(|k, _| outer.contains(k));
+                    match flow? {
+                        Flow::Continue | Flow::End => {}
+                        Flow::Return(v) => return Ok(Flow::Return(v)),
+                        Flow::Next(t) => {
+                            return Err(WfError::new(
+                                "ValueError",
+                                format!("branch {name:?}: next: {t} leaves the parallel step"),
+                            ))
+                        }
+                    }
+                }
+            }
+            Ok(Flow::Continue)
+        })
+    }
+
+    /// `try` (a call or `steps`), `retry` (`max_retries`, `backoff { initial_delay, max_delay,
+    /// multiplier }`; every error is retried) and `except { as, steps }`.
+    fn run_try<'a>(
+        &'a self,
+        step: &'a Step,
+        t: &'a Value,
+        vars: &'a mut BTreeMap<String, Value>,
+        host: &'a dyn Host,
+    ) -> Pin<Box<dyn Future<Output = WfResult<Flow>> + Send + 'a>> {
+        Box::pin(async move {
+            let body = if t.get("steps").is_some() {
+                parse_nested(t, &step.name)?
+            } else {
+                parse_steps(&[serde_json::json!({ step.name.clone(): t })], &step.name)
+                    .map_err(|e| WfError::new("ValueError", e))?
+            };
+            let retry = match step.body.get("retry") {
+                Some(r) => eval_value(r, vars, host)?,
+                None => Value::Null,
+            };
+            let max_retries = retry
+                .get("max_retries")
+                .and_then(Value::as_f64)
+                .unwrap_or(0.0) as u32;
+            let backoff = retry.get("backoff").cloned().unwrap_or(Value::Null);
+            let mut delay = backoff
+                .get("initial_delay")
+                .and_then(Value::as_f64)
+                .unwrap_or(1.0);
+            let max_delay = backoff
+                .get("max_delay")
+                .and_then(Value::as_f64)
+                .unwrap_or(60.0);
+            let multiplier = backoff
+                .get("multiplier")
+                .and_then(Value::as_f64)
+                .unwrap_or(2.0);
+            let mut attempt = 0;
+            loop {
+                match self.run_steps(&body, vars, host).await {
+                    Ok(flow) => return Ok(flow),
+                    Err(_) if attempt < max_retries => {
+                        attempt += 1;
+                        if delay > 0.0 {
+                            tokio::time::sleep(std::time::Duration::from_secs_f64(delay)).await;
+                        }
+                        delay = (delay * multiplier).min(max_delay);
+                    }
+                    Err(e) => {
+                        let Some(x) = step.body.get("except") else {
+                            return Err(e);
+                        };
+                        if let Some(name) = x.get("as").and_then(Value::as_str) {
+                            vars.insert(name.to_string(), e.payload.clone());
+                        }
+                        let steps = parse_nested(x, &step.name)?;
+                        return self.run_steps(&steps, vars, host).await;
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// `http.default_retry` and friends: the retry policies Workflows predefines.
+fn predefined(root: &str, key: &str) -> Option<Value> {
+    let policy = |n: u32| serde_json::json!({"max_retries": n, "backoff": {"initial_delay": 1, "max_delay": 60, "multiplier": 1.25}});
+    match (root, key) {
+        ("http", "default_retry") | ("retry", "default_backoff") => Some(policy(5)),
+        ("http", "default_retry_non_idempotent") => Some(policy(5)),
+        _ => None,
+    }
+}
+
 fn parse_steps(steps: &[Value], sub: &str) -> Result<Vec<Step>, String> {
     let mut out = vec![];
     for s in steps {
@@ -333,19 +530,54 @@ fn parse_steps(steps: &[Value], sub: &str) -> Result<Vec<Step>, String> {
             .ok_or(format!("step {name:?}: its body must be a map"))?
             .clone();
         for k in body.keys() {
-            if UNSUPPORTED.contains(&k.as_str()) {
+            if !STEP_KEYS.contains(&k.as_str()) {
                 return Err(format!(
                     "step {name:?}: `{k}` is not supported by the local Workflows interpreter (supported: {})",
                     STEP_KEYS.join(", ")
                 ));
             }
-            if !STEP_KEYS.contains(&k.as_str()) {
-                return Err(format!("step {name:?}: unknown key `{k}`"));
-            }
         }
         if let Some(steps) = body.get("steps").and_then(Value::as_array) {
             parse_steps(steps, sub)?;
         }
+        // Nested step lists of for, parallel, try and except are checked now, not mid-run.
+        let nested = |v: Option<&Value>| -> Result<(), String> {
+            if let Some(steps) = v.and_then(|x| x.get("steps")).and_then(Value::as_array) {
+                parse_steps(steps, sub)?;
+            }
+            Ok(())
+        };
+        if let Some(f) = body.get("for") {
+            if f.get("value").and_then(Value::as_str).is_none()
+                || (f.get("in").is_none() && f.get("range").is_none())
+            {
+                return Err(format!(
+                    "step {name:?}: a for loop needs `value` and `in` (or `range`)"
+                ));
+            }
+            nested(Some(f))?;
+        }
+        if let Some(p) = body.get("parallel") {
+            nested(p.get("for"))?;
+            for br in p
+                .get("branches")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                for (_, b) in br.as_object().into_iter().flatten() {
+                    nested(Some(b))?;
+                }
+            }
+        }
+        if let Some(t) = body.get("try") {
+            if t.get("steps").is_some() {
+                nested(Some(t))?;
+            } else {
+                parse_steps(&[serde_json::json!({ name.clone(): t })], sub)?;
+            }
+        }
+        nested(body.get("except"))?;
         for c in body
             .get("switch")
             .and_then(Value::as_array)
@@ -812,7 +1044,13 @@ fn eval(e: &Expr, vars: &BTreeMap<String, Value>, host: &dyn Host) -> WfResult<V
             .get(n)
             .cloned()
             .ok_or_else(|| WfError::new("KeyError", format!("variable {n} is not defined"))),
-        Expr::Member(b, k) => match eval(b, vars, host)? {
+        Expr::Member(b, k) => match eval(b, vars, host).or_else(|e| match &**b {
+            // `http.default_retry`: no variable `http`, a predefined policy.
+            Expr::Var(r) if !vars.contains_key(r) => predefined(r, k)
+                .map(|p| serde_json::json!({ k.as_str(): p }))
+                .ok_or(e),
+            _ => Err(e),
+        })? {
             Value::Object(m) => m
                 .get(k)
                 .cloned()
@@ -1201,10 +1439,120 @@ mod tests {
                         Ok(serde_json::json!({"metadata": {"name": "job-abc"}}))
                     }
                     "sys.log" => Ok(Value::Null),
+                    // Fails twice, then answers how many calls it took.
+                    "flaky" => {
+                        let n = self
+                            .calls
+                            .lock()
+                            .unwrap()
+                            .iter()
+                            .filter(|c| c.0 == "flaky")
+                            .count();
+                        if n < 3 {
+                            Err(WfError::new("HttpError", format!("attempt {n} failed")))
+                        } else {
+                            Ok(Value::from(n))
+                        }
+                    }
                     _ => Err(WfError::new("HttpError", format!("no {f}"))),
                 }
             })
         }
+    }
+
+    #[test]
+    fn for_parallel_and_try_with_retry_and_except() {
+        let src = r#"
+main:
+  steps:
+    - init:
+        assign:
+          - total: 0
+          - names: []
+    - sum:
+        for:
+          value: x
+          index: i
+          in: [1, 2, 3, 4]
+          steps:
+            - skip_three:
+                switch:
+                  - condition: ${x == 3}
+                    next: continue
+            - add:
+                assign:
+                  - total: ${total + x * 10 + i}
+                  - scratch: ${x}
+    - keys:
+        for:
+          value: k
+          in: {"b": 1, "a": 2}
+          steps:
+            - collect:
+                assign:
+                  - names: ${names + [k]}
+    - fan:
+        parallel:
+          shared: [total]
+          branches:
+            - one:
+                steps:
+                  - a:
+                      assign:
+                        - total: ${total + 1000}
+            - two:
+                steps:
+                  - b:
+                      assign:
+                        - total: ${total + 2000}
+    - flaky:
+        try:
+          call: flaky
+          result: attempts
+        retry:
+          max_retries: 5
+          backoff:
+            initial_delay: 0
+            max_delay: 0
+            multiplier: 2
+    - doomed:
+        try:
+          steps:
+            - fail:
+                call: nowhere
+        except:
+          as: e
+          steps:
+            - note:
+                assign:
+                  - caught: ${e.message}
+    - done:
+        return:
+          total: ${total}
+          names: ${names}
+          attempts: ${attempts}
+          caught: ${caught}
+"#;
+        let (r, calls) = run(src, Value::Null);
+        let r = r.unwrap();
+        // 10+0 + 20+1 + 40+3 (3 skipped) = 74, + 3000 from the branches.
+        assert_eq!(r["total"], 3074);
+        assert_eq!(r["names"], serde_json::json!(["b", "a"]));
+        assert_eq!(r["attempts"], 3);
+        assert_eq!(r["caught"], "no nowhere");
+        assert_eq!(calls.iter().filter(|c| c.0 == "flaky").count(), 3);
+        // Workflows' predefined retry policies.
+        let (r, _) = run(
+            "- r:\n    return: ${http.default_retry.max_retries}\n",
+            Value::Null,
+        );
+        assert_eq!(r.unwrap(), 5);
+        // Without a retry policy the error goes up with its step.
+        let (r, _) = run("- once:\n    try:\n      call: nowhere\n", Value::Null);
+        assert_eq!(r.unwrap_err().step, "once");
+        // A variable first assigned in a loop does not outlive it.
+        let (r, _) = run("- l:\n    for:\n      value: x\n      in: [1]\n      steps:\n        - s:\n            assign:\n              - inner: 1\n- r:\n    return: ${inner}\n", Value::Null);
+        assert!(r.unwrap_err().message().contains("inner"));
     }
 
     /// Google's published sample (one copy, shared with the integration tests).
@@ -1216,6 +1564,7 @@ mod tests {
         };
         let p = Program::parse(src).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
             .build()
             .unwrap();
         let r = rt.block_on(p.run(arg, &host));
@@ -1357,10 +1706,10 @@ sum:
                 .contains("`goto` is not supported")
         );
         let bad =
-            "main:\n  steps:\n    - loop:\n        for:\n          value: x\n          in: [1]\n";
+            "main:\n  steps:\n    - loop:\n        for:\n          in: [1]\n          steps: []\n";
         let e = Program::parse(bad).unwrap_err();
         assert!(
-            e.contains("step \"loop\"") && e.contains("`for` is not supported"),
+            e.contains("step \"loop\"") && e.contains("needs `value`"),
             "{e}"
         );
         let raising = "- boom:\n    raise: ${\"bad \" + \"thing\"}\n";
