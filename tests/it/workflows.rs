@@ -189,7 +189,7 @@ async fn googles_sample_workflow_runs_the_job_as_its_service_account() {
         &c,
         reqwest::Method::POST,
         format!("{base}/v1/{parent}/workflows?workflowId=loops"),
-        json!({"sourceContents": "main:\n  steps:\n    - each:\n        for:\n          value: v\n          in: [1]\n"}),
+        json!({"sourceContents": "main:\n  steps:\n    - each:\n        goto: v\n"}),
     )
     .await;
     assert_eq!(code, 400, "{err}");
