@@ -550,9 +550,10 @@ fn parse_steps(steps: &[Value], sub: &str) -> Result<Vec<Step>, String> {
         if let Some(f) = body.get("for") {
             if f.get("value").and_then(Value::as_str).is_none()
                 || (f.get("in").is_none() && f.get("range").is_none())
+                || f.get("steps").and_then(Value::as_array).is_none()
             {
                 return Err(format!(
-                    "step {name:?}: a for loop needs `value` and `in` (or `range`)"
+                    "step {name:?}: a for loop needs `value`, `in` (or `range`) and `steps`"
                 ));
             }
             nested(Some(f))?;
