@@ -602,7 +602,14 @@ pub fn plan(
     }
     // lifecycle.replace_triggered_by: replace a resource when one it names is created,
     // updated or replaced by this plan.
-    if !destroy && !opts.refresh_only {
+    // Resources that have any (usually none): looked up by address, not by scanning.
+    let with_triggers: BTreeMap<&str, &crate::config::ResourceConfig> = stack
+        .resources
+        .iter()
+        .filter(|r| !r.lifecycle.replace_triggered_by.is_empty())
+        .map(|r| (r.addr.as_str(), r))
+        .collect();
+    if !destroy && !opts.refresh_only && !with_triggers.is_empty() {
         let changed: Vec<&str> = changes
             .iter()
             .filter(|c| matches!(c.action, Action::Create | Action::Update | Action::Replace))
@@ -613,10 +620,7 @@ pub fn plan(
             if !matches!(c.action, Action::NoOp | Action::Update | Action::StateOnly) {
                 continue;
             }
-            let Some(rc) = stack
-                .resource(&c.addr)
-                .filter(|r| !r.lifecycle.replace_triggered_by.is_empty())
-            else {
+            let Some(rc) = with_triggers.get(c.addr.as_str()) else {
                 continue;
             };
             if let Some(t) = rc
