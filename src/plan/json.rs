@@ -115,8 +115,31 @@ fn actions(a: Action) -> Vec<&'static str> {
     }
 }
 
+/// What the configuration declares, for `action_reason`: each block (module path with keys,
+/// type, name) and each module instance.
+struct Declared {
+    blocks: std::collections::BTreeSet<(String, String, String)>,
+    modules: std::collections::BTreeSet<String>,
+}
+
+impl Declared {
+    fn of(stack: &Stack) -> Declared {
+        let mut d = Declared {
+            blocks: Default::default(),
+            modules: Default::default(),
+        };
+        for r in &stack.resources {
+            if let Some(a) = Address::parse(&r.addr) {
+                d.blocks.insert((a.module.clone(), a.ty, a.name));
+                d.modules.insert(a.module);
+            }
+        }
+        d
+    }
+}
+
 /// Terraform's `action_reason` for a deletion or replacement.
-fn reason(c: &Change, stack: &Stack) -> Option<&'static str> {
+fn reason(c: &Change, declared: &Declared) -> Option<&'static str> {
     match c.action {
         Action::Replace if c.reason.as_deref() == Some("--replace asked for it") => {
             Some("replace_by_request")
@@ -124,19 +147,17 @@ fn reason(c: &Change, stack: &Stack) -> Option<&'static str> {
         Action::Replace => Some("replace_because_cannot_update"),
         Action::Delete => {
             let a = Address::parse(&c.addr)?;
-            let same_block = |r: &&crate::config::ResourceConfig| {
-                Address::parse(&r.addr)
-                    .is_some_and(|b| b.ty == a.ty && b.name == a.name && b.module == a.module)
-            };
-            if stack.resources.iter().any(|r| same_block(&r)) {
+            if declared
+                .blocks
+                .contains(&(a.module.clone(), a.ty.clone(), a.name.clone()))
+            {
                 return Some(match a.index {
                     Some(Value::String(_)) => "delete_because_each_key",
                     Some(_) => "delete_because_count_index",
                     None => "delete_because_no_resource_config",
                 });
             }
-            let module_gone =
-                !a.module.is_empty() && !stack.resources.iter().any(|r| r.module == a.module);
+            let module_gone = !a.module.is_empty() && !declared.modules.contains(&a.module);
             Some(if module_gone {
                 "delete_because_no_module"
             } else {
@@ -199,7 +220,7 @@ impl Known<'_> {
     }
 }
 
-fn resource_change(c: &Change, stack: &Stack, known: &Known, sens: &[String]) -> Value {
+fn resource_change(c: &Change, declared: &Declared, known: &Known, sens: &[String]) -> Value {
     let mut m = base(&c.addr, &c.ty);
     if let Some(prev) = known.moved_from.get(c.addr.as_str()) {
         m.insert("previous_address".into(), json!(prev));
@@ -240,7 +261,7 @@ fn resource_change(c: &Change, stack: &Stack, known: &Known, sens: &[String]) ->
         ch.insert("replace_paths".into(), Value::Array(paths));
     }
     m.insert("change".into(), Value::Object(ch));
-    if let Some(r) = reason(c, stack) {
+    if let Some(r) = reason(c, declared) {
         m.insert("action_reason".into(), json!(r));
     }
     Value::Object(m)
@@ -462,6 +483,7 @@ pub fn plan_json(plan: &Plan, stack: &Stack, state: &State) -> String {
         .collect();
     root.insert("variables".into(), Value::Object(vars));
 
+    let declared = Declared::of(stack);
     let known = Known {
         config: stack
             .resources
@@ -514,7 +536,7 @@ pub fn plan_json(plan: &Plan, stack: &Stack, state: &State) -> String {
         Value::Array(
             plan.changes
                 .iter()
-                .map(|c| resource_change(c, stack, &known, sens))
+                .map(|c| resource_change(c, &declared, &known, sens))
                 .collect(),
         ),
     );

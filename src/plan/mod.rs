@@ -746,14 +746,17 @@ pub fn plan(
     }
     // lifecycle { prevent_destroy = true }: any plan that would delete the object fails, as
     // in Terraform (removing the block from the configuration lifts the protection).
+    let protected: BTreeMap<&str, &crate::config::ResourceConfig> = stack
+        .resources
+        .iter()
+        .filter(|r| r.lifecycle.prevent_destroy)
+        .map(|r| (r.addr.as_str(), r))
+        .collect();
     for c in &changes {
         if !matches!(c.action, Action::Delete | Action::Replace) {
             continue;
         }
-        if let Some(rc) = stack
-            .resource(&c.addr)
-            .filter(|r| r.lifecycle.prevent_destroy)
-        {
+        if let Some(rc) = protected.get(c.addr.as_str()) {
             diags.push(
                 Diagnostic::error(
                     format!(

@@ -103,6 +103,21 @@ async fn modules_example_fires_on_schedule_and_upload_and_for_each_is_exact() {
     let p = planned(&t);
     assert_eq!(p.len(), 4, "{t}");
     assert!(p.iter().all(|l| l.starts_with("module.report[\"daily\"].") && l.ends_with("will be destroyed")), "{p:?}");
+    let o = cli(
+        d,
+        &url,
+        &["plan", "--format", "json", "--var", only_hourly, "."],
+    )
+    .await;
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let reasons: Vec<&str> = j["resource_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["change"]["actions"] == serde_json::json!(["delete"]))
+        .map(|c| c["action_reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons, ["delete_because_no_module"; 4], "{j}");
 
     // One key more: exactly the new instance is created.
     let three = "reports={hourly={schedule=\"0 * * * *\"}, daily={schedule=\"0 6 * * *\", tasks=3, time_zone=\"Europe/Berlin\"}, weekly={schedule=\"0 0 * * 1\"}}";
