@@ -462,9 +462,30 @@ pub fn workspace_file(base: &Path, workspace: &str) -> PathBuf {
     if workspace == "default" {
         return base.to_path_buf();
     }
+    workspaces_dir(base).join(workspace).join("runform.tfstate")
+}
+
+/// Where the non-default workspaces of a file state live (`<state>.d/`).
+pub fn workspaces_dir(base: &Path) -> PathBuf {
     let mut d = base.as_os_str().to_owned();
     d.push(".d");
-    PathBuf::from(d).join(workspace).join("runform.tfstate")
+    PathBuf::from(d)
+}
+
+/// The default workspace's state file when the state is a file: the `backend "local"` path
+/// for the Google target, else the target's own file.
+pub fn file_state_base(
+    stack_dir: &Path,
+    local: bool,
+    endpoint: Option<&str>,
+    backend: Option<&crate::config::backend::Backend>,
+) -> PathBuf {
+    match backend {
+        Some(crate::config::backend::Backend::Local { path }) if !local && endpoint.is_none() => {
+            stack_dir.join(path)
+        }
+        _ => state_path(stack_dir, local, endpoint),
+    }
 }
 
 /// Whether the stack keeps its state in Cloud Storage (needs a client to open).
@@ -515,10 +536,10 @@ pub async fn open_state(
                 },
             ))
         }
-        Some(Backend::Local { path }) if !local && endpoint.is_none() => {
-            Ok(StateFile::new(workspace_file(&stack_dir.join(path), &ws)))
-        }
-        _ => Ok(StateFile::new(workspace_file(&base, &ws))),
+        other => Ok(StateFile::new(workspace_file(
+            &file_state_base(stack_dir, local, endpoint, other.as_ref()),
+            &ws,
+        ))),
     }
 }
 

@@ -325,6 +325,48 @@ pub fn camel(s: &str) -> String {
     out
 }
 
+/// A Go-style duration (`30s`, `1m30s`, `500ms`, `2h`), as Terraform's time provider and
+/// `--lock-timeout` take it.
+pub fn parse_go_duration(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let mut total = 0f64;
+    let mut num = String::new();
+    let mut i = 0;
+    let b: Vec<char> = t.chars().collect();
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_digit() || c == '.' {
+            num.push(c);
+            i += 1;
+            continue;
+        }
+        let unit: String = if c == 'm' && b.get(i + 1) == Some(&'s') {
+            i += 2;
+            "ms".into()
+        } else {
+            i += 1;
+            c.to_string()
+        };
+        let n: f64 = num
+            .parse()
+            .map_err(|_| format!("invalid duration {s:?} (e.g. 30s, 1m30s, 500ms)"))?;
+        num.clear();
+        total += match unit.as_str() {
+            "ms" => n / 1000.0,
+            "s" => n,
+            "m" => n * 60.0,
+            "h" => n * 3600.0,
+            _ => return Err(format!("invalid duration {s:?}: unknown unit {unit:?}")),
+        };
+    }
+    if !num.is_empty() {
+        return Err(format!(
+            "invalid duration {s:?}: a number needs a unit (s, m, h, ms)"
+        ));
+    }
+    Ok(std::time::Duration::from_secs_f64(total))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

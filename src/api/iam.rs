@@ -39,6 +39,17 @@ pub fn roles_granting(permission: &str) -> Vec<&'static str> {
     .collect()
 }
 
+/// `projects/P` (a project-level IAM resource), not a job or a workflow.
+pub fn is_project(resource: &str) -> bool {
+    matches!(resource.split('/').collect::<Vec<_>>().as_slice(), ["projects", p] if !p.is_empty())
+}
+
+/// The project (`projects/P`) a resource name (`projects/P/locations/...`) lives in, whose
+/// grants it inherits.
+pub fn project_of(resource: &str) -> String {
+    resource.split('/').take(2).collect::<Vec<_>>().join("/")
+}
+
 /// Whether `policy` grants `member` (e.g. `serviceAccount:x@p.iam.gserviceaccount.com`) the
 /// permission, directly or through `allUsers` / `allAuthenticatedUsers`. Conditional bindings
 /// are not evaluated and do not grant.

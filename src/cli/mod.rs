@@ -39,24 +39,13 @@ struct TargetArgs {
     lock_timeout: Duration,
 }
 
-/// `500ms`, `30s`, `5m`, `1h`.
+/// `500ms`, `30s`, `5m`, `1h` (a bare number is seconds).
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let (num, unit) = s.split_at(
-        s.find(|c: char| !c.is_ascii_digit() && c != '.')
-            .unwrap_or(s.len()),
-    );
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration like 30s, 5m or 500ms"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" | "" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return Err(format!("{s:?}: unknown unit {unit:?} (use ms, s, m or h)")),
-    };
-    Ok(Duration::from_secs_f64(secs))
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return crate::api::common::parse_go_duration(&format!("{s}s"));
+    }
+    crate::api::common::parse_go_duration(s)
 }
 
 #[derive(Args, Clone)]
@@ -798,8 +787,8 @@ async fn plan_cmd(
             .filter(|c| {
                 c.action == Action::Replace
                     || (c.action == Action::Create && state.resources.contains_key(&c.addr))
-                    // terraform_data's output follows its input on an in-place update.
-                    || (c.action == Action::Update && c.ty == "terraform_data")
+                    // An in-place update that remakes computed values (terraform_data.output).
+                    || c.extra.get("recomputes") == Some(&serde_json::Value::Bool(true))
             })
             .map(|c| c.addr.clone())
             .collect();
@@ -1078,13 +1067,8 @@ async fn workspaces(dir: &Path, t: &TargetArgs) -> anyhow::Result<Vec<String>> {
             names.extend(listed?);
         }
         other => {
-            let base = match other {
-                Some(Backend::Local { path }) if !t.local && t.endpoint.is_none() => dir.join(path),
-                _ => ops::state_path(dir, t.local, t.endpoint.as_deref()),
-            };
-            let d = ops::workspace_file(&base, "x");
-            let root = d.parent().and_then(|p| p.parent()).map(Path::to_path_buf);
-            if let Some(Ok(rd)) = root.map(std::fs::read_dir) {
+            let base = ops::file_state_base(dir, t.local, t.endpoint.as_deref(), other.as_ref());
+            if let Ok(rd) = std::fs::read_dir(ops::workspaces_dir(&base)) {
                 for e in rd.flatten() {
                     if e.path().join("runform.tfstate").exists() {
                         names.push(e.file_name().to_string_lossy().to_string());
@@ -1379,24 +1363,6 @@ fn write_outputs(state: &mut crate::state::State, stack: &crate::config::Stack) 
         .retain(|k| declared.contains(k.as_str()));
 }
 
-/// Terraform's type notation for a JSON value (for `output --json`).
-fn type_of(v: &serde_json::Value) -> serde_json::Value {
-    use serde_json::{json, Value};
-    match v {
-        Value::Null => json!("dynamic"),
-        Value::Bool(_) => json!("bool"),
-        Value::Number(_) => json!("number"),
-        Value::String(_) => json!("string"),
-        Value::Array(a) => json!(["tuple", a.iter().map(type_of).collect::<Vec<_>>()]),
-        Value::Object(m) => json!([
-            "object",
-            m.iter()
-                .map(|(k, x)| (k.clone(), type_of(x)))
-                .collect::<serde_json::Map<_, _>>()
-        ]),
-    }
-}
-
 /// `runform output [NAME] [--json|--raw]`, read from the target's state.
 fn output_cmd(
     sf: &crate::state::StateFile,
@@ -1443,7 +1409,7 @@ fn output_cmd(
                     let sensitive = state.sensitive_outputs.contains(k);
                     (
                         k.clone(),
-                        serde_json::json!({"sensitive": sensitive, "type": type_of(v), "value": v}),
+                        serde_json::json!({"sensitive": sensitive, "type": crate::plan::json::type_of(v), "value": v}),
                     )
                 })
                 .collect();

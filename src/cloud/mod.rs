@@ -830,7 +830,7 @@ impl Client {
     }
 
     pub async fn get_iam_policy(&self, resource: &str) -> CloudResult<Policy> {
-        if is_project(resource) {
+        if crate::api::iam::is_project(resource) {
             // Resource Manager v1: POST projects/P:getIamPolicy.
             return self
                 .send_to(
@@ -851,7 +851,7 @@ impl Client {
 
     /// Replaces the policy; a stale etag gets 409 ABORTED (the caller re-reads and retries).
     pub async fn set_iam_policy(&self, resource: &str, policy: &Policy) -> CloudResult<Policy> {
-        if is_project(resource) {
+        if crate::api::iam::is_project(resource) {
             return self
                 .send_to(
                     &self.bases.resourcemanager.clone(),
@@ -1261,9 +1261,4 @@ where
             .map_err(|_| "data source reader failed".to_string())?
         }),
     }
-}
-
-/// `projects/P`: a project-level IAM resource (Resource Manager), not a job.
-fn is_project(resource: &str) -> bool {
-    matches!(resource.split('/').collect::<Vec<_>>().as_slice(), ["projects", p] if !p.is_empty())
 }

@@ -854,15 +854,13 @@ impl Loader<'_> {
                             Some(Value::Bool(x)) if a.name == "prevent_destroy" => {
                                 l.prevent_destroy = x;
                             }
-                            Some(Value::Bool(x)) => {
-                                if x {
-                                    self.diags.push(
-                                        Diagnostic::error("create_before_destroy = true is not supported yet: runform replaces by deleting, then creating", Some(a.range.clone()))
-                                            .with_hint("these resources have names unique per project and region, so a replacement with the same name cannot exist beside the old one anyway; remove the setting"),
-                                    );
-                                }
-                                l.create_before_destroy = x;
+                            Some(Value::Bool(true)) => {
+                                self.diags.push(
+                                    Diagnostic::error("create_before_destroy = true is not supported yet: runform replaces by deleting, then creating", Some(a.range.clone()))
+                                        .with_hint("these resources have names unique per project and region, so a replacement with the same name cannot exist beside the old one anyway; remove the setting"),
+                                );
                             }
+                            Some(Value::Bool(false)) => {}
                             Some(_) => self.diags.error(
                                 format!("{} must be true or false", a.name),
                                 Some(a.value_range.clone()),

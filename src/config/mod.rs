@@ -94,7 +94,6 @@ pub struct ResourceConfig {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Lifecycle {
     pub prevent_destroy: bool,
-    pub create_before_destroy: bool,
     /// `ignore_changes`: attribute paths (`labels`, `template.template.containers[0].image`),
     /// or `all`.
     pub ignore_changes: Vec<String>,

@@ -443,7 +443,8 @@ fn resource_values(
     (module, Value::Object(m))
 }
 
-fn type_of(v: &Value) -> Value {
+/// Terraform's type notation for a JSON value (`"string"`, `["object", {...}]`).
+pub fn type_of(v: &Value) -> Value {
     match v {
         Value::Null => json!("dynamic"),
         Value::Bool(_) => json!("bool"),

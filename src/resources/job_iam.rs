@@ -622,7 +622,7 @@ pub fn check_conflicts(stack: &Stack, diags: &mut Diagnostics) {
 pub fn configured_grant(stack: &Stack, job: &str, member: &str, permission: &str) -> Option<bool> {
     let mut policy = Policy::default();
     // Grants on the job's project apply to the job too.
-    let project = job.split('/').take(2).collect::<Vec<_>>().join("/");
+    let project = crate::api::iam::project_of(job);
     for rc in &stack.resources {
         let Some(t) = iam_type(&rc.ty) else { continue };
         let on = t.resource(&rc.values);

@@ -283,46 +283,6 @@ fn mul_add_dec(digits: &[u32], mul: u32, add: u32) -> Vec<u32> {
     out
 }
 
-fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    let t = s.trim();
-    let mut total = 0f64;
-    let mut num = String::new();
-    let mut i = 0;
-    let b: Vec<char> = t.chars().collect();
-    while i < b.len() {
-        let c = b[i];
-        if c.is_ascii_digit() || c == '.' {
-            num.push(c);
-            i += 1;
-            continue;
-        }
-        let unit: String = if c == 'm' && b.get(i + 1) == Some(&'s') {
-            i += 2;
-            "ms".into()
-        } else {
-            i += 1;
-            c.to_string()
-        };
-        let n: f64 = num
-            .parse()
-            .map_err(|_| format!("invalid duration {s:?} (e.g. 30s, 1m30s, 500ms)"))?;
-        num.clear();
-        total += match unit.as_str() {
-            "ms" => n / 1000.0,
-            "s" => n,
-            "m" => n * 60.0,
-            "h" => n * 3600.0,
-            _ => return Err(format!("invalid duration {s:?}: unknown unit {unit:?}")),
-        };
-    }
-    if !num.is_empty() {
-        return Err(format!(
-            "invalid duration {s:?}: a number needs a unit (s, m, h, ms)"
-        ));
-    }
-    Ok(std::time::Duration::from_secs_f64(total))
-}
-
 impl TypeInfo for Utility {
     fn schema(&self) -> &'static Schema {
         match self.0 {
@@ -375,7 +335,7 @@ impl TypeInfo for Utility {
             Kind::TimeSleep => {
                 for k in ["create_duration", "destroy_duration"] {
                     if let Some(s) = v.get(k).and_then(Value::as_str) {
-                        if let Err(e) = parse_duration(s) {
+                        if let Err(e) = crate::api::common::parse_go_duration(s) {
                             diags.push(Diagnostic::error(
                                 format!("{}: {k}: {e}", rc.addr),
                                 Some(rc.span(k)),
@@ -448,6 +408,10 @@ impl ResourceType for Utility {
             ));
         } else {
             c.action = Action::Update;
+            if self.0 == Kind::TerraformData {
+                // `output` follows `input`: what reads it is planned again (see plan_cmd).
+                c.extra = json!({ "recomputes": true });
+            }
         }
         Ok(c)
     }
@@ -459,7 +423,7 @@ impl ResourceType for Utility {
         Box::pin(async move {
             let sleep = |v: &Value, k: &str| -> Result<std::time::Duration, String> {
                 match v.get(k).and_then(Value::as_str) {
-                    Some(s) => parse_duration(s),
+                    Some(s) => crate::api::common::parse_go_duration(s),
                     None => Ok(std::time::Duration::ZERO),
                 }
             };
@@ -562,7 +526,12 @@ mod tests {
             "{r}"
         );
         assert!(r.chars().filter(char::is_ascii_digit).count() >= 4, "{r}");
-        assert_eq!(parse_duration("1m30s").unwrap().as_secs(), 90);
-        assert!(parse_duration("30").is_err());
+        assert_eq!(
+            crate::api::common::parse_go_duration("1m30s")
+                .unwrap()
+                .as_secs(),
+            90
+        );
+        assert!(crate::api::common::parse_go_duration("30").is_err());
     }
 }

@@ -209,7 +209,7 @@ impl Runtime {
     /// Editor role; the local runtime treats it the same.
     pub fn authorize_trigger(&self, trigger: &Value, workflow: &str) -> Result<(), String> {
         use crate::api::iam;
-        let project = workflow.split('/').take(2).collect::<Vec<_>>().join("/");
+        let project = crate::api::iam::project_of(workflow);
         let p = project.strip_prefix("projects/").unwrap_or("");
         let default = super::projects::compute_default_service_account(p);
         let sa = trigger["serviceAccount"]

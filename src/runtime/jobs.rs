@@ -642,7 +642,7 @@ impl Runtime {
 
     /// The IAM policy of a job, or of a project (`projects/P`, always there).
     pub fn get_policy(&self, resource: &str) -> ApiResult<Policy> {
-        if !is_project(resource) {
+        if !crate::api::iam::is_project(resource) {
             self.get_job(resource)?;
         }
         Ok(Self::policy_in(&self.store(), resource))
@@ -659,7 +659,7 @@ impl Runtime {
     }
 
     pub fn set_policy(&self, resource: &str, mut policy: Policy) -> ApiResult<Policy> {
-        if !is_project(resource) {
+        if !crate::api::iam::is_project(resource) {
             self.get_job(resource)?;
         }
         // Check the etag and write under one lock: two concurrent read-modify-writes must not
@@ -768,11 +768,6 @@ fn reserved_label_key(k: &str) -> bool {
     ]
     .iter()
     .any(|r| ns == *r || ns.ends_with(&format!(".{r}")))
-}
-
-/// `projects/P` (a project-level IAM resource), not a job.
-pub fn is_project(resource: &str) -> bool {
-    matches!(resource.split('/').collect::<Vec<_>>().as_slice(), ["projects", p] if !p.is_empty())
 }
 
 impl Runtime {

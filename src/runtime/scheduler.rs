@@ -632,7 +632,7 @@ impl Runtime {
         // A missing job is reported as a denial, as Google does for callers without access.
         let policy = self.get_policy(job).unwrap_or_default();
         // Grants on the project apply to every job in it.
-        let project = job.split('/').take(2).collect::<Vec<_>>().join("/");
+        let project = crate::api::iam::project_of(job);
         let project_policy = self.get_policy(&project).unwrap_or_default();
         let overrides = req.overrides.as_ref().is_some_and(|o| {
             serde_json::to_value(o).is_ok_and(|v| v.as_object().is_some_and(|m| !m.is_empty()))
