@@ -26,6 +26,7 @@ pub mod config;
 pub mod diag;
 pub mod fmt;
 pub mod graph;
+pub mod lang;
 pub mod ops;
 pub mod plan;
 pub mod resources;
