@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 pub const LOCAL_DEFAULT_PROJECT: &str = "runform-local";
 pub const LOCAL_DEFAULT_REGION: &str = "us-central1";
 
-#[derive(Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct LoadArgs {
     pub vars: Vec<(String, String)>,
     pub var_files: Vec<PathBuf>,
@@ -23,6 +23,11 @@ pub struct LoadArgs {
     /// Addresses the plan replaces: their computed values (ids, etags, random results) are
     /// unknown until apply, whatever the state says.
     pub fresh: BTreeSet<String>,
+    /// Addresses the plan updates in place: their computed values that change on every
+    /// update (etags, generations, update times) are unknown until apply.
+    pub updated: BTreeSet<String>,
+    /// `validate`: variables are unknowns of their types and nothing is read from an API.
+    pub validate_only: bool,
 }
 
 /// Loads and validates a stack; the diagnostics carry warnings even on success.
@@ -77,9 +82,11 @@ pub fn load_stack(
             })
     };
     let data = |ty: &str, a: &serde_json::Map<String, serde_json::Value>| match client {
+        _ if args.validate_only => Ok(crate::resources::data_sources::offline(ty, a)),
         None => Ok(crate::resources::data_sources::offline(ty, a)),
         Some(c) => crate::cloud::block_on(crate::resources::data_sources::read(c, ty, a))?,
     };
+    let updated = |addr: &str| args.updated.contains(addr);
     let opts = LoadOptions {
         vars: args.vars.clone(),
         var_files: args.var_files.clone(),
@@ -87,8 +94,13 @@ pub fn load_stack(
         types: &type_info,
         type_names: TYPE_NAMES,
         known: &known,
+        updated: &updated,
         data: &data,
+        data_offline: args.validate_only || client.is_none(),
+        data_schema: &crate::resources::data_sources::schema,
+        data_names: crate::resources::data_sources::names().collect(),
         workspace: current_workspace(dir),
+        validate_only: args.validate_only,
     };
     let (mut stack, mut diags, sources) = crate::config::load(dir, &opts);
     if let Some(s) = &mut stack {
@@ -138,7 +150,7 @@ fn check_trigger_grants(stack: &Stack, diags: &mut Diagnostics) {
             .get("service_account")
             .and_then(Value::as_str)
             .unwrap_or("");
-        if wf.is_empty() || sa.is_empty() || crate::config::contains_unknown(v) {
+        if wf.is_empty() || sa.is_empty() || !rc.unknown.is_empty() {
             continue;
         }
         let project = format!(
@@ -175,7 +187,7 @@ fn check_workflow_grants(stack: &Stack, jobs: &BTreeMap<String, String>, diags: 
         .filter(|r| r.ty == crate::resources::workflow::TYPE)
     {
         let v = &rc.values;
-        if crate::config::contains_unknown(v) {
+        if !rc.unknown.is_empty() {
             continue;
         }
         let src = v
@@ -223,7 +235,6 @@ fn check_workflow_grants(stack: &Stack, jobs: &BTreeMap<String, String>, diags: 
 /// carries overrides) on that job: the attempt would fail with PERMISSION_DENIED.
 fn check_scheduler_grants(stack: &Stack, diags: &mut Diagnostics) {
     use crate::api::iam;
-    use crate::config::contains_unknown;
     for rc in stack
         .resources
         .iter()
@@ -233,7 +244,7 @@ fn check_scheduler_grants(stack: &Stack, diags: &mut Diagnostics) {
         let Some(t) = v.get("http_target") else {
             continue;
         };
-        if contains_unknown(t) {
+        if rc.has_unknown_in("http_target") {
             continue;
         }
         let uri = t
@@ -645,6 +656,58 @@ pub fn make_plan(
     p.api_calls = client.calls();
     p.target = label.to_string();
     Ok(p)
+}
+
+/// Plans deferred changes again during apply, from the configuration in `dir` read against
+/// the state as apply has left it.
+pub struct ConfigReplanner<'c> {
+    pub dir: PathBuf,
+    /// The arguments the plan was made with (its variables, and what it replaces or updates).
+    pub args: LoadArgs,
+    pub client: &'c Client,
+    /// What the plan replaces: replacements stay replacements.
+    pub replacing: Vec<String>,
+}
+
+impl crate::apply::Replanner for ConfigReplanner<'_> {
+    fn replan<'a>(
+        &'a self,
+        addrs: &'a [String],
+        state: &'a State,
+        applied: &'a [String],
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = crate::apply::Replanned> + Send + 'a>>
+    {
+        Box::pin(async move {
+            // What is applied now has its new values in the state; the rest still waits.
+            let mut args = self.args.clone();
+            for a in applied {
+                args.fresh.remove(a);
+                args.updated.remove(a);
+            }
+            let (stack, diags, _) = load_stack(&self.dir, &args, Some(state), Some(self.client));
+            let Some(stack) = stack else {
+                let first = diags
+                    .0
+                    .iter()
+                    .find(|d| d.severity == crate::diag::Severity::Error)
+                    .map(|d| d.summary.clone())
+                    .unwrap_or_default();
+                return Err(format!(
+                    "the configuration could not be read again with the values learned during apply: {first}"
+                ));
+            };
+            let live = refresh(self.client, Some(&stack), state, 1000)
+                .await
+                .map_err(|e| format!("could not read the live objects again: {e}"))?;
+            Ok(crate::plan::replan(
+                &stack,
+                state,
+                &live,
+                addrs,
+                &self.replacing,
+            ))
+        })
+    }
 }
 
 #[cfg(test)]

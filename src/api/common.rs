@@ -309,6 +309,21 @@ pub struct Binding {
 }
 
 /// `task_count` → `taskCount`.
+/// `taskCount` → `task_count`.
+pub fn snake(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 4);
+    for c in s.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `task_count` → `taskCount`.
 pub fn camel(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut up = false;

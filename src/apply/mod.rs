@@ -2,13 +2,13 @@
 //! `parallelism` at once; every completed action is journaled (on disk) before it is reported,
 //! so an interrupted apply loses nothing.
 
-use crate::config::UNKNOWN_START;
 use crate::plan::{Action, Change, Plan};
 use crate::resources::{registry, Ctx};
 use crate::state::{Journal, State};
 use futures::stream::{self, StreamExt};
-use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Mutex, MutexGuard};
 
 /// Locks a mutex; a poisoned one (a panicked action) still holds usable data.
@@ -82,43 +82,119 @@ pub fn waves(plan: &Plan) -> Vec<Vec<usize>> {
     out
 }
 
-/// Replaces unknown-after-apply markers with values now in state.
-pub fn resolve_unknowns(v: &mut Value, state: &State) {
-    match v {
-        Value::String(s) if s.contains(UNKNOWN_START) => {
-            let mut out = String::new();
-            let mut rest = s.as_str();
-            let mut whole: Option<Value> = None;
-            while let Some(i) = rest.find(UNKNOWN_START) {
-                out.push_str(&rest[..i]);
-                let after = &rest[i + 1..];
-                let Some(j) = after.find(UNKNOWN_START) else {
-                    break;
-                };
-                let marker = &after[..j];
-                let what = marker.strip_prefix("unknown:").unwrap_or(marker);
-                let (addr, attr) = what.rsplit_once('.').unwrap_or((what, ""));
-                let val = state
-                    .resources
-                    .get(addr)
-                    .and_then(|e| e.values.get(attr))
-                    .unwrap_or(Value::Null);
-                if i == 0 && j + 2 == rest.len() && out.is_empty() {
-                    whole = Some(val.clone());
-                }
-                out.push_str(&match val {
-                    Value::String(s) => s,
-                    Value::Null => String::new(),
-                    other => other.to_string(),
-                });
-                rest = &after[j + 1..];
+/// Plans changes again once the values they were waiting for are known: a change whose
+/// values depended on what an earlier change computes (a new job's `uid`, an updated
+/// `etag`) is re-planned from the configuration, against the state as it is when its turn
+/// comes, before it is applied.
+pub trait Replanner: Send + Sync {
+    fn replan<'a>(
+        &'a self,
+        addrs: &'a [String],
+        state: &'a State,
+        applied: &'a [String],
+    ) -> Pin<Box<dyn Future<Output = Replanned> + Send + 'a>>;
+}
+
+/// Each re-planned address's new change, or why it could not be planned; `Err` when
+/// nothing could be.
+pub type Replanned = Result<BTreeMap<String, Result<Change, String>>, String>;
+
+/// No re-planning: for plans whose changes have no unknown values.
+pub struct NoReplan;
+
+impl Replanner for NoReplan {
+    fn replan<'a>(
+        &'a self,
+        addrs: &'a [String],
+        _state: &'a State,
+        _applied: &'a [String],
+    ) -> Pin<Box<dyn Future<Output = Replanned> + Send + 'a>> {
+        Box::pin(async move {
+            match addrs.first() {
+                Some(a) => Err(format!("{a}: its values are known only during apply, and this apply cannot plan it again")),
+                None => Ok(BTreeMap::new()),
             }
-            out.push_str(rest);
-            *v = whole.unwrap_or(Value::String(out));
+        })
+    }
+}
+
+/// Checks a change planned again during apply against what the plan showed: the action and
+/// every value the plan showed as known must stay as they were (Terraform's "inconsistent
+/// final plan" rule), so what was reviewed is what is applied.
+fn consistent(planned: &Change, mut now: Change) -> Result<Change, String> {
+    let allowed = match planned.action {
+        Action::Update => matches!(
+            now.action,
+            Action::Update | Action::NoOp | Action::StateOnly
+        ),
+        a => now.action == a,
+    };
+    if !allowed {
+        return Err(format!(
+            "the plan showed {}, but with the values learned during apply it is {}; nothing was done to it: run plan again",
+            verb(planned.action),
+            verb(now.action)
+        ));
+    }
+    if let (Some(old), Some(new)) = (&planned.after, &now.after) {
+        let mut diffs = Vec::new();
+        known_differences(old, new, "", planned, &mut diffs);
+        if let Some(path) = diffs.first() {
+            let shown = |v: Option<&serde_json::Value>| match v {
+                _ if crate::model::change::path_in(path, &planned.sensitive) => {
+                    "(sensitive value)".to_string()
+                }
+                Some(v) => v.to_string(),
+                None => "null".to_string(),
+            };
+            return Err(format!(
+                "the values learned during apply change {path}, which the plan showed as {} (now {}); nothing was done to it: run plan again",
+                shown(crate::model::schema::json_get(old, path)),
+                shown(crate::model::schema::json_get(new, path)),
+            ));
         }
-        Value::Array(a) => a.iter_mut().for_each(|x| resolve_unknowns(x, state)),
-        Value::Object(m) => m.values_mut().for_each(|x| resolve_unknowns(x, state)),
-        _ => {}
+    }
+    now.depends_on = planned.depends_on.clone();
+    if planned.reason.is_some() {
+        now.reason = planned.reason.clone();
+    }
+    Ok(now)
+}
+
+/// Paths known in `old` (not under the change's unknown paths) whose values differ in `new`.
+fn known_differences(
+    old: &serde_json::Value,
+    new: &serde_json::Value,
+    path: &str,
+    planned: &Change,
+    out: &mut Vec<String>,
+) {
+    use serde_json::Value as J;
+    if !path.is_empty() && crate::model::change::path_in(path, &planned.unknown) {
+        return;
+    }
+    match (old, new) {
+        (J::Object(a), J::Object(b)) => {
+            for (k, v) in a {
+                let p = crate::model::schema::join(path, k);
+                match b.get(k) {
+                    Some(w) => known_differences(v, w, &p, planned, out),
+                    None if v.is_null() => {}
+                    None => out.push(p),
+                }
+            }
+        }
+        (J::Array(a), J::Array(b)) if a.len() == b.len() => {
+            for (i, (v, w)) in a.iter().zip(b).enumerate() {
+                known_differences(v, w, &format!("{path}[{i}]"), planned, out);
+            }
+        }
+        (a, b) if a == b => {}
+        _ => out.push(if path.is_empty() {
+            "(the object)".into()
+        } else {
+            path.into()
+        }),
     }
 }
 
@@ -129,16 +205,59 @@ pub async fn apply(
     state: &mut State,
     journal: &Journal,
     parallelism: usize,
+    replanner: &dyn Replanner,
 ) -> Outcome {
     let shared = Mutex::new(std::mem::take(state));
     let outcome = Mutex::new(Outcome::default());
     let failed_addrs: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
     for wave in waves(plan) {
-        let work: Vec<&Change> = wave
+        let mut work: Vec<Change> = wave
             .iter()
             .map(|&i| &plan.changes[i])
             .filter(|c| c.action.is_change())
+            .cloned()
             .collect();
+        // Changes that waited for values computed by earlier waves: plan them again now
+        // (unless what they wait for failed).
+        let deferred: Vec<String> = work
+            .iter()
+            .filter(|c| !c.unknown.is_empty())
+            .filter(|c| {
+                let f = lock(&failed_addrs);
+                !c.depends_on.iter().any(|d| f.contains(d))
+            })
+            .map(|c| c.addr.clone())
+            .collect();
+        if !deferred.is_empty() {
+            let snapshot = lock(&shared).clone();
+            let applied: Vec<String> = lock(&outcome).done.iter().map(|(a, _)| a.clone()).collect();
+            match replanner.replan(&deferred, &snapshot, &applied).await {
+                Ok(mut fresh) => {
+                    let mut inconsistent = Vec::new();
+                    for c in work.iter_mut() {
+                        let Some(n) = fresh.remove(&c.addr) else {
+                            continue;
+                        };
+                        match n.and_then(|n| consistent(c, n)) {
+                            Ok(n) => *c = n,
+                            Err(e) => inconsistent.push((c.addr.clone(), e)),
+                        }
+                    }
+                    for (a, e) in inconsistent {
+                        lock(&failed_addrs).insert(a.clone());
+                        lock(&outcome).failed.push((a.clone(), e));
+                        work.retain(|c| c.addr != a);
+                    }
+                }
+                Err(e) => {
+                    for a in &deferred {
+                        lock(&failed_addrs).insert(a.clone());
+                        lock(&outcome).failed.push((a.clone(), e.clone()));
+                    }
+                    work.retain(|c| !deferred.contains(&c.addr));
+                }
+            }
+        }
         stream::iter(work)
             .for_each_concurrent(parallelism.max(1), |c| {
                 let shared = &shared;
@@ -154,12 +273,17 @@ pub async fn apply(
                         lock(outcome).skipped.push(c.addr.clone());
                         return;
                     }
-                    let mut c = c.clone();
-                    {
-                        let st = lock(shared);
-                        for v in [&mut c.after, &mut c.body].into_iter().flatten() {
-                            resolve_unknowns(v, &st);
-                        }
+                    if !c.unknown.is_empty() {
+                        lock(failed_addrs).insert(c.addr.clone());
+                        lock(outcome).failed.push((
+                            c.addr.clone(),
+                            format!("values still unknown after the resources it depends on were applied: {}", c.unknown.join(", ")),
+                        ));
+                        return;
+                    }
+                    if !c.action.is_change() {
+                        lock(outcome).done.push((c.addr.clone(), c.action));
+                        return;
                     }
                     let Some(rt) = registry(&c.ty) else { return };
                     ctx.observer
@@ -169,6 +293,7 @@ pub async fn apply(
                         Ok(mut entry) => {
                             if let Some(e) = entry.as_mut() {
                                 e.deps = c.depends_on.clone();
+                                e.sensitive = c.sensitive.clone();
                             }
                             if let Err(e) = journal.record(&c.addr, entry.as_ref()) {
                                 lock(outcome).failed.push((
@@ -218,26 +343,6 @@ pub fn verb(a: Action) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn unknown_markers_resolve_from_state() {
-        let mut st = State::new();
-        st.resources.insert(
-            "t.a".into(),
-            crate::state::StateEntry {
-                ty: "t".into(),
-                id: "x".into(),
-                values: (&serde_json::json!({"uid": "u-1"})).into(),
-                ..Default::default()
-            },
-        );
-        let mut v = serde_json::json!({"whole": crate::config::unknown("t.a.uid"), "inside": format!("pre-{}-post", crate::config::unknown("t.a.uid").as_str().unwrap())});
-        resolve_unknowns(&mut v, &st);
-        assert_eq!(
-            v,
-            serde_json::json!({"whole": "u-1", "inside": "pre-u-1-post"})
-        );
-    }
 
     #[test]
     fn deletes_run_after_their_dependents() {

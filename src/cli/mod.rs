@@ -543,7 +543,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             r
         }
         Cmd::Validate { dir, vars } => {
-            let args = parse_vars(&vars, true)?;
+            // As `terraform validate`: variables are unknowns of their types, so what is
+            // checked holds for any values they are given (-var and -var-file are accepted
+            // for compatibility and not read).
+            let mut args = parse_vars(&vars, true)?;
+            args.validate_only = true;
             let (stack, diags, sources) = ops::load_stack(&dir, &args, None, None);
             eprint!("{}", sources.render_all(&diags));
             match stack {
@@ -575,7 +579,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             let opts = select.options(destroy);
             let result = plan_cmd(&dir, &args, &t, &opts, target.verbose).await;
             let code = match result {
-                Ok(Some((plan, stack))) => {
+                Ok(Some((plan, stack, planned_args))) => {
                     match format {
                         PlanFormat::Text => {
                             print!("{}", view::render_plan(&plan, &Style::detect()))
@@ -593,7 +597,14 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                         );
                     }
                     if let Some(out) = out {
-                        save_planfile(&out, &dir, &plan, &stack, &t.state_file.load()?)?;
+                        save_planfile(
+                            &out,
+                            &dir,
+                            &plan,
+                            &stack,
+                            &planned_args,
+                            &t.state_file.load()?,
+                        )?;
                         eprintln!(
                             "Saved the plan to {}; apply it with `runform apply {}`",
                             out.display(),
@@ -737,7 +748,7 @@ async fn plan_cmd(
     t: &Target,
     opts: &crate::plan::PlanOptions,
     verbose: bool,
-) -> anyhow::Result<Option<(Plan, crate::config::Stack)>> {
+) -> anyhow::Result<Option<(Plan, crate::config::Stack, LoadArgs)>> {
     let t0 = std::time::Instant::now();
     let state = t.state_file.load()?;
     let t_state = t0.elapsed();
@@ -792,10 +803,19 @@ async fn plan_cmd(
             })
             .map(|c| c.addr.clone())
             .collect();
-        if fresh.is_subset(&fresh_args.fresh) {
+        // An in-place update of a resource others refer to changes its volatile computed
+        // values (etag, update_time): read those as unknown too.
+        let updated: std::collections::BTreeSet<String> = p
+            .changes
+            .iter()
+            .filter(|c| c.action == Action::Update && stack.referenced.contains(&c.addr))
+            .map(|c| c.addr.clone())
+            .collect();
+        if fresh.is_subset(&fresh_args.fresh) && updated.is_subset(&fresh_args.updated) {
             break;
         }
         fresh_args.fresh.extend(fresh);
+        fresh_args.updated.extend(updated);
         let (again, d2, s2) = ops::load_stack(dir, &fresh_args, Some(&state), Some(&t.client));
         let Some(again) = again else {
             eprint!("{}", s2.render_all(&d2));
@@ -820,7 +840,7 @@ async fn plan_cmd(
         );
     }
     match planned {
-        Ok(p) => Ok(Some((p, stack))),
+        Ok(p) => Ok(Some((p, stack, fresh_args))),
         Err(d) => {
             eprint!("{}", sources.render_all(&d));
             Ok(None)
@@ -868,13 +888,20 @@ async fn apply_cmd(
             if destroy { "destroy" } else { "apply" },
             target.lock_timeout,
         )?;
-        let Some((plan, stack)) = plan_cmd(dir, args, &t, opts, target.verbose).await? else {
+        let Some((plan, stack, planned_args)) =
+            plan_cmd(dir, args, &t, opts, target.verbose).await?
+        else {
             return Ok(1);
         };
         print!("{}", view::render_plan(&plan, &Style::detect()));
         if !plan.has_work() {
+            // Nothing to change, but outputs may be new or different: record them.
             let mut state = t.state_file.load()?;
+            let before = (state.outputs.clone(), state.output_types.clone());
             write_outputs(&mut state, &stack);
+            if (state.outputs.clone(), state.output_types.clone()) != before {
+                t.state_file.commit(&mut state)?;
+            }
             return Ok(0);
         }
         if !plan.blocked.is_empty() {
@@ -885,7 +912,11 @@ async fn apply_cmd(
             eprintln!("Apply cancelled.");
             return Ok(1);
         }
-        let code = execute(&t, &plan, Some(&stack), parallelism).await?;
+        let reread = Reread {
+            dir,
+            args: planned_args,
+        };
+        let code = execute(&t, &plan, Some(&reread), parallelism).await?;
         if code != 0 || stack.deferred_conditions == 0 {
             return Ok(code);
         }
@@ -1308,7 +1339,7 @@ async fn import_cmd(
         targets: vec![addr.to_string()],
         ..Default::default()
     };
-    let Some((mut plan, _)) = plan_cmd(dir, args, t, &opts, verbose).await? else {
+    let Some((mut plan, _, _)) = plan_cmd(dir, args, t, &opts, verbose).await? else {
         return Ok(1);
     };
     let Some(mut c) = plan.changes.iter().find(|c| c.addr == addr).cloned() else {
@@ -1333,25 +1364,40 @@ async fn import_cmd(
     Ok(code)
 }
 
+/// Records the root module's outputs in the state and prints them as `terraform apply` does.
+/// An output still unknown (what it depends on failed to apply) keeps its previous value; a
+/// null one is not recorded, as in Terraform.
 fn write_outputs(state: &mut crate::state::State, stack: &crate::config::Stack) {
-    let mut ctx_vals = serde_json::Map::new();
+    let mut shown = Vec::new();
     for o in &stack.outputs {
-        let mut v = o.value.clone();
-        resolve_outputs(&mut v, state);
-        ctx_vals.insert(o.name.clone(), v.clone());
-        let shown = if o.sensitive {
-            "(sensitive value)".to_string()
-        } else {
-            v.as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| v.to_string())
-        };
-        println!("{} = {}", o.name, shown);
-        state.outputs.insert(o.name.clone(), v);
-        if o.sensitive {
+        if !o.value.is_wholly_known() {
+            continue;
+        }
+        let sensitive = o.sensitive || o.value.contains_marked();
+        match o.value.to_json() {
+            Some(serde_json::Value::Null) | None => {
+                state.outputs.remove(&o.name);
+                state.output_types.remove(&o.name);
+                state.sensitive_outputs.remove(&o.name);
+                continue;
+            }
+            Some(j) => {
+                state.outputs.insert(o.name.clone(), j);
+            }
+        }
+        state
+            .output_types
+            .insert(o.name.clone(), o.value.ty().to_json());
+        if sensitive {
             state.sensitive_outputs.insert(o.name.clone());
+            shown.push(format!("{} = <sensitive>", o.name));
         } else {
             state.sensitive_outputs.remove(&o.name);
+            shown.push(format!(
+                "{} = {}",
+                o.name,
+                crate::lang::value::format_console(&o.value.clone().unmark_deep().0, 0)
+            ));
         }
     }
     // Outputs no longer declared leave the state with the apply.
@@ -1359,8 +1405,30 @@ fn write_outputs(state: &mut crate::state::State, stack: &crate::config::Stack) 
         stack.outputs.iter().map(|o| o.name.as_str()).collect();
     state.outputs.retain(|k, _| declared.contains(k.as_str()));
     state
+        .output_types
+        .retain(|k, _| declared.contains(k.as_str()));
+    state
         .sensitive_outputs
         .retain(|k| declared.contains(k.as_str()));
+    if !shown.is_empty() {
+        println!("\nOutputs:\n");
+        for line in shown {
+            println!("{line}");
+        }
+    }
+}
+
+/// An output recorded in the state, as the value it was (typed).
+fn state_output(state: &crate::state::State, name: &str) -> Option<crate::lang::Value> {
+    let j = state.outputs.get(name)?;
+    let ty = state
+        .output_types
+        .get(name)
+        .and_then(crate::lang::types::Type::from_json)
+        .unwrap_or_else(|| crate::lang::Value::from_json(j).ty());
+    crate::lang::Value::from_json_typed(j, &ty)
+        .ok()
+        .or_else(|| Some(crate::lang::Value::from_json(j)))
 }
 
 /// `runform output [NAME] [--json|--raw]`, read from the target's state.
@@ -1371,9 +1439,11 @@ fn output_cmd(
     raw: bool,
 ) -> anyhow::Result<i32> {
     let state = sf.load()?;
-    let shown = |v: &serde_json::Value| match v {
-        serde_json::Value::String(s) => format!("{s:?}"),
-        other => serde_json::to_string_pretty(other).unwrap_or_default(),
+    // As `terraform output` shows them: the console's syntax (`tolist([...])`, heredocs).
+    let shown = |k: &str| {
+        state_output(&state, k)
+            .map(|v| crate::lang::value::format_console(&v, 0))
+            .unwrap_or_default()
     };
     match name {
         Some(n) => {
@@ -1398,7 +1468,7 @@ fn output_cmd(
                     _ => bail!("--raw prints only strings, numbers and bools; {n:?} is a collection (use --json)"),
                 }
             } else {
-                println!("{}", shown(v));
+                println!("{}", shown(n));
             }
         }
         None if json => {
@@ -1409,7 +1479,11 @@ fn output_cmd(
                     let sensitive = state.sensitive_outputs.contains(k);
                     (
                         k.clone(),
-                        serde_json::json!({"sensitive": sensitive, "type": crate::plan::json::type_of(v), "value": v}),
+                        serde_json::json!({
+                            "sensitive": sensitive,
+                            "type": state.output_types.get(k).cloned().unwrap_or_else(|| crate::plan::json::type_of(v)),
+                            "value": v,
+                        }),
                     )
                 })
                 .collect();
@@ -1422,11 +1496,11 @@ fn output_cmd(
             if state.outputs.is_empty() {
                 eprintln!("No outputs in the state (declare `output` blocks and apply).");
             }
-            for (k, v) in &state.outputs {
+            for k in state.outputs.keys() {
                 if state.sensitive_outputs.contains(k) {
                     println!("{k} = <sensitive>");
                 } else {
-                    println!("{k} = {}", shown(v));
+                    println!("{k} = {}", shown(k));
                 }
             }
         }
@@ -1434,15 +1508,18 @@ fn output_cmd(
     Ok(0)
 }
 
-fn resolve_outputs(v: &mut serde_json::Value, state: &crate::state::State) {
-    // Outputs referencing after-apply values are resolved from the fresh state.
-    crate::apply::resolve_unknowns(v, state);
+/// How apply reads the configuration again: to plan the changes that waited for values
+/// learned during apply, and to compute the outputs from the state apply leaves.
+struct Reread<'a> {
+    dir: &'a Path,
+    /// The arguments the plan was made with.
+    args: LoadArgs,
 }
 
 async fn execute(
     t: &Target,
     plan: &Plan,
-    stack: Option<&crate::config::Stack>,
+    reread: Option<&Reread<'_>>,
     parallelism: usize,
 ) -> anyhow::Result<i32> {
     let mut state = t.state_file.load()?;
@@ -1468,10 +1545,40 @@ async fn execute(
         lineage: state.lineage.clone(),
         observer: Box::new(view::StderrObserver::new(false)),
     };
-    let outcome = crate::apply::apply(plan, &ctx, &mut state, &journal, parallelism).await;
-    if let Some(stack) = stack {
-        println!();
-        write_outputs(&mut state, stack);
+    let outcome = match reread {
+        Some(r) => {
+            let replanner = ops::ConfigReplanner {
+                dir: r.dir.to_path_buf(),
+                args: r.args.clone(),
+                client: &t.client,
+                replacing: plan
+                    .changes
+                    .iter()
+                    .filter(|c| c.action == Action::Replace)
+                    .map(|c| c.addr.clone())
+                    .collect(),
+            };
+            crate::apply::apply(plan, &ctx, &mut state, &journal, parallelism, &replanner).await
+        }
+        None => {
+            let replanner = crate::apply::NoReplan;
+            crate::apply::apply(plan, &ctx, &mut state, &journal, parallelism, &replanner).await
+        }
+    };
+    if let Some(r) = reread {
+        // Outputs come from the configuration read against the state as applied, where
+        // what was known only after apply is now known.
+        let mut args = r.args.clone();
+        args.fresh.clear();
+        args.updated.clear();
+        let (stack, diags, sources) = ops::load_stack(r.dir, &args, Some(&state), Some(&t.client));
+        match stack {
+            Some(stack) => write_outputs(&mut state, &stack),
+            None => {
+                eprint!("{}", sources.render_all(&diags));
+                eprintln!("warning: the outputs could not be computed; the state keeps their previous values");
+            }
+        }
     }
     t.state_file.commit(&mut state)?;
     let s = plan.summary();
@@ -1506,6 +1613,7 @@ fn save_planfile(
     dir: &Path,
     plan: &Plan,
     stack: &crate::config::Stack,
+    args: &LoadArgs,
     state: &crate::state::State,
 ) -> anyhow::Result<()> {
     let pf = PlanFile {
@@ -1513,11 +1621,7 @@ fn save_planfile(
         format: PLANFILE_FORMAT.into(),
         dir: std::fs::canonicalize(dir)?.display().to_string(),
         plan: plan.clone(),
-        outputs: stack
-            .outputs
-            .iter()
-            .map(|o| (o.name.clone(), o.value.clone(), o.sensitive))
-            .collect(),
+        args: args.clone(),
         local_images: stack.local_images.clone(),
     };
     let tmp = out.with_extension("tmp");
@@ -1563,13 +1667,25 @@ async fn apply_planfile(
             }
         }
         print!("{}", view::render_plan(&pf.plan, &Style::detect()));
+        // Deferred changes are planned again from the configuration: it must be the one the
+        // plan was made from.
+        let deferred = pf.plan.changes.iter().any(|c| !c.unknown.is_empty());
+        if deferred {
+            let (stack, _, _) = ops::load_stack(&dir, &pf.args, Some(&state), Some(&t.client));
+            if stack.is_some_and(|s| s.digest != pf.plan.config_digest) {
+                bail!("the configuration in {} changed since the plan was saved, and the plan has values known only during apply, which are planned from it; make a new plan", dir.display());
+            }
+        }
         let stack = crate::config::Stack {
-            outputs: pf.outputs.iter().map(|(n, v, s)| crate::config::OutputConfig { name: n.clone(), value: v.clone(), sensitive: *s }).collect(),
             local_images: pf.local_images.clone(),
             ..Default::default()
         };
         ops::register_images(&t.client, &stack).await?;
-        execute(&t, &pf.plan, Some(&stack), parallelism).await
+        let reread = Reread {
+            dir: &dir,
+            args: pf.args.clone(),
+        };
+        execute(&t, &pf.plan, Some(&reread), parallelism).await
     }
     .await;
     t.stop().await;

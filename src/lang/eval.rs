@@ -782,6 +782,12 @@ impl<'s> Evaluator<'s> {
             "templatefile" => return self.templatefile(&f.args),
             _ => {}
         }
+        if let Some(why) = funcs::unsupported(&name) {
+            return Err(EvalError::reference(
+                "Unsupported function",
+                format!("{name}() is not supported by runform: {why}"),
+            ));
+        }
         let Some(func) = funcs::lookup(&name) else {
             let mut names: Vec<&str> = funcs::names().collect();
             names.extend(["try", "can", "templatefile"]);

@@ -7,7 +7,9 @@
 
 use super::{Action, Change, Drift, Plan};
 use crate::config::address::Address;
-use crate::config::{Stack, UNKNOWN_START};
+use crate::config::Stack;
+use crate::lang::{Value as LangValue, V};
+use crate::model::change::path_in;
 use crate::state::State;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -27,81 +29,103 @@ fn is_sensitive(s: &str, sens: &[String]) -> bool {
     sens.iter().any(|v| v.len() >= 3 && s.contains(v.as_str()))
 }
 
-/// A value (None: left out), its unknown marks and its sensitive marks (None: unmarked).
-type Split = (Option<Value>, Option<Value>, Option<Value>);
+/// Terraform's `omitUnknowns`, with sensitive values (and strings that hold secrets) nulled:
+/// runform never writes a secret into plan JSON.
+fn known_json(v: &LangValue, sens: &[String]) -> Option<Value> {
+    if !v.is_known() {
+        return None;
+    }
+    if v.sensitive {
+        return Some(Value::Null);
+    }
+    Some(match &v.v {
+        V::Null(_) => Value::Null,
+        V::String(s) if is_sensitive(s, sens) => Value::Null,
+        V::List(_, xs) | V::Set(_, xs) | V::Tuple(xs) => Value::Array(
+            xs.iter()
+                .map(|x| known_json(x, sens).unwrap_or(Value::Null))
+                .collect(),
+        ),
+        V::Map(_, m) | V::Object(m) => Value::Object(
+            m.iter()
+                .filter_map(|(k, x)| known_json(x, sens).map(|j| (k.clone(), j)))
+                .collect(),
+        ),
+        _ => v.to_json_lossy(),
+    })
+}
 
-/// The value with unknowns left out and sensitive values nulled, and the marks for
-/// `*_unknown` and `*_sensitive` (None when nothing is marked).
-fn split(v: &Value, sens: &[String]) -> Split {
-    match v {
-        Value::String(s) if s.contains(UNKNOWN_START) => (None, Some(Value::Bool(true)), None),
-        Value::String(s) if is_sensitive(s, sens) => {
-            (Some(Value::Null), None, Some(Value::Bool(true)))
+/// Terraform's `unknownAsBool`.
+fn unknown_as_bool(v: &LangValue) -> Value {
+    if v.is_null() {
+        return Value::Bool(false);
+    }
+    if !v.is_known() {
+        return Value::Bool(true);
+    }
+    match &v.v {
+        V::List(_, xs) | V::Set(_, xs) | V::Tuple(xs) => {
+            Value::Array(xs.iter().map(unknown_as_bool).collect())
         }
-        Value::Number(n) if is_sensitive(&n.to_string(), sens) => {
-            (Some(Value::Null), None, Some(Value::Bool(true)))
-        }
-        Value::Array(items) => {
-            let parts: Vec<_> = items.iter().map(|x| split(x, sens)).collect();
-            let any_u = parts.iter().any(|p| p.1.is_some());
-            let any_s = parts.iter().any(|p| p.2.is_some());
-            let val = parts
-                .iter()
-                .map(|p| p.0.clone().unwrap_or(Value::Null))
-                .collect();
-            let mark = |f: &dyn Fn(&Split) -> Option<Value>| {
-                Value::Array(
-                    parts
-                        .iter()
-                        .map(|p| f(p).unwrap_or(Value::Bool(false)))
-                        .collect(),
-                )
-            };
-            (
-                Some(Value::Array(val)),
-                any_u.then(|| mark(&|p| p.1.clone())),
-                any_s.then(|| mark(&|p| p.2.clone())),
-            )
-        }
-        Value::Object(m) => {
-            let mut val = Map::new();
-            let mut u = Map::new();
-            let mut s = Map::new();
-            for (k, x) in m {
-                let (a, b, c) = split(x, sens);
-                if let Some(a) = a {
-                    val.insert(k.clone(), a);
-                }
-                if let Some(b) = b {
-                    u.insert(k.clone(), b);
-                }
-                if let Some(c) = c {
-                    s.insert(k.clone(), c);
-                }
-            }
-            (
-                Some(Value::Object(val)),
-                (!u.is_empty()).then_some(Value::Object(u)),
-                (!s.is_empty()).then_some(Value::Object(s)),
-            )
-        }
-        other => (Some(other.clone()), None, None),
+        V::Map(_, m) | V::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| (k.clone(), unknown_as_bool(x)))
+                .filter(|(_, b)| *b != Value::Bool(false))
+                .collect(),
+        ),
+        _ => Value::Bool(false),
     }
 }
 
-/// (value, unknown marks, sensitive marks) with Terraform's empty-object defaults.
-fn parts(v: Option<&Value>, sens: &[String]) -> (Value, Value, Value) {
+/// Terraform's `SensitiveAsBool` (strings that hold secrets count as sensitive too).
+fn sensitive_as_bool(v: &LangValue, sens: &[String]) -> Value {
+    if v.sensitive {
+        return Value::Bool(true);
+    }
+    match &v.v {
+        V::String(s) if is_sensitive(s, sens) => Value::Bool(true),
+        V::List(_, xs) | V::Set(_, xs) | V::Tuple(xs) => {
+            Value::Array(xs.iter().map(|x| sensitive_as_bool(x, sens)).collect())
+        }
+        V::Map(_, m) | V::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| (k.clone(), sensitive_as_bool(x, sens)))
+                .filter(|(_, b)| *b != Value::Bool(false))
+                .collect(),
+        ),
+        V::Unknown(t, _) if t.is_collection() || t.is_tuple() => Value::Array(Vec::new()),
+        V::Unknown(t, _) if t.is_object() => json!({}),
+        _ => Value::Bool(false),
+    }
+}
+
+/// (value, unknown marks, sensitive marks) as Terraform writes them for a planned value.
+fn parts(v: Option<&LangValue>, sens: &[String]) -> (Value, Value, Value) {
     match v {
-        None | Some(Value::Null) => (Value::Null, Value::Bool(false), Value::Bool(false)),
+        None => (Value::Null, Value::Bool(false), Value::Bool(false)),
+        Some(v) if v.is_null() => (Value::Null, Value::Bool(false), Value::Bool(false)),
         Some(v) => {
-            let (a, u, s) = split(v, sens);
-            (
-                a.unwrap_or(Value::Null),
-                u.unwrap_or_else(|| json!({})),
-                s.unwrap_or_else(|| json!({})),
-            )
+            let known = known_json(v, sens).unwrap_or(Value::Null);
+            let unknown = if v.is_wholly_known() {
+                json!({})
+            } else {
+                unknown_as_bool(v)
+            };
+            (known, unknown, sensitive_as_bool(v, sens))
         }
     }
+}
+
+/// A resource's values (runform's internal shape, with unknown and sensitive paths) in
+/// Terraform's shape, through its type's schema.
+fn tf_value(ty: &str, values: &Value, unknown: &[String], sensitive: &[String]) -> LangValue {
+    let Some(info) = crate::resources::type_info(ty) else {
+        return LangValue::from_json(values);
+    };
+    let is_unknown = |p: &str| path_in(p, unknown);
+    let is_sensitive = |p: &str| path_in(p, sensitive);
+    info.schema()
+        .from_internal_marked(values, &is_unknown, &is_sensitive)
 }
 
 fn actions(a: Action) -> Vec<&'static str> {
@@ -193,29 +217,39 @@ fn base(addr: &str, ty: &str) -> Map<String, Value> {
 /// Prior (state) and desired (configuration) values by address, for changes that do not
 /// carry them (no-ops).
 struct Known<'a> {
-    config: BTreeMap<&'a str, &'a Value>,
+    config: BTreeMap<&'a str, &'a crate::config::ResourceConfig>,
     state: BTreeMap<&'a str, Value>,
     /// New address → old, for `moved` renames.
     moved_from: BTreeMap<&'a str, &'a str>,
 }
 
 impl Known<'_> {
-    fn before(&self, c: &Change) -> Option<Value> {
+    fn before(&self, c: &Change) -> Option<LangValue> {
         match c.action {
             Action::Create => None,
             _ => c
                 .before
                 .clone()
-                .or_else(|| self.state.get(c.addr.as_str()).cloned()),
+                .or_else(|| self.state.get(c.addr.as_str()).cloned())
+                .map(|v| tf_value(&c.ty, &v, &[], &c.sensitive)),
         }
     }
-    fn after(&self, c: &Change) -> Option<Value> {
+    fn after(&self, c: &Change) -> Option<LangValue> {
         match c.action {
             Action::Delete | Action::Forget => None,
-            _ => c
-                .after
-                .clone()
-                .or_else(|| self.config.get(c.addr.as_str()).map(|v| (*v).clone())),
+            _ => {
+                if let Some(v) = &c.after {
+                    let unknown: Vec<String> =
+                        c.unknown.iter().chain(c.computed.iter()).cloned().collect();
+                    return Some(tf_value(&c.ty, v, &unknown, &c.sensitive));
+                }
+                let rc = self.config.get(c.addr.as_str())?;
+                let mut v = rc.values.clone();
+                if let Some(st) = self.state.get(c.addr.as_str()) {
+                    crate::config::fill_missing(&mut v, st);
+                }
+                Some(tf_value(&c.ty, &v, &rc.unknown, &rc.sensitive))
+            }
         }
     }
 }
@@ -227,21 +261,8 @@ fn resource_change(c: &Change, declared: &Declared, known: &Known, sens: &[Strin
     }
     let before = known.before(c);
     let after = known.after(c);
-    let (before, after) = (before.as_ref(), after.as_ref());
-    let (b, _, bs) = parts(before, sens);
-    let (a, mut au, as_) = parts(after, sens);
-    // Attributes the API computes are unknown until a create (or replacement) is applied.
-    if matches!(c.action, Action::Create | Action::Replace) {
-        if let (Some(info), Value::Object(vals), Value::Object(marks)) =
-            (crate::resources::type_info(&c.ty), &a, &mut au)
-        {
-            for k in info.computed() {
-                if !vals.contains_key(*k) {
-                    marks.insert(k.to_string(), Value::Bool(true));
-                }
-            }
-        }
-    }
+    let (b, _, bs) = parts(before.as_ref(), sens);
+    let (a, au, as_) = parts(after.as_ref(), sens);
     let mut ch = Map::new();
     ch.insert("actions".into(), json!(actions(c.action)));
     ch.insert("before".into(), b);
@@ -322,6 +343,8 @@ fn drift_change(d: &Drift, state: &State, sens: &[String]) -> Value {
             v
         })
     };
+    let before = before.map(|v| tf_value(&d.ty, &v, &[], &[]));
+    let after = after.map(|v| tf_value(&d.ty, &v, &[], &[]));
     let (b, _, bs) = parts(before.as_ref(), sens);
     let (a, au, as_) = parts(after.as_ref(), sens);
     m.insert(
@@ -427,7 +450,7 @@ fn first_module(module: &str) -> String {
 fn resource_values(
     addr: &str,
     ty: &str,
-    values: Option<&Value>,
+    values: Option<&LangValue>,
     sens: &[String],
 ) -> (String, Value) {
     let mut m = base(addr, ty);
@@ -473,12 +496,7 @@ pub fn plan_json(plan: &Plan, stack: &Stack, state: &State) -> String {
         .variables
         .iter()
         .map(|(k, v)| {
-            let (val, _, s) = parts(Some(v), sens);
-            let val = if s != json!({}) && s != json!(false) {
-                Value::Null
-            } else {
-                val
-            };
+            let (val, _, _) = parts(Some(v), sens);
             (k.clone(), json!({ "value": val }))
         })
         .collect();
@@ -489,7 +507,7 @@ pub fn plan_json(plan: &Plan, stack: &Stack, state: &State) -> String {
         config: stack
             .resources
             .iter()
-            .map(|r| (r.addr.as_str(), &r.values))
+            .map(|r| (r.addr.as_str(), r))
             .collect(),
         state: state
             .resources
@@ -512,11 +530,13 @@ pub fn plan_json(plan: &Plan, stack: &Stack, state: &State) -> String {
     let mut outputs_planned = Map::new();
     for o in &stack.outputs {
         let (v, _, _) = parts(Some(&o.value), sens);
-        let value = if o.sensitive { Value::Null } else { v };
-        outputs_planned.insert(
-            o.name.clone(),
-            json!({ "sensitive": o.sensitive, "value": value }),
-        );
+        let mut entry = json!({ "sensitive": o.sensitive });
+        // An output known only after apply has no value in planned_values (as Terraform).
+        if o.value.is_wholly_known() {
+            entry["value"] = if o.sensitive { Value::Null } else { v };
+            entry["type"] = o.value.ty().to_json();
+        }
+        outputs_planned.insert(o.name.clone(), entry);
     }
     root.insert(
         "planned_values".into(),
@@ -546,34 +566,29 @@ pub fn plan_json(plan: &Plan, stack: &Stack, state: &State) -> String {
     let mut oc = Map::new();
     for o in &stack.outputs {
         let before = state.outputs.get(&o.name);
+        let after_json = o.value.is_wholly_known().then(|| o.value.to_json_lossy());
         let act = match before {
             None => "create",
-            Some(b) if *b == o.value => "no-op",
+            Some(b) if Some(b) == after_json.as_ref() => "no-op",
             Some(_) => "update",
         };
-        let (a, au, _) = parts(Some(&o.value), sens);
-        let (b, _, _) = parts(before, sens);
+        let (a, _, _) = parts(Some(&o.value), sens);
+        let au = if o.value.is_wholly_known() {
+            json!(false)
+        } else {
+            unknown_as_bool(&o.value)
+        };
+        let a = if o.value.is_known() { a } else { Value::Null };
+        let b = before.cloned().unwrap_or(Value::Null);
         let hide = |v: Value| if o.sensitive { Value::Null } else { v };
         oc.insert(
             o.name.clone(),
             json!({
                 "actions": [act], "before": hide(b), "after": hide(a),
-                "after_unknown": if au.is_object() && au != json!({}) { au } else { json!(false) },
+                "after_unknown": au,
                 "before_sensitive": o.sensitive, "after_sensitive": o.sensitive,
             }),
         );
-    }
-    for (name, v) in &state.outputs {
-        if !stack.outputs.iter().any(|o| o.name == *name) {
-            let s = state.sensitive_outputs.contains(name);
-            oc.insert(
-                name.clone(),
-                json!({
-                    "actions": ["delete"], "before": if s { Value::Null } else { v.clone() }, "after": null,
-                    "after_unknown": false, "before_sensitive": s, "after_sensitive": false,
-                }),
-            );
-        }
     }
     root.insert("output_changes".into(), Value::Object(oc));
 
@@ -581,7 +596,10 @@ pub fn plan_json(plan: &Plan, stack: &Stack, state: &State) -> String {
     let prior: Vec<(String, Value)> = state
         .resources
         .iter()
-        .map(|(addr, e)| resource_values(addr, &e.ty, Some(&e.values.to_value()), sens))
+        .map(|(addr, e)| {
+            let v = tf_value(&e.ty, &e.values.to_value(), &[], &[]);
+            resource_values(addr, &e.ty, Some(&v), sens)
+        })
         .collect();
     let prior_outputs: Map<String, Value> = state
         .outputs
@@ -709,15 +727,20 @@ mod tests {
     #[test]
     fn unknown_and_sensitive_values_are_marked_not_shown() {
         let sens = vec!["hunter2".to_string()];
-        let v = json!({"a": "x", "tok": "Bearer hunter2", "id": format!("{UNKNOWN_START}unknown:x.id{UNKNOWN_START}"),
+        let j = json!({"a": "x", "tok": "Bearer hunter2",
                        "env": [{"name": "A", "value": "hunter2"}, {"name": "B", "value": "1"}]});
+        let mut v = LangValue::from_json(&j);
+        if let V::Object(m) = &mut v.v {
+            m.insert("id".into(), LangValue::unknown(crate::lang::Type::String));
+        }
         let (val, u, s) = parts(Some(&v), &sens);
         assert_eq!(
             val,
             json!({"a": "x", "tok": null, "env": [{"name": "A", "value": null}, {"name": "B", "value": "1"}]})
         );
-        assert_eq!(u, json!({"id": true}));
-        assert_eq!(s, json!({"tok": true, "env": [{"value": true}, false]}));
+        // As Terraform's unknownAsBool: known collections keep their shape, known leaves drop.
+        assert_eq!(u, json!({"id": true, "env": [{}, {}]}));
+        assert_eq!(s, json!({"tok": true, "env": [{"value": true}, {}]}));
         assert!(!val.to_string().contains("hunter2"));
     }
 

@@ -10,94 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    NoOp,
-    Create,
-    Update,
-    Replace,
-    Delete,
-    Execute,
-    /// Drop from state only (the object is already gone, or is not a cloud object).
-    Forget,
-    /// Record an object an interrupted apply created (found by runform's markers).
-    Adopt,
-    /// Only Terraform-side arguments changed (e.g. deletion_protection): state write only.
-    StateOnly,
-}
-
-impl Action {
-    pub fn is_change(self) -> bool {
-        !matches!(self, Action::NoOp)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AttrChange {
-    pub path: String,
-    pub old: Option<Value>,
-    pub new: Option<Value>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Change {
-    pub addr: String,
-    pub ty: String,
-    pub action: Action,
-    pub reason: Option<String>,
-    pub attrs: Vec<AttrChange>,
-    pub prior_id: Option<String>,
-    pub new_id: Option<String>,
-    /// Desired Terraform values.
-    pub after: Option<Value>,
-    pub before: Option<Value>,
-    /// The request body to send (wire JSON).
-    pub body: Option<Value>,
-    #[serde(default)]
-    pub extra: Value,
-    #[serde(default)]
-    pub adopt: bool,
-    pub live_etag: Option<String>,
-    #[serde(default)]
-    pub depends_on: Vec<String>,
-    /// Set when this change imports an existing object (`import` block or `runform import`).
-    #[serde(default)]
-    pub import_id: Option<String>,
-}
-
-/// The reason given to objects a `removed { lifecycle { destroy = false } }` block forgets.
-pub const REMOVED_BLOCK: &str = "a removed block for";
-
-impl Change {
-    pub fn is_removed_block_forget(&self) -> bool {
-        self.action == Action::Forget
-            && self
-                .reason
-                .as_deref()
-                .is_some_and(|r| r.starts_with(REMOVED_BLOCK))
-    }
-
-    pub fn new(addr: &str, ty: &str) -> Change {
-        Change {
-            addr: addr.into(),
-            ty: ty.into(),
-            action: Action::NoOp,
-            reason: None,
-            attrs: vec![],
-            prior_id: None,
-            new_id: None,
-            after: None,
-            before: None,
-            body: None,
-            extra: Value::Null,
-            adopt: false,
-            live_etag: None,
-            depends_on: vec![],
-            import_id: None,
-        }
-    }
-}
+pub use crate::model::change::{Action, AttrChange, Change, REMOVED_BLOCK};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Summary {
@@ -322,6 +235,8 @@ fn with_ignored(
     if rc.lifecycle.ignore_all {
         if before.is_object() {
             out.values = before;
+            // The prior values are known: nothing is left for apply to fill in.
+            out.unknown.clear();
         }
         return out;
     }
@@ -349,6 +264,16 @@ fn with_ignored(
         };
         let old = get(&before);
         set_at(&mut out.values, &steps, &old);
+        // The ignored value comes from state, which is known.
+        let internal = steps.iter().fold(String::new(), |acc, (name, idx)| {
+            let p = crate::model::schema::join(&acc, name);
+            match idx {
+                Some(i) => format!("{p}[{i}]"),
+                None => p,
+            }
+        });
+        out.unknown
+            .retain(|u| !crate::config::path_within(u, &internal));
     }
     out
 }
@@ -392,130 +317,8 @@ pub fn plan(
         .collect();
     let mut seen: BTreeSet<&str> = BTreeSet::new();
     if !destroy {
-        let plan_one = |rc: &crate::config::ResourceConfig| -> Option<Result<Change, Diagnostic>> {
-            let rt = registry(&rc.ty)?;
-            let st = state.resources.get(&rc.addr);
-            let id = rc.values.get("id").and_then(Value::as_str).unwrap_or("");
-            let find = |id: &str| {
-                rt.live_api()
-                    .and_then(|a| live.get(&a.key(id)))
-                    .map(|v| &**v)
-            };
-            // Import: plan against the existing object as if the state already held it with
-            // the configured values; "no change" then means "adopt".
-            let import_id = if st.is_none() {
-                imports.get(rc.addr.as_str()).copied()
-            } else {
-                None
-            };
-            let imported;
-            let st = match import_id {
-                Some(iid) => {
-                    if rt.live_api().is_none() {
-                        return Some(Err(Diagnostic::error(
-                            format!("{}: {} cannot be imported", rc.addr, rc.ty),
-                            Some(rc.range.clone()),
-                        )));
-                    }
-                    if find(iid).is_none() {
-                        return Some(Err(Diagnostic::error(
-                            format!("{}: cannot import {iid:?}: no such object was found", rc.addr),
-                            Some(rc.range.clone()),
-                        ).with_hint("give the object's full resource name, e.g. projects/P/locations/L/jobs/NAME")));
-                    }
-                    imported = crate::state::StateEntry {
-                        ty: rc.ty.clone(),
-                        id: iid.to_string(),
-                        values: crate::state::Values::new(&rc.values),
-                        deps: Vec::new(),
-                        extra: Value::Null,
-                    };
-                    Some(&imported)
-                }
-                None => st,
-            };
-            let prior_live = st.and_then(|s| find(&s.id));
-            let live_obj = if st.is_some_and(|s| s.id != id) {
-                prior_live
-            } else {
-                find(id)
-            };
-            // lifecycle.ignore_changes: the configuration's values of those attributes give way
-            // to the last applied ones, and differences in them are not planned.
-            let lc = &rc.lifecycle;
-            let ignoring = st.is_some() && (lc.ignore_all || !lc.ignore_changes.is_empty());
-            let adjusted;
-            let rc = if let (true, Some(prior)) = (ignoring, st) {
-                adjusted = with_ignored(rc, prior);
-                &adjusted
-            } else {
-                rc
-            };
-            // --replace: planned as a fresh create, then turned into a replacement.
-            let forced = st.filter(|_| opts.replace.contains(&rc.addr));
-            let input = PlanInput {
-                addr: &rc.addr,
-                config: Some(rc),
-                state: if forced.is_some() { None } else { st },
-                live: if forced.is_some() { None } else { live_obj },
-                lineage: &state.lineage,
-                stack_jobs: &stack_jobs,
-            };
-            Some(match rt.plan(input) {
-                Ok(mut c) => {
-                    if let Some(iid) = import_id {
-                        if matches!(c.action, Action::NoOp | Action::StateOnly) {
-                            // The object matches: adopt it. Apply reads what a create would
-                            // send (no-op plans carry no request body).
-                            let fresh = rt.plan(PlanInput {
-                                addr: &rc.addr,
-                                config: Some(rc),
-                                state: None,
-                                live: None,
-                                lineage: &state.lineage,
-                                stack_jobs: &stack_jobs,
-                            });
-                            if let Ok(f) = fresh {
-                                c.body = f.body;
-                                c.extra = f.extra;
-                            }
-                            c.action = Action::Adopt;
-                            c.after = Some(rc.values.clone());
-                            c.new_id = Some(iid.to_string());
-                        }
-                        c.adopt = true;
-                        c.import_id = Some(iid.to_string());
-                        c.reason = Some(match c.action {
-                            Action::Adopt => format!("import {iid}"),
-                            _ => format!("import {iid}; the object differs from the configuration"),
-                        });
-                    }
-                    if ignoring && forced.is_none() {
-                        c.attrs.retain(|a| {
-                            !lc.ignore_all
-                                && !lc.ignore_changes.iter().any(|p| path_under(&a.path, p))
-                        });
-                        if matches!(c.action, Action::Update | Action::StateOnly)
-                            && c.attrs.is_empty()
-                        {
-                            c.action = Action::NoOp;
-                            c.body = None;
-                        }
-                    }
-                    if let (Some(st), Action::Create) = (forced, c.action) {
-                        c.action = Action::Replace;
-                        c.prior_id = Some(st.id.clone());
-                        c.before = Some(st.values.to_value());
-                        c.reason = Some("--replace asked for it".into());
-                    }
-                    c.depends_on = rc.depends_on.clone();
-                    Ok(c)
-                }
-                Err(e) => Err(Diagnostic::error(
-                    format!("{}: {e}", rc.addr),
-                    Some(rc.range.clone()),
-                )),
-            })
+        let plan_one = |rc: &crate::config::ResourceConfig| {
+            plan_configured(rc, state, live, opts, &imports, &stack_jobs)
         };
         // Each resource is planned on its own (pure): large stacks use every core.
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -815,6 +618,338 @@ pub fn plan(
     })
 }
 
+/// Plans `addrs` again during apply, from a configuration read against the state as it is
+/// now (what they waited for is applied, so their values are known). `replacing` are the ones
+/// the original plan replaces: they stay replacements whatever the new values are.
+pub fn replan(
+    stack: &Stack,
+    state: &State,
+    live: &Live,
+    addrs: &[String],
+    replacing: &[String],
+) -> BTreeMap<String, Result<Change, String>> {
+    let stack_jobs: BTreeMap<String, &Value> = stack
+        .resources
+        .iter()
+        .filter(|r| r.ty == crate::resources::cloud_run_v2_job::TYPE)
+        .map(|r| {
+            (
+                crate::resources::cloud_run_v2_job::id_of(&r.values),
+                &r.values,
+            )
+        })
+        .collect();
+    let opts = PlanOptions {
+        replace: replacing.to_vec(),
+        ..Default::default()
+    };
+    let imports: BTreeMap<&str, &str> = stack
+        .imports
+        .iter()
+        .map(|(a, i)| (a.as_str(), i.as_str()))
+        .collect();
+    addrs
+        .iter()
+        .map(|addr| {
+            let planned = match stack.resource(addr) {
+                None => Err("it is no longer in the configuration".to_string()),
+                Some(rc) => match plan_configured(rc, state, live, &opts, &imports, &stack_jobs) {
+                    None => Err(format!("{} is not a type runform manages", rc.ty)),
+                    Some(r) => r.map_err(|d| d.summary),
+                },
+            };
+            (addr.clone(), planned)
+        })
+        .collect()
+}
+
+/// Plans one configured resource instance: imports, `ignore_changes`, `--replace`, and values
+/// known only after apply (a deferred change, planned again during apply).
+fn plan_configured(
+    rc: &crate::config::ResourceConfig,
+    state: &State,
+    live: &Live,
+    opts: &PlanOptions,
+    imports: &BTreeMap<&str, &str>,
+    stack_jobs: &BTreeMap<String, &Value>,
+) -> Option<Result<Change, Diagnostic>> {
+    let rt = registry(&rc.ty)?;
+    let st = state.resources.get(&rc.addr);
+    let id = rc.values.get("id").and_then(Value::as_str).unwrap_or("");
+    let find = |id: &str| {
+        rt.live_api()
+            .and_then(|a| live.get(&a.key(id)))
+            .map(|v| &**v)
+    };
+    // Import: plan against the existing object as if the state already held it with
+    // the configured values; "no change" then means "adopt".
+    let import_id = if st.is_none() {
+        imports.get(rc.addr.as_str()).copied()
+    } else {
+        None
+    };
+    let imported;
+    let st = match import_id {
+        Some(iid) => {
+            if rt.live_api().is_none() {
+                return Some(Err(Diagnostic::error(
+                    format!("{}: {} cannot be imported", rc.addr, rc.ty),
+                    Some(rc.range.clone()),
+                )));
+            }
+            if find(iid).is_none() {
+                return Some(Err(Diagnostic::error(
+                    format!(
+                        "{}: cannot import {iid:?}: no such object was found",
+                        rc.addr
+                    ),
+                    Some(rc.range.clone()),
+                )
+                .with_hint(
+                    "give the object's full resource name, e.g. projects/P/locations/L/jobs/NAME",
+                )));
+            }
+            imported = crate::state::StateEntry {
+                ty: rc.ty.clone(),
+                id: iid.to_string(),
+                values: crate::state::Values::new(&rc.values),
+                deps: Vec::new(),
+                extra: Value::Null,
+                sensitive: Vec::new(),
+            };
+            Some(&imported)
+        }
+        None => st,
+    };
+    let prior_live = st.and_then(|s| find(&s.id));
+    let live_obj = if st.is_some_and(|s| s.id != id) {
+        prior_live
+    } else {
+        find(id)
+    };
+    // lifecycle.ignore_changes: the configuration's values of those attributes give way
+    // to the last applied ones, and differences in them are not planned.
+    let lc = &rc.lifecycle;
+    let ignoring = st.is_some() && (lc.ignore_all || !lc.ignore_changes.is_empty());
+    let adjusted;
+    let rc = if let (true, Some(prior)) = (ignoring, st) {
+        adjusted = with_ignored(rc, prior);
+        &adjusted
+    } else {
+        rc
+    };
+    // --replace: planned as a fresh create, then turned into a replacement.
+    let forced = st.filter(|_| opts.replace.contains(&rc.addr));
+    if !rc.unknown.is_empty() {
+        let c = plan_deferred(
+            rt,
+            rc,
+            st,
+            live_obj,
+            &state.lineage,
+            stack_jobs,
+            forced.is_some(),
+        )
+        .map(|mut c| {
+            mark_sensitive(&mut c, rc, st);
+            c
+        });
+        return Some(
+            c.map_err(|e| Diagnostic::error(format!("{}: {e}", rc.addr), Some(rc.range.clone()))),
+        );
+    }
+    let input = PlanInput {
+        addr: &rc.addr,
+        config: Some(rc),
+        state: if forced.is_some() { None } else { st },
+        live: if forced.is_some() { None } else { live_obj },
+        lineage: &state.lineage,
+        stack_jobs,
+    };
+    Some(match rt.plan(input) {
+        Ok(mut c) => {
+            if let Some(iid) = import_id {
+                if matches!(c.action, Action::NoOp | Action::StateOnly) {
+                    // The object matches: adopt it. Apply reads what a create would
+                    // send (no-op plans carry no request body).
+                    let fresh = rt.plan(PlanInput {
+                        addr: &rc.addr,
+                        config: Some(rc),
+                        state: None,
+                        live: None,
+                        lineage: &state.lineage,
+                        stack_jobs,
+                    });
+                    if let Ok(f) = fresh {
+                        c.body = f.body;
+                        c.extra = f.extra;
+                    }
+                    c.action = Action::Adopt;
+                    c.after = Some(rc.values.clone());
+                    c.new_id = Some(iid.to_string());
+                }
+                c.adopt = true;
+                c.import_id = Some(iid.to_string());
+                c.reason = Some(match c.action {
+                    Action::Adopt => format!("import {iid}"),
+                    _ => format!("import {iid}; the object differs from the configuration"),
+                });
+            }
+            if ignoring && forced.is_none() {
+                c.attrs.retain(|a| {
+                    !lc.ignore_all && !lc.ignore_changes.iter().any(|p| path_under(&a.path, p))
+                });
+                if matches!(c.action, Action::Update | Action::StateOnly) && c.attrs.is_empty() {
+                    c.action = Action::NoOp;
+                    c.body = None;
+                }
+            }
+            if let (Some(st), Action::Create) = (forced, c.action) {
+                c.action = Action::Replace;
+                c.prior_id = Some(st.id.clone());
+                c.before = Some(st.values.to_value());
+                c.reason = Some("--replace asked for it".into());
+            }
+            c.depends_on = rc.depends_on.clone();
+            mark_sensitive(&mut c, rc, st);
+            if matches!(c.action, Action::Create | Action::Replace) && c.computed.is_empty() {
+                // A new object: what the server computes is known after apply.
+                if let Some(info) = crate::resources::type_info(&rc.ty) {
+                    info.schema().unset_computed(&rc.values, &mut c.computed);
+                }
+            }
+            Ok(c)
+        }
+        Err(e) => Err(Diagnostic::error(
+            format!("{}: {e}", rc.addr),
+            Some(rc.range.clone()),
+        )),
+    })
+}
+
+/// Marks what the plan must not show: values sensitive in the configuration, or when last
+/// applied (recorded in the state), and every attribute change at or around them.
+fn mark_sensitive(
+    c: &mut Change,
+    rc: &crate::config::ResourceConfig,
+    st: Option<&crate::state::StateEntry>,
+) {
+    let mut paths = rc.sensitive.clone();
+    for p in st.into_iter().flat_map(|s| s.sensitive.iter()) {
+        if !paths.contains(p) {
+            paths.push(p.clone());
+        }
+    }
+    for a in &mut c.attrs {
+        a.sensitive |= crate::model::change::path_in(&a.path, &paths)
+            || paths.iter().any(|p| crate::config::path_within(p, &a.path));
+    }
+    c.sensitive = paths;
+}
+
+/// The change for a resource some of whose values are known only after apply: created, or
+/// updated (replaced when an unknown value forces replacement), with the known differences
+/// planned by the type's own rules (the unknown values taken as they are now), and the
+/// unknown ones shown as `(known after apply)`. It is planned again during apply, once
+/// those values are known.
+fn plan_deferred(
+    rt: &dyn crate::resources::ResourceType,
+    rc: &crate::config::ResourceConfig,
+    st: Option<&crate::state::StateEntry>,
+    live: Option<&serde_json::value::RawValue>,
+    lineage: &str,
+    stack_jobs: &BTreeMap<String, &Value>,
+    forced: bool,
+) -> Result<Change, String> {
+    use crate::model::schema::{json_get, json_set};
+    let schema = crate::resources::type_info(&rc.ty).map(|t| t.schema());
+    let mut c = Change::new(&rc.addr, &rc.ty);
+    c.after = Some(rc.values.clone());
+    c.unknown = rc.unknown.clone();
+    c.sensitive = rc.sensitive.clone();
+    c.depends_on = rc.depends_on.clone();
+    c.new_id = rc
+        .values
+        .get("id")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let computed = |c: &mut Change| {
+        if let Some(s) = schema {
+            s.unset_computed(&rc.values, &mut c.computed);
+        }
+    };
+    let Some(st) = st else {
+        c.action = Action::Create;
+        computed(&mut c);
+        return Ok(c);
+    };
+    c.prior_id = Some(st.id.clone());
+    let prior = st.values.to_value();
+    c.before = Some(prior.clone());
+    // What can be judged now: the type's own plan with the unknown values as they are.
+    let mut filled = rc.clone();
+    for p in &rc.unknown {
+        if let Some(v) = json_get(&prior, p) {
+            json_set(&mut filled.values, p, v.clone());
+        }
+    }
+    filled.unknown.clear();
+    let known = rt.plan(PlanInput {
+        addr: &rc.addr,
+        config: Some(&filled),
+        state: Some(st),
+        live,
+        lineage,
+        stack_jobs,
+    })?;
+    // Whether a path is, or is inside, an argument or block that forces replacement
+    // (`triggers.id` is inside the map `triggers`).
+    let forces = |p: &str| {
+        let Some(s) = schema else { return false };
+        let names: Vec<&str> = p
+            .split('.')
+            .map(|seg| seg.split('[').next().unwrap_or(seg))
+            .collect();
+        (1..=names.len()).any(|n| {
+            let prefix = names[..n].join(".");
+            s.attr_at(&prefix).is_some_and(|a| a.force_new)
+                || prefix
+                    .rsplit_once('.')
+                    .map_or(s.block(&prefix), |(parent, name)| {
+                        s.at(parent).and_then(|ps| ps.block(name))
+                    })
+                    .is_some_and(|b| b.force_new)
+        })
+    };
+    if matches!(
+        known.action,
+        Action::Update | Action::Replace | Action::StateOnly
+    ) {
+        c.attrs = known.attrs.clone();
+    }
+    for p in &rc.unknown {
+        c.attrs.retain(|a| a.path != *p);
+        let mut a = AttrChange::new(p.clone(), json_get(&prior, p).cloned(), None);
+        a.unknown = true;
+        c.attrs.push(a);
+    }
+    let replace = forced || known.action == Action::Replace || rc.unknown.iter().any(|p| forces(p));
+    c.action = if replace {
+        computed(&mut c);
+        Action::Replace
+    } else {
+        Action::Update
+    };
+    c.reason = Some(if forced {
+        "--replace asked for it".into()
+    } else if replace {
+        "a value that forces replacement is known only after apply".into()
+    } else {
+        "values it is given are known only after apply".into()
+    });
+    Ok(c)
+}
+
 /// How the live object differs from what runform last applied, planned by the resource's
 /// own rules with the state's values as the desired ones (so provider defaults and
 /// server-side normalisation are not mistaken for drift).
@@ -847,6 +982,8 @@ fn drift_of(
         ty: st.ty.clone(),
         name,
         values,
+        unknown: Vec::new(),
+        sensitive: Vec::new(),
         spans: BTreeMap::new(),
         range: crate::diag::Range {
             file: "state".into(),
@@ -880,11 +1017,7 @@ fn drift_of(
         attrs: c
             .attrs
             .into_iter()
-            .map(|a| AttrChange {
-                path: a.path,
-                old: a.new,
-                new: a.old,
-            })
+            .map(|a| AttrChange::new(a.path, a.new, a.old))
             .collect(),
     })
 }
@@ -947,11 +1080,13 @@ pub struct PlanFile {
     pub format: String,
     pub dir: String,
     pub plan: Plan,
-    pub outputs: Vec<(String, Value, bool)>,
+    /// What the configuration was read with (variables; what the plan replaces and updates):
+    /// apply reads it again with these to plan deferred changes and compute outputs.
+    pub args: crate::ops::LoadArgs,
     pub local_images: Vec<crate::api::ext::ImageMapping>,
     /// The plan as Terraform's plan JSON, rendered when saved (`runform show --json`).
     #[serde(default)]
     pub json: String,
 }
 
-pub const PLANFILE_FORMAT: &str = "runform-plan-v1";
+pub const PLANFILE_FORMAT: &str = "runform-plan-v2";

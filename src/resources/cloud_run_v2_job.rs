@@ -2,13 +2,14 @@
 //! normalisation (no permadiffs) and CRUD through the REST client.
 
 use super::{Ctx, PlanInput, ResourceType, StateEntry};
+use crate::api::common::snake;
 use crate::api::run::*;
 use crate::api::Enum;
-use crate::config::schema::*;
-use crate::config::{Provider, ResourceConfig, TypeInfo};
+use crate::config::{Derive, Provider, ResourceConfig, TypeInfo};
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::plan::{Action, AttrChange, Change};
-use serde_json::{Map, Value};
+use crate::model::Schema;
+use crate::model::{Action, AttrChange, Change};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -21,179 +22,150 @@ pub const TYPE: &str = "google_cloud_run_v2_job";
 pub const ANN_LINEAGE: &str = "runform.dev/lineage";
 pub const ANN_ADDRESS: &str = "runform.dev/address";
 
-static SECRET_KEY_REF: Schema = Schema {
-    attrs: &[req("secret", Ty::String), req("version", Ty::String)],
-    blocks: &[],
-};
-static VALUE_SOURCE: Schema = Schema {
-    attrs: &[],
-    blocks: &[single("secret_key_ref", &SECRET_KEY_REF)],
-};
-static ENV: Schema = Schema {
-    attrs: &[req("name", Ty::String), opt("value", Ty::String)],
-    blocks: &[single("value_source", &VALUE_SOURCE)],
-};
-static RESOURCES: Schema = Schema {
-    attrs: &[
-        opt("limits", Ty::MapString),
-        opt("cpu_idle", Ty::Bool),
-        opt("startup_cpu_boost", Ty::Bool),
-    ],
-    blocks: &[],
-};
-static PORTS: Schema = Schema {
-    attrs: &[opt("name", Ty::String), opt("container_port", Ty::Number)],
-    blocks: &[],
-};
-static VOLUME_MOUNTS: Schema = Schema {
-    attrs: &[
-        req("name", Ty::String),
-        req("mount_path", Ty::String),
-        opt("sub_path", Ty::String),
-    ],
-    blocks: &[],
-};
-static CONTAINERS: Schema = Schema {
-    attrs: &[
-        opt("name", Ty::String),
-        req("image", Ty::String),
-        opt("command", Ty::ListString),
-        opt("args", Ty::ListString),
-        opt("working_dir", Ty::String),
-        opt("depends_on", Ty::ListString),
-    ],
-    blocks: &[
-        list("env", &ENV),
-        single("resources", &RESOURCES),
-        list("ports", &PORTS),
-        list("volume_mounts", &VOLUME_MOUNTS),
-    ],
-};
-static SECRET_ITEMS: Schema = Schema {
-    attrs: &[
-        req("path", Ty::String),
-        opt("version", Ty::String),
-        opt("mode", Ty::Number),
-    ],
-    blocks: &[],
-};
-static SECRET_VOL: Schema = Schema {
-    attrs: &[req("secret", Ty::String), opt("default_mode", Ty::Number)],
-    blocks: &[list("items", &SECRET_ITEMS)],
-};
-static CLOUD_SQL: Schema = Schema {
-    attrs: &[opt("instances", Ty::ListString)],
-    blocks: &[],
-};
-static EMPTY_DIR: Schema = Schema {
-    attrs: &[opt("medium", Ty::String), opt("size_limit", Ty::String)],
-    blocks: &[],
-};
-static GCS: Schema = Schema {
-    attrs: &[
-        req("bucket", Ty::String),
-        opt("read_only", Ty::Bool),
-        opt("mount_options", Ty::ListString),
-    ],
-    blocks: &[],
-};
-static NFS: Schema = Schema {
-    attrs: &[
-        req("server", Ty::String),
-        opt("path", Ty::String),
-        opt("read_only", Ty::Bool),
-    ],
-    blocks: &[],
-};
-static VOLUMES: Schema = Schema {
-    attrs: &[req("name", Ty::String)],
-    blocks: &[
-        single("secret", &SECRET_VOL),
-        single("cloud_sql_instance", &CLOUD_SQL),
-        single("empty_dir", &EMPTY_DIR),
-        single("gcs", &GCS),
-        single("nfs", &NFS),
-    ],
-};
-static NETWORK_INTERFACES: Schema = Schema {
-    attrs: &[
-        opt("network", Ty::String),
-        opt("subnetwork", Ty::String),
-        opt("tags", Ty::ListString),
-    ],
-    blocks: &[],
-};
-static VPC_ACCESS: Schema = Schema {
-    attrs: &[opt("connector", Ty::String), opt("egress", Ty::String)],
-    blocks: &[list("network_interfaces", &NETWORK_INTERFACES)],
-};
-static NODE_SELECTOR: Schema = Schema {
-    attrs: &[req("accelerator", Ty::String)],
-    blocks: &[],
-};
-static TASK_TEMPLATE: Schema = Schema {
-    attrs: &[
-        opt("max_retries", Ty::Number),
-        opt("timeout", Ty::String),
-        opt("service_account", Ty::String),
-        opt("execution_environment", Ty::String),
-        opt("encryption_key", Ty::String),
-        opt("gpu_zonal_redundancy_disabled", Ty::Bool),
-    ],
-    blocks: &[
-        list("containers", &CONTAINERS),
-        list("volumes", &VOLUMES),
-        single("vpc_access", &VPC_ACCESS),
-        single("node_selector", &NODE_SELECTOR),
-    ],
-};
-static EXECUTION_TEMPLATE: Schema = Schema {
-    attrs: &[
-        opt("labels", Ty::MapString),
-        opt("annotations", Ty::MapString),
-        opt("parallelism", Ty::Number),
-        opt("task_count", Ty::Number),
-    ],
-    blocks: &[single_req("template", &TASK_TEMPLATE)],
-};
-static BINARY_AUTHORIZATION: Schema = Schema {
-    attrs: &[
-        opt("breakglass_justification", Ty::String),
-        opt("use_default", Ty::Bool),
-        opt("policy", Ty::String),
-    ],
-    blocks: &[],
-};
-pub static SCHEMA: Schema = Schema {
-    attrs: &[
-        meta("name", Ty::String, true),
-        meta("location", Ty::String, true),
-        meta("project", Ty::String, false),
-        meta("deletion_protection", Ty::Bool, false),
-        opt("labels", Ty::MapString),
-        opt("annotations", Ty::MapString),
-        opt("client", Ty::String),
-        opt("client_version", Ty::String),
-        opt("launch_stage", Ty::String),
-        opt("start_execution_token", Ty::String),
-        opt("run_execution_token", Ty::String),
-    ],
-    blocks: &[
-        single("binary_authorization", &BINARY_AUTHORIZATION),
-        single_req("template", &EXECUTION_TEMPLATE),
-    ],
-};
+/// The google provider 7.x schema of `google_cloud_run_v2_job` (`X`: not implemented by
+/// runform yet).
+pub const SCHEMA_TEXT: &str = r#"
+id                                              string       C
+name                                            string       R FN tf
+location                                        string       R FN tf
+project                                         string       O C FN tf
+deletion_protection                             bool         O tf default=true
+deletion_policy                                 string       O C tf X
+labels                                          map(string)  O
+annotations                                     map(string)  O
+tags                                            map(string)  O FN X
+client                                          string       O
+client_version                                  string       O
+launch_stage                                    string       O C
+start_execution_token                           string       O
+run_execution_token                             string       O
+binary_authorization                            list{}       O max=1
+binary_authorization.breakglass_justification   string       O
+binary_authorization.use_default                bool         O
+binary_authorization.policy                     string       O
+template                                        list{}       R min=1 max=1
+template.labels                                 map(string)  O
+template.annotations                            map(string)  O
+template.parallelism                            number       O C
+template.task_count                             number       O C
+template.template                               list{}       R min=1 max=1
+template.template.max_retries                   number       O default=3
+template.template.timeout                       string       O C
+template.template.service_account               string       O C
+template.template.execution_environment         string       O C
+template.template.encryption_key                string       O
+template.template.gpu_zonal_redundancy_disabled bool         O
+template.template.containers                    list{}       O C
+template.template.containers.name               string       O
+template.template.containers.image              string       R
+template.template.containers.command            list(string) O
+template.template.containers.args               list(string) O
+template.template.containers.working_dir        string       O
+template.template.containers.depends_on         list(string) O
+template.template.containers.env                set{}        O
+template.template.containers.env.name           string       R
+template.template.containers.env.value          string       O default=""
+template.template.containers.env.value_source   list{}       O max=1
+template.template.containers.env.value_source.secret_key_ref          list{}  O max=1
+template.template.containers.env.value_source.secret_key_ref.secret   string  R
+template.template.containers.env.value_source.secret_key_ref.version  string  R
+template.template.containers.resources          list{}       O C max=1
+template.template.containers.resources.limits   map(string)  O C
+template.template.containers.ports              list{}       O
+template.template.containers.ports.name         string       O
+template.template.containers.ports.container_port number     O
+template.template.containers.volume_mounts      list{}       O
+template.template.containers.volume_mounts.name       string R
+template.template.containers.volume_mounts.mount_path string R
+template.template.containers.volume_mounts.sub_path   string O
+template.template.containers.startup_probe      list{}       O C max=1 X
+template.template.containers.startup_probe.initial_delay_seconds number O default=0
+template.template.containers.startup_probe.timeout_seconds       number O default=1
+template.template.containers.startup_probe.period_seconds        number O default=10
+template.template.containers.startup_probe.failure_threshold     number O default=3
+template.template.containers.startup_probe.http_get              list{} O max=1
+template.template.containers.startup_probe.http_get.path         string O default="/"
+template.template.containers.startup_probe.http_get.port         number O C
+template.template.containers.startup_probe.http_get.http_headers list{} O
+template.template.containers.startup_probe.http_get.http_headers.name  string R
+template.template.containers.startup_probe.http_get.http_headers.value string O default=""
+template.template.containers.startup_probe.tcp_socket            list{} O max=1
+template.template.containers.startup_probe.tcp_socket.port       number O C
+template.template.containers.startup_probe.grpc                  list{} O max=1
+template.template.containers.startup_probe.grpc.port             number O C
+template.template.containers.startup_probe.grpc.service          string O
+template.template.volumes                       list{}       O
+template.template.volumes.name                  string       R
+template.template.volumes.secret                list{}       O max=1
+template.template.volumes.secret.secret         string       R
+template.template.volumes.secret.default_mode   number       O
+template.template.volumes.secret.items          list{}       O
+template.template.volumes.secret.items.path     string       R
+template.template.volumes.secret.items.version  string       O
+template.template.volumes.secret.items.mode     number       O
+template.template.volumes.cloud_sql_instance    list{}       O max=1
+template.template.volumes.cloud_sql_instance.instances list(string) O
+template.template.volumes.empty_dir             list{}       O max=1
+template.template.volumes.empty_dir.medium      string       O default="MEMORY"
+template.template.volumes.empty_dir.size_limit  string       O
+template.template.volumes.gcs                   list{}       O max=1
+template.template.volumes.gcs.bucket            string       R
+template.template.volumes.gcs.read_only         bool         O
+template.template.volumes.gcs.mount_options     list(string) O
+template.template.volumes.nfs                   list{}       O max=1
+template.template.volumes.nfs.server            string       R
+template.template.volumes.nfs.path              string       O
+template.template.volumes.nfs.read_only         bool         O
+template.template.vpc_access                    list{}       O max=1
+template.template.vpc_access.connector          string       O
+template.template.vpc_access.egress             string       O C
+template.template.vpc_access.network_interfaces list{}       O
+template.template.vpc_access.network_interfaces.network    string O C
+template.template.vpc_access.network_interfaces.subnetwork string O C
+template.template.vpc_access.network_interfaces.tags       list(string) O
+template.template.node_selector                 list{}       O max=1
+template.template.node_selector.accelerator     string       R
+uid                                             string       C
+generation                                      string       C V
+observed_generation                             string       C V
+etag                                            string       C V
+create_time                                     string       C
+update_time                                     string       C V
+delete_time                                     string       C
+expire_time                                     string       C
+creator                                         string       C
+last_modifier                                   string       C V
+execution_count                                 number       C
+reconciling                                     bool         C V
+effective_labels                                map(string)  C tf
+terraform_labels                                map(string)  C tf
+effective_annotations                           map(string)  C tf
+conditions                                      list{}       C V
+conditions.type                                 string       C
+conditions.state                                string       C
+conditions.message                              string       C
+conditions.last_transition_time                 string       C
+conditions.severity                             string       C
+conditions.reason                               string       C
+conditions.revision_reason                      string       C
+conditions.execution_reason                     string       C
+terminal_condition                              list{}       C V max=1
+terminal_condition.type                         string       C
+terminal_condition.state                        string       C
+terminal_condition.message                      string       C
+terminal_condition.last_transition_time         string       C
+terminal_condition.severity                     string       C
+terminal_condition.reason                       string       C
+terminal_condition.revision_reason              string       C
+terminal_condition.execution_reason             string       C
+latest_created_execution                        list{}       C max=1
+latest_created_execution.name                   string       C
+latest_created_execution.create_time            string       C
+latest_created_execution.completion_time        string       C
+"#;
 
-const COMPUTED: &[&str] = &[
-    "uid",
-    "etag",
-    "generation",
-    "create_time",
-    "update_time",
-    "creator",
-    "last_modifier",
-    "execution_count",
-];
+pub static SCHEMA: std::sync::LazyLock<Schema> =
+    std::sync::LazyLock::new(|| Schema::parse(SCHEMA_TEXT));
 
 pub struct Job;
 
@@ -204,22 +176,17 @@ impl TypeInfo for Job {
     fn validate(&self, rc: &ResourceConfig, diags: &mut Diagnostics) {
         validate(rc, diags)
     }
-    fn derive(&self, v: &mut Map<String, Value>, provider: &Provider) {
-        provider.fill_defaults(v, None);
-        if !v.contains_key("deletion_protection") {
-            v.insert("deletion_protection".into(), Value::Bool(true));
-        }
-        let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-        let id = format!(
-            "projects/{}/locations/{}/jobs/{}",
-            s("project"),
-            s("location"),
-            s("name")
-        );
-        v.insert("id".into(), Value::String(id));
-    }
-    fn computed(&self) -> &'static [&'static str] {
-        COMPUTED
+    fn derive(&self, d: &mut Derive, provider: &Provider) {
+        provider.fill_defaults(d, None);
+        d.default("deletion_protection", Some(Value::Bool(true)));
+        d.set("id", &["project", "location", "name"], |d| {
+            Value::String(format!(
+                "projects/{}/locations/{}/jobs/{}",
+                d.str("project"),
+                d.str("location"),
+                d.str("name")
+            ))
+        });
     }
 }
 
@@ -234,7 +201,7 @@ pub fn id_of(values: &Value) -> String {
 
 /// Terraform values → the API body (without output fields or runform's markers).
 pub fn expand(values: &Value) -> Result<Job_, String> {
-    let mut wire = to_wire(values, &SCHEMA);
+    let mut wire = SCHEMA.to_wire(values);
     // The provider defaults env `value` to "" when a value_source is used; the API wants one.
     if let Some(containers) = wire
         .pointer_mut("/template/template/containers")
@@ -643,11 +610,11 @@ impl ResourceType for Job {
                     new_id
                 ));
                 change.before = state.map(|s| s.values.to_value());
-                change.attrs.push(AttrChange {
-                    path: "id".into(),
-                    old: Some(Value::String(pid.clone())),
-                    new: Some(Value::String(new_id.clone())),
-                });
+                change.attrs.push(AttrChange::new(
+                    "id",
+                    Some(Value::String(pid.clone())),
+                    Some(Value::String(new_id.clone())),
+                ));
                 change.after = Some(rc.values.clone());
                 change.body = Some(serde_json::to_value(&desired).map_err(|e| e.to_string())?);
                 return Ok(change);
@@ -691,11 +658,11 @@ impl ResourceType for Job {
             .unwrap_or(Value::Bool(true));
         let state_only = change.attrs.is_empty() && dp_new != dp_old;
         if dp_new != dp_old {
-            change.attrs.push(AttrChange {
-                path: "deletion_protection".into(),
-                old: Some(dp_old),
-                new: Some(dp_new),
-            });
+            change.attrs.push(AttrChange::new(
+                "deletion_protection",
+                Some(dp_old),
+                Some(dp_new),
+            ));
         }
         change.live_etag = Some(live_job.etag.clone());
         change.action = if change.attrs.is_empty() {
@@ -804,30 +771,8 @@ fn replace_cause(old: &str, new: &str) -> &'static str {
 
 /// The state entry for an applied job: configuration values plus what the server computed.
 pub fn entry_from(values: &Value, job: &Job_) -> StateEntry {
-    let mut v = values.clone();
-    if let Value::Object(m) = &mut v {
-        m.insert("uid".into(), Value::String(job.uid.clone()));
-        m.insert("etag".into(), Value::String(job.etag.clone()));
-        m.insert(
-            "generation".into(),
-            Value::String(job.generation.to_string()),
-        );
-        m.insert("create_time".into(), Value::String(job.create_time.clone()));
-        m.insert("update_time".into(), Value::String(job.update_time.clone()));
-        m.insert("creator".into(), Value::String(job.creator.clone()));
-        m.insert(
-            "last_modifier".into(),
-            Value::String(job.last_modifier.clone()),
-        );
-        m.insert("execution_count".into(), Value::from(job.execution_count));
-    }
-    StateEntry {
-        ty: TYPE.into(),
-        id: id_of(values),
-        values: (&v).into(),
-        deps: Vec::new(),
-        extra: Value::Null,
-    }
+    let server = serde_json::to_value(job).unwrap_or(Value::Null);
+    super::applied_entry(TYPE, id_of(values), values, &SCHEMA, &server)
 }
 
 #[cfg(test)]

@@ -10,68 +10,65 @@ use crate::api::run::parse_duration_secs;
 use crate::api::scheduler::{
     is_google_api, run_job_target, validate_scheduler_job, SchedulerJob, DEFAULT_SCOPE,
 };
-use crate::config::schema::*;
-use crate::config::{Provider, ResourceConfig, TypeInfo};
+use crate::config::{Derive, Provider, ResourceConfig, TypeInfo};
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::plan::{Action, AttrChange, Change};
-use serde_json::{Map, Value};
+use crate::model::Schema;
+use crate::model::{Action, AttrChange, Change};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 
 pub const TYPE: &str = "google_cloud_scheduler_job";
 
-static OAUTH: Schema = Schema {
-    attrs: &[
-        req("service_account_email", Ty::String),
-        opt("scope", Ty::String),
-    ],
-    blocks: &[],
-};
-static OIDC: Schema = Schema {
-    attrs: &[
-        req("service_account_email", Ty::String),
-        opt("audience", Ty::String),
-    ],
-    blocks: &[],
-};
-static HTTP_TARGET: Schema = Schema {
-    attrs: &[
-        req("uri", Ty::String),
-        opt("http_method", Ty::String),
-        opt("body", Ty::String),
-        opt("headers", Ty::MapString),
-    ],
-    blocks: &[single("oauth_token", &OAUTH), single("oidc_token", &OIDC)],
-};
-static RETRY: Schema = Schema {
-    attrs: &[
-        opt("retry_count", Ty::Number),
-        opt("max_retry_duration", Ty::String),
-        opt("min_backoff_duration", Ty::String),
-        opt("max_backoff_duration", Ty::String),
-        opt("max_doublings", Ty::Number),
-    ],
-    blocks: &[],
-};
-pub static SCHEMA: Schema = Schema {
-    attrs: &[
-        meta("name", Ty::String, true),
-        meta("region", Ty::String, false),
-        meta("project", Ty::String, false),
-        meta("paused", Ty::Bool, false),
-        opt("description", Ty::String),
-        opt("schedule", Ty::String),
-        opt("time_zone", Ty::String),
-        opt("attempt_deadline", Ty::String),
-    ],
-    blocks: &[
-        single("retry_config", &RETRY),
-        single("http_target", &HTTP_TARGET),
-    ],
-};
+/// The google provider 7.x schema of `google_cloud_scheduler_job` (`X`: not implemented by
+/// runform yet).
+pub const SCHEMA_TEXT: &str = r#"
+id                                     string      C
+name                                   string      R FN tf
+region                                 string      O C FN tf
+project                                string      O C FN tf
+paused                                 bool        O C tf
+deletion_policy                        string      O C tf X
+description                            string      O
+schedule                               string      O
+time_zone                              string      O default="Etc/UTC"
+attempt_deadline                       string      O default="180s"
+state                                  string      C V
+retry_config                           list{}      O max=1
+retry_config.retry_count               number      O C
+retry_config.max_retry_duration        string      O C
+retry_config.min_backoff_duration      string      O C
+retry_config.max_backoff_duration      string      O C
+retry_config.max_doublings             number      O C
+http_target                            list{}      O max=1
+http_target.uri                        string      R
+http_target.http_method                string      O
+http_target.body                       string      O
+http_target.headers                    map(string) O
+http_target.oauth_token                list{}      O max=1
+http_target.oauth_token.service_account_email string R
+http_target.oauth_token.scope          string      O
+http_target.oidc_token                 list{}      O max=1
+http_target.oidc_token.service_account_email  string R
+http_target.oidc_token.audience        string      O
+pubsub_target                          list{}      O max=1 X
+pubsub_target.topic_name               string      R
+pubsub_target.data                     string      O
+pubsub_target.attributes               map(string) O
+app_engine_http_target                 list{}      O max=1 X
+app_engine_http_target.relative_uri    string      R
+app_engine_http_target.http_method     string      O
+app_engine_http_target.body            string      O
+app_engine_http_target.headers         map(string) O
+app_engine_http_target.app_engine_routing          list{} O max=1
+app_engine_http_target.app_engine_routing.service  string O
+app_engine_http_target.app_engine_routing.version  string O
+app_engine_http_target.app_engine_routing.instance string O
+"#;
 
-const COMPUTED: &[&str] = &["state"];
+pub static SCHEMA: std::sync::LazyLock<Schema> =
+    std::sync::LazyLock::new(|| Schema::parse(SCHEMA_TEXT));
 
 pub struct SchedulerJobType;
 
@@ -79,19 +76,16 @@ impl TypeInfo for SchedulerJobType {
     fn schema(&self) -> &'static Schema {
         &SCHEMA
     }
-    fn derive(&self, v: &mut Map<String, Value>, provider: &Provider) {
-        provider.fill_defaults(v, Some("region"));
-        let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-        let id = format!(
-            "projects/{}/locations/{}/jobs/{}",
-            s("project"),
-            s("region"),
-            s("name")
-        );
-        v.insert("id".into(), Value::String(id));
-    }
-    fn computed(&self) -> &'static [&'static str] {
-        COMPUTED
+    fn derive(&self, d: &mut Derive, provider: &Provider) {
+        provider.fill_defaults(d, Some("region"));
+        d.set("id", &["project", "region", "name"], |d| {
+            Value::String(format!(
+                "projects/{}/locations/{}/jobs/{}",
+                d.str("project"),
+                d.str("region"),
+                d.str("name")
+            ))
+        });
     }
     fn validate(&self, rc: &ResourceConfig, diags: &mut Diagnostics) {
         validate(rc, diags)
@@ -108,7 +102,7 @@ fn id_of(values: &Value) -> String {
 
 /// Terraform values → the API body (defaults of the provider applied).
 pub fn expand(values: &Value) -> Result<SchedulerJob, String> {
-    let mut wire = to_wire(values, &SCHEMA);
+    let mut wire = SCHEMA.to_wire(values);
     if let Value::Object(m) = &mut wire {
         m.entry("timeZone")
             .or_insert_with(|| Value::String("Etc/UTC".into()));
@@ -242,11 +236,7 @@ pub fn validate(rc: &ResourceConfig, diags: &mut Diagnostics) {
         );
     }
     for p in validate_scheduler_job(&job) {
-        let path: Vec<String> = p
-            .field
-            .split('.')
-            .map(crate::config::schema::snake)
-            .collect();
+        let path: Vec<String> = p.field.split('.').map(crate::api::common::snake).collect();
         diags.push(Diagnostic::error(
             format!("{}: {}", rc.addr, p.message),
             Some(rc.span(&path.join("."))),
@@ -281,20 +271,8 @@ pub struct Scheduler;
 
 /// The state entry: configuration values plus what the server reports.
 fn entry_from(values: &Value, live: &SchedulerJob) -> StateEntry {
-    let mut v = values.clone();
-    if let Value::Object(m) = &mut v {
-        m.insert(
-            "state".into(),
-            Value::String(live.state.as_str().to_string()),
-        );
-    }
-    StateEntry {
-        ty: TYPE.into(),
-        id: id_of(values),
-        values: (&v).into(),
-        deps: Vec::new(),
-        extra: Value::Null,
-    }
+    let server = serde_json::to_value(live).unwrap_or(Value::Null);
+    super::applied_entry(TYPE, id_of(values), values, &SCHEMA, &server)
 }
 
 fn wants_paused(values: &Value) -> bool {
@@ -341,11 +319,11 @@ impl ResourceType for Scheduler {
             change.reason = Some(format!("its name changed ({pid} → {new_id})"));
             change.before = state.map(|s| s.values.to_value());
             change.after = Some(rc.values.clone());
-            change.attrs.push(AttrChange {
-                path: "id".into(),
-                old: Some(Value::String(pid.clone())),
-                new: Some(Value::String(new_id.clone())),
-            });
+            change.attrs.push(AttrChange::new(
+                "id",
+                Some(Value::String(pid.clone())),
+                Some(Value::String(new_id.clone())),
+            ));
             change.body = Some(body()?);
             return Ok(change);
         }
@@ -364,11 +342,11 @@ impl ResourceType for Scheduler {
         }
         let live_paused = live_job.state.as_str() == "PAUSED";
         if wants_paused(&rc.values) != live_paused {
-            change.attrs.push(AttrChange {
-                path: "paused".into(),
-                old: Some(Value::Bool(live_paused)),
-                new: Some(Value::Bool(wants_paused(&rc.values))),
-            });
+            change.attrs.push(AttrChange::new(
+                "paused",
+                Some(Value::Bool(live_paused)),
+                Some(Value::Bool(wants_paused(&rc.values))),
+            ));
         }
         if state.is_none() {
             // Scheduler jobs carry no labels to mark ownership: one that already exists is

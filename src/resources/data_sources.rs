@@ -3,8 +3,10 @@
 //! `google_client_config`, with the attribute names of the Terraform google provider.
 
 use crate::cloud::Client;
-use crate::config::unknown;
+use crate::model::Schema;
 use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 fn arg<'a>(args: &'a Map<String, Value>, k: &str) -> Option<&'a str> {
     args.get(k)
@@ -25,29 +27,75 @@ fn obj(v: Value) -> Map<String, Value> {
     }
 }
 
-/// Values as far as they are known without contacting an API (for `validate`): what comes
-/// from the server is unknown.
+/// The google provider 7.x schemas of the data sources runform reads (the attributes it
+/// fills; others are null).
+const PROJECT: &str = "
+id              string      C
+project_id      string      O C
+number          string      C
+name            string      C
+org_id          string      C
+folder_id       string      C
+billing_account string      C
+labels          map(string) C
+effective_labels map(string) C
+terraform_labels map(string) C
+";
+const DEFAULT_SA: &str = "
+id           string O C
+project      string O C
+email        string C
+name         string C
+unique_id    string C
+display_name string C
+member       string C
+";
+const STORAGE_SA: &str = "
+id            string O C
+project       string O C
+user_project  string O
+email_address string C
+member        string C
+";
+const CLIENT_CONFIG: &str = "
+id             string      C
+project        string      C
+region         string      C
+zone           string      C
+access_token   string      C S
+default_labels map(string) C
+";
+
+static SCHEMAS: LazyLock<BTreeMap<&'static str, Schema>> = LazyLock::new(|| {
+    [
+        ("google_project", PROJECT),
+        ("google_compute_default_service_account", DEFAULT_SA),
+        ("google_storage_project_service_account", STORAGE_SA),
+        ("google_client_config", CLIENT_CONFIG),
+    ]
+    .into_iter()
+    .map(|(n, t)| (n, Schema::parse(t)))
+    .collect()
+});
+
+/// The schema of a data source type.
+pub fn schema(ty: &str) -> Option<&'static Schema> {
+    SCHEMAS.get(ty)
+}
+
+/// The data source types runform reads.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    SCHEMAS.keys().copied()
+}
+
+/// Values as far as they are known without contacting an API (for `validate`): the
+/// arguments and what follows from them; the rest is unknown.
 pub fn offline(ty: &str, args: &Map<String, Value>) -> Map<String, Value> {
-    let u = |attr: &str| unknown(&format!("data.{ty}.{attr}"));
-    let p = |k: &str| arg(args, k).map(|s| json!(s)).unwrap_or_else(|| u(k));
-    obj(match ty {
-        "google_project" => json!({
-            "project_id": p("project_id"), "number": u("number"), "name": u("name"),
-            "id": arg(args, "project_id").map(|x| json!(format!("projects/{x}"))).unwrap_or_else(|| u("id")),
-        }),
-        "google_compute_default_service_account" => json!({
-            "project": p("project"), "email": u("email"), "name": u("name"),
-            "unique_id": u("unique_id"), "display_name": u("display_name"), "member": u("member"), "id": u("id"),
-        }),
-        "google_storage_project_service_account" => json!({
-            "project": p("project"), "email_address": u("email_address"), "member": u("member"), "id": u("id"),
-        }),
-        "google_client_config" => json!({
-            "project": p("project"), "region": p("region"), "zone": arg(args, "zone"),
-            "access_token": u("access_token"), "id": u("id"),
-        }),
-        _ => json!({}),
-    })
+    let mut m = args.clone();
+    if let ("google_project", Some(p)) = (ty, arg(args, "project_id")) {
+        m.insert("id".into(), json!(format!("projects/{p}")));
+    }
+    m
 }
 
 /// Reads a data source through the API.

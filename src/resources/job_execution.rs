@@ -4,11 +4,11 @@
 use super::cloud_run_v2_job as job;
 use super::{Ctx, PlanInput, ResourceType, StateEntry};
 use crate::api::run::*;
-use crate::config::schema::*;
-use crate::config::{Provider, ResourceConfig, TypeInfo};
+use crate::config::{Derive, Provider, ResourceConfig, TypeInfo};
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::plan::{Action, Change};
-use serde_json::{Map, Value};
+use crate::model::Schema;
+use crate::model::{Action, Change};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::future::Future;
 use std::pin::Pin;
@@ -16,29 +16,27 @@ use std::time::Duration;
 
 pub const TYPE: &str = "runform_job_execution";
 
-static ENV: Schema = Schema {
-    attrs: &[req("name", Ty::String), opt("value", Ty::String)],
-    blocks: &[],
-};
-static OVERRIDES: Schema = Schema {
-    attrs: &[
-        opt("args", Ty::ListString),
-        opt("task_count", Ty::Number),
-        opt("timeout", Ty::String),
-    ],
-    blocks: &[list("env", &ENV)],
-};
-pub static SCHEMA: Schema = Schema {
-    attrs: &[
-        meta("job", Ty::String, true),
-        meta("location", Ty::String, false),
-        meta("project", Ty::String, false),
-        meta("triggers", Ty::MapString, false),
-        meta("wait", Ty::Bool, false),
-        meta("timeout", Ty::String, false),
-    ],
-    blocks: &[single("overrides", &OVERRIDES)],
-};
+/// The schema of `runform_job_execution` (runform's own type: an execution of a job, run when
+/// its `triggers` change).
+pub const SCHEMA_TEXT: &str = r#"
+job                       string       R tf
+location                  string       O tf
+project                   string       O tf
+triggers                  map(string)  O tf
+wait                      bool         O tf default=true
+timeout                   string       O tf
+overrides                 list{}       O max=1 tf
+overrides.args            list(string) O
+overrides.task_count      number       O
+overrides.timeout         string       O
+overrides.env             list{}       O
+overrides.env.name        string       R
+overrides.env.value       string       O
+execution                 string       C V tf
+"#;
+
+pub static SCHEMA: std::sync::LazyLock<Schema> =
+    std::sync::LazyLock::new(|| Schema::parse(SCHEMA_TEXT));
 
 pub struct JobExecution;
 
@@ -91,34 +89,29 @@ impl TypeInfo for JobExecution {
             }
         }
     }
-    fn derive(&self, v: &mut Map<String, Value>, provider: &Provider) {
-        let job = v
-            .get("job")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        if !job.contains('/') && !job.contains(crate::config::UNKNOWN_START) {
-            let project = v
+    fn derive(&self, d: &mut Derive, provider: &Provider) {
+        let job = d.str("job");
+        if !job.contains('/') && !d.is_unknown("job") {
+            let project = d
+                .values
                 .get("project")
                 .and_then(Value::as_str)
                 .map(str::to_string)
                 .or(provider.project.clone())
                 .unwrap_or_default();
-            let location = v
+            let location = d
+                .values
                 .get("location")
                 .and_then(Value::as_str)
                 .map(str::to_string)
                 .or(provider.region.clone())
                 .unwrap_or_default();
-            v.insert(
-                "job".into(),
-                Value::String(job_name(&project, &location, &job)),
-            );
+            let inputs = ["job", "project", "location"];
+            d.set("job", &inputs, |_| {
+                Value::String(job_name(&project, &location, &job))
+            });
         }
-        v.entry("wait").or_insert(Value::Bool(true));
-    }
-    fn computed(&self) -> &'static [&'static str] {
-        &["execution"]
+        d.default("wait", Some(Value::Bool(true)));
     }
 }
 
@@ -275,6 +268,7 @@ impl ResourceType for JobExecution {
                 values: (&values).into(),
                 deps: vec![],
                 extra: change.extra.clone(),
+                sensitive: Vec::new(),
             };
             if change.action != Action::Execute {
                 return Ok(Some(entry));

@@ -11,14 +11,15 @@
 
 use super::{Ctx, LiveApi, PlanInput, ResourceType, StateEntry};
 use crate::api::{Binding, Policy};
-use crate::config::schema::*;
-use crate::config::{Provider, ResourceConfig, Stack, TypeInfo};
+use crate::config::{Derive, Provider, ResourceConfig, Stack, TypeInfo};
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::plan::{Action, AttrChange, Change};
-use serde_json::{Map, Value};
+use crate::model::Schema;
+use crate::model::{Action, AttrChange, Change};
+use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::LazyLock;
 
 pub const MEMBER: &str = "google_cloud_run_v2_job_iam_member";
 pub const BINDING: &str = "google_cloud_run_v2_job_iam_binding";
@@ -49,6 +50,7 @@ pub enum IamKind {
     Policy,
 }
 
+#[derive(Clone, Copy)]
 pub struct JobIam(pub IamKind, pub IamOn);
 
 pub static MEMBER_TYPE: JobIam = JobIam(IamKind::Member, IamOn::Job);
@@ -80,58 +82,53 @@ pub fn resource_of(on: IamOn, values: &Value) -> String {
     }
 }
 
-static MEMBER_SCHEMA: Schema = Schema {
-    attrs: &[
-        meta("name", Ty::String, true),
-        meta("location", Ty::String, false),
-        meta("project", Ty::String, false),
-        meta("role", Ty::String, true),
-        meta("member", Ty::String, true),
-    ],
-    blocks: &[],
-};
-static BINDING_SCHEMA: Schema = Schema {
-    attrs: &[
-        meta("name", Ty::String, true),
-        meta("location", Ty::String, false),
-        meta("project", Ty::String, false),
-        meta("role", Ty::String, true),
-        meta("members", Ty::ListString, true),
-    ],
-    blocks: &[],
-};
-static POLICY_SCHEMA: Schema = Schema {
-    attrs: &[
-        meta("name", Ty::String, true),
-        meta("location", Ty::String, false),
-        meta("project", Ty::String, false),
-        meta("policy_data", Ty::String, true),
-    ],
-    blocks: &[],
-};
-static PROJECT_MEMBER_SCHEMA: Schema = Schema {
-    attrs: &[
-        meta("project", Ty::String, false),
-        meta("role", Ty::String, true),
-        meta("member", Ty::String, true),
-    ],
-    blocks: &[],
-};
-static PROJECT_BINDING_SCHEMA: Schema = Schema {
-    attrs: &[
-        meta("project", Ty::String, false),
-        meta("role", Ty::String, true),
-        meta("members", Ty::ListString, true),
-    ],
-    blocks: &[],
-};
-static PROJECT_POLICY_SCHEMA: Schema = Schema {
-    attrs: &[
-        meta("project", Ty::String, false),
-        meta("policy_data", Ty::String, true),
-    ],
-    blocks: &[],
-};
+/// The google provider 7.x schemas of the job and project IAM types: the parent's
+/// arguments, then the member, binding or policy ones (`X`: not implemented by runform yet).
+const JOB_PARENT: &str = "
+id          string C
+name        string R FN tf
+location    string O C FN tf
+project     string O C FN tf
+etag        string C V tf
+";
+const PROJECT_PARENT: &str = "
+id          string C
+project     string O C FN tf
+etag        string C V tf
+";
+const MEMBER_TEXT: &str = "
+role        string R FN tf
+member      string R FN tf
+condition   list{} O FN max=1 tf X
+condition.expression  string R FN
+condition.title       string R FN
+condition.description string O FN
+";
+const BINDING_TEXT: &str = "
+role        string      R FN tf
+members     set(string) R tf
+condition   list{} O FN max=1 tf X
+condition.expression  string R FN
+condition.title       string R FN
+condition.description string O FN
+";
+const POLICY_TEXT: &str = "
+policy_data string R tf
+";
+
+fn iam_schema(parent: &str, own: &str) -> Schema {
+    Schema::parse(&format!("{parent}\n{own}"))
+}
+
+static MEMBER_SCHEMA: LazyLock<Schema> = LazyLock::new(|| iam_schema(JOB_PARENT, MEMBER_TEXT));
+static BINDING_SCHEMA: LazyLock<Schema> = LazyLock::new(|| iam_schema(JOB_PARENT, BINDING_TEXT));
+static POLICY_SCHEMA: LazyLock<Schema> = LazyLock::new(|| iam_schema(JOB_PARENT, POLICY_TEXT));
+static PROJECT_MEMBER_SCHEMA: LazyLock<Schema> =
+    LazyLock::new(|| iam_schema(PROJECT_PARENT, MEMBER_TEXT));
+static PROJECT_BINDING_SCHEMA: LazyLock<Schema> =
+    LazyLock::new(|| iam_schema(PROJECT_PARENT, BINDING_TEXT));
+static PROJECT_POLICY_SCHEMA: LazyLock<Schema> =
+    LazyLock::new(|| iam_schema(PROJECT_PARENT, POLICY_TEXT));
 
 impl JobIam {
     fn type_name(&self) -> &'static str {
@@ -245,22 +242,32 @@ impl TypeInfo for JobIam {
             (IamKind::Policy, IamOn::Project) => &PROJECT_POLICY_SCHEMA,
         }
     }
-    fn derive(&self, v: &mut Map<String, Value>, provider: &Provider) {
+    fn derive(&self, d: &mut Derive, provider: &Provider) {
         match self.1 {
-            IamOn::Job => provider.fill_defaults(v, Some("location")),
-            IamOn::Project => provider.fill_defaults(v, None),
+            IamOn::Job => provider.fill_defaults(d, Some("location")),
+            IamOn::Project => provider.fill_defaults(d, None),
         }
-        let values = Value::Object(v.clone());
-        let job = self.resource(&values);
-        let id = match self.0 {
-            IamKind::Member => format!("{job} {} {}", s(&values, "role"), s(&values, "member")),
-            IamKind::Binding => format!("{job} {}", s(&values, "role")),
-            IamKind::Policy => job,
+        let inputs: &[&str] = match (self.0, self.1) {
+            (IamKind::Member, IamOn::Job) => &["project", "location", "name", "role", "member"],
+            (IamKind::Binding, IamOn::Job) => &["project", "location", "name", "role"],
+            (IamKind::Policy, IamOn::Job) => &["project", "location", "name"],
+            (IamKind::Member, IamOn::Project) => &["project", "role", "member"],
+            (IamKind::Binding, IamOn::Project) => &["project", "role"],
+            (IamKind::Policy, IamOn::Project) => &["project"],
         };
-        v.insert("id".into(), Value::String(id));
-    }
-    fn computed(&self) -> &'static [&'static str] {
-        &["etag"]
+        let kind = self.0;
+        let this = *self;
+        d.set("id", inputs, |d| {
+            let values = Value::Object(d.values.clone());
+            let job = this.resource(&values);
+            Value::String(match kind {
+                IamKind::Member => {
+                    format!("{job} {} {}", s(&values, "role"), s(&values, "member"))
+                }
+                IamKind::Binding => format!("{job} {}", s(&values, "role")),
+                IamKind::Policy => job,
+            })
+        });
     }
     fn validate(&self, rc: &ResourceConfig, diags: &mut Diagnostics) {
         let v = &rc.values;
@@ -291,17 +298,19 @@ impl TypeInfo for JobIam {
             }
         };
         match self.0 {
+            IamKind::Member if rc.is_unknown("member") => {}
             IamKind::Member => check_member(s(v, "member"), "member", diags),
             IamKind::Binding => {
                 for (i, m) in members_of(v).iter().enumerate() {
+                    if rc.is_unknown(&format!("members[{i}]")) || rc.is_unknown("members") {
+                        continue;
+                    }
                     check_member(m, &format!("members.{i}"), diags);
                 }
             }
             IamKind::Policy => {
                 if let Err(e) = parse_policy_data(v) {
-                    if !crate::config::contains_unknown(
-                        v.get("policy_data").unwrap_or(&Value::Null),
-                    ) {
+                    if !rc.is_unknown("policy_data") {
                         diags.push(Diagnostic::error(
                             format!("{}: {e}", rc.addr),
                             Some(rc.span("policy_data")),
@@ -326,9 +335,6 @@ impl TypeInfo for JobIam {
 }
 
 fn valid_member(m: &str) -> bool {
-    if m.contains(crate::config::UNKNOWN_START) {
-        return true;
-    }
     matches!(m, "allUsers" | "allAuthenticatedUsers")
         || [
             "user:",
@@ -380,11 +386,11 @@ impl ResourceType for JobIam {
         if let Some(pid) = change.prior_id.clone().filter(|p| *p != id) {
             change.action = Action::Replace;
             change.reason = Some(format!("{pid} → {id}"));
-            change.attrs.push(AttrChange {
-                path: "id".into(),
-                old: Some(Value::String(pid)),
-                new: Some(Value::String(id)),
-            });
+            change.attrs.push(AttrChange::new(
+                "id",
+                Some(Value::String(pid)),
+                Some(Value::String(id)),
+            ));
             return Ok(change);
         }
         let current = live_policy.as_ref().map(normalized).unwrap_or_default();
@@ -424,11 +430,9 @@ impl ResourceType for JobIam {
                 IamKind::Policy => "policy_data",
             };
             if change.action == Action::Update {
-                change.attrs.push(AttrChange {
-                    path: path.into(),
-                    old: Some(old),
-                    new: Some(new),
-                });
+                change
+                    .attrs
+                    .push(AttrChange::new(path, Some(old), Some(new)));
             }
         }
         if self.0 == IamKind::Binding
@@ -516,6 +520,7 @@ impl ResourceType for JobIam {
                 values: (&values).into(),
                 deps: vec![],
                 extra: Value::Null,
+                sensitive: Vec::new(),
             }))
         })
     }
@@ -629,7 +634,7 @@ pub fn configured_grant(stack: &Stack, job: &str, member: &str, permission: &str
         if on != job && on != project {
             continue;
         }
-        if crate::config::contains_unknown(&rc.values) {
+        if !rc.unknown.is_empty() {
             return None;
         }
         match t.0 {

@@ -16,7 +16,7 @@ pub mod workflow;
 use crate::api::run::{last_segment, Execution};
 use crate::cloud::Client;
 use crate::config::{ResourceConfig, TypeInfo};
-use crate::plan::Change;
+use crate::model::Change;
 pub use crate::state::StateEntry;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -149,6 +149,27 @@ pub fn registry(ty: &str) -> Option<&'static dyn ResourceType> {
     }
 }
 
+/// The state entry for an applied object: its planned values with what the server computed
+/// (see [`crate::model::Schema::fill_computed`]). `server` is the API's JSON of the object.
+pub fn applied_entry(
+    ty: &str,
+    id: String,
+    values: &Value,
+    schema: &crate::model::Schema,
+    server: &Value,
+) -> StateEntry {
+    let mut v = values.clone();
+    schema.fill_computed(&mut v, &schema.from_wire(server));
+    StateEntry {
+        ty: ty.into(),
+        id,
+        values: (&v).into(),
+        deps: Vec::new(),
+        extra: Value::Null,
+        sensitive: Vec::new(),
+    }
+}
+
 pub fn type_info(ty: &str) -> Option<&'static dyn TypeInfo> {
     match ty {
         cloud_run_v2_job::TYPE => Some(&JOB),
@@ -172,10 +193,10 @@ pub fn plan_removal(
     ty: &str,
     state: Option<&StateEntry>,
     live_exists: bool,
-) -> Result<crate::plan::Change, String> {
-    use crate::plan::Action;
+) -> Result<crate::model::Change, String> {
+    use crate::model::Action;
     let st = state.ok_or("nothing to plan")?;
-    let mut change = crate::plan::Change::new(addr, ty);
+    let mut change = crate::model::Change::new(addr, ty);
     change.prior_id = Some(st.id.clone());
     if live_exists {
         change.action = Action::Delete;
@@ -191,13 +212,13 @@ pub fn plan_removal(
 /// The common first step of apply: forget, delete, or delete before re-creating (replace).
 /// Returns `true` when the change is complete and nothing is to be created.
 pub async fn remove_first<Fut>(
-    change: &crate::plan::Change,
+    change: &crate::model::Change,
     delete: impl FnOnce(String) -> Fut,
 ) -> Result<bool, String>
 where
     Fut: Future<Output = Result<(), String>>,
 {
-    use crate::plan::Action;
+    use crate::model::Action;
     match change.action {
         Action::Forget => Ok(true),
         Action::Delete | Action::Replace => {
@@ -221,7 +242,7 @@ pub fn read_live<T: serde::de::DeserializeOwned>(
 }
 
 /// The update mask a plan recorded in `extra.mask` (wire field names).
-pub fn mask_of(change: &crate::plan::Change) -> Vec<&str> {
+pub fn mask_of(change: &crate::model::Change) -> Vec<&str> {
     change
         .extra
         .get("mask")
@@ -237,8 +258,8 @@ pub fn change_for(
     ty: &str,
     rc: &crate::config::ResourceConfig,
     state: Option<&StateEntry>,
-) -> crate::plan::Change {
-    let mut change = crate::plan::Change::new(addr, ty);
+) -> crate::model::Change {
+    let mut change = crate::model::Change::new(addr, ty);
     change.new_id = rc
         .values
         .get("id")
@@ -257,7 +278,7 @@ pub fn family_of_name(name: &str) -> Option<(String, String)> {
 
 /// Attribute-level differences between two wire objects, flattened to Terraform paths
 /// (`http_target.headers.X-Key`, env entries keyed by name).
-pub fn diff_values(old: &Value, new: &Value) -> Vec<crate::plan::AttrChange> {
+pub fn diff_values(old: &Value, new: &Value) -> Vec<crate::model::AttrChange> {
     let mut a = BTreeMap::new();
     let mut b = BTreeMap::new();
     cloud_run_v2_job::flatten(old, "", &mut a);
@@ -265,11 +286,7 @@ pub fn diff_values(old: &Value, new: &Value) -> Vec<crate::plan::AttrChange> {
     let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
     keys.into_iter()
         .filter(|k| a.get(*k) != b.get(*k))
-        .map(|k| crate::plan::AttrChange {
-            path: k.clone(),
-            old: a.get(k).cloned(),
-            new: b.get(k).cloned(),
-        })
+        .map(|k| crate::model::AttrChange::new(k.clone(), a.get(k).cloned(), b.get(k).cloned()))
         .collect()
 }
 

@@ -2,13 +2,14 @@
 //! (Artifact Registry), with the provider's argument names and defaults.
 
 use super::{Ctx, LiveApi, PlanInput, ResourceType, StateEntry};
-use crate::config::schema::*;
-use crate::config::{Provider, ResourceConfig, TypeInfo};
+use crate::config::{Derive, Provider, ResourceConfig, TypeInfo};
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::plan::{Action, AttrChange, Change};
-use serde_json::{json, Map, Value};
+use crate::model::Schema;
+use crate::model::{Action, AttrChange, Change};
+use serde_json::{json, Value};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::LazyLock;
 
 pub const SERVICE: &str = "google_project_service";
 pub const REPOSITORY: &str = "google_artifact_registry_repository";
@@ -30,21 +31,23 @@ fn entry(ty: &str, values: &Value, extra: &[(&str, Value)]) -> StateEntry {
         values: (&v).into(),
         deps: vec![],
         extra: Value::Null,
+        sensitive: Vec::new(),
     }
 }
 
 // ---- google_project_service ------------------------------------------------------------
 
-static SERVICE_SCHEMA: Schema = Schema {
-    attrs: &[
-        meta("service", Ty::String, true),
-        meta("project", Ty::String, false),
-        meta("disable_on_destroy", Ty::Bool, false),
-        meta("disable_dependent_services", Ty::Bool, false),
-        meta("check_if_service_has_usage_on_destroy", Ty::Bool, false),
-    ],
-    blocks: &[],
-};
+/// The google provider 7.x schema of `google_project_service`.
+pub const SERVICE_SCHEMA_TEXT: &str = "
+id                                     string C
+service                                string R FN tf
+project                                string O C FN tf
+disable_on_destroy                     bool   O tf default=true
+disable_dependent_services             bool   O tf
+check_if_service_has_usage_on_destroy  bool   O tf
+";
+
+static SERVICE_SCHEMA: LazyLock<Schema> = LazyLock::new(|| Schema::parse(SERVICE_SCHEMA_TEXT));
 
 pub struct ServiceType;
 pub struct Services;
@@ -53,17 +56,11 @@ impl TypeInfo for ServiceType {
     fn schema(&self) -> &'static Schema {
         &SERVICE_SCHEMA
     }
-    fn derive(&self, v: &mut Map<String, Value>, provider: &Provider) {
-        provider.fill_defaults(v, None);
-        let id = format!(
-            "{}/{}",
-            v.get("project").and_then(Value::as_str).unwrap_or(""),
-            v.get("service").and_then(Value::as_str).unwrap_or("")
-        );
-        v.insert("id".into(), Value::String(id));
-    }
-    fn computed(&self) -> &'static [&'static str] {
-        &[]
+    fn derive(&self, d: &mut Derive, provider: &Provider) {
+        provider.fill_defaults(d, None);
+        d.set("id", &["project", "service"], |d| {
+            Value::String(format!("{}/{}", d.str("project"), d.str("service")))
+        });
     }
     fn validate(&self, rc: &ResourceConfig, diags: &mut Diagnostics) {
         let svc = s(&rc.values, "service");
@@ -124,11 +121,11 @@ impl ResourceType for Services {
         if let Some(pid) = c.prior_id.clone().filter(|p| *p != id) {
             c.action = Action::Replace;
             c.reason = Some(format!("{pid} → {id}"));
-            c.attrs.push(AttrChange {
-                path: "service".into(),
-                old: Some(json!(pid)),
-                new: Some(json!(id)),
-            });
+            c.attrs.push(AttrChange::new(
+                "service",
+                Some(json!(pid)),
+                Some(json!(id)),
+            ));
             return Ok(c);
         }
         c.action = match (enabled, input.state.is_some()) {
@@ -144,11 +141,7 @@ impl ResourceType for Services {
                 for k in ["disable_on_destroy", "disable_dependent_services"] {
                     let (o, n) = (before.get(k).cloned(), rc.values.get(k).cloned());
                     if o != n {
-                        attrs.push(AttrChange {
-                            path: k.into(),
-                            old: o,
-                            new: n,
-                        });
+                        attrs.push(AttrChange::new(k, o, n));
                     }
                 }
                 c.attrs = attrs;
@@ -196,19 +189,28 @@ impl ResourceType for Services {
 
 // ---- google_artifact_registry_repository -----------------------------------------------
 
-static REPOSITORY_SCHEMA: Schema = Schema {
-    attrs: &[
-        meta("repository_id", Ty::String, true),
-        meta("location", Ty::String, false),
-        meta("project", Ty::String, false),
-        opt("format", Ty::String),
-        opt("description", Ty::String),
-        opt("labels", Ty::MapString),
-        opt("mode", Ty::String),
-        opt("kms_key_name", Ty::String),
-    ],
-    blocks: &[],
-};
+/// The google provider 7.x schema of `google_artifact_registry_repository` (`X`: not
+/// implemented by runform yet).
+pub const REPOSITORY_SCHEMA_TEXT: &str = "
+id                string      C
+repository_id     string      R FN tf
+location          string      O C FN tf
+project           string      O C FN tf
+format            string      O FN
+description       string      O
+labels            map(string) O
+mode              string      O FN
+kms_key_name      string      O FN
+cleanup_policy_dry_run bool   O X
+name              string      C tf
+create_time       string      C
+update_time       string      C V
+effective_labels  map(string) C tf
+terraform_labels  map(string) C tf
+";
+
+static REPOSITORY_SCHEMA: LazyLock<Schema> =
+    LazyLock::new(|| Schema::parse(REPOSITORY_SCHEMA_TEXT));
 
 pub struct RepositoryType;
 pub struct Repositories;
@@ -221,24 +223,24 @@ impl TypeInfo for RepositoryType {
     fn schema(&self) -> &'static Schema {
         &REPOSITORY_SCHEMA
     }
-    fn derive(&self, v: &mut Map<String, Value>, provider: &Provider) {
-        provider.fill_defaults(v, Some("location"));
-        let g = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-        let id = format!(
-            "projects/{}/locations/{}/repositories/{}",
-            g("project"),
-            g("location"),
-            g("repository_id")
-        );
-        v.insert("name".into(), Value::String(g("repository_id")));
-        v.insert("id".into(), Value::String(id));
-        if let Some(Value::String(f)) = v.get("format").cloned() {
+    fn derive(&self, d: &mut Derive, provider: &Provider) {
+        provider.fill_defaults(d, Some("location"));
+        d.set("id", &["project", "location", "repository_id"], |d| {
+            Value::String(format!(
+                "projects/{}/locations/{}/repositories/{}",
+                d.str("project"),
+                d.str("location"),
+                d.str("repository_id")
+            ))
+        });
+        d.set("name", &["repository_id"], |d| {
+            Value::String(d.str("repository_id"))
+        });
+        if let Some(Value::String(f)) = d.values.get("format").cloned() {
             // The API answers in upper case; the provider accepts either.
-            v.insert("format".into(), Value::String(f.to_uppercase()));
+            d.values
+                .insert("format".into(), Value::String(f.to_uppercase()));
         }
-    }
-    fn computed(&self) -> &'static [&'static str] {
-        &["create_time", "update_time"]
     }
     fn validate(&self, rc: &ResourceConfig, diags: &mut Diagnostics) {
         let v = &rc.values;
@@ -315,11 +317,8 @@ impl ResourceType for Repositories {
         if let Some(pid) = c.prior_id.clone().filter(|p| *p != id) {
             c.action = Action::Replace;
             c.reason = Some(format!("{pid} → {id}"));
-            c.attrs.push(AttrChange {
-                path: "id".into(),
-                old: Some(json!(pid)),
-                new: Some(json!(id)),
-            });
+            c.attrs
+                .push(AttrChange::new("id", Some(json!(pid)), Some(json!(id))));
             return Ok(c);
         }
         let Some(live) = live else {
@@ -335,11 +334,11 @@ impl ResourceType for Repositories {
                 c.action = Action::Replace;
                 c.reason = Some(format!("{k} cannot change in place"));
                 c.prior_id = Some(id.clone());
-                c.attrs.push(AttrChange {
-                    path: k.into(),
-                    old: Some(have[k].clone()),
-                    new: Some(want[k].clone()),
-                });
+                c.attrs.push(AttrChange::new(
+                    k,
+                    Some(have[k].clone()),
+                    Some(want[k].clone()),
+                ));
                 return Ok(c);
             }
         }
@@ -377,7 +376,7 @@ impl ResourceType for Repositories {
             }
             let v = change.after.clone().ok_or("no desired values")?;
             let id = s(&v, "id").to_string();
-            let body = to_wire(&v, &REPOSITORY_SCHEMA);
+            let body = REPOSITORY_SCHEMA.to_wire(&v);
             let live: Value = match change.action {
                 Action::Create | Action::Replace => {
                     let (parent, rid) = id

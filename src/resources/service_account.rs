@@ -8,27 +8,35 @@ use crate::api::iam_admin::{
     check_account_id, email_of, CreateServiceAccountRequest, PatchServiceAccountRequest,
     ServiceAccount,
 };
-use crate::config::schema::*;
-use crate::config::{Provider, ResourceConfig, TypeInfo};
+use crate::config::{Derive, Provider, ResourceConfig, TypeInfo};
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::plan::{Action, AttrChange, Change};
-use serde_json::{Map, Value};
+use crate::model::Schema;
+use crate::model::{Action, AttrChange, Change};
+use serde_json::Value;
 use std::future::Future;
 use std::pin::Pin;
 
 pub const TYPE: &str = "google_service_account";
 
-pub static SCHEMA: Schema = Schema {
-    attrs: &[
-        meta("account_id", Ty::String, true),
-        meta("display_name", Ty::String, false),
-        meta("description", Ty::String, false),
-        meta("disabled", Ty::Bool, false),
-        meta("project", Ty::String, false),
-        meta("create_ignore_already_exists", Ty::Bool, false),
-    ],
-    blocks: &[],
-};
+/// The google provider 7.x schema of `google_service_account` (`X`: not implemented by
+/// runform yet).
+pub const SCHEMA_TEXT: &str = r#"
+id                            string C
+account_id                    string R FN tf
+project                       string O C FN tf
+display_name                  string O tf
+description                   string O tf
+disabled                      bool   O tf default=false
+create_ignore_already_exists  bool   O tf
+deletion_policy               string O C tf X
+email                         string C tf
+member                        string C tf
+name                          string C tf
+unique_id                     string C tf
+"#;
+
+pub static SCHEMA: std::sync::LazyLock<Schema> =
+    std::sync::LazyLock::new(|| Schema::parse(SCHEMA_TEXT));
 
 pub struct ServiceAccountType;
 
@@ -40,34 +48,28 @@ impl TypeInfo for ServiceAccountType {
     fn schema(&self) -> &'static Schema {
         &SCHEMA
     }
-    fn derive(&self, v: &mut Map<String, Value>, provider: &Provider) {
-        provider.fill_defaults(v, None);
-        let project = v
-            .get("project")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let account = v
-            .get("account_id")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let email = email_of(&account, &project);
-        v.insert("email".into(), Value::String(email.clone()));
-        v.insert(
-            "member".into(),
-            Value::String(format!("serviceAccount:{email}")),
-        );
-        let name = format!("projects/{project}/serviceAccounts/{email}");
-        v.insert("name".into(), Value::String(name.clone()));
-        v.insert("id".into(), Value::String(name));
-    }
-    fn computed(&self) -> &'static [&'static str] {
-        &["unique_id"]
+    fn derive(&self, d: &mut Derive, provider: &Provider) {
+        provider.fill_defaults(d, None);
+        let parts = ["project", "account_id"];
+        d.set("email", &parts, |d| {
+            Value::String(email_of(&d.str("account_id"), &d.str("project")))
+        });
+        d.set("member", &parts, |d| {
+            Value::String(format!("serviceAccount:{}", d.str("email")))
+        });
+        for k in ["name", "id"] {
+            d.set(k, &parts, |d| {
+                Value::String(format!(
+                    "projects/{}/serviceAccounts/{}",
+                    d.str("project"),
+                    d.str("email")
+                ))
+            });
+        }
     }
     fn validate(&self, rc: &ResourceConfig, diags: &mut Diagnostics) {
         let id = s(&rc.values, "account_id");
-        if !id.contains(crate::config::UNKNOWN_START) {
+        if !rc.is_unknown("account_id") {
             if let Err(e) = check_account_id(id) {
                 diags.push(Diagnostic::error(
                     format!("{}: {e}", rc.addr),
@@ -110,17 +112,8 @@ fn live_view(a: &ServiceAccount) -> Value {
 }
 
 fn entry(values: &Value, live: &ServiceAccount) -> StateEntry {
-    let mut v = values.clone();
-    if let Value::Object(m) = &mut v {
-        m.insert("unique_id".into(), Value::String(live.unique_id.clone()));
-    }
-    StateEntry {
-        ty: TYPE.into(),
-        id: s(values, "id").to_string(),
-        values: (&v).into(),
-        deps: vec![],
-        extra: Value::Null,
-    }
+    let server = serde_json::to_value(live).unwrap_or(Value::Null);
+    super::applied_entry(TYPE, s(values, "id").to_string(), values, &SCHEMA, &server)
 }
 
 impl ResourceType for ServiceAccounts {
@@ -159,11 +152,11 @@ impl ResourceType for ServiceAccounts {
         if let Some(pid) = change.prior_id.clone().filter(|p| *p != id) {
             change.action = Action::Replace;
             change.reason = Some(format!("{pid} → {id}"));
-            change.attrs.push(AttrChange {
-                path: "id".into(),
-                old: Some(Value::String(pid)),
-                new: Some(Value::String(id)),
-            });
+            change.attrs.push(AttrChange::new(
+                "id",
+                Some(Value::String(pid)),
+                Some(Value::String(id)),
+            ));
             change.before = state.map(|st| st.values.to_value());
             change.after = Some(v.clone());
             return Ok(change);

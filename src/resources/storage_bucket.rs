@@ -5,58 +5,103 @@
 //! upper-case, as the API returns it; a new name, location or project replaces the bucket.
 
 use super::{Ctx, LiveApi, PlanInput, ResourceType, StateEntry};
-use crate::config::schema::*;
-use crate::config::{Provider, ResourceConfig, TypeInfo};
+use crate::config::{Derive, Provider, ResourceConfig, TypeInfo};
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::plan::{Action, AttrChange, Change};
-use serde_json::{json, Map, Value};
+use crate::model::Schema;
+use crate::model::{Action, AttrChange, Change};
+use serde_json::{json, Value};
 use std::future::Future;
 use std::pin::Pin;
 
 pub const TYPE: &str = "google_storage_bucket";
 
-static VERSIONING: Schema = Schema {
-    attrs: &[req("enabled", Ty::Bool)],
-    blocks: &[],
-};
-static ACTION: Schema = Schema {
-    attrs: &[req("type", Ty::String), opt("storage_class", Ty::String)],
-    blocks: &[],
-};
-static CONDITION: Schema = Schema {
-    attrs: &[
-        opt("age", Ty::Number),
-        opt("created_before", Ty::String),
-        opt("with_state", Ty::String),
-        opt("matches_storage_class", Ty::ListString),
-        opt("num_newer_versions", Ty::Number),
-        opt("matches_prefix", Ty::ListString),
-        opt("matches_suffix", Ty::ListString),
-    ],
-    blocks: &[],
-};
-static LIFECYCLE_RULE: Schema = Schema {
-    attrs: &[],
-    blocks: &[
-        single_req("action", &ACTION),
-        single_req("condition", &CONDITION),
-    ],
-};
-pub static SCHEMA: Schema = Schema {
-    attrs: &[
-        meta("name", Ty::String, true),
-        meta("location", Ty::String, true),
-        meta("project", Ty::String, false),
-        meta("storage_class", Ty::String, false),
-        meta("force_destroy", Ty::Bool, false),
-        meta("uniform_bucket_level_access", Ty::Bool, false),
-        meta("labels", Ty::MapString, false),
-    ],
-    blocks: &[
-        single("versioning", &VERSIONING),
-        list("lifecycle_rule", &LIFECYCLE_RULE),
-    ],
-};
+/// The google provider 7.x schema of `google_storage_bucket` (`X`: not implemented by runform
+/// yet).
+pub const SCHEMA_TEXT: &str = r#"
+id                                   string       C
+name                                 string       R FN tf
+location                             string       R FN tf
+project                              string       O C FN tf
+storage_class                        string       O tf default="STANDARD"
+force_destroy                        bool         O tf default=false
+uniform_bucket_level_access          bool         O C tf
+labels                               map(string)  O tf
+requester_pays                       bool         O tf X
+default_event_based_hold             bool         O tf X
+enable_object_retention              bool         O FN tf X
+rpo                                  string       O C tf X
+public_access_prevention             string       O C tf X
+deletion_policy                      string       O C tf X
+versioning                           list{}       O C max=1 tf
+versioning.enabled                   bool         R
+lifecycle_rule                       list{}       O max=100 tf
+lifecycle_rule.action                set{}        R min=1 max=1
+lifecycle_rule.action.type           string       R
+lifecycle_rule.action.storage_class  string       O
+lifecycle_rule.condition             set{}        R min=1 max=1
+lifecycle_rule.condition.age                     number       O
+lifecycle_rule.condition.created_before          string       O
+lifecycle_rule.condition.with_state              string       O C
+lifecycle_rule.condition.matches_storage_class   list(string) O
+lifecycle_rule.condition.num_newer_versions      number       O
+lifecycle_rule.condition.matches_prefix          list(string) O
+lifecycle_rule.condition.matches_suffix          list(string) O
+lifecycle_rule.condition.custom_time_before      string       O X
+lifecycle_rule.condition.days_since_custom_time  number       O X
+lifecycle_rule.condition.days_since_noncurrent_time number    O X
+lifecycle_rule.condition.noncurrent_time_before  string       O X
+lifecycle_rule.condition.send_age_if_zero        bool         O X
+lifecycle_rule.condition.send_days_since_noncurrent_time_if_zero bool O X
+lifecycle_rule.condition.send_days_since_custom_time_if_zero bool O X
+lifecycle_rule.condition.send_num_newer_versions_if_zero bool O X
+lifecycle_rule.condition.size_above_bytes        number       O X
+lifecycle_rule.condition.size_below_bytes        number       O X
+encryption                           list{}       O max=1 tf X
+encryption.default_kms_key_name      string       O
+autoclass                            list{}       O max=1 tf X
+autoclass.enabled                    bool         R
+autoclass.terminal_storage_class     string       O C
+website                              list{}       O C max=1 tf X
+website.main_page_suffix             string       O
+website.not_found_page               string       O
+retention_policy                     list{}       O max=1 tf X
+retention_policy.is_locked           bool         O default=false
+retention_policy.retention_period    string       R
+cors                                 list{}       O tf X
+cors.origin                          list(string) O
+cors.method                          list(string) O
+cors.response_header                 list(string) O
+cors.max_age_seconds                 number       O
+logging                              list{}       O max=1 tf X
+logging.log_bucket                   string       R
+logging.log_object_prefix            string       O C
+custom_placement_config              list{}       O max=1 tf X
+custom_placement_config.data_locations set(string) R FN
+soft_delete_policy                   list{}       O C max=1 tf X
+soft_delete_policy.retention_duration_seconds number O default=604800
+soft_delete_policy.effective_time    string       C
+hierarchical_namespace               list{}       O FN max=1 tf X
+hierarchical_namespace.enabled       bool         R FN
+ip_filter                            list{}       O max=1 tf X
+ip_filter.mode                       string       R
+ip_filter.allow_cross_org_vpcs       bool         O
+ip_filter.allow_all_service_agent_access bool     O
+ip_filter.public_network_source      list{}       O max=1
+ip_filter.public_network_source.allowed_ip_cidr_ranges list(string) R
+ip_filter.vpc_network_sources        list{}       O
+ip_filter.vpc_network_sources.network string      R
+ip_filter.vpc_network_sources.allowed_ip_cidr_ranges list(string) R
+project_number                       number       C tf
+self_link                            string       C tf
+url                                  string       C tf
+time_created                         string       C tf
+updated                              string       C V tf
+effective_labels                     map(string)  C tf
+terraform_labels                     map(string)  C tf
+"#;
+
+pub static SCHEMA: std::sync::LazyLock<Schema> =
+    std::sync::LazyLock::new(|| Schema::parse(SCHEMA_TEXT));
 
 pub struct BucketType;
 
@@ -68,22 +113,16 @@ impl TypeInfo for BucketType {
     fn schema(&self) -> &'static Schema {
         &SCHEMA
     }
-    fn derive(&self, v: &mut Map<String, Value>, provider: &Provider) {
-        provider.fill_defaults(v, None);
-        let name = v
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        v.insert("id".into(), Value::String(name.clone()));
-        v.insert("url".into(), Value::String(format!("gs://{name}")));
-    }
-    fn computed(&self) -> &'static [&'static str] {
-        &["self_link"]
+    fn derive(&self, d: &mut Derive, provider: &Provider) {
+        provider.fill_defaults(d, None);
+        d.set("id", &["name"], |d| Value::String(d.str("name")));
+        d.set("url", &["name"], |d| {
+            Value::String(format!("gs://{}", d.str("name")))
+        });
     }
     fn validate(&self, rc: &ResourceConfig, diags: &mut Diagnostics) {
         let name = s(&rc.values, "name");
-        if !name.contains(crate::config::UNKNOWN_START) {
+        if !rc.is_unknown("name") {
             if let Err(e) = crate::api::storage::check_bucket_name(name) {
                 diags.push(Diagnostic::error(
                     format!("{}: {e}", rc.addr),
@@ -118,7 +157,12 @@ fn expand(v: &Value) -> Value {
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .map(|r| to_wire(r, &LIFECYCLE_RULE))
+        .map(|r| {
+            SCHEMA
+                .at("lifecycle_rule")
+                .map(|s| s.to_wire(r))
+                .unwrap_or_default()
+        })
         .collect();
     json!({
         "name": s(v, "name"),
@@ -180,11 +224,9 @@ impl ResourceType for Buckets {
         if let Some(pid) = change.prior_id.clone().filter(|p| *p != id) {
             change.action = Action::Replace;
             change.reason = Some(format!("its name changed ({pid} → {id})"));
-            change.attrs.push(AttrChange {
-                path: "name".into(),
-                old: Some(json!(pid)),
-                new: Some(json!(id)),
-            });
+            change
+                .attrs
+                .push(AttrChange::new("name", Some(json!(pid)), Some(json!(id))));
             return Ok(change);
         }
         let Some(live) = live else {
@@ -199,11 +241,9 @@ impl ResourceType for Buckets {
             .unwrap_or(json!(false));
         let state_only = change.attrs.is_empty() && fd_new != fd_old && state.is_some();
         if fd_new != fd_old && state.is_some() {
-            change.attrs.push(AttrChange {
-                path: "force_destroy".into(),
-                old: Some(fd_old),
-                new: Some(fd_new),
-            });
+            change
+                .attrs
+                .push(AttrChange::new("force_destroy", Some(fd_old), Some(fd_new)));
         }
         if state.is_none() {
             if !change.attrs.is_empty() {
@@ -276,17 +316,13 @@ impl ResourceType for Buckets {
                     .map_err(err)?
                     .ok_or("bucket not found")?,
             };
-            let mut values = v.clone();
-            if let Value::Object(m) = &mut values {
-                m.insert("self_link".into(), live["selfLink"].clone());
-            }
-            Ok(Some(StateEntry {
-                ty: TYPE.into(),
-                id: s(&v, "id").to_string(),
-                values: (&values).into(),
-                deps: vec![],
-                extra: Value::Null,
-            }))
+            Ok(Some(super::applied_entry(
+                TYPE,
+                s(&v, "id").to_string(),
+                &v,
+                &SCHEMA,
+                &live,
+            )))
         })
     }
 }

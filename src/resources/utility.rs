@@ -6,13 +6,14 @@
 //! providers.
 
 use super::{Ctx, PlanInput, ResourceType, StateEntry};
-use crate::config::schema::*;
-use crate::config::{Provider, ResourceConfig, TypeInfo};
+use crate::config::{Derive, Provider, ResourceConfig, TypeInfo};
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::plan::{Action, AttrChange, Change};
+use crate::model::Schema;
+use crate::model::{Action, AttrChange, Change};
 use serde_json::{json, Map, Value};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::LazyLock;
 
 #[derive(Clone, Copy, PartialEq)]
 pub enum Kind {
@@ -54,59 +55,64 @@ pub fn by_name(ty: &str) -> Option<&'static Utility> {
     })
 }
 
-static RANDOM_ID_SCHEMA: Schema = Schema {
-    attrs: &[
-        meta("byte_length", Ty::Number, true),
-        meta("prefix", Ty::String, false),
-        meta("keepers", Ty::MapString, false),
-    ],
-    blocks: &[],
-};
-static RANDOM_STRING_SCHEMA: Schema = Schema {
-    attrs: &[
-        meta("length", Ty::Number, true),
-        meta("special", Ty::Bool, false),
-        meta("upper", Ty::Bool, false),
-        meta("lower", Ty::Bool, false),
-        meta("numeric", Ty::Bool, false),
-        meta("number", Ty::Bool, false),
-        meta("min_upper", Ty::Number, false),
-        meta("min_lower", Ty::Number, false),
-        meta("min_numeric", Ty::Number, false),
-        meta("min_special", Ty::Number, false),
-        meta("override_special", Ty::String, false),
-        meta("keepers", Ty::MapString, false),
-    ],
-    blocks: &[],
-};
-static RANDOM_PET_SCHEMA: Schema = Schema {
-    attrs: &[
-        meta("length", Ty::Number, false),
-        meta("separator", Ty::String, false),
-        meta("prefix", Ty::String, false),
-        meta("keepers", Ty::MapString, false),
-    ],
-    blocks: &[],
-};
-static TIME_SLEEP_SCHEMA: Schema = Schema {
-    attrs: &[
-        meta("create_duration", Ty::String, false),
-        meta("destroy_duration", Ty::String, false),
-        meta("triggers", Ty::MapString, false),
-    ],
-    blocks: &[],
-};
-static NULL_RESOURCE_SCHEMA: Schema = Schema {
-    attrs: &[meta("triggers", Ty::MapString, false)],
-    blocks: &[],
-};
-static TERRAFORM_DATA_SCHEMA: Schema = Schema {
-    attrs: &[
-        meta("input", Ty::Any, false),
-        meta("triggers_replace", Ty::Any, false),
-    ],
-    blocks: &[],
-};
+/// The schemas of the random, time, null and built-in providers' types runform implements.
+const RANDOM_ID_TEXT: &str = "
+id          string      C tf
+byte_length number      R FN tf
+prefix      string      O FN tf
+keepers     map(string) O FN tf
+b64_url     string      C tf
+b64_std     string      C tf
+hex         string      C tf
+dec         string      C tf
+";
+const RANDOM_STRING_TEXT: &str = "
+id               string      C tf
+length           number      R FN tf
+special          bool        O FN tf default=true
+upper            bool        O FN tf default=true
+lower            bool        O FN tf default=true
+numeric          bool        O FN tf default=true
+number           bool        O FN tf default=true
+min_upper        number      O FN tf default=0
+min_lower        number      O FN tf default=0
+min_numeric      number      O FN tf default=0
+min_special      number      O FN tf default=0
+override_special string      O FN tf
+keepers          map(string) O FN tf
+result           string      C tf
+";
+const RANDOM_PET_TEXT: &str = "
+id        string      C tf
+length    number      O FN tf default=2
+separator string      O FN tf default=\"-\"
+prefix    string      O FN tf
+keepers   map(string) O FN tf
+";
+const TIME_SLEEP_TEXT: &str = "
+id               string      C tf
+create_duration  string      O tf
+destroy_duration string      O tf
+triggers         map(string) O FN tf
+";
+const NULL_RESOURCE_TEXT: &str = "
+id       string      C tf
+triggers map(string) O FN tf
+";
+const TERRAFORM_DATA_TEXT: &str = "
+id               string C tf
+input            any    O tf
+triggers_replace any    O FN tf
+output           any    C tf
+";
+
+static RANDOM_ID_SCHEMA: LazyLock<Schema> = LazyLock::new(|| Schema::parse(RANDOM_ID_TEXT));
+static RANDOM_STRING_SCHEMA: LazyLock<Schema> = LazyLock::new(|| Schema::parse(RANDOM_STRING_TEXT));
+static RANDOM_PET_SCHEMA: LazyLock<Schema> = LazyLock::new(|| Schema::parse(RANDOM_PET_TEXT));
+static TIME_SLEEP_SCHEMA: LazyLock<Schema> = LazyLock::new(|| Schema::parse(TIME_SLEEP_TEXT));
+static NULL_RESOURCE_SCHEMA: LazyLock<Schema> = LazyLock::new(|| Schema::parse(NULL_RESOURCE_TEXT));
+static TERRAFORM_DATA_SCHEMA: LazyLock<Schema> =
+    LazyLock::new(|| Schema::parse(TERRAFORM_DATA_TEXT));
 
 impl Utility {
     fn ty(&self) -> &'static str {
@@ -294,9 +300,17 @@ impl TypeInfo for Utility {
             Kind::TerraformData => &TERRAFORM_DATA_SCHEMA,
         }
     }
-    fn derive(&self, _: &mut Map<String, Value>, _: &Provider) {}
-    fn computed(&self) -> &'static [&'static str] {
-        self.computed_attrs()
+    fn derive(&self, _: &mut Derive, _: &Provider) {}
+    fn computed_type(&self, attr: &str, config: &crate::lang::Value) -> Option<crate::lang::Type> {
+        // terraform_data's output has the type of its input.
+        (self.0 == Kind::TerraformData && attr == "output")
+            .then(|| {
+                config
+                    .entries()
+                    .and_then(|m| m.get("input"))
+                    .map(|v| v.ty())
+            })
+            .flatten()
     }
     fn validate(&self, rc: &ResourceConfig, diags: &mut Diagnostics) {
         let v = &rc.values;
@@ -375,18 +389,19 @@ impl ResourceType for Utility {
             return Ok(c);
         };
         let before = st.values.to_value();
-        let args = self.schema().attrs.iter().map(|a| a.name);
+        let args = self
+            .schema()
+            .attrs
+            .iter()
+            .filter(|a| !a.computed)
+            .map(|a| a.name.as_str());
         let mut new_value = false;
         for a in args {
             let old = before.get(a).filter(|x| !x.is_null()).cloned();
             let new = rc.values.get(a).filter(|x| !x.is_null()).cloned();
             if old != new {
                 new_value |= self.forces_new(a);
-                c.attrs.push(AttrChange {
-                    path: a.to_string(),
-                    old,
-                    new,
-                });
+                c.attrs.push(AttrChange::new(a, old, new));
             }
         }
         c.prior_id = Some(st.id.clone());
@@ -482,6 +497,7 @@ impl ResourceType for Utility {
                 values: (&Value::Object(values)).into(),
                 deps: change.depends_on.clone(),
                 extra: Value::Null,
+                sensitive: Vec::new(),
             }))
         })
     }

@@ -6,31 +6,46 @@
 
 use super::{Ctx, LiveApi, PlanInput, ResourceType, StateEntry};
 use crate::api::workflows::{check_workflow_id, service_account_email, Workflow};
-use crate::config::schema::*;
-use crate::config::{Provider, ResourceConfig, TypeInfo};
+use crate::config::{Derive, Provider, ResourceConfig, TypeInfo};
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::plan::{Action, AttrChange, Change};
-use serde_json::{Map, Value};
+use crate::model::Schema;
+use crate::model::{Action, AttrChange, Change};
+use serde_json::Value;
 use std::future::Future;
 use std::pin::Pin;
 
 pub const TYPE: &str = "google_workflows_workflow";
 
-pub static SCHEMA: Schema = Schema {
-    attrs: &[
-        meta("name", Ty::String, true),
-        meta("region", Ty::String, false),
-        meta("project", Ty::String, false),
-        meta("description", Ty::String, false),
-        meta("service_account", Ty::String, false),
-        meta("source_contents", Ty::String, false),
-        meta("labels", Ty::MapString, false),
-        meta("user_env_vars", Ty::MapString, false),
-        meta("call_log_level", Ty::String, false),
-        meta("deletion_protection", Ty::Bool, false),
-    ],
-    blocks: &[],
-};
+/// The google provider 7.x schema of `google_workflows_workflow` (`X`: not implemented by
+/// runform yet; `name` is optional in the provider, which can generate one from
+/// `name_prefix`: runform needs it).
+pub const SCHEMA_TEXT: &str = r#"
+id                       string      C
+name                     string      R FN tf
+name_prefix              string      O C FN tf X
+region                   string      O C FN tf
+project                  string      O C FN tf
+description              string      O C tf
+service_account          string      O C tf
+source_contents          string      O tf
+labels                   map(string) O tf
+user_env_vars            map(string) O tf
+call_log_level           string      O tf
+execution_history_level  string      O tf X
+crypto_key_name          string      O tf X
+tags                     map(string) O FN tf X
+deletion_protection      bool        O tf default=true
+deletion_policy          string      O C tf X
+revision_id              string      C V tf
+state                    string      C tf
+create_time              string      C tf
+update_time              string      C V tf
+effective_labels         map(string) C tf
+terraform_labels         map(string) C tf
+"#;
+
+pub static SCHEMA: std::sync::LazyLock<Schema> =
+    std::sync::LazyLock::new(|| Schema::parse(SCHEMA_TEXT));
 
 pub struct WorkflowType;
 
@@ -42,19 +57,16 @@ impl TypeInfo for WorkflowType {
     fn schema(&self) -> &'static Schema {
         &SCHEMA
     }
-    fn derive(&self, v: &mut Map<String, Value>, provider: &Provider) {
-        provider.fill_defaults(v, Some("region"));
-        let g = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-        let id = format!(
-            "projects/{}/locations/{}/workflows/{}",
-            g("project"),
-            g("region"),
-            g("name")
-        );
-        v.insert("id".into(), Value::String(id));
-    }
-    fn computed(&self) -> &'static [&'static str] {
-        &["revision_id", "state"]
+    fn derive(&self, d: &mut Derive, provider: &Provider) {
+        provider.fill_defaults(d, Some("region"));
+        d.set("id", &["project", "region", "name"], |d| {
+            Value::String(format!(
+                "projects/{}/locations/{}/workflows/{}",
+                d.str("project"),
+                d.str("region"),
+                d.str("name")
+            ))
+        });
     }
     fn validate(&self, rc: &ResourceConfig, diags: &mut Diagnostics) {
         let v = &rc.values;
@@ -65,7 +77,7 @@ impl TypeInfo for WorkflowType {
             ));
         }
         let src = s(v, "source_contents");
-        if !src.contains(crate::config::UNKNOWN_START) {
+        if !rc.is_unknown("source_contents") {
             if src.trim().is_empty() {
                 diags.push(Diagnostic::error(
                     format!("{}: source_contents is required", rc.addr),
@@ -186,11 +198,11 @@ impl ResourceType for Workflows {
         if let Some(pid) = change.prior_id.clone().filter(|p| *p != id) {
             change.action = Action::Replace;
             change.reason = Some(format!("{pid} → {id}"));
-            change.attrs.push(AttrChange {
-                path: "id".into(),
-                old: Some(Value::String(pid)),
-                new: Some(Value::String(id)),
-            });
+            change.attrs.push(AttrChange::new(
+                "id",
+                Some(Value::String(pid)),
+                Some(Value::String(id)),
+            ));
             return Ok(change);
         }
         let Some(live) = live else {
@@ -269,21 +281,8 @@ impl ResourceType for Workflows {
                         .ok_or("workflow not found")?
                 }
             };
-            let mut values = v.clone();
-            if let Value::Object(m) = &mut values {
-                m.insert(
-                    "revision_id".into(),
-                    Value::String(live.revision_id.clone()),
-                );
-                m.insert("state".into(), Value::String(live.state.clone()));
-            }
-            Ok(Some(StateEntry {
-                ty: TYPE.into(),
-                id,
-                values: (&values).into(),
-                deps: vec![],
-                extra: Value::Null,
-            }))
+            let server = serde_json::to_value(&live).unwrap_or(Value::Null);
+            Ok(Some(super::applied_entry(TYPE, id, &v, &SCHEMA, &server)))
         })
     }
 }

@@ -91,6 +91,10 @@ pub struct StateEntry {
     pub deps: Vec<String>,
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub extra: Value,
+    /// Paths of values that were sensitive when applied: plans keep hiding them (Terraform's
+    /// `sensitive_attributes`), even after the configuration stops marking them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sensitive: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -104,6 +108,9 @@ pub struct State {
     pub resources: BTreeMap<String, StateEntry>,
     #[serde(default)]
     pub outputs: BTreeMap<String, Value>,
+    /// Each output's type (Terraform's type JSON), so it reads back as the value it was.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub output_types: BTreeMap<String, Value>,
     /// Outputs declared `sensitive = true` (never printed unless asked for by name).
     #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
     pub sensitive_outputs: std::collections::BTreeSet<String>,

@@ -2,6 +2,7 @@
 //! masked), the summary line, and apply progress. Computes nothing.
 
 use crate::api::run::Execution;
+use crate::model::change::path_in;
 use crate::plan::{Action, Plan};
 use crate::resources::Observer;
 use serde_json::Value;
@@ -35,35 +36,9 @@ fn mask(s: &str, sensitive: &[String]) -> String {
     out
 }
 
-/// Text with values known only after apply written as `(known after apply)`.
-fn known_after_apply(s: &str) -> String {
-    let m = crate::config::UNKNOWN_START;
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(i) = rest.find(m) {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + m.len_utf8()..];
-        match after.find(m) {
-            Some(j) => {
-                out.push_str("(known after apply)");
-                rest = &after[j + m.len_utf8()..];
-            }
-            None => {
-                rest = after;
-                break;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
 fn show(v: &Option<Value>, sensitive: &[String]) -> String {
     match v {
         None | Some(Value::Null) => "null".into(),
-        Some(Value::String(s)) if s.contains(crate::config::UNKNOWN_START) => {
-            "(known after apply)".into()
-        }
         Some(Value::String(s)) => {
             let m = mask(s, sensitive);
             if m != *s && m == "(sensitive value)" {
@@ -150,11 +125,35 @@ fn render_attrs(
 ) {
     let width = attrs.iter().map(|a| a.path.len()).max().unwrap_or(0);
     for a in attrs {
-        let (sym, col) = match (&a.old, &a.new) {
-            (None, Some(_)) => ("+", "32"),
-            (Some(_), None) => ("-", "31"),
+        let (sym, col) = match (&a.old, &a.new, a.unknown) {
+            (None, Some(_), _) | (None, None, true) => ("+", "32"),
+            (Some(_), None, false) => ("-", "31"),
             _ => ("~", "33"),
         };
+        if a.sensitive || a.unknown {
+            let old = if a.sensitive && a.old.is_some() {
+                "(sensitive value)".to_string()
+            } else {
+                show(&a.old, sens)
+            };
+            let new = if a.unknown {
+                "(known after apply)".to_string()
+            } else {
+                "(sensitive value)".to_string()
+            };
+            let line = if a.old.is_none() {
+                new
+            } else {
+                format!("{old} -> {new}")
+            };
+            let _ = writeln!(
+                out,
+                "      {} {:width$} = {line}",
+                style.paint(col, sym),
+                a.path
+            );
+            continue;
+        }
         match (&a.old, &a.new) {
             (Some(Value::String(o)), Some(Value::String(n)))
                 if (o.contains('\n') || n.contains('\n'))
@@ -267,7 +266,7 @@ pub fn render_plan(plan: &Plan, style: &Style) -> String {
             style.paint("1", &format!("# {}", c.addr))
         );
         if let Some(r) = &c.reason {
-            let _ = writeln!(out, "    (because {})", mask(&known_after_apply(r), sens));
+            let _ = writeln!(out, "    (because {})", mask(r, sens));
         }
         let _ = writeln!(
             out,
@@ -284,14 +283,26 @@ pub fn render_plan(plan: &Plan, style: &Style) -> String {
                 if let Some(v) = &c.after {
                     flatten(v, "", &mut flat);
                 }
-                let width = flat.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-                for (k, v) in flat {
-                    let _ = writeln!(
-                        out,
-                        "      {} {k:width$} = {}",
-                        style.paint("32", "+"),
-                        show(&Some(v), sens)
-                    );
+                let mut lines: Vec<(String, String)> = flat
+                    .into_iter()
+                    .map(|(k, v)| {
+                        let shown = if path_in(&k, &c.sensitive) {
+                            "(sensitive value)".to_string()
+                        } else {
+                            show(&Some(v), sens)
+                        };
+                        (k, shown)
+                    })
+                    .collect();
+                for p in c.unknown.iter().chain(c.computed.iter()) {
+                    if !lines.iter().any(|(k, _)| k == p) {
+                        lines.push((p.clone(), "(known after apply)".into()));
+                    }
+                }
+                lines.sort();
+                let width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+                for (k, v) in lines {
+                    let _ = writeln!(out, "      {} {k:width$} = {v}", style.paint("32", "+"));
                 }
             }
             Action::Delete | Action::Forget => {

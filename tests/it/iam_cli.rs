@@ -283,7 +283,7 @@ fn service_account_create_update_and_validation() {
     let t = text(&o);
     assert!(o.status.success(), "{t}");
     assert!(
-        t.contains("email = etl-runner@proj.iam.gserviceaccount.com"),
+        t.contains("email = \"etl-runner@proj.iam.gserviceaccount.com\""),
         "{t}"
     );
     let o = runform(d, &["plan", "--local", "--detailed-exitcode", "."]);

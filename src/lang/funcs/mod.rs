@@ -184,6 +184,16 @@ static OPS: LazyLock<Registry> = LazyLock::new(|| {
     r
 });
 
+/// Terraform functions runform deliberately does not offer, and why.
+pub fn unsupported(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "uuid" | "timestamp" | "bcrypt" | "plantimestamp" => {
+            "its result differs on every run, so a plan containing it never settles (Terraform shows it as a change on every plan); use random_uuid-style resources (random_id), time-stamped values passed with --var, or terraform_data with a fixed input"
+        }
+        _ => return None,
+    })
+}
+
 pub fn lookup(name: &str) -> Option<&'static Func> {
     FUNCS.0.get(name)
 }

@@ -4,8 +4,12 @@
 //! (`module.etl["a"].google_cloud_run_v2_job.this[0]`) and the set of resource addresses it
 //! depends on, traced through variables, locals, outputs and module boundaries.
 
+use super::parse::{RawAttr, RawBlock, RawBody};
+use super::refs::{collect_refs, dynamic_iterator, ref_node, traversal_parts, KnownRoots};
+use super::scope::{count_object, key_value, kind_of, Env};
 use super::*;
-use crate::config::types::conform;
+use crate::graph::Graph;
+use crate::lang::{Type, Value as Val, V};
 
 /// What a caller hands one module instance.
 pub(super) struct Call {
@@ -29,7 +33,7 @@ pub(super) struct Call {
 }
 
 pub(super) struct Input {
-    pub value: Value,
+    pub value: Val,
     pub deps: BTreeSet<String>,
     pub range: Range,
 }
@@ -37,7 +41,7 @@ pub(super) struct Input {
 /// What a module instance gives back to its caller.
 #[derive(Default)]
 pub(super) struct Done {
-    pub outputs: Map<String, Value>,
+    pub outputs: BTreeMap<String, Val>,
     /// Resources the outputs derive from.
     pub output_deps: BTreeSet<String>,
     /// Every resource inside (for `depends_on = [module.x]`).
@@ -64,12 +68,21 @@ struct Decls {
     checks: BTreeMap<String, RawBlock>,
 }
 
+enum Cond {
+    True,
+    False,
+    Unknown,
+}
+
 /// One instance of a block with `count` or `for_each` (or the single instance of one without).
 #[derive(Clone)]
 pub(super) enum Key {
     One,
     Index(usize),
-    Name(String, Value),
+    Name(String, Val),
+    /// While validating: an instance of a `count` (false) or `for_each` (true) whose keys
+    /// are known only after apply.
+    Unknown(bool),
 }
 
 impl Key {
@@ -78,6 +91,7 @@ impl Key {
             Key::One => String::new(),
             Key::Index(i) => format!("[{i}]"),
             Key::Name(k, _) => format!("[{}]", Value::String(k.clone())),
+            Key::Unknown(_) => "[*]".to_string(),
         }
     }
     pub fn index(&self) -> Option<Value> {
@@ -85,16 +99,17 @@ impl Key {
             Key::One => None,
             Key::Index(i) => Some(Value::from(*i)),
             Key::Name(k, _) => Some(Value::String(k.clone())),
+            Key::Unknown(_) => None,
         }
     }
 }
 
-/// How a block's instances look from expressions: an object, a list (count), or a map
-/// (for_each).
-fn shape(keys: &[Key], values: Vec<Value>) -> Value {
+/// How a block's instances look from expressions: the object, a tuple (count) or an object
+/// keyed by instance key (for_each), as in Terraform.
+fn shape(keys: &[Key], values: Vec<Val>, for_each: bool) -> Val {
     match keys.first() {
-        Some(Key::Index(_)) => Value::Array(values),
-        Some(Key::Name(..)) => Value::Object(
+        Some(Key::One) => values.into_iter().next().unwrap_or_else(Val::null_dynamic),
+        Some(Key::Name(..)) => Val::object(
             keys.iter()
                 .zip(values)
                 .map(|(k, v)| match k {
@@ -103,9 +118,11 @@ fn shape(keys: &[Key], values: Vec<Value>) -> Value {
                 })
                 .collect(),
         ),
-        // No count/for_each: the single object. Zero instances of count/for_each: empty.
-        Some(Key::One) => values.into_iter().next().unwrap_or(Value::Null),
-        None => Value::Array(Vec::new()),
+        Some(Key::Index(_)) => Val::tuple(values),
+        Some(Key::Unknown(_)) => Val::dynamic(),
+        // Zero instances.
+        None if for_each => Val::empty_object(),
+        None => Val::tuple(Vec::new()),
     }
 }
 
@@ -211,8 +228,8 @@ impl Loader<'_> {
                 }
                 ("data", 2) => {
                     let ty = b.labels[0].clone();
-                    if data_args(&ty).is_none() {
-                        let names = DATA_SOURCES.iter().map(|(n, _)| *n);
+                    if (self.opts.data_schema)(&ty).is_none() {
+                        let names = self.opts.data_names.iter().copied();
                         let mut diag = Diagnostic::error(format!("data source {ty:?} is not supported"), Some(b.range.clone()));
                         diag = match closest(&ty, names.clone()) {
                             Some(c) => diag.with_hint(format!("did you mean {c:?}?")),
@@ -269,21 +286,18 @@ impl Loader<'_> {
     ) -> Option<Done> {
         let root = call.inputs.is_none();
         let mut d = self.declarations(blocks, root);
-        let var_values = match &call.inputs {
+        let given = match &call.inputs {
             None => self.variable_values(&call.dir, &d.variables),
-            Some(inputs) => self.module_inputs(&call, inputs, &d.variables),
+            Some(inputs) => self.module_inputs(
+                &call.module_addr,
+                call.call_range.as_ref(),
+                inputs,
+                &d.variables,
+            ),
         };
-        let var_values = self.check_variables(&call, &d.variables, var_values);
+        let var_values = self.check_variables(&call.module_addr, &d.variables, given, &stack.dir);
         if root {
             stack.variables = var_values.clone();
-        }
-        // A sensitive module variable is as secret as one at the root.
-        for (name, v) in &d.variables {
-            if v.sensitive {
-                if let Some(val) = var_values.get(name) {
-                    collect_strings(val, &mut stack.sensitive_values);
-                }
-            }
         }
 
         // Dependency graph over every named value of this module instance.
@@ -366,21 +380,30 @@ impl Loader<'_> {
         // Only values something refers to go into the evaluation context.
         let referenced: BTreeSet<String> =
             graph.nodes().flat_map(|n| graph.deps(n)).cloned().collect();
-        let mut ctx = hcl::eval::Context::new();
-        funcs::declare(&mut ctx);
-        let mut env = Env::default();
+        let mut env = Env {
+            base: stack.dir.clone(),
+            ..Default::default()
+        };
         let module_path = call.dir.display().to_string();
-        env.set_root("var", json_obj(var_values));
+        env.set_root("var", Val::object(var_values));
+        let s = |x: &str| Val::string(x);
         env.set_root(
             "path",
-            serde_json::json!({"module": module_path, "root": stack.dir.display().to_string(), "cwd": "."}),
+            Val::object(
+                [
+                    ("module".to_string(), s(&module_path)),
+                    ("root".to_string(), s(&stack.dir.display().to_string())),
+                    ("cwd".to_string(), s(".")),
+                ]
+                .into(),
+            ),
         );
         env.set_root(
             "terraform",
-            serde_json::json!({ "workspace": self.opts.workspace }),
+            Val::object([("workspace".to_string(), s(&self.opts.workspace))].into()),
         );
         if root {
-            stack.provider = self.provider(&d.provider, &mut ctx, &mut env);
+            stack.provider = self.provider(&d.provider, &env);
             for b in &d.aliases {
                 let alias = match b.body.attr("alias").map(|a| &a.expr) {
                     Some(hcl::Expression::String(s)) => s.clone(),
@@ -392,7 +415,7 @@ impl Loader<'_> {
                         continue;
                     }
                 };
-                let p = self.provider(&Some(b.clone()), &mut ctx, &mut env);
+                let p = self.provider(&Some(b.clone()), &env);
                 // `google.west` and `google-beta.west` name the same configuration here.
                 for label in ["google", "google-beta"] {
                     stack
@@ -433,66 +456,47 @@ impl Loader<'_> {
         for node in order {
             if let Some(name) = node.strip_prefix("local.") {
                 let a = &d.locals[name];
-                if let Some(v) = self.eval(&a.expr, &a.value_range, &mut ctx, &mut env) {
-                    env.set_member("local", name, v);
-                }
+                let v = self
+                    .eval(&a.expr, &a.value_range, &env)
+                    .unwrap_or_else(Val::dynamic);
+                env.set_member("local", name, v);
                 node_deps.insert(node.clone(), union(&node_deps, &node));
             } else if let Some(name) = node.strip_prefix("output.") {
                 let b = &d.outputs[name];
-                let value = match b.body.attr("value") {
-                    Some(a) => self
-                        .eval(&a.expr, &a.value_range, &mut ctx, &mut env)
-                        .unwrap_or(Value::Null),
-                    None => {
-                        self.diags.error(
-                            format!("output {name:?} needs a value"),
-                            Some(b.range.clone()),
-                        );
-                        Value::Null
-                    }
-                };
-                let sensitive = b
-                    .body
-                    .attr("sensitive")
-                    .and_then(|a| self.eval(&a.expr, &a.value_range, &mut ctx, &mut env))
-                    .is_some_and(|v| v == Value::Bool(true));
-                if sensitive && !root {
-                    collect_strings(&value, &mut stack.sensitive_values);
-                }
+                let value = self.output_value(name, b, root, &env);
                 let deps = union(&node_deps, &node);
                 done.output_deps.extend(deps.iter().cloned());
                 node_deps.insert(node.clone(), deps);
                 if root {
                     stack.outputs.push(OutputConfig {
                         name: name.to_string(),
+                        sensitive: value.sensitive,
                         value: value.clone(),
-                        sensitive,
                     });
                 }
                 done.outputs.insert(name.to_string(), value);
             } else if node.starts_with("check.") {
                 if let Some(b) = d.checks.get(&node) {
-                    self.check_block(b, &mut ctx, &mut env);
+                    self.check_block(b, &env);
                 }
             } else if node.starts_with("data.") {
                 let Some(b) = d.data.remove(&node) else {
                     continue;
                 };
                 // count/for_each: one read per instance, shaped like resource instances.
-                if let Some(keys) = self.instances(&b.body, &mut ctx, &mut env) {
+                let for_each = b.body.attr("for_each").is_some();
+                if let Some(keys) = self.instances(&b.body, &env) {
                     let mut values = Vec::with_capacity(keys.len());
                     for key in &keys {
                         self.bind(key, &mut env);
                         values.push(
-                            self.data_source(&b, &default_provider, stack, &mut ctx, &mut env)
-                                .unwrap_or(Value::Null),
+                            self.data_source(&b, &default_provider, stack, &env)
+                                .unwrap_or_else(Val::dynamic),
                         );
                     }
-                    if !matches!(keys.first(), Some(Key::One)) {
-                        self.unbind(&mut env);
-                    }
+                    self.unbind(&mut env);
                     if referenced.contains(&node) {
-                        env.set_data(&b.labels[0], &b.labels[1], shape(&keys, values));
+                        env.set_data(&b.labels[0], &b.labels[1], shape(&keys, values, for_each));
                     }
                 }
                 node_deps.insert(node.clone(), union(&node_deps, &node));
@@ -505,7 +509,7 @@ impl Loader<'_> {
                     extra.extend(dep_targets(&dep, &node_deps, &module_all));
                 }
                 let Some((value, out_deps, all)) =
-                    self.module_call(&call, &b, extra, &node_deps, stack, &mut ctx, &mut env)
+                    self.module_call(&call, &b, extra, &node_deps, stack, &mut env)
                 else {
                     continue;
                 };
@@ -521,38 +525,38 @@ impl Loader<'_> {
                     deps.extend(dep_targets(&dep, &node_deps, &module_all));
                 }
                 deps.extend(call.extra_deps.iter().cloned());
+                let is_referenced = referenced.contains(&node);
                 let addrs = self.resource(
                     &call,
                     &default_provider,
                     b,
                     deps,
-                    referenced.contains(&node),
+                    is_referenced,
                     stack,
-                    &mut ctx,
                     &mut env,
                 );
+                if is_referenced {
+                    stack.referenced.extend(addrs.iter().cloned());
+                }
                 done.resources.extend(addrs.iter().cloned());
                 node_deps.insert(node.clone(), addrs);
             }
         }
         for b in d.images {
-            if let Some(m) = self.image_mapping(&call.dir, &b, &mut ctx, &mut env) {
+            if let Some(m) = self.image_mapping(&call.dir, &b, &env) {
                 stack.local_images.push(m);
             }
         }
         for b in d.refactors {
-            self.refactor(&b, stack, &mut ctx, &mut env);
+            self.refactor(&b, stack, &env);
         }
         Some(done)
     }
 
-    /// The instances of a block: one, or one per `count` index or `for_each` element.
-    fn instances(
-        &mut self,
-        body: &RawBody,
-        ctx: &mut hcl::eval::Context,
-        env: &mut Env,
-    ) -> Option<Vec<Key>> {
+    /// The instances of a block: one, or one per `count` index or `for_each` element. While
+    /// validating, a `count` or `for_each` known only after apply gives one instance whose
+    /// key is unknown (as `terraform validate` checks such blocks).
+    fn instances(&mut self, body: &RawBody, env: &Env) -> Option<Vec<Key>> {
         let count = body.attr("count");
         let for_each = body.attr("for_each");
         match (count, for_each) {
@@ -564,22 +568,34 @@ impl Loader<'_> {
                 None
             }
             (Some(c), None) => {
-                let v = self.eval(&c.expr, &c.value_range, ctx, env)?;
-                let n = match &v {
-                    Value::Number(n) => n.as_f64().filter(|f| *f >= 0.0 && f.fract() == 0.0),
-                    Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
-                    _ => None,
-                };
+                let v = self.eval(&c.expr, &c.value_range, env)?;
+                if v.contains_marked() {
+                    self.diags.error(
+                        "`count` must not be sensitive: sensitive values cannot decide how many instances exist",
+                        Some(c.value_range.clone()),
+                    );
+                    return None;
+                }
+                if !v.is_known() {
+                    if self.opts.validate_only {
+                        return Some(vec![Key::Unknown(false)]);
+                    }
+                    self.diags.push(Diagnostic::error("`count` depends on values known only after apply", Some(c.value_range.clone()))
+                        .with_hint("count must be known when planning: use variables, locals or literal values"));
+                    return None;
+                }
+                let n = crate::lang::convert::convert(&v, &Type::Number)
+                    .ok()
+                    .and_then(|n| n.as_number().and_then(|n| n.to_i64()))
+                    .filter(|n| *n >= 0);
                 match n {
                     Some(n) => Some((0..n as usize).map(Key::Index).collect()),
-                    None if contains_unknown(&v) => {
-                        self.diags.push(Diagnostic::error("`count` depends on values known only after apply", Some(c.value_range.clone()))
-                            .with_hint("count must be known when planning: use variables, locals or literal values"));
-                        None
-                    }
                     None => {
                         self.diags.error(
-                            format!("`count` must be a whole number of zero or more, got {v}"),
+                            format!(
+                                "`count` must be a whole number of zero or more, got {}",
+                                crate::lang::value::format_console(&v, 0)
+                            ),
                             Some(c.value_range.clone()),
                         );
                         None
@@ -587,77 +603,96 @@ impl Loader<'_> {
                 }
             }
             (None, Some(f)) => {
-                let v = self.eval(&f.expr, &f.value_range, ctx, env)?;
-                let unknown_keys = match &v {
-                    Value::Object(m) => m.keys().any(|k| k.contains(UNKNOWN_START)),
-                    other => contains_unknown(other),
-                };
-                if unknown_keys {
-                    self.diags.push(Diagnostic::error("`for_each` keys depend on values known only after apply", Some(f.value_range.clone()))
-                        .with_hint("for_each keys must be known when planning: key the map by names from variables or literals"));
-                    return None;
-                }
-                match v {
-                    Value::Object(m) => {
-                        let mut keys: Vec<Key> =
-                            m.into_iter().map(|(k, v)| Key::Name(k, v)).collect();
-                        keys.sort_by(|a, b| match (a, b) {
-                            (Key::Name(x, _), Key::Name(y, _)) => x.cmp(y),
-                            _ => std::cmp::Ordering::Equal,
-                        });
-                        Some(keys)
-                    }
-                    Value::Array(items) => {
-                        let mut keys = BTreeMap::new();
-                        for it in items {
-                            match it {
-                                Value::String(s) => {
-                                    keys.insert(s.clone(), Value::String(s));
-                                }
-                                other => {
-                                    self.diags.push(Diagnostic::error(format!("`for_each` over a list needs strings (a set of names), got {}", kind(&other)), Some(f.value_range.clone()))
-                                        .with_hint("use a map to carry other values: { for x in ... : x.name => x }"));
-                                    return None;
-                                }
-                            }
-                        }
-                        Some(keys.into_iter().map(|(k, v)| Key::Name(k, v)).collect())
-                    }
-                    Value::Null => {
-                        self.diags
-                            .error("`for_each` must not be null", Some(f.value_range.clone()));
-                        None
-                    }
-                    other => {
-                        self.diags.push(
-                            Diagnostic::error(
-                                format!(
-                                    "`for_each` needs a map or a set of strings, got {}",
-                                    kind(&other)
-                                ),
-                                Some(f.value_range.clone()),
-                            )
-                            .with_hint("wrap a list of names in toset(...)"),
-                        );
-                        None
-                    }
-                }
+                let v = self.eval(&f.expr, &f.value_range, env)?;
+                self.for_each_keys(v, &f.value_range)
             }
             (None, None) => Some(vec![Key::One]),
+        }
+    }
+
+    fn for_each_keys(&mut self, v: Val, range: &Range) -> Option<Vec<Key>> {
+        if v.contains_marked() {
+            self.diags.push(
+                Diagnostic::error("`for_each` must not be sensitive: instance keys are shown in plans and addresses", Some(range.clone()))
+                    .with_hint("use nonsensitive(...) on a value whose keys are not secret, or key the map by names that are not sensitive"),
+            );
+            return None;
+        }
+        if v.is_null() {
+            self.diags
+                .error("`for_each` must not be null", Some(range.clone()));
+            return None;
+        }
+        let t = v.ty();
+        let keys_unknown = !v.is_known()
+            || ((t.is_set() || t.is_list() || t.is_tuple())
+                && v.elements()
+                    .is_some_and(|xs| xs.iter().any(|x| !x.is_known())));
+        if keys_unknown {
+            if self.opts.validate_only {
+                return Some(vec![Key::Unknown(true)]);
+            }
+            self.diags.push(Diagnostic::error("`for_each` keys depend on values known only after apply", Some(range.clone()))
+                .with_hint("for_each keys must be known when planning: key the map by names from variables or literals"));
+            return None;
+        }
+        match &v.v {
+            V::Map(_, m) | V::Object(m) => Some(
+                m.iter()
+                    .map(|(k, x)| Key::Name(k.clone(), x.clone()))
+                    .collect(),
+            ),
+            V::Set(..) | V::List(..) | V::Tuple(_) => {
+                let mut keys = BTreeMap::new();
+                for it in v.elements().unwrap_or_default() {
+                    match it.as_str() {
+                        Some(s) => {
+                            keys.insert(s.to_string(), it.clone());
+                        }
+                        None => {
+                            self.diags.push(Diagnostic::error(format!("`for_each` over a set needs strings (names), got {}", kind_of(it)), Some(range.clone()))
+                                .with_hint("use a map to carry other values: { for x in ... : x.name => x }"));
+                            return None;
+                        }
+                    }
+                }
+                Some(keys.into_iter().map(|(k, x)| Key::Name(k, x)).collect())
+            }
+            _ => {
+                self.diags.push(
+                    Diagnostic::error(
+                        format!(
+                            "`for_each` needs a map or a set of strings, got {}",
+                            kind_of(&v)
+                        ),
+                        Some(range.clone()),
+                    )
+                    .with_hint("wrap a list of names in toset(...)"),
+                );
+                None
+            }
         }
     }
 
     fn bind(&mut self, key: &Key, env: &mut Env) {
         match key {
             Key::One => {}
-            Key::Index(i) => env.set_root("count", serde_json::json!({ "index": i })),
-            Key::Name(k, v) => env.set_root("each", serde_json::json!({ "key": k, "value": v })),
+            Key::Index(i) => env.set_root("count", count_object(*i)),
+            Key::Name(k, v) => env.set_root("each", key_value(Val::string(k), v.clone())),
+            Key::Unknown(false) => env.set_root(
+                "count",
+                Val::object([("index".to_string(), Val::unknown_not_null(Type::Number))].into()),
+            ),
+            Key::Unknown(true) => env.set_root(
+                "each",
+                key_value(Val::unknown_not_null(Type::String), Val::dynamic()),
+            ),
         }
     }
 
     fn unbind(&mut self, env: &mut Env) {
-        env.set_root("count", Value::Null);
-        env.set_root("each", Value::Null);
+        env.remove_root("count");
+        env.remove_root("each");
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -669,7 +704,6 @@ impl Loader<'_> {
         deps: BTreeSet<String>,
         referenced: bool,
         stack: &mut Stack,
-        ctx: &mut hcl::eval::Context,
         env: &mut Env,
     ) -> BTreeSet<String> {
         let ty = &b.labels[0];
@@ -677,37 +711,44 @@ impl Loader<'_> {
         let Some(info) = (self.opts.types)(ty) else {
             return addrs;
         };
-        let Some(keys) = self.instances(&b.body, ctx, env) else {
+        let for_each = b.body.attr("for_each").is_some();
+        let Some(keys) = self.instances(&b.body, env) else {
             return addrs;
         };
-        let lifecycle = self.lifecycle(&b, ctx, env);
+        let lifecycle = self.lifecycle(&b, env);
         let Some(provider) = self.chosen_provider(&b, default_provider, stack) else {
             return addrs;
         };
+        let schema = info.schema();
         let mut ref_values = Vec::with_capacity(if referenced { keys.len() } else { 0 });
         for key in &keys {
             self.bind(key, env);
             let addr = format!("{}{}.{}{}", call.prefix, ty, b.labels[1], key.suffix());
             let mut spans = BTreeMap::new();
             let errors_before = self.diags.error_count();
-            let mut values = self.lower(&b.body, info.schema(), "", &b.range, &mut spans, ctx, env);
-            info.derive(&mut values, &provider);
-            self.check_conditions(&b, &addr, &values, info.computed(), stack, ctx, env);
+            let config = self.lower(&b.body, schema, "", &b.range, &mut spans, env);
+            let internal = schema.to_internal(&config);
+            let mut values = match internal.json {
+                Value::Object(m) => m,
+                _ => Map::new(),
+            };
+            let mut unknown = internal.unknown;
+            info.derive(
+                &mut Derive {
+                    values: &mut values,
+                    unknown: &mut unknown,
+                },
+                &provider,
+            );
+            let values = Value::Object(values);
+            let planned =
+                self.planned_value(info, &addr, &values, &unknown, &internal.sensitive, &config);
+            if planned.contains_marked() {
+                super::scope::sensitive_strings(&planned, false, &mut self.secrets);
+            }
+            self.check_conditions(&b, &addr, &planned, stack, env);
             if referenced {
-                let mut obj = values.clone();
-                let known = (self.opts.known)(&addr).unwrap_or_default();
-                for c in info.computed() {
-                    if !obj.contains_key(*c) {
-                        obj.insert(
-                            c.to_string(),
-                            known
-                                .get(*c)
-                                .cloned()
-                                .unwrap_or_else(|| unknown(&format!("{addr}.{c}"))),
-                        );
-                    }
-                }
-                ref_values.push(Value::Object(obj));
+                ref_values.push(planned);
             }
             let mut rc = ResourceConfig {
                 addr: addr.clone(),
@@ -715,7 +756,9 @@ impl Loader<'_> {
                 name: b.labels[1].clone(),
                 module: call.module_addr.clone(),
                 index: key.index(),
-                values: Value::Object(values),
+                values,
+                unknown,
+                sensitive: internal.sensitive,
                 spans,
                 range: b.range.clone(),
                 depends_on: deps.iter().cloned().collect(),
@@ -731,45 +774,108 @@ impl Loader<'_> {
             // A resource whose arguments did not evaluate is not checked further (its
             // values are partial; the errors already say what to fix).
             if self.diags.error_count() == errors_before {
-                let n = self.diags.0.len();
-                info.validate(&rc, &mut self.diags);
-                // A value known only after apply cannot be judged now (the API judges it).
-                let mut k = n;
-                while k < self.diags.0.len() {
-                    let msg = &self.diags.0[k].summary;
-                    if msg.contains(UNKNOWN_START) || msg.contains("\\u{1}") {
-                        self.diags.0.remove(k);
-                    } else {
-                        k += 1;
-                    }
-                }
+                self.validate_resource(info, &rc);
             }
             // Spans serve validation only; dropping them here keeps a large stack small.
             rc.spans = BTreeMap::new();
-            stack.resources.push(rc);
-            addrs.insert(addr);
+            if !matches!(key, Key::Unknown(_)) {
+                stack.resources.push(rc);
+                addrs.insert(addr);
+            }
         }
-        if !matches!(keys.first(), Some(Key::One)) {
-            self.unbind(env);
-        }
+        self.unbind(env);
         if referenced {
-            env.set_member(ty, &b.labels[1], shape(&keys, ref_values));
+            env.set_member(ty, &b.labels[1], shape(&keys, ref_values, for_each));
         }
         addrs
     }
 
+    /// Runs a resource type's checks; what they say about values known only after apply
+    /// is dropped (the API judges those, or the check runs again during apply).
+    fn validate_resource(&mut self, info: &dyn TypeInfo, rc: &ResourceConfig) {
+        let n = self.diags.0.len();
+        info.validate(rc, &mut self.diags);
+        if rc.unknown.is_empty() {
+            return;
+        }
+        let unknown_spans: Vec<&Range> =
+            rc.unknown.iter().filter_map(|p| rc.spans.get(p)).collect();
+        let mut k = n;
+        while k < self.diags.0.len() {
+            let at_unknown = self.diags.0[k]
+                .range
+                .as_ref()
+                .is_some_and(|r| unknown_spans.contains(&r));
+            if at_unknown {
+                self.diags.0.remove(k);
+            } else {
+                k += 1;
+            }
+        }
+    }
+
+    /// A resource instance as other expressions see it: its configuration, with what the
+    /// provider computes taken from state (`known`), or unknown when the plan creates or
+    /// replaces the object (and, when it updates it, the values every update changes).
+    /// Defaults of unset arguments are filled in.
+    fn planned_value(
+        &self,
+        info: &dyn TypeInfo,
+        addr: &str,
+        values: &Value,
+        unknown: &[String],
+        sensitive: &[String],
+        config: &Val,
+    ) -> Val {
+        let schema = info.schema();
+        let mut merged = values.clone();
+        let known = (self.opts.known)(addr);
+        let mut unknown: Vec<String> = unknown.to_vec();
+        match &known {
+            Some(state) => {
+                fill_missing(&mut merged, &Value::Object(state.clone()));
+                if (self.opts.updated)(addr) {
+                    for a in schema.attrs.iter().filter(|a| a.volatile) {
+                        unknown.push(a.name.clone());
+                    }
+                    for b in schema.blocks.iter().filter(|b| b.computed && !b.optional) {
+                        unknown.push(b.name.clone());
+                    }
+                }
+            }
+            None => schema.unset_computed(&merged, &mut unknown),
+        }
+        schema.fill_defaults(&mut merged);
+        let is_unknown = |p: &str| unknown.iter().any(|u| super::path_within(p, u));
+        let is_sensitive = |p: &str| sensitive.iter().any(|u| u == p);
+        let mut v = schema.from_internal_marked(&merged, &is_unknown, &is_sensitive);
+        // Computed attributes whose type follows the configuration (terraform_data.output).
+        if let V::Object(m) = &mut v.v {
+            for a in schema.attrs.iter().filter(|a| a.computed) {
+                if let Some(t) = info.computed_type(&a.name, config) {
+                    if let Some(cur) = m.get_mut(&a.name) {
+                        *cur = if cur.is_known() {
+                            crate::lang::convert::convert(cur, &t).unwrap_or_else(|_| cur.clone())
+                        } else {
+                            Val::unknown(t)
+                        };
+                    }
+                }
+            }
+        }
+        v
+    }
+
     /// `precondition` and `postcondition` blocks: checked while planning against the
     /// configuration and `self` (the planned values). A condition that depends on values known
-    /// only after apply is not checked (a warning says so).
-    #[allow(clippy::too_many_arguments)]
+    /// only after apply is not judged yet (a warning says so; it is checked when apply
+    /// completes).
     fn check_conditions(
         &mut self,
         b: &RawBlock,
         addr: &str,
-        values: &Map<String, Value>,
-        computed: &[&str],
+        planned: &Val,
         stack: &mut Stack,
-        ctx: &mut hcl::eval::Context,
         env: &mut Env,
     ) {
         let conds: Vec<&RawBlock> = b
@@ -783,18 +889,7 @@ impl Loader<'_> {
         if conds.is_empty() {
             return;
         }
-        let mut me = values.clone();
-        let known = (self.opts.known)(addr).unwrap_or_default();
-        for c in computed {
-            if !me.contains_key(*c) {
-                let v = known
-                    .get(*c)
-                    .cloned()
-                    .unwrap_or_else(|| unknown(&format!("{addr}.{c}")));
-                me.insert(c.to_string(), v);
-            }
-        }
-        env.set_root("self", Value::Object(me));
+        env.set_root("self", planned.clone());
         for c in conds {
             let (Some(cond), Some(msg)) = (c.body.attr("condition"), c.body.attr("error_message"))
             else {
@@ -804,64 +899,84 @@ impl Loader<'_> {
                 );
                 continue;
             };
-            if env.touches_unknown(&cond.expr) {
-                self.diags.push(Diagnostic::warning(
-                    format!("{addr}: this {} depends on values known only after apply; it is checked when apply completes", c.ty),
-                    Some(cond.value_range.clone()),
-                ));
-                stack.deferred_conditions += 1;
-                continue;
-            }
-            match self.eval(&cond.expr, &cond.value_range, ctx, env) {
-                Some(Value::Bool(true)) | None => {}
-                Some(Value::Bool(false)) => {
-                    let text = self
-                        .eval(&msg.expr, &msg.value_range, ctx, env)
-                        .and_then(|m| m.as_str().map(str::to_string))
-                        .unwrap_or_else(|| "the condition is false".into());
-                    let kind = if c.ty == "precondition" {
-                        "precondition"
-                    } else {
-                        "postcondition"
-                    };
+            match self.condition(&cond.expr, &cond.value_range, env) {
+                Some(Cond::Unknown) => {
+                    self.diags.push(Diagnostic::warning(
+                        format!("{addr}: this {} depends on values known only after apply; it is checked when apply completes", c.ty),
+                        Some(cond.value_range.clone()),
+                    ));
+                    stack.deferred_conditions += 1;
+                }
+                Some(Cond::False) => {
+                    let text = self.condition_message(&msg.expr, &msg.value_range, env);
                     self.diags.push(Diagnostic::error(
-                        format!("{addr}: resource {kind} failed: {text}"),
+                        format!("{addr}: resource {} failed: {text}", c.ty),
                         Some(cond.value_range.clone()),
                     ));
                 }
-                Some(other) => self.diags.error(
-                    format!("condition must be true or false, got {other}"),
-                    Some(cond.value_range.clone()),
-                ),
+                Some(Cond::True) | None => {}
             }
         }
-        env.set_root("self", Value::Null);
+        env.remove_root("self");
     }
 
-    fn lifecycle(
-        &mut self,
-        b: &RawBlock,
-        ctx: &mut hcl::eval::Context,
-        env: &mut Env,
-    ) -> Lifecycle {
+    /// A condition's value: true, false or not known yet (`None` after an error).
+    fn condition(&mut self, expr: &hcl::Expression, range: &Range, env: &Env) -> Option<Cond> {
+        let v = self.eval(expr, range, env)?;
+        if !v.is_known() {
+            return Some(Cond::Unknown);
+        }
+        match crate::lang::convert::convert(&v, &Type::Bool)
+            .ok()
+            .and_then(|b| b.as_bool())
+        {
+            Some(true) => Some(Cond::True),
+            Some(false) => Some(Cond::False),
+            None => {
+                self.diags.error(
+                    format!("a condition must be true or false, got {}", kind_of(&v)),
+                    Some(range.clone()),
+                );
+                None
+            }
+        }
+    }
+
+    /// An `error_message`: never shown when it holds a sensitive value.
+    fn condition_message(&mut self, expr: &hcl::Expression, range: &Range, env: &Env) -> String {
+        match self.eval(expr, range, env) {
+            Some(m) if m.contains_marked() => {
+                "the error message included a sensitive value, so it is not displayed".into()
+            }
+            Some(m) => m
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| "the condition is false".into()),
+            None => "the condition is false".into(),
+        }
+    }
+
+    fn lifecycle(&mut self, b: &RawBlock, env: &Env) -> Lifecycle {
         let mut l = Lifecycle::default();
         for blk in b.body.blocks.iter().filter(|x| x.ty == "lifecycle") {
             for a in &blk.body.attrs {
                 match a.name.as_str() {
                     "prevent_destroy" | "create_before_destroy" => {
-                        let v = self.eval(&a.expr, &a.value_range, ctx, env);
+                        let v = self
+                            .eval(&a.expr, &a.value_range, env)
+                            .map(|v| v.as_bool().ok_or(()));
                         match v {
-                            Some(Value::Bool(x)) if a.name == "prevent_destroy" => {
+                            Some(Ok(x)) if a.name == "prevent_destroy" => {
                                 l.prevent_destroy = x;
                             }
-                            Some(Value::Bool(true)) => {
+                            Some(Ok(true)) => {
                                 self.diags.push(
                                     Diagnostic::error("create_before_destroy = true is not supported yet: runform replaces by deleting, then creating", Some(a.range.clone()))
                                         .with_hint("these resources have names unique per project and region, so a replacement with the same name cannot exist beside the old one anyway; remove the setting"),
                                 );
                             }
-                            Some(Value::Bool(false)) => {}
-                            Some(_) => self.diags.error(
+                            Some(Ok(false)) => {}
+                            Some(Err(())) => self.diags.error(
                                 format!("{} must be true or false", a.name),
                                 Some(a.value_range.clone()),
                             ),
@@ -950,12 +1065,12 @@ impl Loader<'_> {
         b: &RawBlock,
         default_provider: &Provider,
         stack: &mut Stack,
-        ctx: &mut hcl::eval::Context,
-        env: &mut Env,
-    ) -> Option<Value> {
+        env: &Env,
+    ) -> Option<Val> {
         let ty = &b.labels[0];
-        let allowed = data_args(ty).unwrap_or(&[]);
+        let schema = (self.opts.data_schema)(ty)?;
         let mut args = Map::new();
+        let mut unknown_args = false;
         for a in &b.body.attrs {
             if matches!(
                 a.name.as_str(),
@@ -963,19 +1078,31 @@ impl Loader<'_> {
             ) {
                 continue;
             }
-            if !allowed.contains(&a.name.as_str()) {
+            let Some(attr) = schema.attr(&a.name).filter(|x| x.required || x.optional) else {
                 let mut diag = Diagnostic::error(
                     format!("unsupported argument {:?} for data source {ty}", a.name),
                     Some(a.range.clone()),
                 );
-                if let Some(c) = closest(&a.name, allowed.iter().copied()) {
+                if let Some(c) = closest(&a.name, schema.settable_names()) {
                     diag = diag.with_hint(format!("did you mean {c:?}?"));
                 }
                 self.diags.push(diag);
                 continue;
-            }
-            let v = self.eval(&a.expr, &a.value_range, ctx, env)?;
-            if contains_unknown(&v) {
+            };
+            let v = self.eval(&a.expr, &a.value_range, env)?;
+            let v = match crate::lang::convert::convert(&v, &attr.ty) {
+                Ok(v) => v,
+                Err(e) => {
+                    self.diags
+                        .error(format!("{}: {e}", a.name), Some(a.value_range.clone()));
+                    return None;
+                }
+            };
+            if !v.is_wholly_known() {
+                if self.opts.validate_only {
+                    unknown_args = true;
+                    continue;
+                }
                 self.diags.push(
                     Diagnostic::error(
                         format!(
@@ -988,8 +1115,8 @@ impl Loader<'_> {
                 );
                 return None;
             }
-            if !v.is_null() {
-                args.insert(a.name.clone(), v);
+            if let Some(j) = v.to_json().filter(|j| !j.is_null()) {
+                args.insert(a.name.clone(), j);
             }
         }
         for blk in &b.body.blocks {
@@ -1004,7 +1131,7 @@ impl Loader<'_> {
         } else {
             "project"
         };
-        if allowed.contains(&project_key) && !args.contains_key(project_key) {
+        if schema.attr(project_key).is_some_and(|a| a.optional) && !args.contains_key(project_key) {
             let provider = self.chosen_provider(b, default_provider, stack)?;
             if let Some(p) = &provider.project {
                 args.insert(project_key.into(), Value::String(p.clone()));
@@ -1021,17 +1148,22 @@ impl Loader<'_> {
                 }
             }
         }
+        let offline = self.opts.data_offline;
+        if unknown_args {
+            return Some(Val::unknown(schema.implied_type()));
+        }
         match (self.opts.data)(ty, &args) {
             Ok(mut m) => {
-                if let Some(Value::String(t)) = m.get("access_token") {
-                    if !t.is_empty() && !t.contains(UNKNOWN_START) {
-                        stack.sensitive_values.push(t.clone());
-                    }
-                }
                 for (k, v) in args {
                     m.entry(k).or_insert(v);
                 }
-                Some(Value::Object(m))
+                let json = Value::Object(m);
+                let missing = |p: &str| offline && json.get(p).is_none_or(Value::is_null);
+                let v = schema.from_internal(&json, &missing);
+                if v.contains_marked() {
+                    super::scope::sensitive_strings(&v, false, &mut self.secrets);
+                }
+                Some(v)
             }
             Err(e) => {
                 self.diags.error(
@@ -1054,9 +1186,8 @@ impl Loader<'_> {
         extra_deps: BTreeSet<String>,
         node_deps: &BTreeMap<String, BTreeSet<String>>,
         stack: &mut Stack,
-        ctx: &mut hcl::eval::Context,
         env: &mut Env,
-    ) -> Option<(Value, BTreeSet<String>, BTreeSet<String>)> {
+    ) -> Option<(Val, BTreeSet<String>, BTreeSet<String>)> {
         let name = &b.labels[0];
         if call.depth >= MAX_MODULE_DEPTH {
             self.diags.push(
@@ -1079,7 +1210,8 @@ impl Loader<'_> {
                 .module_sources
                 .insert(config_path.clone(), src.clone());
         }
-        let keys = self.instances(&b.body, ctx, env)?;
+        let for_each = b.body.attr("for_each").is_some();
+        let keys = self.instances(&b.body, env)?;
         let mut values = Vec::with_capacity(keys.len());
         let mut out_deps = BTreeSet::new();
         let mut all = BTreeSet::new();
@@ -1090,7 +1222,7 @@ impl Loader<'_> {
                 if MODULE_META.contains(&a.name.as_str()) {
                     continue;
                 }
-                let Some(v) = self.eval(&a.expr, &a.value_range, ctx, env) else {
+                let Some(v) = self.eval(&a.expr, &a.value_range, env) else {
                     continue;
                 };
                 // The resources this argument derives from.
@@ -1127,14 +1259,12 @@ impl Loader<'_> {
                 provider: child_provider,
             };
             let done = self.eval_module(child, blocks.clone(), stack)?;
-            values.push(Value::Object(done.outputs));
+            values.push(Val::object(done.outputs));
             out_deps.extend(done.output_deps);
             all.extend(done.resources);
         }
-        if !matches!(keys.first(), Some(Key::One)) {
-            self.unbind(env);
-        }
-        Some((shape(&keys, values), out_deps, all))
+        self.unbind(env);
+        Some((shape(&keys, values, for_each), out_deps, all))
     }
 
     /// The provider a block's `provider = google.ALIAS` meta-argument selects (else the
@@ -1285,140 +1415,42 @@ impl Loader<'_> {
         Some((dir, blocks))
     }
 
-    /// A module instance's variable values: its arguments, else the variable's default.
-    fn module_inputs(
-        &mut self,
-        call: &Call,
-        inputs: &BTreeMap<String, Input>,
-        decls: &BTreeMap<String, Variable>,
-    ) -> BTreeMap<String, Value> {
-        let mut values = BTreeMap::new();
-        for (k, i) in inputs {
-            if !decls.contains_key(k) {
-                let mut diag = Diagnostic::error(
-                    format!("{} has no variable {k:?}", call.module_addr),
-                    Some(i.range.clone()),
+    /// An `output` block's value. A root module output that holds sensitive values must say
+    /// `sensitive = true` (as Terraform requires); a sensitive output is marked.
+    fn output_value(&mut self, name: &str, b: &RawBlock, root: bool, env: &Env) -> Val {
+        let value = match b.body.attr("value") {
+            Some(a) => self
+                .eval(&a.expr, &a.value_range, env)
+                .unwrap_or_else(Val::dynamic),
+            None => {
+                self.diags.error(
+                    format!("output {name:?} needs a value"),
+                    Some(b.range.clone()),
                 );
-                diag = match closest(k, decls.keys().map(String::as_str)) {
-                    Some(c) => diag.with_hint(format!("did you mean {c:?}?")),
-                    None => diag.with_hint(format!(
-                        "its variables: {}",
-                        decls.keys().cloned().collect::<Vec<_>>().join(", ")
-                    )),
-                };
-                self.diags.push(diag);
-            }
-        }
-        for (n, d) in decls {
-            match inputs.get(n) {
-                Some(i) if !(i.value.is_null() && d.default.is_some()) => {
-                    values.insert(n.clone(), i.value.clone());
-                }
-                _ => match &d.default {
-                    Some(v) => {
-                        values.insert(n.clone(), v.clone());
-                    }
-                    None => self.diags.push(
-                        Diagnostic::error(
-                            format!("{}: missing required argument {n:?}", call.module_addr),
-                            call.call_range.clone(),
-                        )
-                        .with_hint(format!("the module's variable {n:?} has no default; add `{n} = ...` to the module block")),
-                    ),
-                },
-            }
-        }
-        values
-    }
-
-    /// Converts every variable value to its declared type and runs its `validation` blocks.
-    fn check_variables(
-        &mut self,
-        call: &Call,
-        decls: &BTreeMap<String, Variable>,
-        mut values: BTreeMap<String, Value>,
-    ) -> BTreeMap<String, Value> {
-        let place = |n: &str| {
-            if call.module_addr.is_empty() {
-                format!("variable {n:?}")
-            } else {
-                format!("{}: variable {n:?}", call.module_addr)
+                Val::null_dynamic()
             }
         };
-        for (n, d) in decls {
-            let (Some(ty), Some(v)) = (&d.ty_expr, values.get(n)) else {
-                continue;
-            };
-            match conform(ty, v.clone()) {
-                Ok(v) => {
-                    values.insert(n.clone(), v);
-                }
-                Err(e) => {
-                    let range = call
-                        .inputs
-                        .as_ref()
-                        .and_then(|i| i.get(n))
-                        .map(|i| i.range.clone())
-                        .unwrap_or_else(|| d.range.clone());
-                    self.diags.error(format!("{}: {e}", place(n)), Some(range));
-                }
-            }
+        let sensitive = b
+            .body
+            .attr("sensitive")
+            .and_then(|a| self.eval(&a.expr, &a.value_range, env))
+            .and_then(|v| v.as_bool())
+            == Some(true);
+        if root && !sensitive && value.contains_marked() {
+            self.diags.push(
+                Diagnostic::error(
+                    format!("output {name:?} refers to sensitive values"),
+                    b.body.attr("value").map(|a| a.value_range.clone()),
+                )
+                .with_hint("add `sensitive = true` to the output block (or use nonsensitive(...) on a value that is not secret)"),
+            );
         }
-        if decls.values().all(|d| d.validations.is_empty()) {
-            return values;
-        }
-        let mut ctx = hcl::eval::Context::new();
-        funcs::declare(&mut ctx);
-        ctx.declare_var("var", from_json(&json_obj(values.clone())));
-        for (n, d) in decls {
-            if values.get(n).is_some_and(contains_unknown) {
-                continue;
-            }
-            for v in &d.validations {
-                let ok = match funcs::evaluate(&v.condition, &ctx) {
-                    Ok(hcl::Value::Bool(b)) => b,
-                    Ok(other) => {
-                        self.diags.error(
-                            format!("validation condition must be true or false, got {other}"),
-                            Some(v.range.clone()),
-                        );
-                        continue;
-                    }
-                    Err(e) => {
-                        self.diags.error(
-                            format!("cannot evaluate validation condition: {e}"),
-                            Some(v.range.clone()),
-                        );
-                        continue;
-                    }
-                };
-                if !ok {
-                    let msg = funcs::evaluate(&v.message, &ctx)
-                        .ok()
-                        .and_then(|m| m.as_str().map(str::to_string))
-                        .unwrap_or_else(|| "invalid value".into());
-                    let range = call
-                        .inputs
-                        .as_ref()
-                        .and_then(|i| i.get(n))
-                        .map(|i| i.range.clone())
-                        .unwrap_or_else(|| v.range.clone());
-                    self.diags.push(
-                        Diagnostic::error(
-                            format!("invalid value for {}: {msg}", place(n)),
-                            Some(range),
-                        )
-                        .with_hint(format!("the condition is declared at {}", v.range)),
-                    );
-                }
-            }
-        }
-        values
+        value.mark(sensitive)
     }
 
     /// A `check` block: each `assert` whose condition is false is a warning, as in Terraform
     /// (one that depends on values known only after apply is not judged yet).
-    fn check_block(&mut self, b: &RawBlock, ctx: &mut hcl::eval::Context, env: &mut Env) {
+    fn check_block(&mut self, b: &RawBlock, env: &Env) {
         let name = &b.labels[0];
         for blk in &b.body.blocks {
             if blk.ty != "assert" {
@@ -1440,14 +1472,8 @@ impl Loader<'_> {
                 );
                 continue;
             };
-            if env.touches_unknown(&cond.expr) {
-                continue;
-            }
-            if let Some(Value::Bool(false)) = self.eval(&cond.expr, &cond.value_range, ctx, env) {
-                let text = self
-                    .eval(&msg.expr, &msg.value_range, ctx, env)
-                    .and_then(|m| m.as_str().map(str::to_string))
-                    .unwrap_or_default();
+            if let Some(Cond::False) = self.condition(&cond.expr, &cond.value_range, env) {
+                let text = self.condition_message(&msg.expr, &msg.value_range, env);
                 self.diags.push(Diagnostic::warning(
                     format!("check {name:?} failed: {text}"),
                     Some(cond.value_range.clone()),
@@ -1457,13 +1483,7 @@ impl Loader<'_> {
     }
 
     /// A `moved`, `import` or `removed` block, checked against the declared resources.
-    fn refactor(
-        &mut self,
-        b: &RawBlock,
-        stack: &mut Stack,
-        ctx: &mut hcl::eval::Context,
-        env: &mut Env,
-    ) {
+    fn refactor(&mut self, b: &RawBlock, stack: &mut Stack, env: &Env) {
         let addr_of = |this: &mut Self, name: &str| -> Option<(String, Range)> {
             let Some(a) = b.body.attr(name) else {
                 this.diags.error(
@@ -1528,12 +1548,12 @@ impl Loader<'_> {
                         .error("an import block needs `id`", Some(b.range.clone()));
                     return;
                 };
-                let Some(id) = self.eval(&id_attr.expr, &id_attr.value_range, ctx, env) else {
+                let Some(id) = self.eval(&id_attr.expr, &id_attr.value_range, env) else {
                     return;
                 };
                 let Some(id) = id
                     .as_str()
-                    .filter(|s| !s.is_empty() && !s.contains(UNKNOWN_START))
+                    .filter(|s| !s.is_empty() && id.is_known())
                     .map(str::to_string)
                 else {
                     self.diags.error(
@@ -1558,8 +1578,8 @@ impl Loader<'_> {
                 let mut destroy = true;
                 for l in b.body.blocks.iter().filter(|x| x.ty == "lifecycle") {
                     if let Some(a) = l.body.attr("destroy") {
-                        match self.eval(&a.expr, &a.value_range, ctx, env) {
-                            Some(Value::Bool(x)) => destroy = x,
+                        match self.eval(&a.expr, &a.value_range, env).map(|v| v.as_bool()) {
+                            Some(Some(x)) => destroy = x,
                             Some(_) => self.diags.error(
                                 "destroy must be true or false",
                                 Some(a.value_range.clone()),
@@ -1576,6 +1596,76 @@ impl Loader<'_> {
                     return;
                 }
                 stack.removed.push((from, destroy));
+            }
+        }
+    }
+
+    fn refs_of_attr(
+        &mut self,
+        a: &RawAttr,
+        k: &KnownRoots,
+        bound: &mut Vec<String>,
+    ) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        let mut bad = Vec::new();
+        collect_refs(
+            &a.expr,
+            bound,
+            &mut |root, second, third| match k.resolve(root, second, third) {
+                Ok(Some(n)) => {
+                    out.insert(n);
+                }
+                Ok(None) => {}
+                Err(e) => bad.push(e),
+            },
+        );
+        for e in bad {
+            self.diags.push(e.at(a.value_range.clone()));
+        }
+        out
+    }
+
+    fn refs_of_body(
+        &mut self,
+        body: &RawBody,
+        k: &KnownRoots,
+        out: &mut BTreeSet<String>,
+        bound: &mut Vec<String>,
+    ) {
+        for a in &body.attrs {
+            // Meta-arguments that name things rather than read values.
+            if matches!(a.name.as_str(), "depends_on" | "provider" | "providers") {
+                continue;
+            }
+            out.extend(self.refs_of_attr(a, k, bound));
+        }
+        for b in &body.blocks {
+            if b.ty == "lifecycle" {
+                // ignore_changes names attributes, not values.
+                for a in b.body.attrs.iter().filter(|a| a.name != "ignore_changes") {
+                    out.extend(self.refs_of_attr(a, k, bound));
+                }
+                for inner in &b.body.blocks {
+                    self.refs_of_body(&inner.body, k, out, bound);
+                }
+                continue;
+            }
+            if b.ty == "dynamic" {
+                // The iterator (the block's label, or `iterator = x`) is bound in `content`.
+                let it = dynamic_iterator(b);
+                let n = bound.len();
+                for a in &b.body.attrs {
+                    if a.name != "iterator" {
+                        out.extend(self.refs_of_attr(a, k, bound));
+                    }
+                }
+                bound.push(it);
+                for inner in &b.body.blocks {
+                    self.refs_of_body(&inner.body, k, out, bound);
+                }
+                bound.truncate(n);
+            } else {
+                self.refs_of_body(&b.body, k, out, bound);
             }
         }
     }
@@ -1617,48 +1707,6 @@ fn dep_targets(
     }
 }
 
-/// The graph node a reference names, given its root and first two attribute names.
-pub(super) fn ref_node(root: &str, second: Option<&str>, third: Option<&str>) -> Option<String> {
-    match root {
-        "var" | "local" => second.map(|s| format!("{root}.{s}")),
-        "module" => second.map(|s| format!("module.{s}")),
-        "data" => match (second, third) {
-            (Some(t), Some(n)) => Some(format!("data.{t}.{n}")),
-            _ => None,
-        },
-        "path" | "terraform" | "each" | "count" | "self" => None,
-        // `resource.TYPE.NAME` (seen in depends_on lists of Google's samples).
-        "resource" => match (second, third) {
-            (Some(t), Some(n)) => Some(format!("{t}.{n}")),
-            _ => None,
-        },
-        _ => second.map(|s| format!("{root}.{s}")),
-    }
-}
-
-/// Root and first two attribute names of a traversal expression.
-fn traversal_parts(e: &hcl::Expression) -> Option<(String, Option<String>, Option<String>)> {
-    use hcl::expr::TraversalOperator;
-    match e {
-        hcl::Expression::Traversal(t) => {
-            let hcl::Expression::Variable(v) = &t.expr else {
-                return None;
-            };
-            let mut names = t.operators.iter().map(|op| match op {
-                TraversalOperator::GetAttr(a) => Some(a.to_string()),
-                _ => None,
-            });
-            Some((
-                v.to_string(),
-                names.next().flatten(),
-                names.next().flatten(),
-            ))
-        }
-        hcl::Expression::Variable(v) => Some((v.to_string(), None, None)),
-        _ => None,
-    }
-}
-
 /// `a/./b/../c` → `a/c`, without touching the file system.
 fn normalize(p: &Path) -> PathBuf {
     use std::path::Component;
@@ -1677,17 +1725,25 @@ fn normalize(p: &Path) -> PathBuf {
     out
 }
 
-/// The data sources runform reads, with the arguments each takes.
-pub const DATA_SOURCES: &[(&str, &[&str])] = &[
-    ("google_project", &["project_id"]),
-    ("google_compute_default_service_account", &["project"]),
-    (
-        "google_storage_project_service_account",
-        &["project", "user_project"],
-    ),
-    ("google_client_config", &[]),
-];
-
-pub fn data_args(ty: &str) -> Option<&'static [&'static str]> {
-    DATA_SOURCES.iter().find(|(n, _)| *n == ty).map(|(_, a)| *a)
+/// Adds what `from` has and `into` lacks, recursively (objects by key, arrays of equal length
+/// element by element): state values under configuration values.
+pub fn fill_missing(into: &mut Value, from: &Value) {
+    match (into, from) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in b {
+                match a.get_mut(k) {
+                    None => {
+                        a.insert(k.clone(), v.clone());
+                    }
+                    Some(cur) => fill_missing(cur, v),
+                }
+            }
+        }
+        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
+            for (x, y) in a.iter_mut().zip(b) {
+                fill_missing(x, y);
+            }
+        }
+        _ => {}
+    }
 }
