@@ -28,6 +28,9 @@ pub struct LoadArgs {
     pub updated: BTreeSet<String>,
     /// `validate`: variables are unknowns of their types and nothing is read from an API.
     pub validate_only: bool,
+    /// `console`: keep the root module's scope.
+    #[serde(skip)]
+    pub console: Option<crate::config::ConsoleMode>,
 }
 
 /// Loads and validates a stack; the diagnostics carry warnings even on success.
@@ -101,6 +104,7 @@ pub fn load_stack(
         data_names: crate::resources::data_sources::names().collect(),
         workspace: current_workspace(dir),
         validate_only: args.validate_only,
+        console: args.console,
     };
     let (mut stack, mut diags, sources) = crate::config::load(dir, &opts);
     if let Some(s) = &mut stack {

@@ -22,9 +22,9 @@ mod variables;
 use crate::api::ext::ImageMapping;
 use crate::diag::{closest, Diagnostic, Diagnostics, Range, Sources};
 use crate::lang::eval::Evaluator;
-use crate::model::Schema;
+use crate::resources::model::Schema;
 use parse::RawBlock;
-use scope::Env;
+pub use scope::Env;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -59,8 +59,9 @@ pub struct Derive<'a> {
 }
 
 impl Derive<'_> {
+    /// Whether `k`, or anything inside it (`labels.team`), is known only after apply.
     pub fn is_unknown(&self, k: &str) -> bool {
-        self.unknown.iter().any(|u| u == k)
+        self.unknown.iter().any(|u| path_within(u, k))
     }
 
     /// A string argument ("" when unset or unknown).
@@ -78,6 +79,26 @@ impl Derive<'_> {
             if !self.values.contains_key(k) && !self.is_unknown(k) {
                 self.values.insert(k.to_string(), v);
             }
+        }
+    }
+
+    /// The google provider's label bookkeeping (5.x and later): `terraform_labels` and
+    /// `effective_labels` are the configured labels (runform adds no provider-level default
+    /// labels), `effective_annotations` the configured annotations (when `annotations`).
+    pub fn label_attrs(&mut self, annotations: bool) {
+        let of = |d: &Self, k: &str| {
+            d.values
+                .get(k)
+                .filter(|v| !v.is_null())
+                .cloned()
+                .unwrap_or_else(|| Value::Object(Map::new()))
+        };
+        self.set("terraform_labels", &["labels"], |d| of(d, "labels"));
+        self.set("effective_labels", &["labels"], |d| of(d, "labels"));
+        if annotations {
+            self.set("effective_annotations", &["annotations"], |d| {
+                of(d, "annotations")
+            });
         }
     }
 
@@ -227,6 +248,8 @@ pub struct Stack {
     pub deferred_conditions: usize,
     /// Resources whose values other expressions read (their changes can change those).
     pub referenced: BTreeSet<String>,
+    /// With [`LoadOptions::console`]: every name the root module's expressions can read.
+    pub console_scope: Option<Env>,
 }
 
 impl Stack {
@@ -263,6 +286,18 @@ pub struct LoadOptions<'a> {
     pub workspace: String,
     /// `validate`: root variables are unknowns of their declared types, nothing is read.
     pub validate_only: bool,
+    /// `console`: keep the root module's scope in [`Stack::console_scope`].
+    pub console: Option<ConsoleMode>,
+}
+
+/// What `runform console` shows of resources the state does not hold yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsoleMode {
+    /// As `terraform console`: only what the state holds; other resources are unknown.
+    State,
+    /// As `terraform console -plan`: the planned values (arguments known from the
+    /// configuration, computed attributes unknown).
+    Plan,
 }
 
 pub type DataReader<'a> =

@@ -378,8 +378,13 @@ impl Loader<'_> {
         // Other errors do not stop evaluation: every problem is reported at once.
 
         // Only values something refers to go into the evaluation context.
-        let referenced: BTreeSet<String> =
-            graph.nodes().flat_map(|n| graph.deps(n)).cloned().collect();
+        let console = self.opts.console.filter(|_| root);
+        let referenced: BTreeSet<String> = if console.is_some() {
+            // The console may ask for anything.
+            graph.nodes().cloned().collect()
+        } else {
+            graph.nodes().flat_map(|n| graph.deps(n)).cloned().collect()
+        };
         let mut env = Env {
             base: stack.dir.clone(),
             ..Default::default()
@@ -549,6 +554,9 @@ impl Loader<'_> {
         }
         for b in d.refactors {
             self.refactor(&b, stack, &env);
+        }
+        if console.is_some() {
+            stack.console_scope = Some(env);
         }
         Some(done)
     }
@@ -748,7 +756,14 @@ impl Loader<'_> {
             }
             self.check_conditions(&b, &addr, &planned, stack, env);
             if referenced {
-                ref_values.push(planned);
+                let unapplied = self.opts.console == Some(super::ConsoleMode::State)
+                    && (self.opts.known)(&addr).is_none();
+                ref_values.push(if unapplied {
+                    // `terraform console` without -plan: only the state is known.
+                    Val::unknown(planned.ty())
+                } else {
+                    planned
+                });
             }
             let mut rc = ResourceConfig {
                 addr: addr.clone(),

@@ -7,9 +7,11 @@ use crate::lang::{Type, Value, V};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-#[derive(Default)]
-pub(super) struct Env {
-    pub roots: BTreeMap<String, Value>,
+/// The names one module instance's expressions read (also what `runform console` evaluates
+/// against).
+#[derive(Default, Debug, Clone)]
+pub struct Env {
+    pub(super) roots: BTreeMap<String, Value>,
     /// Where relative file paths start (the stack's root directory).
     pub base: PathBuf,
 }

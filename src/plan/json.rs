@@ -9,7 +9,7 @@ use super::{Action, Change, Drift, Plan};
 use crate::config::address::Address;
 use crate::config::Stack;
 use crate::lang::{Value as LangValue, V};
-use crate::model::change::path_in;
+use crate::resources::model::change::path_in;
 use crate::state::State;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;

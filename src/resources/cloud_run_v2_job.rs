@@ -7,8 +7,8 @@ use crate::api::run::*;
 use crate::api::Enum;
 use crate::config::{Derive, Provider, ResourceConfig, TypeInfo};
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::model::Schema;
-use crate::model::{Action, AttrChange, Change};
+use crate::resources::model::Schema;
+use crate::resources::model::{Action, AttrChange, Change};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -178,6 +178,7 @@ impl TypeInfo for Job {
     }
     fn derive(&self, d: &mut Derive, provider: &Provider) {
         provider.fill_defaults(d, None);
+        d.label_attrs(true);
         d.default("deletion_protection", Some(Value::Bool(true)));
         d.set("id", &["project", "location", "name"], |d| {
             Value::String(format!(

@@ -4,8 +4,8 @@
 use super::{Ctx, LiveApi, PlanInput, ResourceType, StateEntry};
 use crate::config::{Derive, Provider, ResourceConfig, TypeInfo};
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::model::Schema;
-use crate::model::{Action, AttrChange, Change};
+use crate::resources::model::Schema;
+use crate::resources::model::{Action, AttrChange, Change};
 use serde_json::{json, Value};
 use std::future::Future;
 use std::pin::Pin;
@@ -224,6 +224,7 @@ impl TypeInfo for RepositoryType {
         &REPOSITORY_SCHEMA
     }
     fn derive(&self, d: &mut Derive, provider: &Provider) {
+        d.label_attrs(false);
         provider.fill_defaults(d, Some("location"));
         d.set("id", &["project", "location", "repository_id"], |d| {
             Value::String(format!(

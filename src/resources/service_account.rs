@@ -10,8 +10,8 @@ use crate::api::iam_admin::{
 };
 use crate::config::{Derive, Provider, ResourceConfig, TypeInfo};
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::model::Schema;
-use crate::model::{Action, AttrChange, Change};
+use crate::resources::model::Schema;
+use crate::resources::model::{Action, AttrChange, Change};
 use serde_json::Value;
 use std::future::Future;
 use std::pin::Pin;
@@ -29,10 +29,10 @@ description                   string O tf
 disabled                      bool   O tf default=false
 create_ignore_already_exists  bool   O tf
 deletion_policy               string O C tf X
-email                         string C tf
+email                         string C
 member                        string C tf
-name                          string C tf
-unique_id                     string C tf
+name                          string C
+unique_id                     string C
 "#;
 
 pub static SCHEMA: std::sync::LazyLock<Schema> =

@@ -7,8 +7,8 @@
 use super::{Ctx, LiveApi, PlanInput, ResourceType, StateEntry};
 use crate::config::{Derive, Provider, ResourceConfig, TypeInfo};
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::model::Schema;
-use crate::model::{Action, AttrChange, Change};
+use crate::resources::model::Schema;
+use crate::resources::model::{Action, AttrChange, Change};
 use serde_json::{json, Value};
 use std::future::Future;
 use std::pin::Pin;
@@ -91,11 +91,11 @@ ip_filter.public_network_source.allowed_ip_cidr_ranges list(string) R
 ip_filter.vpc_network_sources        list{}       O
 ip_filter.vpc_network_sources.network string      R
 ip_filter.vpc_network_sources.allowed_ip_cidr_ranges list(string) R
-project_number                       number       C tf
-self_link                            string       C tf
+project_number                       number       C
+self_link                            string       C
 url                                  string       C tf
-time_created                         string       C tf
-updated                              string       C V tf
+time_created                         string       C
+updated                              string       C V
 effective_labels                     map(string)  C tf
 terraform_labels                     map(string)  C tf
 "#;
@@ -114,6 +114,7 @@ impl TypeInfo for BucketType {
         &SCHEMA
     }
     fn derive(&self, d: &mut Derive, provider: &Provider) {
+        d.label_attrs(false);
         provider.fill_defaults(d, None);
         d.set("id", &["name"], |d| Value::String(d.str("name")));
         d.set("url", &["name"], |d| {

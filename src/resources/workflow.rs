@@ -8,8 +8,8 @@ use super::{Ctx, LiveApi, PlanInput, ResourceType, StateEntry};
 use crate::api::workflows::{check_workflow_id, service_account_email, Workflow};
 use crate::config::{Derive, Provider, ResourceConfig, TypeInfo};
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::model::Schema;
-use crate::model::{Action, AttrChange, Change};
+use crate::resources::model::Schema;
+use crate::resources::model::{Action, AttrChange, Change};
 use serde_json::Value;
 use std::future::Future;
 use std::pin::Pin;
@@ -36,10 +36,10 @@ crypto_key_name          string      O tf X
 tags                     map(string) O FN tf X
 deletion_protection      bool        O tf default=true
 deletion_policy          string      O C tf X
-revision_id              string      C V tf
-state                    string      C tf
-create_time              string      C tf
-update_time              string      C V tf
+revision_id              string      C V
+state                    string      C
+create_time              string      C
+update_time              string      C V
 effective_labels         map(string) C tf
 terraform_labels         map(string) C tf
 "#;
@@ -58,6 +58,7 @@ impl TypeInfo for WorkflowType {
         &SCHEMA
     }
     fn derive(&self, d: &mut Derive, provider: &Provider) {
+        d.label_attrs(false);
         provider.fill_defaults(d, Some("region"));
         d.set("id", &["project", "region", "name"], |d| {
             Value::String(format!(

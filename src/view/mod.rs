@@ -2,8 +2,8 @@
 //! masked), the summary line, and apply progress. Computes nothing.
 
 use crate::api::run::Execution;
-use crate::model::change::path_in;
 use crate::plan::{Action, Plan};
+use crate::resources::model::change::path_in;
 use crate::resources::Observer;
 use serde_json::Value;
 use std::fmt::Write;
@@ -283,8 +283,18 @@ pub fn render_plan(plan: &Plan, style: &Style) -> String {
                 if let Some(v) = &c.after {
                     flatten(v, "", &mut flat);
                 }
+                // As Terraform: absent nested blocks are not listed (an empty list argument is).
+                let schema = crate::resources::type_info(&c.ty).map(|t| t.schema());
+                let absent_block = |k: &str, v: &Value| {
+                    matches!(v, Value::Array(a) if a.is_empty())
+                        && schema.is_some_and(|s| {
+                            let (parent, name) = k.rsplit_once('.').unwrap_or(("", k));
+                            s.at(parent).is_some_and(|p| p.block(name).is_some())
+                        })
+                };
                 let mut lines: Vec<(String, String)> = flat
                     .into_iter()
+                    .filter(|(k, v)| !absent_block(k, v))
                     .map(|(k, v)| {
                         let shown = if path_in(&k, &c.sensitive) {
                             "(sensitive value)".to_string()

@@ -4,11 +4,12 @@
 //! where Terraform has one. Known divergences are listed (with their reasons) in
 //! `DIVERGENCES` and in the README.
 
-use runform::lang::eval::{EvalError, Evaluator, Scope, TypeValue};
+use runform::config::ConsoleMode;
+use runform::console::Session;
+use runform::lang::eval::TypeValue;
 use runform::lang::value::format_console;
-use runform::lang::{Type, Value};
-use std::cell::RefCell;
-use std::collections::BTreeMap;
+use runform::lang::Type;
+use runform::ops::{load_stack, LoadArgs};
 use std::path::PathBuf;
 
 fn dir() -> PathBuf {
@@ -42,77 +43,21 @@ struct Recording {
     cases: Vec<Recorded>,
 }
 
-/// The fixture's `locals` and `terraform_data` resources, evaluated as `terraform console
-/// -plan` sees them (nothing applied).
-struct Fixture {
-    locals: BTreeMap<String, hcl::Expression>,
-    inputs: BTreeMap<String, hcl::Expression>,
-    cache: RefCell<BTreeMap<String, Value>>,
-}
-
-impl Fixture {
-    fn load() -> Fixture {
-        let text = std::fs::read_to_string(dir().join("main.tf")).unwrap();
-        let body: hcl::Body = hcl::from_str(&text).unwrap();
-        let mut locals = BTreeMap::new();
-        let mut inputs = BTreeMap::new();
-        for b in body.blocks() {
-            match b.identifier() {
-                "locals" => {
-                    for a in b.body().attributes() {
-                        locals.insert(a.key().to_string(), a.expr().clone());
-                    }
-                }
-                "resource" => {
-                    let name = b.labels()[1].as_str().to_string();
-                    let input = b.body().attributes().find(|a| a.key() == "input").unwrap();
-                    inputs.insert(name, input.expr().clone());
-                }
-                _ => {}
-            }
-        }
-        Fixture {
-            locals,
-            inputs,
-            cache: RefCell::new(BTreeMap::new()),
-        }
-    }
-}
-
-impl Scope for Fixture {
-    fn resolve(&self, root: &str, attrs: &[&str]) -> Result<(Value, usize), EvalError> {
-        match (root, attrs) {
-            ("local", [name, ..]) => {
-                if let Some(v) = self.cache.borrow().get(*name) {
-                    return Ok((v.clone(), 1));
-                }
-                let e = self.locals.get(*name).ok_or_else(|| {
-                    EvalError::reference("Reference to undeclared local value", *name)
-                })?;
-                let v = Evaluator::new(self).eval(e)?;
-                self.cache.borrow_mut().insert(name.to_string(), v.clone());
-                Ok((v, 1))
-            }
-            ("terraform_data", [name, attr, ..]) => {
-                let input = Evaluator::new(self).eval(&self.inputs[*name])?;
-                let v = match *attr {
-                    "id" => Value::unknown_not_null(Type::String),
-                    "output" => Value::unknown(input.ty()),
-                    "input" => input,
-                    _ => return Err(EvalError::new("Unsupported attribute", *attr)),
-                };
-                Ok((v, 2))
-            }
-            _ => Err(EvalError::reference(
-                "Invalid reference",
-                format!("A reference to a resource type must be followed by at least one attribute access ({root})."),
-            )),
-        }
-    }
-
-    fn base_dir(&self) -> PathBuf {
-        dir()
-    }
+/// The fixture as `runform console --plan` sees it: the configuration loaded by runform's
+/// own loader, nothing applied (as `terraform console -plan` sees it when recording).
+fn session() -> Session {
+    let args = LoadArgs {
+        local: true,
+        console: Some(ConsoleMode::Plan),
+        ..Default::default()
+    };
+    let (stack, diags, sources) = load_stack(&dir(), &args, None, None);
+    let stack = stack.unwrap_or_else(|| panic!("{}", sources.render_all(&diags)));
+    Session::new(
+        stack
+            .console_scope
+            .expect("the console keeps the root scope"),
+    )
 }
 
 struct Answer {
@@ -122,20 +67,8 @@ struct Answer {
     error: Option<String>,
 }
 
-fn ask(fx: &Fixture, expr: &str) -> Answer {
-    let eval = |src: &str| -> Result<Value, String> {
-        let body: hcl::Body =
-            hcl::from_str(&format!("x = {src}\n")).map_err(|e| format!("parse: {e}"))?;
-        let e = body
-            .attributes()
-            .next()
-            .ok_or("no expression")?
-            .expr()
-            .clone();
-        let mut ev = Evaluator::new(fx);
-        ev.console = true;
-        ev.eval(&e).map_err(|e| e.summary)
-    };
+fn ask(session: &Session, expr: &str) -> Answer {
+    let eval = |src: &str| session.value(src).map_err(|e| e.summary);
     match eval(expr) {
         Err(e) => Answer {
             value: None,
@@ -166,11 +99,11 @@ fn runform_evaluates_every_case_as_terraform_does() {
     let rec: Recording =
         serde_json::from_str(&std::fs::read_to_string(dir().join("terraform.json")).unwrap())
             .unwrap();
-    let fx = Fixture::load();
+    let session = session();
     let mut failures = Vec::new();
     let mut diverged_ok = 0;
     for c in &rec.cases {
-        let a = ask(&fx, &c.expr);
+        let a = ask(&session, &c.expr);
         let same = match (&c.error, &a.error) {
             (Some(_), Some(_)) => true,
             (None, None) => a.value == c.value && a.ty == c.ty && a.sensitive == c.sensitive,

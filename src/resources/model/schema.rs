@@ -357,7 +357,10 @@ impl Schema {
         let mut attrs = BTreeMap::new();
         for a in &self.attrs {
             let p = join(path, &a.name);
-            let v = if unknown(&p) {
+            let v = if unknown(&p) && p == "id" {
+                // An object always has an id: unknown, but not null (as terraform_data plans it).
+                Value::unknown_not_null(a.ty.clone())
+            } else if unknown(&p) {
                 Value::unknown(a.ty.clone())
             } else {
                 match m.get(&a.name) {
@@ -538,14 +541,14 @@ impl Schema {
         let m = values.as_object();
         let get = |k: &str| m.and_then(|m| m.get(k)).filter(|v| !v.is_null());
         for a in &self.attrs {
-            if a.computed && a.default.is_none() && get(&a.name).is_none() {
+            if a.computed && a.supported && a.default.is_none() && get(&a.name).is_none() {
                 out.push(join(path, &a.name));
             }
         }
         for b in &self.blocks {
             let p = join(path, &b.name);
             match get(&b.name) {
-                None if b.computed => out.push(p),
+                None if b.computed && b.supported => out.push(p),
                 None => {}
                 Some(Json::Array(items)) => {
                     for (i, it) in items.iter().enumerate() {
@@ -569,9 +572,19 @@ impl Schema {
         for a in self.attrs.iter().filter(|a| a.computed) {
             let from_server = srv.get(&a.name).filter(|v| !v.is_null());
             let unset = m.get(&a.name).is_none_or(Json::is_null);
-            // What the server does not return (`id`, Terraform-only values) stays as planned.
-            if let Some(v) = from_server.filter(|_| !a.optional || unset) {
-                m.insert(a.name.clone(), coerce(v, &a.ty));
+            match from_server {
+                Some(v) if !a.optional || unset => {
+                    m.insert(a.name.clone(), coerce(v, &a.ty));
+                }
+                // The API leaves out fields at their zero value (proto3 JSON): the provider
+                // records `reconciling = false`, `execution_count = 0`. What the plan already
+                // knows (`id`, Terraform-only values) stays as planned.
+                None if !a.optional && unset && a.wire != Wire::TerraformOnly => {
+                    if let Some(zero) = zero_value(&a.ty) {
+                        m.insert(a.name.clone(), zero);
+                    }
+                }
+                _ => {}
             }
         }
         for b in &self.blocks {
@@ -731,6 +744,18 @@ pub fn number_json(n: &crate::lang::Number) -> Json {
     serde_json::Number::from_f64(n.to_f64())
         .map(Json::Number)
         .unwrap_or(Json::Null)
+}
+
+/// The value a proto3 JSON field has when the API leaves it out.
+fn zero_value(t: &Type) -> Option<Json> {
+    Some(match t {
+        Type::String => Json::String(String::new()),
+        Type::Number => Json::from(0),
+        Type::Bool => Json::Bool(false),
+        Type::List(_) | Type::Set(_) => Json::Array(Vec::new()),
+        Type::Map(_) => Json::Object(Map::new()),
+        _ => return None,
+    })
 }
 
 /// Server JSON in the attribute's type where the API spells it differently (int64 fields
