@@ -20,7 +20,7 @@ fn main() {
             libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 1);
         }
     }
-    let cli = runform::cli::Cli::parse();
+    let cli = runform::cli::Cli::parse_from(runform::cli::terraform_style_flags(std::env::args()));
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

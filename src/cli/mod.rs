@@ -116,6 +116,11 @@ enum Cmd {
         #[command(flatten)]
         vars: VarArgs,
     },
+    /// Provider schemas (`providers schema --json`, Terraform's format).
+    Providers {
+        #[command(subcommand)]
+        cmd: ProvidersCmd,
+    },
     /// Evaluate expressions (one per line on stdin) against the configuration and state, as
     /// `terraform console` does.
     Console {
@@ -308,6 +313,16 @@ enum Cmd {
 }
 
 #[derive(Subcommand)]
+enum ProvidersCmd {
+    /// The schema of every resource type and data source runform accepts.
+    Schema {
+        /// Print it as JSON (Terraform's `providers schema -json` format; the only format).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum WorkspaceCmd {
     /// The workspaces, the selected one marked with `*`.
     List {
@@ -455,6 +470,50 @@ fn parse_vars(v: &VarArgs, local: bool) -> anyhow::Result<LoadArgs> {
     })
 }
 
+/// Terraform's single-dash long flags (`-json`, `-var=x`, `-out plan`) as runform's
+/// double-dash ones, so CI scripts written for Terraform run unchanged. Only flag names
+/// runform has are rewritten; everything after `--` is left alone.
+pub fn terraform_style_flags(args: impl IntoIterator<Item = String>) -> Vec<String> {
+    const LONG: &[&str] = &[
+        "json",
+        "plan",
+        "var",
+        "var-file",
+        "out",
+        "auto-approve",
+        "target",
+        "replace",
+        "refresh-only",
+        "detailed-exitcode",
+        "lock-timeout",
+        "parallelism",
+        "raw",
+        "destroy",
+        "check",
+        "diff",
+        "recursive",
+        "force",
+    ];
+    let mut out = Vec::new();
+    let mut rest = false;
+    for a in args {
+        if rest || a == "--" {
+            rest = true;
+            out.push(a);
+            continue;
+        }
+        let name = a
+            .strip_prefix('-')
+            .filter(|n| !n.starts_with('-'))
+            .map(|n| n.split_once('=').map_or(n, |(k, _)| k));
+        match name {
+            Some(n) if LONG.contains(&n) => out.push(format!("-{a}")),
+            _ => out.push(a),
+        }
+    }
+    out
+}
+
 /// Runs the CLI; returns the process exit code.
 pub async fn run(cli: Cli) -> i32 {
     match dispatch(cli).await {
@@ -555,6 +614,15 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 c.stop().await;
             }
             r
+        }
+        Cmd::Providers {
+            cmd: ProvidersCmd::Schema { json },
+        } => {
+            if !json {
+                bail!("providers schema prints JSON only: pass --json (or -json)");
+            }
+            println!("{}", crate::resources::provider_schema::document());
+            Ok(0)
         }
         Cmd::Console {
             dir,
@@ -821,8 +889,6 @@ async fn plan_cmd(
             .filter(|c| {
                 c.action == Action::Replace
                     || (c.action == Action::Create && state.resources.contains_key(&c.addr))
-                    // An in-place update that remakes computed values (terraform_data.output).
-                    || c.extra.get("recomputes") == Some(&serde_json::Value::Bool(true))
             })
             .map(|c| c.addr.clone())
             .collect();

@@ -51,6 +51,30 @@ pub trait TypeInfo: Sync {
     }
 }
 
+/// Computed attributes whose type follows the configuration (terraform_data's `output` has
+/// its `input`'s type): converted to it, or an unknown of it.
+pub fn with_computed_types(
+    info: &dyn TypeInfo,
+    v: &mut crate::lang::Value,
+    config: &crate::lang::Value,
+) {
+    let crate::lang::V::Object(m) = &mut v.v else {
+        return;
+    };
+    for a in info.schema().attrs.iter().filter(|a| a.computed) {
+        let Some(t) = info.computed_type(&a.name, config) else {
+            continue;
+        };
+        if let Some(cur) = m.get_mut(&a.name) {
+            *cur = if cur.is_known() {
+                crate::lang::convert::convert(cur, &t).unwrap_or_else(|_| cur.clone())
+            } else {
+                crate::lang::Value::unknown(t).mark(cur.sensitive)
+            };
+        }
+    }
+}
+
 /// A resource's evaluated arguments (internal JSON shape) with the paths of those known
 /// only after apply, for [`TypeInfo::derive`].
 pub struct Derive<'a> {

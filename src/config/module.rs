@@ -864,20 +864,20 @@ impl Loader<'_> {
         let is_unknown = |p: &str| unknown.iter().any(|u| super::path_within(p, u));
         let is_sensitive = |p: &str| sensitive.iter().any(|u| u == p);
         let mut v = schema.from_internal_marked(&merged, &is_unknown, &is_sensitive);
-        // Computed attributes whose type follows the configuration (terraform_data.output).
-        if let V::Object(m) = &mut v.v {
-            for a in schema.attrs.iter().filter(|a| a.computed) {
-                if let Some(t) = info.computed_type(&a.name, config) {
-                    if let Some(cur) = m.get_mut(&a.name) {
-                        *cur = if cur.is_known() {
-                            crate::lang::convert::convert(cur, &t).unwrap_or_else(|_| cur.clone())
-                        } else {
-                            Val::unknown(t)
-                        };
-                    }
+        if let (V::Object(m), Some(cfg)) = (&mut v.v, config.entries()) {
+            // Arguments of type `any` keep the configuration's exact value (a set stays a
+            // set, an unknown inside stays where it is); JSON would lose that.
+            for a in schema
+                .attrs
+                .iter()
+                .filter(|a| a.ty == crate::lang::Type::Dynamic)
+            {
+                if let Some(c) = cfg.get(&a.name).filter(|c| !c.is_null()) {
+                    m.insert(a.name.clone(), c.clone());
                 }
             }
         }
+        super::with_computed_types(info, &mut v, config);
         v
     }
 

@@ -93,8 +93,8 @@ fn sensitive_as_bool(v: &LangValue, sens: &[String]) -> Value {
                 .filter(|(_, b)| *b != Value::Bool(false))
                 .collect(),
         ),
+        V::Unknown(t, _) if t.is_object() || matches!(t, crate::lang::Type::Map(_)) => json!({}),
         V::Unknown(t, _) if t.is_collection() || t.is_tuple() => Value::Array(Vec::new()),
-        V::Unknown(t, _) if t.is_object() => json!({}),
         _ => Value::Bool(false),
     }
 }
@@ -102,8 +102,9 @@ fn sensitive_as_bool(v: &LangValue, sens: &[String]) -> Value {
 /// (value, unknown marks, sensitive marks) as Terraform writes them for a planned value.
 fn parts(v: Option<&LangValue>, sens: &[String]) -> (Value, Value, Value) {
     match v {
-        None => (Value::Null, Value::Bool(false), Value::Bool(false)),
-        Some(v) if v.is_null() => (Value::Null, Value::Bool(false), Value::Bool(false)),
+        // Nothing after (a delete): Terraform's after_unknown defaults to an empty object.
+        None => (Value::Null, json!({}), Value::Bool(false)),
+        Some(v) if v.is_null() => (Value::Null, json!({}), Value::Bool(false)),
         Some(v) => {
             let known = known_json(v, sens).unwrap_or(Value::Null);
             let unknown = if v.is_wholly_known() {
@@ -124,8 +125,13 @@ fn tf_value(ty: &str, values: &Value, unknown: &[String], sensitive: &[String]) 
     };
     let is_unknown = |p: &str| path_in(p, unknown);
     let is_sensitive = |p: &str| path_in(p, sensitive);
-    info.schema()
-        .from_internal_marked(values, &is_unknown, &is_sensitive)
+    let values = crate::resources::model::schema::with_unknown_keys(values, unknown);
+    let mut v = info
+        .schema()
+        .from_internal_marked(&values, &is_unknown, &is_sensitive);
+    let config = v.clone();
+    crate::config::with_computed_types(info, &mut v, &config);
+    v
 }
 
 fn actions(a: Action) -> Vec<&'static str> {
@@ -241,7 +247,14 @@ impl Known<'_> {
                 if let Some(v) = &c.after {
                     let unknown: Vec<String> =
                         c.unknown.iter().chain(c.computed.iter()).cloned().collect();
-                    return Some(tf_value(&c.ty, v, &unknown, &c.sensitive));
+                    let mut v = v.clone();
+                    if !matches!(c.action, Action::Create | Action::Replace) {
+                        // An update keeps what the object has (its id, computed values).
+                        if let Some(st) = self.state.get(c.addr.as_str()) {
+                            crate::config::fill_missing(&mut v, st);
+                        }
+                    }
+                    return Some(tf_value(&c.ty, &v, &unknown, &c.sensitive));
                 }
                 let rc = self.config.get(c.addr.as_str())?;
                 let mut v = rc.values.clone();
@@ -562,31 +575,57 @@ pub fn plan_json(plan: &Plan, stack: &Stack, state: &State) -> String {
         ),
     );
 
-    // output_changes
+    // output_changes, as Terraform's MarshalOutputChanges: `after` left out while unknown,
+    // outputs no longer declared deleted, sensitivity one flag for both sides.
     let mut oc = Map::new();
     for o in &stack.outputs {
         let before = state.outputs.get(&o.name);
+        let sensitive = o.sensitive || state.sensitive_outputs.contains(&o.name);
         let after_json = o.value.is_wholly_known().then(|| o.value.to_json_lossy());
         let act = match before {
             None => "create",
             Some(b) if Some(b) == after_json.as_ref() => "no-op",
             Some(_) => "update",
         };
-        let (a, _, _) = parts(Some(&o.value), sens);
-        let au = if o.value.is_wholly_known() {
-            json!(false)
+        let hide = |v: Value| if sensitive { Value::Null } else { v };
+        let mut m = Map::new();
+        m.insert("actions".into(), json!([act]));
+        m.insert(
+            "before".into(),
+            hide(before.cloned().unwrap_or(Value::Null)),
+        );
+        if o.value.is_wholly_known() {
+            let (a, _, _) = parts(Some(&o.value), sens);
+            m.insert("after".into(), hide(a));
+            m.insert("after_unknown".into(), json!(false));
         } else {
-            unknown_as_bool(&o.value)
-        };
-        let a = if o.value.is_known() { a } else { Value::Null };
-        let b = before.cloned().unwrap_or(Value::Null);
-        let hide = |v: Value| if o.sensitive { Value::Null } else { v };
+            if o.value.is_known() {
+                let (a, _, _) = parts(Some(&o.value), sens);
+                m.insert("after".into(), hide(a));
+            }
+            m.insert("after_unknown".into(), unknown_as_bool(&o.value));
+        }
+        m.insert("before_sensitive".into(), json!(sensitive));
+        m.insert("after_sensitive".into(), json!(sensitive));
+        oc.insert(o.name.clone(), Value::Object(m));
+    }
+    let declared: std::collections::BTreeSet<&str> =
+        stack.outputs.iter().map(|o| o.name.as_str()).collect();
+    for (name, before) in state
+        .outputs
+        .iter()
+        .filter(|(k, _)| !declared.contains(k.as_str()))
+    {
+        let sensitive = state.sensitive_outputs.contains(name);
         oc.insert(
-            o.name.clone(),
+            name.clone(),
             json!({
-                "actions": [act], "before": hide(b), "after": hide(a),
-                "after_unknown": au,
-                "before_sensitive": o.sensitive, "after_sensitive": o.sensitive,
+                "actions": ["delete"],
+                "before": if sensitive { Value::Null } else { before.clone() },
+                "after": null,
+                "after_unknown": false,
+                "before_sensitive": sensitive,
+                "after_sensitive": sensitive,
             }),
         );
     }

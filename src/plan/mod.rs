@@ -752,6 +752,9 @@ fn plan_configured(
         )
         .map(|mut c| {
             mark_sensitive(&mut c, rc, st);
+            if let Some(info) = crate::resources::type_info(&rc.ty) {
+                computed_after(&mut c, info.schema(), &rc.values);
+            }
             c
         });
         return Some(
@@ -812,11 +815,8 @@ fn plan_configured(
             }
             c.depends_on = rc.depends_on.clone();
             mark_sensitive(&mut c, rc, st);
-            if matches!(c.action, Action::Create | Action::Replace) && c.computed.is_empty() {
-                // A new object: what the server computes is known after apply.
-                if let Some(info) = crate::resources::type_info(&rc.ty) {
-                    info.schema().unset_computed(&rc.values, &mut c.computed);
-                }
+            if let Some(info) = crate::resources::type_info(&rc.ty) {
+                computed_after(&mut c, info.schema(), &rc.values);
             }
             Ok(c)
         }
@@ -825,6 +825,25 @@ fn plan_configured(
             Some(rc.range.clone()),
         )),
     })
+}
+
+/// What the server computes anew, known only after apply: every computed value of a new
+/// object; the volatile ones (etags, update times, terraform_data's output) of an update.
+fn computed_after(c: &mut Change, schema: &crate::resources::model::Schema, values: &Value) {
+    if !c.computed.is_empty() {
+        return;
+    }
+    match c.action {
+        Action::Create | Action::Replace => schema.unset_computed(values, &mut c.computed),
+        Action::Update => c.computed.extend(
+            schema
+                .attrs
+                .iter()
+                .filter(|a| a.volatile && a.supported)
+                .map(|a| a.name.clone()),
+        ),
+        _ => {}
+    }
 }
 
 /// Marks what the plan must not show: values sensitive in the configuration, or when last

@@ -101,7 +101,7 @@ template.template.volumes.secret.secret         string       R
 template.template.volumes.secret.default_mode   number       O
 template.template.volumes.secret.items          list{}       O
 template.template.volumes.secret.items.path     string       R
-template.template.volumes.secret.items.version  string       O
+template.template.volumes.secret.items.version  string       R
 template.template.volumes.secret.items.mode     number       O
 template.template.volumes.cloud_sql_instance    list{}       O max=1
 template.template.volumes.cloud_sql_instance.instances list(string) O

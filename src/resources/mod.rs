@@ -9,6 +9,7 @@ pub mod job_execution;
 pub mod job_iam;
 pub mod model;
 pub mod platform;
+pub mod provider_schema;
 pub mod service_account;
 pub mod storage_bucket;
 pub mod utility;

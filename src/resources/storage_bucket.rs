@@ -58,6 +58,15 @@ lifecycle_rule.condition.size_above_bytes        number       O X
 lifecycle_rule.condition.size_below_bytes        number       O X
 encryption                           list{}       O max=1 tf X
 encryption.default_kms_key_name      string       O
+encryption.google_managed_encryption_enforcement_config    list{} O max=1
+encryption.google_managed_encryption_enforcement_config.restriction_mode   string O
+encryption.google_managed_encryption_enforcement_config.effective_time     string C
+encryption.customer_managed_encryption_enforcement_config  list{} O max=1
+encryption.customer_managed_encryption_enforcement_config.restriction_mode string O
+encryption.customer_managed_encryption_enforcement_config.effective_time   string C
+encryption.customer_supplied_encryption_enforcement_config list{} O max=1
+encryption.customer_supplied_encryption_enforcement_config.restriction_mode string O
+encryption.customer_supplied_encryption_enforcement_config.effective_time  string C
 autoclass                            list{}       O max=1 tf X
 autoclass.enabled                    bool         R
 autoclass.terminal_storage_class     string       O C

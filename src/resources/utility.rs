@@ -103,7 +103,7 @@ const TERRAFORM_DATA_TEXT: &str = "
 id               string C tf
 input            any    O tf
 triggers_replace any    O FN tf
-output           any    C tf
+output           any    C V tf
 ";
 
 static RANDOM_ID_SCHEMA: LazyLock<Schema> = LazyLock::new(|| Schema::parse(RANDOM_ID_TEXT));
@@ -422,11 +422,9 @@ impl ResourceType for Utility {
                     .join(", ")
             ));
         } else {
+            // terraform_data's `output` follows `input`: it is volatile (unknown until the
+            // update is applied, for this change and for what reads it).
             c.action = Action::Update;
-            if self.0 == Kind::TerraformData {
-                // `output` follows `input`: what reads it is planned again (see plan_cmd).
-                c.extra = json!({ "recomputes": true });
-            }
         }
         Ok(c)
     }

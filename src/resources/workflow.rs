@@ -23,7 +23,7 @@ pub const SCHEMA_TEXT: &str = r#"
 id                       string      C
 name                     string      R FN tf
 name_prefix              string      O C FN tf X
-region                   string      O C FN tf
+region                   string      O FN tf
 project                  string      O C FN tf
 description              string      O C tf
 service_account          string      O C tf

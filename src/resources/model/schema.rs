@@ -365,7 +365,7 @@ impl Schema {
             } else {
                 match m.get(&a.name) {
                     None | Some(Json::Null) => Value::null(a.ty.clone()),
-                    Some(x) => typed_json(x, &a.ty),
+                    Some(x) => marked_value(x, &a.ty, &p, unknown, sensitive),
                 }
             };
             attrs.insert(a.name.clone(), v.mark(a.sensitive || sensitive(&p)));
@@ -475,58 +475,6 @@ impl Schema {
             };
             out.insert(b.name.clone(), conv);
         }
-        Json::Object(out)
-    }
-
-    /// The schema in Terraform's `providers schema -json` form (`block` of a resource).
-    pub fn to_provider_json(&self) -> Json {
-        let mut attrs = Map::new();
-        for a in &self.attrs {
-            let mut o = Map::new();
-            o.insert("type".into(), a.ty.to_json());
-            o.insert("description_kind".into(), "plain".into());
-            if a.required {
-                o.insert("required".into(), true.into());
-            }
-            if a.optional {
-                o.insert("optional".into(), true.into());
-            }
-            if a.computed {
-                o.insert("computed".into(), true.into());
-            }
-            if a.sensitive {
-                o.insert("sensitive".into(), true.into());
-            }
-            attrs.insert(a.name.clone(), Json::Object(o));
-        }
-        let mut blocks = Map::new();
-        for b in &self.blocks {
-            let mut o = Map::new();
-            o.insert(
-                "nesting_mode".into(),
-                match b.nesting {
-                    Nesting::List => "list",
-                    Nesting::Set => "set",
-                }
-                .into(),
-            );
-            o.insert("block".into(), b.body.to_provider_json());
-            if b.min > 0 {
-                o.insert("min_items".into(), b.min.into());
-            }
-            if b.max > 0 {
-                o.insert("max_items".into(), b.max.into());
-            }
-            blocks.insert(b.name.clone(), Json::Object(o));
-        }
-        let mut out = Map::new();
-        if !attrs.is_empty() {
-            out.insert("attributes".into(), Json::Object(attrs));
-        }
-        if !blocks.is_empty() {
-            out.insert("block_types".into(), Json::Object(blocks));
-        }
-        out.insert("description_kind".into(), "plain".into());
         Json::Object(out)
     }
 
@@ -697,6 +645,25 @@ pub fn json_set(v: &mut Json, path: &str, new: Json) {
     }
 }
 
+/// Internal JSON with a null at every unknown path whose object lacks the key: the
+/// placeholders that let an object rebuilt from JSON keep its unknown attributes
+/// (`{ upper = (known after apply) }` inside a `terraform_data` input).
+pub fn with_unknown_keys(values: &Json, unknown: &[String]) -> Json {
+    let mut out = values.clone();
+    for p in unknown {
+        let Some((parent, key)) = p.rsplit_once('.') else {
+            continue;
+        };
+        if key.contains('[') || json_get(&out, p).is_some() {
+            continue;
+        }
+        if let Some(Json::Object(_)) = json_get(&out, parent) {
+            json_set(&mut out, p, Json::Null);
+        }
+    }
+    out
+}
+
 /// A value in internal JSON, with unknown and sensitive paths.
 #[derive(Debug, Clone, Default)]
 pub struct Internal {
@@ -726,14 +693,81 @@ fn plain_json(v: &Value, path: &str, out: &mut Internal) -> Option<Json> {
                 .map(|(i, x)| plain_json(x, &format!("{path}[{i}]"), out).unwrap_or(Json::Null))
                 .collect(),
         ),
+        // Inside a value a null stays (`{ none = null }`); an unknown is left out (its path
+        // says it is unknown; see `with_unknown_keys`).
         V::Map(_, m) | V::Object(m) => Json::Object(
             m.iter()
                 .filter_map(|(k, x)| {
-                    plain_json(x, &format!("{path}.{k}"), out).map(|j| (k.clone(), j))
+                    let j = plain_json(x, &format!("{path}.{k}"), out);
+                    let j = j.or_else(|| x.is_null().then_some(Json::Null));
+                    j.map(|j| (k.clone(), j))
                 })
                 .collect(),
         ),
     })
+}
+
+/// JSON at `path` as a value of type `t`, with the unknown and sensitive values inside it
+/// (a `terraform_data` input may hold some anywhere).
+fn marked_value(
+    j: &Json,
+    t: &Type,
+    path: &str,
+    unknown: &dyn Fn(&str) -> bool,
+    sensitive: &dyn Fn(&str) -> bool,
+) -> Value {
+    if unknown(path) {
+        return Value::unknown(t.clone());
+    }
+    let elem = |i: usize| match t {
+        Type::List(e) | Type::Set(e) | Type::Map(e) => (**e).clone(),
+        Type::Tuple(ts) => ts.get(i).cloned().unwrap_or(Type::Dynamic),
+        _ => Type::Dynamic,
+    };
+    let v = match j {
+        Json::Array(xs) if !matches!(t, Type::String | Type::Number | Type::Bool) => {
+            let items: Vec<Value> = xs
+                .iter()
+                .enumerate()
+                .map(|(i, x)| {
+                    marked_value(x, &elem(i), &format!("{path}[{i}]"), unknown, sensitive)
+                })
+                .collect();
+            match t {
+                Type::List(e) => Value::list((**e).clone(), items),
+                Type::Set(e) => Value::set((**e).clone(), items),
+                _ => Value::tuple(items),
+            }
+        }
+        Json::Object(m) if !matches!(t, Type::String | Type::Number | Type::Bool) => {
+            let attr_ty = |k: &str| match t {
+                Type::Object(attrs, _) => attrs.get(k).cloned().unwrap_or(Type::Dynamic),
+                _ => elem(0),
+            };
+            let mut entries: BTreeMap<String, Value> = m
+                .iter()
+                .map(|(k, x)| {
+                    let v =
+                        marked_value(x, &attr_ty(k), &format!("{path}.{k}"), unknown, sensitive);
+                    (k.clone(), v)
+                })
+                .collect();
+            if let Type::Object(attrs, _) = t {
+                for (k, at) in attrs {
+                    entries
+                        .entry(k.clone())
+                        .or_insert_with(|| Value::null(at.clone()));
+                }
+            }
+            match t {
+                Type::Map(e) => Value::map((**e).clone(), entries),
+                _ => Value::object(entries),
+            }
+        }
+        Json::Null => Value::null(t.clone()),
+        x => typed_json(x, t),
+    };
+    v.mark(sensitive(path))
 }
 
 /// A number as JSON: an integer when whole and in range, else the nearest f64.
