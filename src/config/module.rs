@@ -728,6 +728,11 @@ impl Loader<'_> {
             return addrs;
         };
         let schema = info.schema();
+        let has_conditions = b.body.blocks.iter().any(|l| {
+            l.ty == "lifecycle"
+                && l.body.blocks.iter().any(|c| matches!(c.ty.as_str(), "precondition" | "postcondition"))
+        });
+        let schema_marks = schema.has_sensitive();
         let mut ref_values = Vec::with_capacity(if referenced { keys.len() } else { 0 });
         for key in &keys {
             self.bind(key, env);
@@ -749,13 +754,20 @@ impl Loader<'_> {
                 &provider,
             );
             let values = Value::Object(values);
-            let planned =
-                self.planned_value(info, &addr, &values, &unknown, &internal.sensitive, &config);
-            if planned.contains_marked() {
-                super::scope::sensitive_strings(&planned, false, &mut self.secrets);
+            // The planned value (state and defaults filled in) is what expressions and
+            // conditions read; a large stack's many other resources skip building it.
+            let needs_planned =
+                referenced || has_conditions || schema_marks || config.contains_marked();
+            let planned = needs_planned.then(|| {
+                self.planned_value(info, &addr, &values, &unknown, &internal.sensitive, &config)
+            });
+            if let Some(planned) = &planned {
+                if planned.contains_marked() {
+                    super::scope::sensitive_strings(planned, false, &mut self.secrets);
+                }
+                self.check_conditions(&b, &addr, planned, stack, env);
             }
-            self.check_conditions(&b, &addr, &planned, stack, env);
-            if referenced {
+            if let Some(planned) = planned.filter(|_| referenced) {
                 let unapplied = self.opts.console == Some(super::ConsoleMode::State)
                     && (self.opts.known)(&addr).is_none();
                 ref_values.push(if unapplied {

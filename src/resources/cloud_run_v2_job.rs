@@ -508,13 +508,7 @@ pub fn validate(rc: &ResourceConfig, diags: &mut Diagnostics) {
             Some(rc.span(&path)),
         ));
     }
-    if rc
-        .values
-        .get("project")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .is_empty()
-    {
+    if rc.missing("project") {
         diags.push(
             Diagnostic::error(
                 format!(

@@ -223,13 +223,7 @@ pub fn validate(rc: &ResourceConfig, diags: &mut Diagnostics) {
             Some(rc.span("name")),
         ));
     }
-    if rc
-        .values
-        .get("region")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .is_empty()
-    {
+    if rc.missing("region") {
         diags.push(
             Diagnostic::error(format!("{}: no region", rc.addr), Some(rc.range.clone()))
                 .with_hint("set `region` here or in the provider block"),
@@ -272,7 +266,13 @@ pub struct Scheduler;
 /// The state entry: configuration values plus what the server reports.
 fn entry_from(values: &Value, live: &SchedulerJob) -> StateEntry {
     let server = serde_json::to_value(live).unwrap_or(Value::Null);
-    super::applied_entry(TYPE, id_of(values), values, &SCHEMA, &server)
+    // The API has no `paused`: the provider reads it from `state`.
+    let mut values = values.clone();
+    if let Value::Object(m) = &mut values {
+        m.entry("paused")
+            .or_insert(Value::Bool(live.state.as_str() == "PAUSED"));
+    }
+    super::applied_entry(TYPE, id_of(&values), &values, &SCHEMA, &server)
 }
 
 fn wants_paused(values: &Value) -> bool {

@@ -272,7 +272,7 @@ impl TypeInfo for JobIam {
     fn validate(&self, rc: &ResourceConfig, diags: &mut Diagnostics) {
         let v = &rc.values;
         if self.1 == IamOn::Project {
-            if s(v, "project").is_empty() {
+            if rc.missing("project") {
                 diags.push(
                     Diagnostic::error(format!("{}: no project", rc.addr), Some(rc.range.clone()))
                         .with_hint(

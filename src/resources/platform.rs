@@ -73,7 +73,7 @@ impl TypeInfo for ServiceType {
                 .with_hint("e.g. run.googleapis.com, cloudscheduler.googleapis.com"),
             );
         }
-        if s(&rc.values, "project").is_empty() {
+        if rc.missing("project") {
             diags.push(
                 Diagnostic::error(format!("{}: no project", rc.addr), Some(rc.range.clone()))
                     .with_hint("set `project` here or in the provider block (or GOOGLE_PROJECT)"),
@@ -269,7 +269,7 @@ impl TypeInfo for RepositoryType {
                 .with_hint(format!("one of {}", FORMATS.join(", "))),
             );
         }
-        if s(v, "location").is_empty() {
+        if rc.missing("location") {
             diags.push(
                 Diagnostic::error(format!("{}: no location", rc.addr), Some(rc.range.clone()))
                     .with_hint("set `location` here or the provider's region"),

@@ -77,7 +77,7 @@ impl TypeInfo for ServiceAccountType {
                 ));
             }
         }
-        if s(&rc.values, "project").is_empty() {
+        if rc.missing("project") {
             diags.push(
                 Diagnostic::error(format!("{}: no project", rc.addr), Some(rc.range.clone()))
                     .with_hint("set `project` here or in the provider block"),

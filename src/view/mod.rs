@@ -44,7 +44,7 @@ fn show(v: &Option<Value>, sensitive: &[String]) -> String {
             if m != *s && m == "(sensitive value)" {
                 m
             } else {
-                format!("{m:?}")
+                crate::lang::value::go_quote(&m)
             }
         }
         Some(other) => mask(&other.to_string(), sensitive),

@@ -21,6 +21,7 @@ mod schemas;
 mod state_cli;
 mod tf_plans;
 mod trigger_cli;
+mod values;
 mod utility_cli;
 mod workflow_cli;
 mod workflows;

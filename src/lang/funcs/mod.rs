@@ -190,6 +190,9 @@ pub fn unsupported(name: &str) -> Option<&'static str> {
         "uuid" | "timestamp" | "bcrypt" | "plantimestamp" => {
             "its result differs on every run, so a plan containing it never settles (Terraform shows it as a change on every plan); use random_uuid-style resources (random_id), time-stamped values passed with --var, or terraform_data with a fixed input"
         }
+        "formatdate" | "timeadd" | "timecmp" | "rsadecrypt" | "templatestring" => {
+            "Terraform has it, runform does not implement it yet"
+        }
         _ => return None,
     })
 }

@@ -94,6 +94,8 @@ impl Block {
 pub struct Schema {
     pub attrs: Vec<Attr>,
     pub blocks: Vec<Block>,
+    /// [`Schema::implied_type`], computed once (every resource's value needs it).
+    implied: std::sync::OnceLock<Type>,
 }
 
 fn parse_type(t: &str) -> Option<Type> {
@@ -248,8 +250,17 @@ impl Schema {
         parent.attr(name.split('[').next().unwrap_or(name))
     }
 
+    /// Whether any attribute, at any depth, is sensitive.
+    pub fn has_sensitive(&self) -> bool {
+        self.attrs.iter().any(|a| a.sensitive) || self.blocks.iter().any(|b| b.body.has_sensitive())
+    }
+
     /// The type of a value of this schema in expressions.
     pub fn implied_type(&self) -> Type {
+        self.implied.get_or_init(|| self.compute_implied_type()).clone()
+    }
+
+    fn compute_implied_type(&self) -> Type {
         let mut attrs = BTreeMap::new();
         for a in &self.attrs {
             attrs.insert(a.name.clone(), a.ty.clone());
