@@ -223,7 +223,13 @@ impl ResourceConfig {
     /// Whether a top-level string argument is unset or empty (and not merely unknown yet):
     /// what "no project" checks ask.
     pub fn missing(&self, k: &str) -> bool {
-        !self.is_unknown(k) && self.values.get(k).and_then(Value::as_str).unwrap_or("").is_empty()
+        !self.is_unknown(k)
+            && self
+                .values
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .is_empty()
     }
 
     /// Whether the value at `path` (or what contains it) is known only after apply.

@@ -730,7 +730,10 @@ impl Loader<'_> {
         let schema = info.schema();
         let has_conditions = b.body.blocks.iter().any(|l| {
             l.ty == "lifecycle"
-                && l.body.blocks.iter().any(|c| matches!(c.ty.as_str(), "precondition" | "postcondition"))
+                && l.body
+                    .blocks
+                    .iter()
+                    .any(|c| matches!(c.ty.as_str(), "precondition" | "postcondition"))
         });
         let schema_marks = schema.has_sensitive();
         let mut ref_values = Vec::with_capacity(if referenced { keys.len() } else { 0 });

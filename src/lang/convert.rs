@@ -229,7 +229,7 @@ fn conv_unmarked(v: Value, out: &Type, unsafe_ok: bool, path: &str) -> Result<Va
                 };
                 outm.insert(k, x);
             }
-            for k in opt {
+            for k in opt.iter() {
                 if !outm.contains_key(k) {
                     outm.insert(k.clone(), Value::null(want[k].without_optional()));
                 }
@@ -314,7 +314,7 @@ fn conv_unmarked(v: Value, out: &Type, unsafe_ok: bool, path: &str) -> Result<Va
                 let x = conv(x, t, unsafe_ok, &p)?;
                 outm.insert(k, x);
             }
-            for (k, t) in want {
+            for (k, t) in want.iter() {
                 if !outm.contains_key(k) {
                     if opt.contains(k) {
                         outm.insert(k.clone(), Value::null(t.without_optional()));
@@ -501,12 +501,12 @@ fn dynamic_replace(src: &Type, out: &Type) -> Type {
             let mut m = BTreeMap::new();
             match src {
                 Type::Map(se) => {
-                    for (k, t) in oa {
+                    for (k, t) in oa.iter() {
                         m.insert(k.clone(), dynamic_replace(se, t));
                     }
                 }
                 Type::Object(sa, _) => {
-                    for (k, t) in oa {
+                    for (k, t) in oa.iter() {
                         m.insert(
                             k.clone(),
                             match sa.get(k) {
@@ -867,7 +867,7 @@ pub fn mismatch(got: &Type, want: &Type) -> String {
                     );
                 }
             }
-            for (k, w) in wa {
+            for (k, w) in wa.iter() {
                 if let Some(g) = ga.get(k) {
                     if g != w && !can_convert(g, w, true) {
                         return format!("attribute {}: {}", q(k), mismatch(g, w));
@@ -894,7 +894,7 @@ pub fn mismatch(got: &Type, want: &Type) -> String {
             format!("all elements must be {}", w.friendly_constraint())
         }
         (Type::Object(a, _), Type::Map(w)) => {
-            for (k, e) in a {
+            for (k, e) in a.iter() {
                 if e != &**w && !can_convert(e, w, true) {
                     return format!("element {}: {}", q(k), mismatch(e, w));
                 }
@@ -994,7 +994,7 @@ mod tests {
             ]
             .into(),
         );
-        let want = Type::Object(
+        let want = Type::object_with_optional(
             [
                 ("a".to_string(), Type::String),
                 ("b".to_string(), Type::Number),

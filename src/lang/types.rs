@@ -4,6 +4,7 @@
 
 use super::value::Value;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Type {
@@ -12,29 +13,35 @@ pub enum Type {
     String,
     Number,
     Bool,
-    List(Box<Type>),
-    Set(Box<Type>),
-    Map(Box<Type>),
+    // Shared (`Arc`): every value carries its type, and cloning one must not copy a whole
+    // resource schema's object type.
+    List(Arc<Type>),
+    Set(Arc<Type>),
+    Map(Arc<Type>),
     Tuple(Vec<Type>),
     /// Attribute types, and (in type constraints only) the attributes that are `optional`.
-    Object(BTreeMap<String, Type>, BTreeSet<String>),
+    Object(Arc<BTreeMap<String, Type>>, Arc<BTreeSet<String>>),
 }
 
 impl Type {
     pub fn list(t: Type) -> Type {
-        Type::List(Box::new(t))
+        Type::List(Arc::new(t))
     }
     pub fn set(t: Type) -> Type {
-        Type::Set(Box::new(t))
+        Type::Set(Arc::new(t))
     }
     pub fn map(t: Type) -> Type {
-        Type::Map(Box::new(t))
+        Type::Map(Arc::new(t))
     }
     pub fn object(attrs: BTreeMap<String, Type>) -> Type {
-        Type::Object(attrs, BTreeSet::new())
+        Type::Object(Arc::new(attrs), Arc::default())
+    }
+    /// An object type constraint whose `optional` attributes may be left out.
+    pub fn object_with_optional(attrs: BTreeMap<String, Type>, optional: BTreeSet<String>) -> Type {
+        Type::Object(Arc::new(attrs), Arc::new(optional))
     }
     pub fn empty_object() -> Type {
-        Type::Object(BTreeMap::new(), BTreeSet::new())
+        Type::object(BTreeMap::new())
     }
 
     pub fn is_primitive(&self) -> bool {
@@ -176,7 +183,7 @@ impl Type {
                     return;
                 }
                 b.push_str("object({\n");
-                for (k, t) in attrs {
+                for (k, t) in attrs.iter() {
                     b.push_str(&pad(indent + 1));
                     b.push_str(k);
                     b.push_str(": ");
@@ -461,7 +468,7 @@ fn parse_type(
                 }
                 attrs.insert(key, t);
             }
-            Ok(Type::Object(attrs, optional))
+            Ok(Type::object_with_optional(attrs, optional))
         }
         "optional" if !in_object => {
             Err("optional(...) is only allowed for attributes of an object type".into())

@@ -515,7 +515,7 @@ fn from_json_typed(j: &serde_json::Value, t: &Type, at: &str) -> Result<Value, S
                 return Err(here("an object is required"));
             };
             let mut out = BTreeMap::new();
-            for (k, at_ty) in attrs {
+            for (k, at_ty) in attrs.iter() {
                 let p = if at.is_empty() {
                     k.clone()
                 } else {

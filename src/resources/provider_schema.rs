@@ -90,8 +90,8 @@ fn block(s: &Schema) -> Value {
         if b.computed && !b.optional && !b.required() {
             let object = b.body.implied_type();
             let ty = match b.nesting {
-                Nesting::List => crate::lang::Type::List(Box::new(object)),
-                Nesting::Set => crate::lang::Type::Set(Box::new(object)),
+                Nesting::List => crate::lang::Type::list(object),
+                Nesting::Set => crate::lang::Type::set(object),
             };
             attrs.insert(
                 b.name.clone(),

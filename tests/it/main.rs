@@ -21,8 +21,8 @@ mod schemas;
 mod state_cli;
 mod tf_plans;
 mod trigger_cli;
-mod values;
 mod utility_cli;
+mod values;
 mod workflow_cli;
 mod workflows;
 

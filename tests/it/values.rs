@@ -54,7 +54,12 @@ fn apply(dir: &Path) -> String {
 
 fn plan_is_clean(dir: &Path) {
     let o = runform(dir, &["plan", "--local", "--detailed-exitcode", "."]);
-    assert_eq!(o.status.code(), Some(0), "the next plan is not clean:\n{}", text(&o));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "the next plan is not clean:\n{}",
+        text(&o)
+    );
 }
 
 fn state(dir: &Path) -> Value {
@@ -135,7 +140,10 @@ resource "google_cloud_run_v2_job" "b" {
     let o = runform(d, &["plan", "--local", "."]);
     let t = text(&o);
     assert!(o.status.success(), "{t}");
-    assert!(t.contains("name") && t.contains("(known after apply)"), "{t}");
+    assert!(
+        t.contains("name") && t.contains("(known after apply)"),
+        "{t}"
+    );
     apply(d);
     let st = state(d);
     let va = &st["resources"]["google_cloud_run_v2_job.a"]["values"];
@@ -327,7 +335,11 @@ output "etag" {
     plan_is_clean(d);
 
     // Nothing to change, a new output: the apply records it.
-    write(d, "main.tf", &stack("ops", "output \"added\" {\n  value = [1, \"x\"]\n}\n"));
+    write(
+        d,
+        "main.tf",
+        &stack("ops", "output \"added\" {\n  value = [1, \"x\"]\n}\n"),
+    );
     apply(d);
     let o = runform(d, &["output", "--local", "added"]);
     assert_eq!(String::from_utf8_lossy(&o.stdout), "[\n  1,\n  \"x\",\n]\n");
@@ -384,7 +396,11 @@ resource "google_cloud_run_v2_job" "a" {{
     for format in ["text", "markdown", "json"] {
         let o = runform(d, &["plan", "--local", "--format", format, "."]);
         assert!(o.status.success(), "{}", text(&o));
-        assert!(!leaks(&text(&o)), "{format} plan shows a secret:\n{}", text(&o));
+        assert!(
+            !leaks(&text(&o)),
+            "{format} plan shows a secret:\n{}",
+            text(&o)
+        );
     }
     let o = runform(d, &["plan", "--local", "--out", "p.bin", "."]);
     assert!(o.status.success());
@@ -396,7 +412,11 @@ resource "google_cloud_run_v2_job" "a" {{
     let out = apply(d);
     assert!(!leaks(&out), "apply shows a secret:\n{out}");
     // Changing a sensitive value shows neither side.
-    write(d, "main.tf", &cfg("true").replace("Hunter2-Secret", "Hunter2-Secreu"));
+    write(
+        d,
+        "main.tf",
+        &cfg("true").replace("Hunter2-Secret", "Hunter2-Secreu"),
+    );
     let o = runform(d, &["plan", "--local", "."]);
     assert!(
         text(&o).contains("(sensitive value) -> (sensitive value)") && !leaks(&text(&o)),
@@ -407,7 +427,10 @@ resource "google_cloud_run_v2_job" "a" {{
     write(d, "main.tf", &cfg("false"));
     let o = runform(d, &["plan", "--local", "."]);
     let t = text(&o);
-    assert!(!o.status.success() && t.contains("precondition failed"), "{t}");
+    assert!(
+        !o.status.success() && t.contains("precondition failed"),
+        "{t}"
+    );
     // As Terraform: "the error message included a sensitive value".
     assert!(t.contains("sensitive value"), "{t}");
     assert!(!leaks(&t), "the error shows a secret:\n{t}");
@@ -543,7 +566,8 @@ resource "google_cloud_run_v2_job" "a" {{
     apply(d);
     let st = state(d);
     assert_eq!(
-        st["resources"]["google_cloud_run_v2_job.a"]["values"]["template"]["template"]["containers"][0]["env"][0]["value"],
+        st["resources"]["google_cloud_run_v2_job.a"]["values"]["template"]["template"]
+            ["containers"][0]["env"][0]["value"],
         "a\u{1}b"
     );
     plan_is_clean(d);

@@ -491,7 +491,7 @@ fn merge_ret(a: &[Value]) -> Result<Type, FuncError> {
         }
         match (&t, arg.is_null()) {
             (Type::Object(at, _), false) => {
-                for (k, ty) in at {
+                for (k, ty) in at.iter() {
                     attrs.insert(k.clone(), ty.clone());
                 }
             }
@@ -547,7 +547,7 @@ fn merge(a: &[Value], ret: &Type) -> FResult {
 
 fn one_ret(a: &[Value]) -> Result<Type, FuncError> {
     match a[0].ty() {
-        Type::List(e) | Type::Set(e) => Ok(*e),
+        Type::List(e) | Type::Set(e) => Ok((*e).clone()),
         Type::Tuple(ts) if ts.is_empty() => Ok(Type::Dynamic),
         Type::Tuple(ts) if ts.len() == 1 => Ok(ts[0].clone()),
         _ => Err(arg_err(
@@ -635,7 +635,7 @@ fn reverse_ret(a: &[Value]) -> Result<Type, FuncError> {
             ts.reverse();
             Ok(Type::Tuple(ts))
         }
-        Type::List(e) | Type::Set(e) => Ok(Type::list(*e)),
+        Type::List(e) | Type::Set(e) => Ok(Type::list((*e).clone())),
         other => Err(arg_err(
             0,
             format!(
@@ -705,9 +705,9 @@ fn setproduct_ret(a: &[Value]) -> Result<Type, FuncError> {
     let mut etys = Vec::with_capacity(a.len());
     for (i, v) in a.iter().enumerate() {
         match v.ty() {
-            Type::Set(e) => etys.push(*e),
+            Type::Set(e) => etys.push((*e).clone()),
             Type::List(e) => {
-                etys.push(*e);
+                etys.push((*e).clone());
                 lists += 1;
             }
             Type::Tuple(ts) => {
@@ -925,8 +925,8 @@ fn transpose(a: &[Value], ret: &Type) -> FResult {
 
 fn values_ret(a: &[Value]) -> Result<Type, FuncError> {
     match a[0].ty() {
-        Type::Map(e) => Ok(Type::list(*e)),
-        Type::Object(attrs, _) => Ok(Type::Tuple(attrs.into_values().collect())),
+        Type::Map(e) => Ok(Type::list((*e).clone())),
+        Type::Object(attrs, _) => Ok(Type::Tuple(attrs.values().cloned().collect())),
         _ => Err(err("values() requires a map as the first argument")),
     }
 }
@@ -1051,7 +1051,7 @@ fn concat_ret(a: &[Value]) -> Result<Type, FuncError> {
                 if !v.is_known() {
                     return Ok(Type::Dynamic);
                 }
-                etys.extend(std::iter::repeat_n(*e, v.len().unwrap_or(0)));
+                etys.extend(std::iter::repeat_n((*e).clone(), v.len().unwrap_or(0)));
             }
             other => {
                 return Err(arg_err(

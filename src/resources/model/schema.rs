@@ -257,7 +257,9 @@ impl Schema {
 
     /// The type of a value of this schema in expressions.
     pub fn implied_type(&self) -> Type {
-        self.implied.get_or_init(|| self.compute_implied_type()).clone()
+        self.implied
+            .get_or_init(|| self.compute_implied_type())
+            .clone()
     }
 
     fn compute_implied_type(&self) -> Type {
@@ -306,6 +308,11 @@ impl Schema {
                     continue;
                 }
                 let items = x.elements().unwrap_or_default();
+                if items.is_empty() {
+                    // An absent block is left out: smaller values, and an optional-computed
+                    // one stays the server's to fill.
+                    continue;
+                }
                 if b.single() {
                     if let Some(first) = items.first() {
                         if !first.is_known() {
@@ -764,7 +771,7 @@ fn marked_value(
                 })
                 .collect();
             if let Type::Object(attrs, _) = t {
-                for (k, at) in attrs {
+                for (k, at) in attrs.iter() {
                     entries
                         .entry(k.clone())
                         .or_insert_with(|| Value::null(at.clone()));
