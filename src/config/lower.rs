@@ -92,7 +92,9 @@ impl Loader<'_> {
         (out, unknown)
     }
 
-    /// Evaluates a body against its schema.
+    /// Evaluates a body against its schema. Unset arguments and absent blocks are left out
+    /// (the planned value gets them from the schema), except inside set blocks, whose
+    /// elements are compared whole and so need their complete shape (`complete`).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn lower(
         &mut self,
@@ -102,6 +104,7 @@ impl Loader<'_> {
         block_range: &Range,
         spans: &mut BTreeMap<String, Range>,
         env: &mut Env,
+        complete: bool,
     ) -> Value {
         let mut out: BTreeMap<String, Value> = BTreeMap::new();
         for a in &body.attrs {
@@ -244,7 +247,8 @@ impl Loader<'_> {
                 env.set_root(name, v.clone());
                 (name.clone(), prev)
             });
-            let v = self.lower(&b.body, &bs.body, &p, &b.range, spans, env);
+            let in_set = complete || bs.nesting == Nesting::Set;
+            let v = self.lower(&b.body, &bs.body, &p, &b.range, spans, env, in_set);
             if let Some((name, prev)) = bound {
                 match prev {
                     Some(pv) => env.set_root(&name, pv),
@@ -292,6 +296,9 @@ impl Loader<'_> {
                     .with_hint(format!("add `{} {{ ... }}`", bs.name)),
                 );
             }
+            if list.is_empty() && !complete {
+                continue;
+            }
             out.insert(
                 bs.name.clone(),
                 match bs.nesting {
@@ -310,8 +317,10 @@ impl Loader<'_> {
                     .with_hint(format!("add `{} = ...` to this block", a.name)),
                 );
             }
-            out.entry(a.name.clone())
-                .or_insert_with(|| Value::null(a.ty.clone()));
+            if complete {
+                out.entry(a.name.clone())
+                    .or_insert_with(|| Value::null(a.ty.clone()));
+            }
         }
         Value::object(out)
     }

@@ -106,26 +106,6 @@ impl Derive<'_> {
         }
     }
 
-    /// The google provider's label bookkeeping (5.x and later): `terraform_labels` and
-    /// `effective_labels` are the configured labels (runform adds no provider-level default
-    /// labels), `effective_annotations` the configured annotations (when `annotations`).
-    pub fn label_attrs(&mut self, annotations: bool) {
-        let of = |d: &Self, k: &str| {
-            d.values
-                .get(k)
-                .filter(|v| !v.is_null())
-                .cloned()
-                .unwrap_or_else(|| Value::Object(Map::new()))
-        };
-        self.set("terraform_labels", &["labels"], |d| of(d, "labels"));
-        self.set("effective_labels", &["labels"], |d| of(d, "labels"));
-        if annotations {
-            self.set("effective_annotations", &["annotations"], |d| {
-                of(d, "annotations")
-            });
-        }
-    }
-
     /// Sets `k` to what `f` computes from the arguments `inputs`; if any of them is known
     /// only after apply, so is `k`.
     pub fn set(&mut self, k: &str, inputs: &[&str], f: impl FnOnce(&Self) -> Value) {

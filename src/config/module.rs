@@ -742,7 +742,7 @@ impl Loader<'_> {
             let addr = format!("{}{}.{}{}", call.prefix, ty, b.labels[1], key.suffix());
             let mut spans = BTreeMap::new();
             let errors_before = self.diags.error_count();
-            let config = self.lower(&b.body, schema, "", &b.range, &mut spans, env);
+            let config = self.lower(&b.body, schema, "", &b.range, &mut spans, env, false);
             let internal = schema.to_internal(&config);
             let mut values = match internal.json {
                 Value::Object(m) => m,
@@ -756,7 +756,9 @@ impl Loader<'_> {
                 },
                 &provider,
             );
-            let values = Value::Object(values);
+            // Growing the map in derive left it with spare room (10,000 resources notice):
+            // collecting again sizes it exactly.
+            let values = Value::Object(values.into_iter().collect());
             // The planned value (state and defaults filled in) is what expressions and
             // conditions read; a large stack's many other resources skip building it.
             let needs_planned =
@@ -861,6 +863,7 @@ impl Loader<'_> {
         let mut merged = values.clone();
         let known = (self.opts.known)(addr);
         let mut unknown: Vec<String> = unknown.to_vec();
+        schema.derive_label_attrs(&mut merged, &mut unknown);
         match &known {
             Some(state) => {
                 fill_missing(&mut merged, &Value::Object(state.clone()));

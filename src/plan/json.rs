@@ -123,9 +123,11 @@ fn tf_value(ty: &str, values: &Value, unknown: &[String], sensitive: &[String]) 
     let Some(info) = crate::resources::type_info(ty) else {
         return LangValue::from_json(values);
     };
-    let is_unknown = |p: &str| path_in(p, unknown);
     let is_sensitive = |p: &str| path_in(p, sensitive);
-    let values = crate::resources::model::schema::with_unknown_keys(values, unknown);
+    let mut values = crate::resources::model::schema::with_unknown_keys(values, unknown);
+    let mut unknown = unknown.to_vec();
+    info.schema().derive_label_attrs(&mut values, &mut unknown);
+    let is_unknown = |p: &str| path_in(p, &unknown);
     let mut v = info
         .schema()
         .from_internal_marked(&values, &is_unknown, &is_sensitive);

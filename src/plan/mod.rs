@@ -834,7 +834,12 @@ fn computed_after(c: &mut Change, schema: &crate::resources::model::Schema, valu
         return;
     }
     match c.action {
-        Action::Create | Action::Replace => schema.unset_computed(values, &mut c.computed),
+        Action::Create | Action::Replace => {
+            // Labels the provider derives are known from the configuration.
+            let mut v = values.clone();
+            schema.derive_label_attrs(&mut v, &mut c.unknown.clone());
+            schema.unset_computed(&v, &mut c.computed)
+        }
         Action::Update => c.computed.extend(
             schema
                 .attrs

@@ -178,7 +178,6 @@ impl TypeInfo for Job {
     }
     fn derive(&self, d: &mut Derive, provider: &Provider) {
         provider.fill_defaults(d, None);
-        d.label_attrs(true);
         d.default("deletion_protection", Some(Value::Bool(true)));
         d.set("id", &["project", "location", "name"], |d| {
             Value::String(format!(

@@ -79,7 +79,6 @@ impl TypeInfo for TriggerType {
         &SCHEMA
     }
     fn derive(&self, d: &mut Derive, provider: &Provider) {
-        d.label_attrs(false);
         provider.fill_defaults(d, Some("location"));
         d.set("id", &["project", "location", "name"], |d| {
             Value::String(format!(

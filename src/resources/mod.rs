@@ -161,6 +161,7 @@ pub fn applied_entry(
     server: &Value,
 ) -> StateEntry {
     let mut v = values.clone();
+    schema.derive_label_attrs(&mut v, &mut Vec::new());
     schema.fill_computed(&mut v, &schema.from_wire(server));
     StateEntry {
         ty: ty.into(),

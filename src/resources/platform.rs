@@ -224,7 +224,6 @@ impl TypeInfo for RepositoryType {
         &REPOSITORY_SCHEMA
     }
     fn derive(&self, d: &mut Derive, provider: &Provider) {
-        d.label_attrs(false);
         provider.fill_defaults(d, Some("location"));
         d.set("id", &["project", "location", "repository_id"], |d| {
             Value::String(format!(

@@ -123,7 +123,6 @@ impl TypeInfo for BucketType {
         &SCHEMA
     }
     fn derive(&self, d: &mut Derive, provider: &Provider) {
-        d.label_attrs(false);
         provider.fill_defaults(d, None);
         d.set("id", &["name"], |d| Value::String(d.str("name")));
         d.set("url", &["name"], |d| {

@@ -58,7 +58,6 @@ impl TypeInfo for WorkflowType {
         &SCHEMA
     }
     fn derive(&self, d: &mut Derive, provider: &Provider) {
-        d.label_attrs(false);
         provider.fill_defaults(d, Some("region"));
         d.set("id", &["project", "region", "name"], |d| {
             Value::String(format!(

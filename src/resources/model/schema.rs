@@ -250,6 +250,36 @@ impl Schema {
         parent.attr(name.split('[').next().unwrap_or(name))
     }
 
+    /// The google provider's label bookkeeping (5.x and later), for types that have it:
+    /// `terraform_labels` and `effective_labels` are the configured labels (runform adds no
+    /// provider-level default labels), `effective_annotations` the configured annotations.
+    /// Derived where values are read (planned values, state, plan JSON) rather than kept in
+    /// every resource's configuration: 10,000 resources would carry three more maps each.
+    pub fn derive_label_attrs(&self, values: &mut Json, unknown: &mut Vec<String>) {
+        let Json::Object(m) = values else { return };
+        for (attr, from) in [
+            ("terraform_labels", "labels"),
+            ("effective_labels", "labels"),
+            ("effective_annotations", "annotations"),
+        ] {
+            if self.attr(attr).is_none() || m.contains_key(attr) {
+                continue;
+            }
+            if unknown.iter().any(|u| crate::config::path_within(u, from)) {
+                if !unknown.iter().any(|u| u == attr) {
+                    unknown.push(attr.to_string());
+                }
+                continue;
+            }
+            let v = m
+                .get(from)
+                .filter(|v| !v.is_null())
+                .cloned()
+                .unwrap_or_else(|| Json::Object(Map::new()));
+            m.insert(attr.to_string(), v);
+        }
+    }
+
     /// Whether any attribute, at any depth, is sensitive.
     pub fn has_sensitive(&self) -> bool {
         self.attrs.iter().any(|a| a.sensitive) || self.blocks.iter().any(|b| b.body.has_sensitive())
