@@ -702,11 +702,13 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                             out.display()
                         );
                     }
-                    if detailed_exitcode && plan.has_changes() {
+                    let code = if detailed_exitcode && plan.has_changes() {
                         2
                     } else {
                         0
-                    }
+                    };
+                    drop_later((plan, stack));
+                    code
                 }
                 Ok(None) => 1,
                 Err(e) => {
@@ -928,6 +930,7 @@ async fn plan_cmd(
             peak_mib(),
         );
     }
+    drop_later((state, live));
     match planned {
         Ok(p) => Ok(Some((p, stack, fresh_args))),
         Err(d) => {
@@ -1008,6 +1011,13 @@ async fn console_cmd(
     .await;
     t.stop().await;
     r
+}
+
+/// Frees a large value on another thread: a 10,000-resource state or refresh takes tens of
+/// milliseconds to free, and the command has more useful things to do meanwhile (the
+/// process may even exit first, which frees everything at once).
+fn drop_later<T: Send + 'static>(v: T) {
+    std::thread::spawn(move || drop(v));
 }
 
 /// This process's peak resident memory in MiB (Linux; 0 elsewhere), for `--verbose`.

@@ -11,6 +11,7 @@
 
 pub mod address;
 pub mod backend;
+mod finish;
 mod lower;
 mod module;
 pub mod parse;
@@ -327,6 +328,8 @@ struct Loader<'a> {
     module_cache: BTreeMap<PathBuf, Vec<RawBlock>>,
     /// Strings of every sensitive value met (to mask in diagnostics).
     secrets: Vec<String>,
+    /// Finishes resource instances on a second thread (see [`finish`]).
+    finisher: Option<finish::Finisher>,
 }
 
 /// Loads and evaluates the stack in `dir`. Returns the stack (if no errors), the
@@ -338,6 +341,7 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> (Option<Stack>, Diagnostics, Sour
         diags: Diagnostics::default(),
         module_cache: BTreeMap::new(),
         secrets: Vec::new(),
+        finisher: None,
     };
     if !dir.is_dir() {
         l.diags.push(
@@ -350,7 +354,13 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> (Option<Stack>, Diagnostics, Sour
         return (None, l.diags, l.sources);
     }
     let blocks = parse::parse_dir(dir, &mut l.sources, &mut l.diags);
-    let mut stack = l.build(dir, blocks);
+    let mut stack = std::thread::scope(|scope| {
+        l.finisher = Some(finish::Finisher::start(scope));
+        let stack = l.build(dir, blocks);
+        // Dropping the finisher ends its thread (build flushed it).
+        l.finisher = None;
+        stack
+    });
     if let Some(s) = &mut stack {
         s.sensitive_values.append(&mut l.secrets);
         s.sensitive_values.sort();

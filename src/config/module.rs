@@ -4,6 +4,7 @@
 //! (`module.etl["a"].google_cloud_run_v2_job.this[0]`) and the set of resource addresses it
 //! depends on, traced through variables, locals, outputs and module boundaries.
 
+use super::finish::{self, Checks, Work};
 use super::parse::{RawAttr, RawBlock, RawBody};
 use super::refs::{collect_refs, dynamic_iterator, ref_node, traversal_parts, KnownRoots};
 use super::scope::{count_object, key_value, kind_of, Env};
@@ -156,6 +157,7 @@ impl Loader<'_> {
         // The stack is returned even when evaluation stopped, so that its sensitive values can
         // be masked in the errors (`load` drops it when there are errors).
         let _ = self.eval_module(call, blocks, &mut stack);
+        self.flush(&mut stack);
         stack.digest = {
             use sha2::{Digest, Sha256};
             let mut h = Sha256::new();
@@ -552,6 +554,10 @@ impl Loader<'_> {
                 stack.local_images.push(m);
             }
         }
+        if !d.refactors.is_empty() {
+            // `moved` checks what the stack holds.
+            self.flush(stack);
+        }
         for b in d.refactors {
             self.refactor(&b, stack, &env);
         }
@@ -743,54 +749,15 @@ impl Loader<'_> {
             let mut spans = BTreeMap::new();
             let errors_before = self.diags.error_count();
             let config = self.lower(&b.body, schema, "", &b.range, &mut spans, env, false);
-            let internal = schema.to_internal(&config);
-            let mut values = match internal.json {
-                Value::Object(m) => m,
-                _ => Map::new(),
-            };
-            let mut unknown = internal.unknown;
-            info.derive(
-                &mut Derive {
-                    values: &mut values,
-                    unknown: &mut unknown,
-                },
-                &provider,
-            );
-            // Growing the map in derive left it with spare room (10,000 resources notice):
-            // collecting again sizes it exactly.
-            let values = Value::Object(values.into_iter().collect());
-            // The planned value (state and defaults filled in) is what expressions and
-            // conditions read; a large stack's many other resources skip building it.
-            let needs_planned =
-                referenced || has_conditions || schema_marks || config.contains_marked();
-            let planned = needs_planned.then(|| {
-                self.planned_value(info, &addr, &values, &unknown, &internal.sensitive, &config)
-            });
-            if let Some(planned) = &planned {
-                if planned.contains_marked() {
-                    super::scope::sensitive_strings(planned, false, &mut self.secrets);
-                }
-                self.check_conditions(&b, &addr, planned, stack, env);
-            }
-            if let Some(planned) = planned.filter(|_| referenced) {
-                let unapplied = self.opts.console == Some(super::ConsoleMode::State)
-                    && (self.opts.known)(&addr).is_none();
-                ref_values.push(if unapplied {
-                    // `terraform console` without -plan: only the state is known.
-                    Val::unknown(planned.ty())
-                } else {
-                    planned
-                });
-            }
             let mut rc = ResourceConfig {
                 addr: addr.clone(),
                 ty: ty.clone(),
                 name: b.labels[1].clone(),
                 module: call.module_addr.clone(),
                 index: key.index(),
-                values,
-                unknown,
-                sensitive: internal.sensitive,
+                values: Value::Null,
+                unknown: Vec::new(),
+                sensitive: Vec::new(),
                 spans,
                 range: b.range.clone(),
                 depends_on: deps.iter().cloned().collect(),
@@ -803,17 +770,66 @@ impl Loader<'_> {
                     ..lifecycle.clone()
                 },
             };
-            // A resource whose arguments did not evaluate is not checked further (its
-            // values are partial; the errors already say what to fix).
-            if self.diags.error_count() == errors_before {
-                self.validate_resource(info, &rc);
+            let keep = !matches!(key, Key::Unknown(_));
+            if keep {
+                addrs.insert(addr.clone());
             }
-            // Spans serve validation only; dropping them here keeps a large stack small.
-            rc.spans = BTreeMap::new();
-            if !matches!(key, Key::Unknown(_)) {
-                stack.resources.push(rc);
-                addrs.insert(addr);
+            // The planned value (state and defaults filled in) is what expressions and
+            // conditions read; a large stack's many other instances skip building it and
+            // are finished on the finisher's thread.
+            let needs_planned =
+                referenced || has_conditions || schema_marks || config.contains_marked();
+            if !needs_planned {
+                // A resource whose arguments did not evaluate is not checked further (its
+                // values are partial; the errors already say what to fix).
+                let checks = Checks {
+                    validate: self.diags.error_count() == errors_before,
+                    keep,
+                };
+                let provider = provider.clone();
+                self.finish(
+                    Work::Lowered {
+                        rc: Box::new(rc),
+                        config,
+                        info,
+                        provider,
+                        checks,
+                    },
+                    stack,
+                );
+                continue;
             }
+            let (values, unknown, sensitive) = finish::internal_values(info, &config, &provider);
+            let planned = self.planned_value(info, &addr, &values, &unknown, &sensitive, &config);
+            if planned.contains_marked() {
+                super::scope::sensitive_strings(&planned, false, &mut self.secrets);
+            }
+            self.check_conditions(&b, &addr, &planned, stack, env);
+            if referenced {
+                let unapplied = self.opts.console == Some(super::ConsoleMode::State)
+                    && (self.opts.known)(&addr).is_none();
+                ref_values.push(if unapplied {
+                    // `terraform console` without -plan: only the state is known.
+                    Val::unknown(planned.ty())
+                } else {
+                    planned
+                });
+            }
+            rc.values = values;
+            rc.unknown = unknown;
+            rc.sensitive = sensitive;
+            let checks = Checks {
+                validate: self.diags.error_count() == errors_before,
+                keep,
+            };
+            self.finish(
+                Work::Ready {
+                    rc: Box::new(rc),
+                    info,
+                    checks,
+                },
+                stack,
+            );
         }
         self.unbind(env);
         if referenced {
@@ -822,27 +838,24 @@ impl Loader<'_> {
         addrs
     }
 
-    /// Runs a resource type's checks; what they say about values known only after apply
-    /// is dropped (the API judges those, or the check runs again during apply).
-    fn validate_resource(&mut self, info: &dyn TypeInfo, rc: &ResourceConfig) {
-        let n = self.diags.0.len();
-        info.validate(rc, &mut self.diags);
-        if rc.unknown.is_empty() {
-            return;
-        }
-        let unknown_spans: Vec<&Range> =
-            rc.unknown.iter().filter_map(|p| rc.spans.get(p)).collect();
-        let mut k = n;
-        while k < self.diags.0.len() {
-            let at_unknown = self.diags.0[k]
-                .range
-                .as_ref()
-                .is_some_and(|r| unknown_spans.contains(&r));
-            if at_unknown {
-                self.diags.0.remove(k);
-            } else {
-                k += 1;
+    /// Hands an instance to the finisher (or finishes it here when there is none).
+    fn finish(&mut self, w: Work, stack: &mut Stack) {
+        match &self.finisher {
+            Some(f) => f.send(w),
+            None => {
+                let (rc, diags) = finish::finish(w);
+                self.diags.0.extend(diags.0);
+                stack.resources.extend(rc.map(|rc| *rc));
             }
+        }
+    }
+
+    /// Waits for the finisher: every instance evaluated so far is in the stack.
+    pub(super) fn flush(&mut self, stack: &mut Stack) {
+        let Some(f) = &self.finisher else { return };
+        for (rc, diags) in f.flush() {
+            self.diags.0.extend(diags.0);
+            stack.resources.extend(rc.map(|rc| *rc));
         }
     }
 

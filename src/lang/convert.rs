@@ -10,14 +10,22 @@ use std::collections::BTreeMap;
 /// Converts `v` to `want` (cty's `Convert`, unsafe conversions allowed). Optional attributes
 /// of `want` missing from an object become null.
 pub fn convert(v: &Value, want: &Type) -> Result<Value, String> {
-    let plain = want.without_optional();
-    if v.ty() == plain {
+    // What most arguments are: already of the primitive type wanted, or wanted as `any`.
+    match (&v.v, want) {
+        (_, Type::Dynamic)
+        | (V::String(_), Type::String)
+        | (V::Number(_), Type::Number)
+        | (V::Bool(_), Type::Bool) => return Ok(v.clone()),
+        _ => {}
+    }
+    let ty = v.ty();
+    if ty == want.without_optional() {
         return Ok(v.clone());
     }
-    if !can_convert(&v.ty(), want, true) {
-        return Err(mismatch(&v.ty(), want));
+    if !can_convert(&ty, want, true) {
+        return Err(mismatch(&ty, want));
     }
-    conv(v.clone(), want, true, "")
+    conv(v.clone(), want, true, &Path::Root)
 }
 
 /// Converts and applies a constraint's `optional(T, default)` defaults (defaults first, as
@@ -160,30 +168,57 @@ fn tuple_to_seq_elem(es: &[Type], t: &Type, unsafe_ok: bool) -> Option<Type> {
         .then_some(ety)
 }
 
-fn at(path: &str, msg: impl std::fmt::Display) -> String {
-    if path.is_empty() {
-        msg.to_string()
-    } else {
-        format!("{path}: {msg}")
+/// Where in a value a conversion is, for its error message (`a.b[0]["k"]`); built only
+/// when an error needs it (most conversions succeed, and formatting a path per element of
+/// every argument was measurable on large stacks).
+#[derive(Clone, Copy)]
+enum Path<'a> {
+    Root,
+    Attr(&'a Path<'a>, &'a str),
+    Index(&'a Path<'a>, usize),
+    Key(&'a Path<'a>, &'a str),
+}
+
+impl std::fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Path::Root => Ok(()),
+            Path::Attr(Path::Root, k) => write!(f, "{k}"),
+            Path::Attr(p, k) => write!(f, "{p}.{k}"),
+            Path::Index(p, i) => write!(f, "{p}[{i}]"),
+            Path::Key(p, k) => write!(f, "{p}[{}]", super::value::go_quote(k)),
+        }
+    }
+}
+
+fn at(path: &Path, msg: impl std::fmt::Display) -> String {
+    match path {
+        Path::Root => msg.to_string(),
+        p => format!("{p}: {msg}"),
     }
 }
 
 /// Converts a value whose type `can_convert`s to `out`.
-fn conv(v: Value, out: &Type, unsafe_ok: bool, path: &str) -> Result<Value, String> {
+fn conv(v: Value, out: &Type, unsafe_ok: bool, path: &Path) -> Result<Value, String> {
     let (v, marked) = v.unmark();
     let r = conv_unmarked(v, out, unsafe_ok, path)?;
     Ok(r.mark(marked))
 }
 
-fn conv_unmarked(v: Value, out: &Type, unsafe_ok: bool, path: &str) -> Result<Value, String> {
+fn conv_unmarked(v: Value, out: &Type, unsafe_ok: bool, path: &Path) -> Result<Value, String> {
     if *out == Type::Dynamic {
         return Ok(v);
     }
-    let out_plain = out.without_optional();
-    if v.ty() == out_plain {
+    if let (V::String(_), Type::String) | (V::Number(_), Type::Number) | (V::Bool(_), Type::Bool) =
+        (&v.v, out)
+    {
         return Ok(v);
     }
+    let out_plain = out.without_optional();
     let in_ty = v.ty();
+    if in_ty == out_plain {
+        return Ok(v);
+    }
     if !v.is_known() {
         return Ok(unknown_result(&v, &dynamic_replace(&in_ty, &out_plain)));
     }
@@ -220,7 +255,7 @@ fn conv_unmarked(v: Value, out: &Type, unsafe_ok: bool, path: &str) -> Result<Va
                 let Some(t) = want.get(&k) else {
                     continue; // extra attributes are dropped
                 };
-                let p = join(path, &k);
+                let p = Path::Attr(path, &k);
                 let x = conv(x, t, unsafe_ok, &p)?;
                 let x = if x.is_null() {
                     Value::null(x.ty().without_optional()).mark(x.sensitive)
@@ -240,7 +275,7 @@ fn conv_unmarked(v: Value, out: &Type, unsafe_ok: bool, path: &str) -> Result<Va
             xs.into_iter()
                 .zip(ts)
                 .enumerate()
-                .map(|(i, (x, t))| conv(x, t, unsafe_ok, &format!("{path}[{i}]")))
+                .map(|(i, (x, t))| conv(x, t, unsafe_ok, &Path::Index(path, i)))
                 .collect::<Result<_, _>>()?,
         )),
         (V::List(_, xs) | V::Set(_, xs), Type::List(t)) => {
@@ -254,8 +289,8 @@ fn conv_unmarked(v: Value, out: &Type, unsafe_ok: bool, path: &str) -> Result<Va
         (V::Map(_, m), Type::Map(t)) => {
             let mut outm = BTreeMap::new();
             for (k, x) in m {
-                let p = format!("{path}[{}]", super::value::go_quote(&k));
-                outm.insert(k, conv(x, t, unsafe_ok, &p)?);
+                let x = conv(x, t, unsafe_ok, &Path::Key(path, &k))?;
+                outm.insert(k, x);
             }
             mapping(outm, t, unsafe_ok, path)
         }
@@ -289,8 +324,8 @@ fn conv_unmarked(v: Value, out: &Type, unsafe_ok: bool, path: &str) -> Result<Va
             };
             let mut outm = BTreeMap::new();
             for (k, x) in attrs {
-                let p = format!("{path}[{}]", super::value::go_quote(&k));
-                outm.insert(k, conv(x, &ety, unsafe_ok, &p)?);
+                let x = conv(x, &ety, unsafe_ok, &Path::Key(path, &k))?;
+                outm.insert(k, x);
             }
             mapping(outm, &ety, unsafe_ok, path)
         }
@@ -300,7 +335,7 @@ fn conv_unmarked(v: Value, out: &Type, unsafe_ok: bool, path: &str) -> Result<Va
                 let Some(t) = want.get(&k) else {
                     continue;
                 };
-                let p = join(path, &k);
+                let p = Path::Attr(path, &k);
                 if x.ty() != t.without_optional() && !can_convert(&x.ty(), t, unsafe_ok) {
                     return Err(at(
                         path,
@@ -335,24 +370,16 @@ fn conv_unmarked(v: Value, out: &Type, unsafe_ok: bool, path: &str) -> Result<Va
     }
 }
 
-fn join(path: &str, k: &str) -> String {
-    if path.is_empty() {
-        k.to_string()
-    } else {
-        format!("{path}.{k}")
-    }
-}
-
 fn convert_elems(
     xs: Vec<Value>,
     t: &Type,
     unsafe_ok: bool,
-    path: &str,
+    path: &Path,
 ) -> Result<Vec<Value>, String> {
     xs.into_iter()
         .enumerate()
         .map(|(i, x)| {
-            let x = conv(x, t, unsafe_ok, &format!("{path}[{i}]"))?;
+            let x = conv(x, t, unsafe_ok, &Path::Index(path, i))?;
             Ok(if x.is_null() {
                 Value::null(x.ty().without_optional()).mark(x.sensitive)
             } else {
@@ -363,7 +390,7 @@ fn convert_elems(
 }
 
 /// A list or set from converted elements, whose types must then agree.
-fn seq(items: Vec<Value>, ety: &Type, is_set: bool, path: &str) -> Result<Value, String> {
+fn seq(items: Vec<Value>, ety: &Type, is_set: bool, path: &Path) -> Result<Value, String> {
     let ety = match items.first() {
         None => ety.without_optional(),
         Some(first) => {
@@ -389,7 +416,7 @@ fn mapping(
     m: BTreeMap<String, Value>,
     ety: &Type,
     unsafe_ok: bool,
-    path: &str,
+    path: &Path,
 ) -> Result<Value, String> {
     if m.is_empty() {
         return Ok(Value::map(ety.without_optional(), m));
@@ -421,7 +448,7 @@ fn mapping(
     Ok(Value::map(t, m))
 }
 
-fn unify_elems(items: Vec<Value>, unsafe_ok: bool, path: &str) -> Result<Vec<Value>, String> {
+fn unify_elems(items: Vec<Value>, unsafe_ok: bool, path: &Path) -> Result<Vec<Value>, String> {
     let types: Vec<Type> = items.iter().map(Value::ty).collect();
     let Some(u) = unify(&types, unsafe_ok) else {
         return Err(at(path, "cannot find a common base type for all elements"));
@@ -433,7 +460,7 @@ fn unify_elems(items: Vec<Value>, unsafe_ok: bool, path: &str) -> Result<Vec<Val
             if x.ty() == u {
                 Ok(x)
             } else {
-                conv(x, &u, unsafe_ok, &format!("{path}[{i}]"))
+                conv(x, &u, unsafe_ok, &Path::Index(path, i))
             }
         })
         .collect()

@@ -94,6 +94,9 @@ impl Type {
 
     /// The same type with `optional` markers dropped (the type of converted values).
     pub fn without_optional(&self) -> Type {
+        if !self.has_optional() {
+            return self.clone();
+        }
         match self {
             Type::List(e) => Type::list(e.without_optional()),
             Type::Set(e) => Type::set(e.without_optional()),
@@ -105,6 +108,16 @@ impl Type {
                     .collect(),
             ),
             other => other.clone(),
+        }
+    }
+
+    /// Whether an object type inside marks `optional` attributes (type constraints only).
+    pub fn has_optional(&self) -> bool {
+        match self {
+            Type::List(e) | Type::Set(e) | Type::Map(e) => e.has_optional(),
+            Type::Tuple(ts) => ts.iter().any(Type::has_optional),
+            Type::Object(a, o) => !o.is_empty() || a.values().any(Type::has_optional),
+            _ => false,
         }
     }
 

@@ -328,8 +328,9 @@ impl Schema {
         };
         let mut obj = Map::new();
         for (k, x) in m {
-            let p = join(path, k);
+            let p = || join(path, k);
             if let Some(b) = self.block(k) {
+                let p = p();
                 if x.sensitive {
                     out.sensitive.push(p.clone());
                 }
@@ -367,8 +368,15 @@ impl Schema {
                         .collect();
                     obj.insert(k.clone(), Json::Array(arr));
                 }
+            } else if x.is_wholly_known() && !x.contains_marked() {
+                // Nothing to record by path: the plain JSON (most arguments).
+                if !x.is_null() {
+                    if let Some(j) = x.to_json() {
+                        obj.insert(k.clone(), j);
+                    }
+                }
             } else {
-                if let Some(j) = plain_json(x, &p, out) {
+                if let Some(j) = plain_json(x, &p(), out) {
                     obj.insert(k.clone(), j);
                 }
             }
