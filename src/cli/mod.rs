@@ -1737,7 +1737,12 @@ async fn execute(
             crate::apply::apply(plan, &ctx, &mut state, &journal, parallelism, &replanner).await
         }
     };
-    if let Some(r) = reread {
+    if plan.destroy && !plan.targeted {
+        // As `terraform destroy`: nothing is left for outputs to describe.
+        state.outputs.clear();
+        state.output_types.clear();
+        state.sensitive_outputs.clear();
+    } else if let Some(r) = reread {
         // Outputs come from the configuration read against the state as applied, where
         // what was known only after apply is now known.
         let mut args = r.args.clone();
@@ -1765,10 +1770,14 @@ async fn execute(
         eprintln!("skipped {addr}: a resource it depends on failed");
     }
     if outcome.failed.is_empty() {
-        println!(
-            "\nApply complete! Resources: {} added, {} changed, {} destroyed, {} executed.",
-            s.add, s.change, s.destroy, s.execute
-        );
+        if plan.destroy {
+            println!("\nDestroy complete! Resources: {} destroyed.", s.destroy);
+        } else {
+            println!(
+                "\nApply complete! Resources: {} added, {} changed, {} destroyed, {} executed.",
+                s.add, s.change, s.destroy, s.execute
+            );
+        }
         Ok(0)
     } else {
         eprintln!(

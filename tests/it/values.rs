@@ -343,6 +343,15 @@ output "etag" {
     apply(d);
     let o = runform(d, &["output", "--local", "added"]);
     assert_eq!(String::from_utf8_lossy(&o.stdout), "[\n  1,\n  \"x\",\n]\n");
+
+    // Destroy leaves no outputs behind, as `terraform destroy`.
+    let o = runform(d, &["destroy", "--local", "--auto-approve", "."]);
+    assert!(
+        text(&o).contains("Destroy complete! Resources: 2 destroyed."),
+        "{}",
+        text(&o)
+    );
+    assert!(state(d)["outputs"].as_object().is_none_or(|m| m.is_empty()));
 }
 
 /// A sensitive value stays hidden through functions: in every plan rendering, `show`, apply
