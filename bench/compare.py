@@ -17,19 +17,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import run  # noqa: E402  (bench/run.py: generate, isolated)
-
-
-def start(binary, d):
-    server = subprocess.Popen(
-        [binary, "local", "serve", "--addr", "127.0.0.1:0", "--dir", d],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    line = server.stdout.readline()
-    if "listening" not in line:
-        server.kill()
-        sys.exit(f"{binary}: server did not start: {line}")
-    return server
+import run  # noqa: E402  (bench/run.py: generate, start_server, isolated)
 
 
 def main():
@@ -45,7 +33,7 @@ def main():
         for label, binary in (("old", a.old), ("new", a.new)):
             d = tempfile.mkdtemp(prefix=f"runform-compare-{label}-")
             run.generate(d, a.size, "a")
-            server = start(binary, d)
+            server = run.start_server(binary, d)
             sides.append((label, binary, d, server))
             p = subprocess.run([binary, "apply", "--local", "--auto-approve", "."], cwd=d, capture_output=True, text=True)
             if p.returncode != 0:

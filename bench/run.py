@@ -97,17 +97,23 @@ def rss_of(pid: int) -> float:
     return float("nan")
 
 
-def bench(n: int, keep: bool) -> None:
-    d = tempfile.mkdtemp(prefix=f"runform-bench-{n}-")
-    generate(d, n, "a")
+def start_server(binary: str, d: str) -> subprocess.Popen:
+    """`runform local serve` for the stack in `d`, on 127.0.0.1 port 0."""
     server = subprocess.Popen(
-        [BIN, "local", "serve", "--addr", "127.0.0.1:0", "--dir", d],
+        [binary, "local", "serve", "--addr", "127.0.0.1:0", "--dir", d],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     line = server.stdout.readline()
     if "listening" not in line:
         server.kill()
-        sys.exit(f"server did not start: {line}")
+        sys.exit(f"{binary}: server did not start: {line}")
+    return server
+
+
+def bench(n: int, keep: bool) -> None:
+    d = tempfile.mkdtemp(prefix=f"runform-bench-{n}-")
+    generate(d, n, "a")
+    server = start_server(BIN, d)
     rows = []
     try:
         def step(name, args, repeat=1):

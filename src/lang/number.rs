@@ -586,22 +586,7 @@ impl Number {
             out.push('-');
         }
         // fmtF with prec = max(len(mant) - exp, 0).
-        let frac = (d.mant.len() as i64 - d.exp).max(0);
-        if d.exp > 0 {
-            let m = (d.mant.len() as i64).min(d.exp) as usize;
-            out.push_str(std::str::from_utf8(&d.mant[..m]).unwrap_or("0"));
-            for _ in m as i64..d.exp {
-                out.push('0');
-            }
-        } else {
-            out.push('0');
-        }
-        if frac > 0 {
-            out.push('.');
-            for i in 0..frac {
-                out.push(d.at(d.exp + i) as char);
-            }
-        }
+        out.push_str(&fmt_f((d.mant.len() as i64 - d.exp).max(0), &d));
         out
     }
 }

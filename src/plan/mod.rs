@@ -298,17 +298,7 @@ pub fn plan(
         }
     }
     let mut changes = Vec::with_capacity(stack.resources.len());
-    let stack_jobs: BTreeMap<String, &Value> = stack
-        .resources
-        .iter()
-        .filter(|r| r.ty == crate::resources::cloud_run_v2_job::TYPE)
-        .map(|r| {
-            (
-                crate::resources::cloud_run_v2_job::id_of(&r.values),
-                &r.values,
-            )
-        })
-        .collect();
+    let stack_jobs = stack_jobs(stack);
     let imports: BTreeMap<&str, &str> = stack
         .imports
         .iter()
@@ -618,6 +608,22 @@ pub fn plan(
     })
 }
 
+/// The configuration's jobs by full name (what job-reading types, such as IAM on a job,
+/// need to plan against).
+fn stack_jobs(stack: &Stack) -> BTreeMap<String, &Value> {
+    stack
+        .resources
+        .iter()
+        .filter(|r| r.ty == crate::resources::cloud_run_v2_job::TYPE)
+        .map(|r| {
+            (
+                crate::resources::cloud_run_v2_job::id_of(&r.values),
+                &r.values,
+            )
+        })
+        .collect()
+}
+
 /// Plans `addrs` again during apply, from a configuration read against the state as it is
 /// now (what they waited for is applied, so their values are known). `replacing` are the ones
 /// the original plan replaces: they stay replacements whatever the new values are.
@@ -628,17 +634,7 @@ pub fn replan(
     addrs: &[String],
     replacing: &[String],
 ) -> BTreeMap<String, Result<Change, String>> {
-    let stack_jobs: BTreeMap<String, &Value> = stack
-        .resources
-        .iter()
-        .filter(|r| r.ty == crate::resources::cloud_run_v2_job::TYPE)
-        .map(|r| {
-            (
-                crate::resources::cloud_run_v2_job::id_of(&r.values),
-                &r.values,
-            )
-        })
-        .collect();
+    let stack_jobs = stack_jobs(stack);
     let opts = PlanOptions {
         replace: replacing.to_vec(),
         ..Default::default()
