@@ -28,6 +28,7 @@ pub mod diag;
 pub mod fmt;
 pub mod graph;
 pub mod lang;
+pub mod model;
 pub mod ops;
 pub mod plan;
 pub mod resources;

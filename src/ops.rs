@@ -15,23 +15,7 @@ use std::path::{Path, PathBuf};
 pub const LOCAL_DEFAULT_PROJECT: &str = "runform-local";
 pub const LOCAL_DEFAULT_REGION: &str = "us-central1";
 
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
-pub struct LoadArgs {
-    pub vars: Vec<(String, String)>,
-    pub var_files: Vec<PathBuf>,
-    pub local: bool,
-    /// Addresses the plan replaces: their computed values (ids, etags, random results) are
-    /// unknown until apply, whatever the state says.
-    pub fresh: BTreeSet<String>,
-    /// Addresses the plan updates in place: their computed values that change on every
-    /// update (etags, generations, update times) are unknown until apply.
-    pub updated: BTreeSet<String>,
-    /// `validate`: variables are unknowns of their types and nothing is read from an API.
-    pub validate_only: bool,
-    /// `console`: keep the root module's scope.
-    #[serde(skip)]
-    pub console: Option<crate::config::ConsoleMode>,
-}
+pub use crate::config::LoadArgs;
 
 /// Loads and validates a stack; the diagnostics carry warnings even on success.
 /// Data sources are read through `client`; without one (validate) what only the API knows

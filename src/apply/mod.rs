@@ -141,7 +141,7 @@ fn consistent(planned: &Change, mut now: Change) -> Result<Change, String> {
         known_differences(old, new, "", planned, &mut diffs);
         if let Some(path) = diffs.first() {
             let shown = |v: Option<&serde_json::Value>| match v {
-                _ if crate::resources::model::change::path_in(path, &planned.sensitive) => {
+                _ if crate::model::change::path_in(path, &planned.sensitive) => {
                     "(sensitive value)".to_string()
                 }
                 Some(v) => v.to_string(),
@@ -149,8 +149,8 @@ fn consistent(planned: &Change, mut now: Change) -> Result<Change, String> {
             };
             return Err(format!(
                 "the values learned during apply change {path}, which the plan showed as {} (now {}); nothing was done to it: run plan again",
-                shown(crate::resources::model::schema::json_get(old, path)),
-                shown(crate::resources::model::schema::json_get(new, path)),
+                shown(crate::model::schema::json_get(old, path)),
+                shown(crate::model::schema::json_get(new, path)),
             ));
         }
     }
@@ -170,13 +170,13 @@ fn known_differences(
     out: &mut Vec<String>,
 ) {
     use serde_json::Value as J;
-    if !path.is_empty() && crate::resources::model::change::path_in(path, &planned.unknown) {
+    if !path.is_empty() && crate::model::change::path_in(path, &planned.unknown) {
         return;
     }
     match (old, new) {
         (J::Object(a), J::Object(b)) => {
             for (k, v) in a {
-                let p = crate::resources::model::schema::join(path, k);
+                let p = crate::model::schema::join(path, k);
                 match b.get(k) {
                     Some(w) => known_differences(v, w, &p, planned, out),
                     None if v.is_null() => {}

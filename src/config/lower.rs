@@ -9,8 +9,8 @@ use super::{Loader, META_ARGS};
 use crate::diag::{closest, Diagnostic, Range};
 use crate::lang::convert::convert;
 use crate::lang::{Type, Value};
-use crate::resources::model::schema::{join, Nesting};
-use crate::resources::model::Schema;
+use crate::model::schema::{join, Nesting};
+use crate::model::Schema;
 use std::collections::BTreeMap;
 
 impl Loader<'_> {

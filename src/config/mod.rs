@@ -23,7 +23,7 @@ mod variables;
 use crate::api::ext::ImageMapping;
 use crate::diag::{closest, Diagnostic, Diagnostics, Range, Sources};
 use crate::lang::eval::Evaluator;
-use crate::resources::model::Schema;
+use crate::model::Schema;
 use parse::RawBlock;
 pub use scope::Env;
 use serde_json::{Map, Value};
@@ -178,13 +178,7 @@ pub struct Lifecycle {
     pub replace_triggered_by: Vec<String>,
 }
 
-/// Whether `path` is `p` or lies inside it (`a.b[0].c` inside `a.b`).
-pub fn path_within(path: &str, p: &str) -> bool {
-    path == p
-        || path
-            .strip_prefix(p)
-            .is_some_and(|r| r.starts_with('.') || r.starts_with('['))
-}
+pub use crate::model::change::path_within;
 
 impl ResourceConfig {
     /// The span for a value path, or the closest enclosing one, or the block header.
@@ -273,6 +267,27 @@ impl Stack {
     pub fn resource(&self, addr: &str) -> Option<&ResourceConfig> {
         self.resources.iter().find(|r| r.addr == addr)
     }
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+/// How a command asks for the configuration to be read: its variables and target, and
+/// what the plan being made replaces or updates. Saved in plan files, so that apply reads
+/// the configuration again as the plan did.
+pub struct LoadArgs {
+    pub vars: Vec<(String, String)>,
+    pub var_files: Vec<PathBuf>,
+    pub local: bool,
+    /// Addresses the plan replaces: their computed values (ids, etags, random results) are
+    /// unknown until apply, whatever the state says.
+    pub fresh: BTreeSet<String>,
+    /// Addresses the plan updates in place: their computed values that change on every
+    /// update (etags, generations, update times) are unknown until apply.
+    pub updated: BTreeSet<String>,
+    /// `validate`: variables are unknowns of their types and nothing is read from an API.
+    pub validate_only: bool,
+    /// `console`: keep the root module's scope.
+    #[serde(skip)]
+    pub console: Option<ConsoleMode>,
 }
 
 pub struct LoadOptions<'a> {

@@ -9,7 +9,7 @@ use super::{Action, Change, Drift, Plan};
 use crate::config::address::Address;
 use crate::config::Stack;
 use crate::lang::{Value as LangValue, V};
-use crate::resources::model::change::path_in;
+use crate::model::change::path_in;
 use crate::state::State;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -124,7 +124,7 @@ fn tf_value(ty: &str, values: &Value, unknown: &[String], sensitive: &[String]) 
         return LangValue::from_json(values);
     };
     let is_sensitive = |p: &str| path_in(p, sensitive);
-    let mut values = crate::resources::model::schema::with_unknown_keys(values, unknown);
+    let mut values = crate::model::schema::with_unknown_keys(values, unknown);
     let mut unknown = unknown.to_vec();
     info.schema().derive_label_attrs(&mut values, &mut unknown);
     let is_unknown = |p: &str| path_in(p, &unknown);

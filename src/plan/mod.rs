@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
-pub use crate::resources::model::change::{Action, AttrChange, Change, REMOVED_BLOCK};
+pub use crate::model::change::{Action, AttrChange, Change, REMOVED_BLOCK};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Summary {
@@ -266,7 +266,7 @@ fn with_ignored(
         set_at(&mut out.values, &steps, &old);
         // The ignored value comes from state, which is known.
         let internal = steps.iter().fold(String::new(), |acc, (name, idx)| {
-            let p = crate::resources::model::schema::join(&acc, name);
+            let p = crate::model::schema::join(&acc, name);
             match idx {
                 Some(i) => format!("{p}[{i}]"),
                 None => p,
@@ -825,7 +825,7 @@ fn plan_configured(
 
 /// What the server computes anew, known only after apply: every computed value of a new
 /// object; the volatile ones (etags, update times, terraform_data's output) of an update.
-fn computed_after(c: &mut Change, schema: &crate::resources::model::Schema, values: &Value) {
+fn computed_after(c: &mut Change, schema: &crate::model::Schema, values: &Value) {
     if !c.computed.is_empty() {
         return;
     }
@@ -861,7 +861,7 @@ fn mark_sensitive(
         }
     }
     for a in &mut c.attrs {
-        a.sensitive |= crate::resources::model::change::path_in(&a.path, &paths)
+        a.sensitive |= crate::model::change::path_in(&a.path, &paths)
             || paths.iter().any(|p| crate::config::path_within(p, &a.path));
     }
     c.sensitive = paths;
@@ -881,7 +881,7 @@ fn plan_deferred(
     stack_jobs: &BTreeMap<String, &Value>,
     forced: bool,
 ) -> Result<Change, String> {
-    use crate::resources::model::schema::{json_get, json_set};
+    use crate::model::schema::{json_get, json_set};
     let schema = crate::resources::type_info(&rc.ty).map(|t| t.schema());
     let mut c = Change::new(&rc.addr, &rc.ty);
     c.after = Some(rc.values.clone());
@@ -1102,7 +1102,7 @@ pub struct PlanFile {
     pub plan: Plan,
     /// What the configuration was read with (variables; what the plan replaces and updates):
     /// apply reads it again with these to plan deferred changes and compute outputs.
-    pub args: crate::ops::LoadArgs,
+    pub args: crate::config::LoadArgs,
     pub local_images: Vec<crate::api::ext::ImageMapping>,
     /// The plan as Terraform's plan JSON, rendered when saved (`runform show --json`).
     #[serde(default)]

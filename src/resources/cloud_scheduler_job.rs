@@ -12,8 +12,8 @@ use crate::api::scheduler::{
 };
 use crate::config::{Derive, Provider, ResourceConfig, TypeInfo};
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::resources::model::Schema;
-use crate::resources::model::{Action, AttrChange, Change};
+use crate::model::Schema;
+use crate::model::{Action, AttrChange, Change};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::future::Future;

@@ -3,7 +3,7 @@
 //! `google_client_config`, with the attribute names of the Terraform google provider.
 
 use crate::cloud::Client;
-use crate::resources::model::Schema;
+use crate::model::Schema;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::sync::LazyLock;

@@ -7,7 +7,6 @@ pub mod data_sources;
 pub mod eventarc_trigger;
 pub mod job_execution;
 pub mod job_iam;
-pub mod model;
 pub mod platform;
 pub mod provider_schema;
 pub mod service_account;
@@ -18,7 +17,7 @@ pub mod workflow;
 use crate::api::run::{last_segment, Execution};
 use crate::cloud::Client;
 use crate::config::{ResourceConfig, TypeInfo};
-use crate::resources::model::Change;
+use crate::model::Change;
 pub use crate::state::StateEntry;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -69,7 +68,7 @@ pub enum LiveApi {
 }
 
 impl LiveApi {
-    /// The key of a live object in [`crate::plan::Live`] (names are only unique per API: a
+    /// The key of a live object in the planner's map of live objects (names are only unique per API: a
     /// Cloud Run job and a Scheduler job may share `projects/p/locations/l/jobs/x`).
     pub fn key(self, id: &str) -> String {
         match self {
@@ -152,12 +151,12 @@ pub fn registry(ty: &str) -> Option<&'static dyn ResourceType> {
 }
 
 /// The state entry for an applied object: its planned values with what the server computed
-/// (see [`crate::resources::model::Schema::fill_computed`]). `server` is the API's JSON of the object.
+/// (see [`crate::model::Schema::fill_computed`]). `server` is the API's JSON of the object.
 pub fn applied_entry(
     ty: &str,
     id: String,
     values: &Value,
-    schema: &crate::resources::model::Schema,
+    schema: &crate::model::Schema,
     server: &Value,
 ) -> StateEntry {
     let mut v = values.clone();
@@ -196,10 +195,10 @@ pub fn plan_removal(
     ty: &str,
     state: Option<&StateEntry>,
     live_exists: bool,
-) -> Result<crate::resources::model::Change, String> {
-    use crate::resources::model::Action;
+) -> Result<crate::model::Change, String> {
+    use crate::model::Action;
     let st = state.ok_or("nothing to plan")?;
-    let mut change = crate::resources::model::Change::new(addr, ty);
+    let mut change = crate::model::Change::new(addr, ty);
     change.prior_id = Some(st.id.clone());
     if live_exists {
         change.action = Action::Delete;
@@ -215,13 +214,13 @@ pub fn plan_removal(
 /// The common first step of apply: forget, delete, or delete before re-creating (replace).
 /// Returns `true` when the change is complete and nothing is to be created.
 pub async fn remove_first<Fut>(
-    change: &crate::resources::model::Change,
+    change: &crate::model::Change,
     delete: impl FnOnce(String) -> Fut,
 ) -> Result<bool, String>
 where
     Fut: Future<Output = Result<(), String>>,
 {
-    use crate::resources::model::Action;
+    use crate::model::Action;
     match change.action {
         Action::Forget => Ok(true),
         Action::Delete | Action::Replace => {
@@ -245,7 +244,7 @@ pub fn read_live<T: serde::de::DeserializeOwned>(
 }
 
 /// The update mask a plan recorded in `extra.mask` (wire field names).
-pub fn mask_of(change: &crate::resources::model::Change) -> Vec<&str> {
+pub fn mask_of(change: &crate::model::Change) -> Vec<&str> {
     change
         .extra
         .get("mask")
@@ -261,8 +260,8 @@ pub fn change_for(
     ty: &str,
     rc: &crate::config::ResourceConfig,
     state: Option<&StateEntry>,
-) -> crate::resources::model::Change {
-    let mut change = crate::resources::model::Change::new(addr, ty);
+) -> crate::model::Change {
+    let mut change = crate::model::Change::new(addr, ty);
     change.new_id = rc
         .values
         .get("id")
@@ -281,7 +280,7 @@ pub fn family_of_name(name: &str) -> Option<(String, String)> {
 
 /// Attribute-level differences between two wire objects, flattened to Terraform paths
 /// (`http_target.headers.X-Key`, env entries keyed by name).
-pub fn diff_values(old: &Value, new: &Value) -> Vec<crate::resources::model::AttrChange> {
+pub fn diff_values(old: &Value, new: &Value) -> Vec<crate::model::AttrChange> {
     let mut a = BTreeMap::new();
     let mut b = BTreeMap::new();
     cloud_run_v2_job::flatten(old, "", &mut a);
@@ -289,13 +288,7 @@ pub fn diff_values(old: &Value, new: &Value) -> Vec<crate::resources::model::Att
     let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
     keys.into_iter()
         .filter(|k| a.get(*k) != b.get(*k))
-        .map(|k| {
-            crate::resources::model::AttrChange::new(
-                k.clone(),
-                a.get(k).cloned(),
-                b.get(k).cloned(),
-            )
-        })
+        .map(|k| crate::model::AttrChange::new(k.clone(), a.get(k).cloned(), b.get(k).cloned()))
         .collect()
 }
 

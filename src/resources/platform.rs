@@ -4,8 +4,8 @@
 use super::{Ctx, LiveApi, PlanInput, ResourceType, StateEntry};
 use crate::config::{Derive, Provider, ResourceConfig, TypeInfo};
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::resources::model::Schema;
-use crate::resources::model::{Action, AttrChange, Change};
+use crate::model::Schema;
+use crate::model::{Action, AttrChange, Change};
 use serde_json::{json, Value};
 use std::future::Future;
 use std::pin::Pin;

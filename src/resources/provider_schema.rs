@@ -2,7 +2,7 @@
 //! runform accepts, in Terraform's format (what editors, linters and `tfschema`-style tools
 //! read), grouped by the provider each type belongs to.
 
-use super::model::{Nesting, Schema};
+use crate::model::{Nesting, Schema};
 use serde_json::{json, Map, Value};
 
 pub const GOOGLE: &str = "registry.terraform.io/hashicorp/google";

@@ -10,8 +10,8 @@ use crate::api::iam_admin::{
 };
 use crate::config::{Derive, Provider, ResourceConfig, TypeInfo};
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::resources::model::Schema;
-use crate::resources::model::{Action, AttrChange, Change};
+use crate::model::Schema;
+use crate::model::{Action, AttrChange, Change};
 use serde_json::Value;
 use std::future::Future;
 use std::pin::Pin;

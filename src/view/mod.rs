@@ -2,8 +2,8 @@
 //! masked), the summary line, and apply progress. Computes nothing.
 
 use crate::api::run::Execution;
+use crate::model::change::path_in;
 use crate::plan::{Action, Plan};
-use crate::resources::model::change::path_in;
 use crate::resources::Observer;
 use serde_json::Value;
 use std::fmt::Write;

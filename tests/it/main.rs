@@ -9,6 +9,7 @@ mod gcs_backend;
 mod http_targets;
 mod iam_cli;
 mod language;
+mod layering;
 mod modules_cli;
 mod plans;
 mod project_iam;

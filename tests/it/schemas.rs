@@ -1,7 +1,7 @@
 //! The resource schemas against the google provider's own (7.45.0, read from its source:
 //! tests/conformance/google-v7.45.0.tsv) and Terraform's `providers schema -json`.
 
-use runform::resources::model::Schema;
+use runform::model::Schema;
 use std::path::PathBuf;
 
 fn fixture(name: &str) -> String {

@@ -89,14 +89,18 @@ pub struct Change {
     pub computed: Vec<String>,
 }
 
+/// Whether internal path `path` is `p` or inside it (`labels.team` is inside `labels`;
+/// `labelsx` is not).
+pub fn path_within(path: &str, p: &str) -> bool {
+    path == p
+        || path
+            .strip_prefix(p)
+            .is_some_and(|r| r.starts_with('.') || r.starts_with('['))
+}
+
 /// Whether `path` is one of `paths` or inside one of them.
 pub fn path_in(path: &str, paths: &[String]) -> bool {
-    paths.iter().any(|p| {
-        path == p
-            || path
-                .strip_prefix(p.as_str())
-                .is_some_and(|r| r.starts_with('.') || r.starts_with('['))
-    })
+    paths.iter().any(|p| path_within(path, p))
 }
 
 /// The reason given to objects a `removed { lifecycle { destroy = false } }` block forgets.

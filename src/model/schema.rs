@@ -265,7 +265,7 @@ impl Schema {
             if self.attr(attr).is_none() || m.contains_key(attr) {
                 continue;
             }
-            if unknown.iter().any(|u| crate::config::path_within(u, from)) {
+            if unknown.iter().any(|u| super::change::path_within(u, from)) {
                 if !unknown.iter().any(|u| u == attr) {
                     unknown.push(attr.to_string());
                 }
