@@ -90,19 +90,18 @@ impl Finisher {
         let _ = self.to_worker.send(Msg::Work(Box::new(w)));
     }
 
-    /// Waits for everything sent so far; returns the finished instances in order.
-    pub fn flush(&self) -> Vec<(Option<Box<ResourceConfig>>, Diagnostics)> {
+    /// Waits for everything sent so far; returns the finished instances in order, or `None`
+    /// if the worker is gone (it panicked): then instances may be missing, and the stack
+    /// must not be used.
+    pub fn flush(&self) -> Option<Vec<(Option<Box<ResourceConfig>>, Diagnostics)>> {
         let mut out = Vec::new();
-        if self.to_worker.send(Msg::Flush).is_err() {
-            return out;
-        }
-        while let Ok(d) = self.from_worker.recv() {
-            match d {
+        self.to_worker.send(Msg::Flush).ok()?;
+        loop {
+            match self.from_worker.recv().ok()? {
                 Done::Instance(rc, diags) => out.push((rc, diags)),
-                Done::Flushed => break,
+                Done::Flushed => return Some(out),
             }
         }
-        out
     }
 }
 

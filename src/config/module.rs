@@ -853,7 +853,15 @@ impl Loader<'_> {
     /// Waits for the finisher: every instance evaluated so far is in the stack.
     pub(super) fn flush(&mut self, stack: &mut Stack) {
         let Some(f) = &self.finisher else { return };
-        for (rc, diags) in f.flush() {
+        let Some(done) = f.flush() else {
+            // Never plan with instances missing: that would delete them.
+            self.diags.error(
+                "internal error: resources could not be finished (a bug in runform; nothing was contacted)",
+                None,
+            );
+            return;
+        };
+        for (rc, diags) in done {
             self.diags.0.extend(diags.0);
             stack.resources.extend(rc.map(|rc| *rc));
         }
