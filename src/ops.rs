@@ -105,16 +105,8 @@ pub fn load_stack(
 
 /// The Cloud Run jobs of the configuration: full name → address.
 fn job_addresses(stack: &Stack) -> BTreeMap<String, String> {
-    stack
-        .resources
-        .iter()
-        .filter(|r| r.ty == crate::resources::cloud_run_v2_job::TYPE)
-        .map(|r| {
-            (
-                crate::resources::cloud_run_v2_job::id_of(&r.values),
-                r.addr.clone(),
-            )
-        })
+    crate::resources::cloud_run_v2_job::jobs_in(&stack.resources)
+        .map(|(id, r)| (id, r.addr.clone()))
         .collect()
 }
 

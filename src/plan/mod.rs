@@ -611,16 +611,8 @@ pub fn plan(
 /// The configuration's jobs by full name (what job-reading types, such as IAM on a job,
 /// need to plan against).
 fn stack_jobs(stack: &Stack) -> BTreeMap<String, &Value> {
-    stack
-        .resources
-        .iter()
-        .filter(|r| r.ty == crate::resources::cloud_run_v2_job::TYPE)
-        .map(|r| {
-            (
-                crate::resources::cloud_run_v2_job::id_of(&r.values),
-                &r.values,
-            )
-        })
+    crate::resources::cloud_run_v2_job::jobs_in(&stack.resources)
+        .map(|(id, r)| (id, &r.values))
         .collect()
 }
 

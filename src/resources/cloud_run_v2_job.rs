@@ -190,6 +190,14 @@ impl TypeInfo for Job {
     }
 }
 
+/// The jobs among configured resources, with their full names.
+pub fn jobs_in(resources: &[ResourceConfig]) -> impl Iterator<Item = (String, &ResourceConfig)> {
+    resources
+        .iter()
+        .filter(|r| r.ty == TYPE)
+        .map(|r| (id_of(&r.values), r))
+}
+
 /// The job's full name from its Terraform values.
 pub fn id_of(values: &Value) -> String {
     values

@@ -1,94 +1,33 @@
 //! DESIGN.md's layering, enforced: a module imports only from lower layers. Code lines of
-//! each module's files are searched for `crate::NAME` paths it must not use (comments are
-//! skipped).
+//! each module's files are searched for `crate::NAME` paths (comments are skipped).
 
 use std::path::{Path, PathBuf};
 
-/// (module, modules it must not import).
+/// (module, the modules below it that it may import; its own is always allowed). What a
+/// module may import, rather than what it may not: a new module is forbidden until placed.
 const RULES: &[(&str, &[&str])] = &[
+    ("lang", &["diag"]),
+    ("api", &[]),
+    ("model", &["diag", "lang", "api"]),
+    ("config", &["diag", "lang", "api", "graph", "model"]),
+    ("runtime", &["diag", "api"]),
     (
-        "lang",
+        "resources",
+        &["diag", "lang", "api", "model", "config", "cloud", "state"],
+    ),
+    (
+        "plan",
         &[
+            "diag",
+            "lang",
             "api",
             "model",
             "config",
             "resources",
             "state",
-            "plan",
-            "apply",
-            "ops",
-            "view",
-            "cli",
-            "runtime",
-            "cloud",
         ],
     ),
-    (
-        "api",
-        &[
-            "lang",
-            "model",
-            "config",
-            "resources",
-            "state",
-            "plan",
-            "apply",
-            "ops",
-            "view",
-            "cli",
-            "runtime",
-            "cloud",
-        ],
-    ),
-    (
-        "model",
-        &[
-            "config",
-            "resources",
-            "state",
-            "plan",
-            "apply",
-            "ops",
-            "view",
-            "cli",
-            "runtime",
-            "cloud",
-        ],
-    ),
-    (
-        "config",
-        &[
-            "resources",
-            "state",
-            "plan",
-            "apply",
-            "ops",
-            "view",
-            "cli",
-            "runtime",
-            "cloud",
-        ],
-    ),
-    (
-        "runtime",
-        &[
-            "model",
-            "config",
-            "resources",
-            "state",
-            "plan",
-            "apply",
-            "ops",
-            "view",
-            "cli",
-        ],
-    ),
-    (
-        "resources",
-        &["plan", "apply", "ops", "view", "cli", "runtime"],
-    ),
-    ("plan", &["apply", "ops", "view", "cli", "runtime"]),
-    ("apply", &["ops", "view", "cli", "runtime"]),
+    ("apply", &["diag", "model", "resources", "state", "plan"]),
 ];
 
 fn files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -102,11 +41,21 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// The `crate::NAME` modules a line of code names.
+fn imports(code: &str) -> impl Iterator<Item = String> + '_ {
+    code.match_indices("crate::").map(move |(i, m)| {
+        code[i + m.len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect()
+    })
+}
+
 #[test]
 fn modules_import_only_from_lower_layers() {
     let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut problems = Vec::new();
-    for (module, forbidden) in RULES {
+    for (module, allowed) in RULES {
         let mut fs = Vec::new();
         let dir = src.join(module);
         if dir.is_dir() {
@@ -114,15 +63,12 @@ fn modules_import_only_from_lower_layers() {
         } else {
             fs.push(src.join(format!("{module}.rs")));
         }
-        assert!(!fs.is_empty(), "no files for {module}");
         for f in fs {
             let text = std::fs::read_to_string(&f).unwrap();
             for (n, line) in text.lines().enumerate() {
                 let code = line.split("//").next().unwrap_or("");
-                for other in *forbidden {
-                    if code.contains(&format!("crate::{other}::"))
-                        || code.contains(&format!("crate::{other};"))
-                    {
+                for other in imports(code) {
+                    if other != *module && !allowed.contains(&other.as_str()) {
                         problems.push(format!(
                             "{}:{}: {module} imports {other}: {}",
                             f.display(),
