@@ -297,23 +297,30 @@ pub fn format_str(spec: &str, args: &[Value]) -> Result<String, FuncError> {
             }
             i += 1;
         }
-        let digits = |i: &mut usize| {
+        // Go's `parsenum`: a number that grows past 10^6 before its last digit is "too
+        // large", and the verb is then lost (`%!(NOVERB)`), which is what Terraform prints;
+        // it also keeps a precision of 10^9 from building a gigabyte string.
+        let digits = |i: &mut usize, too_large: &mut bool| {
+            let mut n: usize = 0;
             let st = *i;
-            while b.get(*i).is_some_and(u8::is_ascii_digit) {
+            while let Some(d) = b.get(*i).filter(|c| c.is_ascii_digit()) {
+                *too_large |= n > 1_000_000;
+                n = n.saturating_mul(10).saturating_add((d - b'0') as usize);
                 *i += 1;
             }
-            spec[st..*i].parse::<usize>().ok()
+            (*i > st).then_some(n)
         };
+        let mut too_large = false;
         if b.get(i).is_some_and(|c| (b'1'..=b'9').contains(c)) {
-            v.width = digits(&mut i);
+            v.width = digits(&mut i, &mut too_large);
         }
         if b.get(i) == Some(&b'.') {
             i += 1;
-            v.prec = Some(digits(&mut i).unwrap_or(0));
+            v.prec = Some(digits(&mut i, &mut too_large).unwrap_or(0));
         }
         if b.get(i) == Some(&b'[') {
             i += 1;
-            let n = digits(&mut i).filter(|n| *n > 0);
+            let n = digits(&mut i, &mut false).filter(|n| *n > 0);
             if b.get(i) != Some(&b']') || n.is_none() {
                 return Err(err(format!(
                     "invalid format string starting at offset {start}"
@@ -342,7 +349,14 @@ pub fn format_str(spec: &str, args: &[Value]) -> Result<String, FuncError> {
         }
         v.raw = spec[start..i].to_string();
         highest = highest.max(v.arg);
-        format_append(&v, &mut out, args)?;
+        if too_large {
+            out.push_str("%!(NOVERB)");
+            if let Some(arg) = args.get(v.arg - 1) {
+                out.push_str(&go_extra(arg, v.mode));
+            }
+        } else {
+            format_append(&v, &mut out, args)?;
+        }
         next_arg = v.arg + 1;
     }
     if highest < args.len() {
@@ -394,6 +408,24 @@ fn pad_number(v: &Verb, body: String) -> String {
             }
         }
         _ => format!("{sign}{digits}"),
+    }
+}
+
+/// Go's `%!(EXTRA type=value)` for an argument a verb left unused: cty hands Go an integer
+/// verb's number as a `*big.Int`, other numbers as a `*big.Float`.
+fn go_extra(arg: &Value, mode: char) -> String {
+    if let Some(n) = arg.as_number() {
+        if matches!(mode, 'd' | 'x' | 'X' | 'o' | 'b' | 'c') {
+            format!("%!(EXTRA *big.Int={})", format_verb(&n.floor(), 'g', None))
+        } else {
+            format!("%!(EXTRA *big.Float={})", format_verb(n, 'g', None))
+        }
+    } else if let Some(s) = arg.as_str() {
+        format!("%!(EXTRA string={s})")
+    } else if let Some(b) = arg.as_bool() {
+        format!("%!(EXTRA bool={b})")
+    } else {
+        "%!(EXTRA)".to_string()
     }
 }
 
