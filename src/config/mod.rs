@@ -122,6 +122,14 @@ impl Derive<'_> {
     }
 }
 
+/// The project id in a `project` argument: `P` for both `P` and `projects/P`.
+pub fn project_id(p: &str) -> &str {
+    match p.strip_prefix("projects/") {
+        Some(rest) if !rest.is_empty() && !rest.contains('/') => rest,
+        _ => p,
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Provider {
     pub project: Option<String>,
@@ -133,8 +141,13 @@ pub struct Provider {
 impl Provider {
     /// Fills the provider's `project` (and its region under `region_key`, e.g. `location` or
     /// `region`) into values that do not set them.
+    /// A `project` given as `projects/P` (what `data.google_project.x.id` gives) means `P`, as
+    /// everywhere the provider takes a project.
     pub fn fill_defaults(&self, d: &mut Derive, region_key: Option<&str>) {
         d.default("project", self.project.clone().map(Value::String));
+        if let Some(Value::String(p)) = d.values.get_mut("project") {
+            *p = project_id(p).to_string();
+        }
         if let Some(k) = region_key {
             d.default(k, self.region.clone().map(Value::String));
         }

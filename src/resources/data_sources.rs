@@ -15,7 +15,7 @@ fn arg<'a>(args: &'a Map<String, Value>, k: &str) -> Option<&'a str> {
 }
 
 fn need_project<'a>(args: &'a Map<String, Value>, k: &str, ty: &str) -> Result<&'a str, String> {
-    arg(args, k).ok_or_else(|| {
+    arg(args, k).map(crate::config::project_id).ok_or_else(|| {
         format!("{ty} needs a project: set `{k}`, the provider's project, or GOOGLE_PROJECT")
     })
 }
