@@ -60,6 +60,7 @@ resource "google_cloud_run_v2_job_iam_member" "workflow_runs_resize" {
 
 resource "google_workflows_workflow" "on_upload" {
   name            = "resize-on-upload"
+  deletion_protection = false
   service_account = google_service_account.workflow.email
   source_contents = <<-EOT
     main:

@@ -78,6 +78,7 @@ resource "google_project_iam_member" "invoker" {
 
 resource "google_workflows_workflow" "this" {
   name            = "${var.name}-on-event"
+  deletion_protection = false
   region          = local.location
   description     = "Runs ${var.name} for each event from ${var.bucket}"
   service_account = google_service_account.this.email

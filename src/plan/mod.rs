@@ -346,12 +346,9 @@ pub fn plan(
             );
             continue;
         };
-        if destroy
-            && st.ty == crate::resources::cloud_run_v2_job::TYPE
-            && st.values.get("deletion_protection") != Some(Value::Bool(false))
-        {
+        if destroy && crate::resources::deletion_protected(&st.ty, &st.values) {
             diags.push(
-                Diagnostic::error(format!("{addr}: cannot destroy job {} while deletion_protection is true", st.id), None).with_hint(
+                Diagnostic::error(format!("{addr}: cannot destroy {} while deletion_protection is true", st.id), None).with_hint(
                     "set `deletion_protection = false` on it, run `runform apply`, then destroy (as with the Terraform provider)",
                 ),
             );
@@ -511,29 +508,24 @@ pub fn plan(
     let mut blocked = Vec::new();
     if !destroy {
         for c in &changes {
-            if c.action == Action::Delete && c.ty == crate::resources::cloud_run_v2_job::TYPE {
-                let protected = state
-                    .resources
-                    .get(&c.addr)
-                    .map(|s| s.values.get("deletion_protection") != Some(Value::Bool(false)))
-                    .unwrap_or(false);
-                if protected {
-                    blocked.push(format!(
-                        "{}: deleting job {} needs deletion_protection = false: put the resource back with `deletion_protection = false`, apply, then remove it",
-                        c.addr,
-                        c.prior_id.clone().unwrap_or_default()
-                    ));
-                }
+            let Some(st) = state.resources.get(&c.addr) else {
+                continue;
+            };
+            if !crate::resources::deletion_protected(&c.ty, &st.values) {
+                continue;
             }
-            if c.action == Action::Replace && c.ty == crate::resources::cloud_run_v2_job::TYPE {
-                if let Some(st) = state.resources.get(&c.addr) {
-                    if st.values.get("deletion_protection") != Some(Value::Bool(false)) {
-                        blocked.push(format!(
-                            "{}: replacing job {} deletes it, and its deletion_protection is true: set `deletion_protection = false` and apply first (as with the Terraform provider)",
-                            c.addr, st.id
-                        ));
-                    }
-                }
+            if c.action == Action::Delete {
+                blocked.push(format!(
+                    "{}: deleting {} needs deletion_protection = false: put the resource back with `deletion_protection = false`, apply, then remove it",
+                    c.addr,
+                    c.prior_id.clone().unwrap_or_default()
+                ));
+            }
+            if c.action == Action::Replace {
+                blocked.push(format!(
+                    "{}: replacing {} deletes it, and its deletion_protection is true: set `deletion_protection = false` and apply first (as with the Terraform provider)",
+                    c.addr, st.id
+                ));
             }
         }
     }

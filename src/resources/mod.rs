@@ -188,6 +188,30 @@ pub fn type_info(ty: &str) -> Option<&'static dyn TypeInfo> {
     }
 }
 
+/// Types with the provider's `deletion_protection` (default true since provider 6.0).
+pub const DELETION_PROTECTED_TYPES: &[&str] = &[cloud_run_v2_job::TYPE, workflow::TYPE];
+
+/// Whether the object recorded by a state entry's values may not be deleted: its type has
+/// `deletion_protection` and it is not false (missing counts as true, as the provider sets it
+/// on the first refresh after upgrading to 6.0).
+pub fn deletion_protected(ty: &str, values: &crate::state::Values) -> bool {
+    DELETION_PROTECTED_TYPES.contains(&ty)
+        && values.get("deletion_protection") != Some(serde_json::Value::Bool(false))
+}
+
+/// The change of a Terraform-only argument (kept in state, never sent to the API) between
+/// the applied state and the configuration, if it changed; `default` stands for unset.
+pub fn state_only_change(
+    config: &serde_json::Value,
+    state: Option<&StateEntry>,
+    key: &str,
+    default: serde_json::Value,
+) -> Option<crate::model::AttrChange> {
+    let new = config.get(key).cloned().unwrap_or(default.clone());
+    let old = state.and_then(|s| s.values.get(key)).unwrap_or(default);
+    (new != old).then(|| crate::model::AttrChange::new(key, Some(old), Some(new)))
+}
+
 /// The plan for an address in state but no longer in the configuration: delete it, or only
 /// forget it when its live object is already gone.
 pub fn plan_removal(

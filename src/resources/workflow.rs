@@ -211,6 +211,14 @@ impl ResourceType for Workflows {
         };
         let (want, have) = (comparable(&expand(v)), comparable(&live));
         change.attrs = super::diff_values(&have, &want);
+        let api_changes = !change.attrs.is_empty();
+        // Terraform-only: a flip of deletion_protection changes only state.
+        change.attrs.extend(super::state_only_change(
+            v,
+            state,
+            "deletion_protection",
+            Value::Bool(true),
+        ));
         if state.is_none() {
             if !change.attrs.is_empty() {
                 return Err(format!(
@@ -219,9 +227,10 @@ impl ResourceType for Workflows {
             }
             change.adopt = true;
         }
-        change.action = match (change.attrs.is_empty(), change.adopt) {
-            (true, true) => Action::Adopt,
-            (true, false) => Action::NoOp,
+        change.action = match (change.attrs.is_empty(), change.adopt, api_changes) {
+            (true, true, _) => Action::Adopt,
+            (true, false, _) => Action::NoOp,
+            (false, _, false) if state.is_some() => Action::StateOnly,
             _ => Action::Update,
         };
         if change.action == Action::Update {

@@ -304,11 +304,9 @@ async fn storage_event_sample(fixture: &str, project: &str) {
     assert!(
         logs.contains(&format!("processing photos/cat.jpg from {bucket}")),
         "{logs}\ndeliveries: {:?}",
-        server
-            .runtime
-            .deliveries(&format!(
-                "projects/{project}/locations/us-central1/triggers/storage-trigger"
-            ))
+        server.runtime.deliveries(&format!(
+            "projects/{project}/locations/us-central1/triggers/storage-trigger"
+        ))
     );
 
     let o = run(args("destroy --auto-approve .")).await;

@@ -34,6 +34,7 @@ resource "google_cloud_run_v2_job_iam_member" "wf_runs_resize" {{
 }}
 resource "google_workflows_workflow" "on_upload" {{
   name            = "on-upload"
+  deletion_protection = false
   service_account = google_service_account.wf.email
   source_contents = <<-EOT
     main:

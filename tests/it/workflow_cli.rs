@@ -105,6 +105,44 @@ fn workflow_apply_plan_update_and_checks() {
         "{t}"
     );
 
+    // deletion_protection (default true since provider 6.0) refuses the destroy, before any call.
+    let o = runform(d, &["destroy", "--local", "--auto-approve", "."]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("google_workflows_workflow.on_upload") && t.contains("deletion_protection"),
+        "{t}"
+    );
+    let o = runform(d, &["state", "list", "--local"]);
+    assert!(
+        text(&o).contains("google_workflows_workflow.on_upload"),
+        "{}",
+        text(&o)
+    );
+
+    // Flipping it to false changes state only; then the destroy goes through.
+    let applied = stack(", LEVEL = \"2\"", true);
+    let unprotected = applied.replace(
+        "name            = \"on-upload\"",
+        "name            = \"on-upload\"\n  deletion_protection = false",
+    );
+    write(d, "main.tf", &unprotected);
+    let o = runform(d, &["plan", "--local", "--detailed-exitcode", "."]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("updated in state only") && t.contains("deletion_protection"),
+        "{t}"
+    );
+    let o = runform(d, &["apply", "--local", "--auto-approve", "."]);
+    assert!(o.status.success(), "{}", text(&o));
+    // And back to true is planned too.
+    write(d, "main.tf", &applied);
+    let o = runform(d, &["plan", "--local", "--detailed-exitcode", "."]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(t.contains("deletion_protection"), "{t}");
+    write(d, "main.tf", &unprotected);
     let o = runform(d, &["destroy", "--local", "--auto-approve", "."]);
     assert!(o.status.success(), "{}", text(&o));
 }
