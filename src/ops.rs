@@ -74,6 +74,11 @@ pub fn load_stack(
         Some(c) => crate::cloud::block_on(crate::resources::data_sources::read(c, ty, a))?,
     };
     let updated = |addr: &str| args.updated.contains(addr);
+    let configure = client.filter(|_| !args.validate_only).map(|c| {
+        move |p: &crate::config::Provider| {
+            c.configure(&client_settings(p)).map_err(|e| e.to_string())
+        }
+    });
     let opts = LoadOptions {
         vars: args.vars.clone(),
         var_files: args.var_files.clone(),
@@ -89,9 +94,11 @@ pub fn load_stack(
         workspace: current_workspace(dir),
         validate_only: args.validate_only,
         console: args.console,
+        on_provider: configure.as_ref().map(|f| f as _),
     };
     let (mut stack, mut diags, sources) = crate::config::load(dir, &opts);
     if let Some(s) = &mut stack {
+        check_alias_credentials(s, &mut diags);
         let jobs = job_addresses(s);
         add_target_dependencies(s, &jobs);
         crate::resources::job_iam::check_conflicts(s, &mut diags);
@@ -101,6 +108,48 @@ pub fn load_stack(
     }
     let ok = !diags.has_errors();
     (stack.filter(|_| ok), diags, sources)
+}
+
+/// The client settings a provider configuration asks for.
+pub fn client_settings(p: &crate::config::Provider) -> crate::cloud::Settings {
+    crate::cloud::Settings {
+        auth: crate::cloud::auth::AuthConfig {
+            credentials: p.auth.credentials.clone(),
+            access_token: p.auth.access_token.clone(),
+            impersonate: p.auth.impersonate_service_account.clone(),
+            delegates: p.auth.delegates.clone(),
+            scopes: p.auth.scopes.clone(),
+            use_adc: false,
+        },
+        endpoints: p.endpoints.clone(),
+        user_project: p
+            .user_project_override
+            .then(|| p.billing_project.clone().or_else(|| p.project.clone()))
+            .flatten(),
+        request_reason: p.request_reason.clone(),
+        request_timeout: p.request_timeout,
+    }
+}
+
+/// One run calls as one principal through one set of endpoints: an aliased provider that
+/// names other credentials or endpoints is refused rather than silently ignored.
+fn check_alias_credentials(stack: &Stack, diags: &mut Diagnostics) {
+    let root = &stack.provider;
+    for (name, p) in &stack.provider_aliases {
+        if name.starts_with("google-beta.") {
+            continue;
+        }
+        let auth_differs = p.auth.is_set() && p.auth != root.auth;
+        if auth_differs || (!p.endpoints.is_empty() && p.endpoints != root.endpoints) {
+            diags.push(
+                Diagnostic::error(
+                    format!("provider {name} names other credentials or endpoints than the default provider: runform calls as one principal through one set of endpoints per run"),
+                    p.range.clone(),
+                )
+                .with_hint("put the credentials and endpoints on the default provider block, or apply the aliased resources from a separate stack"),
+            );
+        }
+    }
 }
 
 /// The Cloud Run jobs of the configuration: full name → address.

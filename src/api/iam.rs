@@ -50,13 +50,108 @@ pub fn project_of(resource: &str) -> String {
     resource.split('/').take(2).collect::<Vec<_>>().join("/")
 }
 
+/// What a predefined role grants, as permission patterns (`run.*` any run permission,
+/// `*.get` any get, `-X` an exception), after Google's role reference; roles not listed grant
+/// nothing.
+fn role_patterns(role: &str) -> &'static [&'static str] {
+    match role {
+        "roles/owner" => &["*"],
+        "roles/editor" => &["*", "-*.setIamPolicy"],
+        "roles/viewer" => &["*.get", "*.list", "*.getIamPolicy"],
+        "roles/run.admin" => &["run.*"],
+        "roles/run.developer" => &["run.*", "-*.setIamPolicy"],
+        "roles/run.viewer" => &["run.*.get", "run.*.list", "run.*.getIamPolicy"],
+        "roles/run.invoker" => &["run.jobs.run", "run.routes.invoke"],
+        "roles/run.jobsExecutor" => &[
+            "run.jobs.run",
+            "run.executions.cancel",
+            "run.*.get",
+            "run.*.list",
+        ],
+        "roles/run.jobsExecutorWithOverrides" => &[
+            "run.jobs.run",
+            "run.jobs.runWithOverrides",
+            "run.executions.cancel",
+            "run.*.get",
+            "run.*.list",
+        ],
+        "roles/cloudscheduler.admin" => &["cloudscheduler.*"],
+        "roles/cloudscheduler.viewer" => &["cloudscheduler.*.get", "cloudscheduler.*.list"],
+        "roles/cloudscheduler.jobRunner" => &["cloudscheduler.jobs.run"],
+        "roles/workflows.admin" => &["workflows.*"],
+        "roles/workflows.editor" => &["workflows.*", "-*.setIamPolicy"],
+        "roles/workflows.invoker" => &["workflows.executions.create"],
+        "roles/workflows.viewer" => &["workflows.*.get", "workflows.*.list"],
+        "roles/eventarc.admin" => &["eventarc.*"],
+        "roles/eventarc.developer" => &["eventarc.*", "-*.setIamPolicy"],
+        "roles/eventarc.viewer" => &["eventarc.*.get", "eventarc.*.list"],
+        "roles/eventarc.eventReceiver" => &["eventarc.events.receiveEvent"],
+        "roles/iam.serviceAccountAdmin" => &[
+            "iam.serviceAccounts.*",
+            "-iam.serviceAccounts.getAccessToken",
+            "-iam.serviceAccounts.actAs",
+        ],
+        "roles/iam.serviceAccountUser" => &[
+            "iam.serviceAccounts.actAs",
+            "iam.serviceAccounts.get",
+            "iam.serviceAccounts.list",
+        ],
+        "roles/iam.serviceAccountTokenCreator" => &[
+            "iam.serviceAccounts.getAccessToken",
+            "iam.serviceAccounts.getOpenIdToken",
+            "iam.serviceAccounts.signBlob",
+            "iam.serviceAccounts.signJwt",
+            "iam.serviceAccounts.implicitDelegation",
+        ],
+        "roles/resourcemanager.projectIamAdmin" => &[
+            "resourcemanager.projects.getIamPolicy",
+            "resourcemanager.projects.setIamPolicy",
+        ],
+        "roles/serviceusage.serviceUsageAdmin" => &["serviceusage.*"],
+        "roles/serviceusage.serviceUsageViewer" => &["serviceusage.*.get", "serviceusage.*.list"],
+        "roles/storage.admin" => &["storage.*"],
+        "roles/storage.objectAdmin" => &["storage.objects.*"],
+        "roles/storage.objectViewer" => &["storage.objects.get", "storage.objects.list"],
+        "roles/storage.objectCreator" => &["storage.objects.create"],
+        "roles/artifactregistry.admin" => &["artifactregistry.*"],
+        "roles/artifactregistry.reader" => &["artifactregistry.*.get", "artifactregistry.*.list"],
+        "roles/logging.logWriter" => &["logging.logEntries.create"],
+        "roles/pubsub.publisher" => &["pubsub.topics.publish"],
+        _ => &[],
+    }
+}
+
+/// Whether a permission pattern (`run.*`, `*.get`, `run.*.get`) matches a permission.
+fn pattern_matches(pattern: &str, permission: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == permission,
+        Some((pre, post)) => {
+            permission.len() >= pre.len() + post.len()
+                && permission.starts_with(pre)
+                && permission.ends_with(post)
+        }
+    }
+}
+
+/// Whether a predefined role grants a permission.
+pub fn role_grants(role: &str, permission: &str) -> bool {
+    let patterns = role_patterns(role);
+    patterns
+        .iter()
+        .any(|p| !p.starts_with('-') && pattern_matches(p, permission))
+        && !patterns
+            .iter()
+            .filter_map(|p| p.strip_prefix('-'))
+            .any(|p| pattern_matches(p, permission))
+}
+
 /// Whether `policy` grants `member` (e.g. `serviceAccount:x@p.iam.gserviceaccount.com`) the
 /// permission, directly or through `allUsers` / `allAuthenticatedUsers`. Conditional bindings
 /// are not evaluated and do not grant.
 pub fn grants(policy: &Policy, member: &str, permission: &str) -> bool {
     policy.bindings.iter().any(|b| {
         b.condition.is_none()
-            && role_permissions(&b.role).contains(&permission)
+            && role_grants(&b.role, permission)
             && b.members
                 .iter()
                 .any(|m| m == member || m == "allUsers" || m == "allAuthenticatedUsers")
@@ -92,6 +187,14 @@ mod tests {
             &p,
             "serviceAccount:b@p.iam.gserviceaccount.com",
             RUN
+        ));
+        assert!(role_grants("roles/editor", "run.jobs.create"));
+        assert!(!role_grants("roles/editor", "run.jobs.setIamPolicy"));
+        assert!(role_grants("roles/run.viewer", "run.jobs.get"));
+        assert!(!role_grants("roles/run.viewer", "run.jobs.create"));
+        assert!(!role_grants(
+            "roles/iam.serviceAccountAdmin",
+            "iam.serviceAccounts.getAccessToken"
         ));
         assert_eq!(
             roles_granting(RUN_WITH_OVERRIDES)[0],

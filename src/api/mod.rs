@@ -16,3 +16,19 @@ pub mod storage;
 pub mod workflows;
 
 pub use common::*;
+
+/// The Google APIs runform calls (each has its own host on googleapis.com).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Api {
+    Run,
+    Scheduler,
+    Iam,
+    IamCredentials,
+    Workflows,
+    Eventarc,
+    Storage,
+    ResourceManager,
+    Compute,
+    ServiceUsage,
+    ArtifactRegistry,
+}

@@ -2,9 +2,11 @@
 //! without auth (the bundled local runtime, or another REST emulator). There is no second,
 //! "local" code path: only the base URL and auth differ.
 
+pub mod auth;
+
 use crate::api::ext::{ImageMapping, LogEntry};
 use crate::api::run::*;
-use crate::api::{ErrorBody, Operation, Policy};
+use crate::api::{Api, ErrorBody, Operation, Policy};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -58,14 +60,13 @@ impl CloudError {
 
 pub type CloudResult<T> = Result<T, CloudError>;
 
-const SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
-
 /// Each Google API's base URL (one URL for all of them on an emulator).
 #[derive(Clone, Debug)]
 struct Bases {
     run: String,
     scheduler: String,
     iam: String,
+    iamcredentials: String,
     workflows: String,
     eventarc: String,
     storage: String,
@@ -76,12 +77,44 @@ struct Bases {
 }
 
 impl Bases {
+    fn get(&self, api: Api) -> &str {
+        match api {
+            Api::Run => &self.run,
+            Api::Scheduler => &self.scheduler,
+            Api::Iam => &self.iam,
+            Api::IamCredentials => &self.iamcredentials,
+            Api::Workflows => &self.workflows,
+            Api::Eventarc => &self.eventarc,
+            Api::Storage => &self.storage,
+            Api::ResourceManager => &self.resourcemanager,
+            Api::Compute => &self.compute,
+            Api::ServiceUsage => &self.serviceusage,
+            Api::ArtifactRegistry => &self.artifactregistry,
+        }
+    }
+    fn set(&mut self, api: Api, url: String) {
+        let slot = match api {
+            Api::Run => &mut self.run,
+            Api::Scheduler => &mut self.scheduler,
+            Api::Iam => &mut self.iam,
+            Api::IamCredentials => &mut self.iamcredentials,
+            Api::Workflows => &mut self.workflows,
+            Api::Eventarc => &mut self.eventarc,
+            Api::Storage => &mut self.storage,
+            Api::ResourceManager => &mut self.resourcemanager,
+            Api::Compute => &mut self.compute,
+            Api::ServiceUsage => &mut self.serviceusage,
+            Api::ArtifactRegistry => &mut self.artifactregistry,
+        };
+        *slot = url;
+    }
     fn google() -> Bases {
         let g = |api: &str| format!("https://{api}.googleapis.com");
         Bases {
             run: g("run"),
             scheduler: g("cloudscheduler"),
             iam: g("iam"),
+            iamcredentials: g("iamcredentials"),
             workflows: g("workflows"),
             eventarc: g("eventarc"),
             storage: "https://storage.googleapis.com".to_string(),
@@ -97,6 +130,7 @@ impl Bases {
             run: u.clone(),
             scheduler: u.clone(),
             iam: u.clone(),
+            iamcredentials: u.clone(),
             workflows: u.clone(),
             eventarc: u.clone(),
             storage: u.clone(),
@@ -112,17 +146,38 @@ impl Bases {
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
-    bases: Bases,
-    auth: Option<Arc<dyn gcp_auth::TokenProvider>>,
+    /// Base URLs, who calls and how: set when the client is made, then by the provider block
+    /// ([`Client::configure`]) once the configuration is read (clones share it).
+    conn: Arc<std::sync::RwLock<Conn>>,
     calls: Arc<AtomicU64>,
     poll_initial: Duration,
     poll_max: Duration,
     pub endpoint: Endpoint,
 }
 
+struct Conn {
+    bases: Bases,
+    auth: Arc<auth::Auth>,
+    /// Extra headers on every call (`X-Goog-User-Project`, `X-Goog-Request-Reason`).
+    headers: Vec<(String, String)>,
+    timeout: Option<Duration>,
+}
+
+/// What the provider block says about calls (see [`crate::config::Provider`]).
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub auth: auth::AuthConfig,
+    /// API → base URL (`<service>_custom_endpoint`); used only when calling Google.
+    pub endpoints: std::collections::BTreeMap<Api, String>,
+    /// Sent as `X-Goog-User-Project`.
+    pub user_project: Option<String>,
+    pub request_reason: Option<String>,
+    pub request_timeout: Option<Duration>,
+}
+
 impl Client {
-    /// A client for `endpoint`. For Google, credentials are looked up now (ADC, key file,
-    /// metadata server, gcloud).
+    /// A client for `endpoint`. For Google, Application Default Credentials are looked up on
+    /// the first call (unless the provider block names other credentials).
     pub async fn new(endpoint: Endpoint) -> CloudResult<Client> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("runform/", env!("CARGO_PKG_VERSION")))
@@ -133,29 +188,31 @@ impl Client {
                 url: String::new(),
                 source: e,
             })?;
-        let (bases, auth, poll_initial, poll_max) = match &endpoint {
-            Endpoint::Google => {
-                let provider = gcp_auth::provider()
-                    .await
-                    .map_err(|e| CloudError::Auth(e.to_string()))?;
-                (
-                    Bases::google(),
-                    Some(provider),
-                    Duration::from_millis(500),
-                    Duration::from_secs(10),
-                )
-            }
+        let google = endpoint == Endpoint::Google;
+        let (bases, poll_initial, poll_max) = match &endpoint {
+            Endpoint::Google => (
+                Bases::google(),
+                Duration::from_millis(500),
+                Duration::from_secs(10),
+            ),
             Endpoint::Custom(url) => (
                 Bases::custom(url),
-                None,
                 Duration::from_millis(20),
                 Duration::from_millis(500),
             ),
         };
+        let auth = auth::Auth::new(&auth::AuthConfig {
+            use_adc: google,
+            ..Default::default()
+        })?;
         Ok(Client {
             http,
-            bases,
-            auth,
+            conn: Arc::new(std::sync::RwLock::new(Conn {
+                bases,
+                auth: Arc::new(auth),
+                headers: Vec::new(),
+                timeout: None,
+            })),
             calls: Arc::new(AtomicU64::new(0)),
             poll_initial,
             poll_max,
@@ -163,13 +220,60 @@ impl Client {
         })
     }
 
+    /// Applies the provider block's settings: who to call as (credentials, access token,
+    /// impersonation; on the local runtime too), custom endpoints (when calling Google: an
+    /// explicit `--local` or `--endpoint` wins), the user project, request reason and timeout.
+    pub fn configure(&self, s: &Settings) -> CloudResult<()> {
+        let auth = if s.auth.credentials.is_some()
+            || s.auth.access_token.is_some()
+            || s.auth.impersonate.is_some()
+            || !s.auth.scopes.is_empty()
+        {
+            Some(Arc::new(auth::Auth::new(&auth::AuthConfig {
+                use_adc: self.endpoint == Endpoint::Google,
+                ..s.auth.clone()
+            })?))
+        } else {
+            None
+        };
+        let mut conn = self.conn.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(a) = auth {
+            conn.auth = a;
+        }
+        if self.endpoint == Endpoint::Google {
+            for (api, url) in &s.endpoints {
+                conn.bases.set(*api, url.clone());
+            }
+        }
+        conn.headers.clear();
+        if let Some(p) = &s.user_project {
+            conn.headers.push(("x-goog-user-project".into(), p.clone()));
+        }
+        if let Some(r) = &s.request_reason {
+            conn.headers
+                .push(("x-goog-request-reason".into(), r.clone()));
+        }
+        conn.timeout = s.request_timeout;
+        Ok(())
+    }
+
+    /// The base URL of one API.
+    fn base(&self, api: Api) -> String {
+        self.conn
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .bases
+            .get(api)
+            .to_string()
+    }
+
     /// How many API calls this client (and its clones) made.
     pub fn calls(&self) -> u64 {
         self.calls.load(Ordering::Relaxed)
     }
 
-    pub fn base_url(&self) -> &str {
-        &self.bases.run
+    pub fn base_url(&self) -> String {
+        self.base(Api::Run)
     }
 
     pub fn is_local(&self) -> bool {
@@ -183,7 +287,7 @@ impl Client {
         query: &[(&str, String)],
         body: Option<&B>,
     ) -> CloudResult<T> {
-        self.send_to(&self.bases.run, method, path, query, body)
+        self.send_to(&self.base(Api::Run), method, path, query, body)
             .await
     }
 
@@ -282,7 +386,7 @@ impl Client {
         op: Operation,
         timeout: Duration,
     ) -> CloudResult<serde_json::Value> {
-        self.wait_operation_on(&self.bases.run.clone(), "v2", op, timeout)
+        self.wait_operation_on(&self.base(Api::Run), "v2", op, timeout)
             .await
     }
 
@@ -332,7 +436,7 @@ impl Client {
         page_size: usize,
     ) -> CloudResult<Vec<Box<serde_json::value::RawValue>>> {
         let path = format!("v2/projects/{project}/locations/{location}/jobs");
-        self.list_all(&self.bases.run, &path, page_size).await
+        self.list_all(&self.base(Api::Run), &path, page_size).await
     }
 
     /// Cloud Scheduler jobs in one location (pages of at most 500, the API's maximum).
@@ -342,7 +446,7 @@ impl Client {
         location: &str,
     ) -> CloudResult<Vec<Box<serde_json::value::RawValue>>> {
         let path = format!("v1/projects/{project}/locations/{location}/jobs");
-        self.list_all(&self.bases.scheduler, &path, 500).await
+        self.list_all(&self.base(Api::Scheduler), &path, 500).await
     }
 
     pub async fn insert_bucket(
@@ -351,7 +455,7 @@ impl Client {
         body: &serde_json::Value,
     ) -> CloudResult<serde_json::Value> {
         self.send_to(
-            &self.bases.storage,
+            &self.base(Api::Storage),
             Method::POST,
             "storage/v1/b",
             &[("project", project.to_string())],
@@ -366,7 +470,7 @@ impl Client {
         body: &serde_json::Value,
     ) -> CloudResult<serde_json::Value> {
         self.send_to(
-            &self.bases.storage,
+            &self.base(Api::Storage),
             Method::PATCH,
             &format!("storage/v1/b/{name}"),
             &[],
@@ -376,7 +480,7 @@ impl Client {
     }
 
     pub async fn get_bucket(&self, name: &str) -> CloudResult<Option<serde_json::Value>> {
-        self.get_opt(&self.bases.storage, &format!("storage/v1/b/{name}"))
+        self.get_opt(&self.base(Api::Storage), &format!("storage/v1/b/{name}"))
             .await
     }
 
@@ -385,7 +489,7 @@ impl Client {
         if force {
             let list: serde_json::Value = self
                 .send_to::<(), _>(
-                    &self.bases.storage,
+                    &self.base(Api::Storage),
                     Method::GET,
                     &format!("storage/v1/b/{name}/o"),
                     &[],
@@ -396,11 +500,14 @@ impl Client {
                 let obj = o["name"].as_str().unwrap_or("");
                 let enc =
                     percent_encoding::utf8_percent_encode(obj, percent_encoding::NON_ALPHANUMERIC);
-                self.delete_quiet(&self.bases.storage, &format!("storage/v1/b/{name}/o/{enc}"))
-                    .await?;
+                self.delete_quiet(
+                    &self.base(Api::Storage),
+                    &format!("storage/v1/b/{name}/o/{enc}"),
+                )
+                .await?;
             }
         }
-        self.delete_quiet(&self.bases.storage, &format!("storage/v1/b/{name}"))
+        self.delete_quiet(&self.base(Api::Storage), &format!("storage/v1/b/{name}"))
             .await
     }
 
@@ -411,11 +518,11 @@ impl Client {
         location: &str,
     ) -> CloudResult<Vec<Box<serde_json::value::RawValue>>> {
         let path = format!("v1/projects/{project}/locations/{location}/triggers");
-        self.list_all(&self.bases.eventarc, &path, 500).await
+        self.list_all(&self.base(Api::Eventarc), &path, 500).await
     }
 
     pub async fn get_trigger(&self, name: &str) -> CloudResult<Option<serde_json::Value>> {
-        self.get_opt(&self.bases.eventarc, &format!("v1/{name}"))
+        self.get_opt(&self.base(Api::Eventarc), &format!("v1/{name}"))
             .await
     }
 
@@ -426,7 +533,7 @@ impl Client {
         id: &str,
         t: &serde_json::Value,
     ) -> CloudResult<serde_json::Value> {
-        let base = &self.bases.eventarc;
+        let base = &self.base(Api::Eventarc);
         let op: Operation = self
             .send_to(
                 base,
@@ -446,7 +553,7 @@ impl Client {
         t: &serde_json::Value,
         mask: &[&str],
     ) -> CloudResult<serde_json::Value> {
-        let base = &self.bases.eventarc;
+        let base = &self.base(Api::Eventarc);
         let op: Operation = self
             .send_to(
                 base,
@@ -461,7 +568,7 @@ impl Client {
     }
 
     pub async fn delete_trigger(&self, name: &str) -> CloudResult<()> {
-        let base = &self.bases.eventarc;
+        let base = &self.base(Api::Eventarc);
         match self
             .send_to::<(), Operation>(base, Method::DELETE, &format!("v1/{name}"), &[], None)
             .await
@@ -482,7 +589,7 @@ impl Client {
         location: &str,
     ) -> CloudResult<Vec<Box<serde_json::value::RawValue>>> {
         let path = format!("v1/projects/{project}/locations/{location}/workflows");
-        self.list_all(&self.bases.workflows, &path, 500).await
+        self.list_all(&self.base(Api::Workflows), &path, 500).await
     }
 
     /// Creates a workflow and waits for the operation; returns the workflow.
@@ -494,14 +601,14 @@ impl Client {
     ) -> CloudResult<crate::api::workflows::Workflow> {
         let op: Operation = self
             .send_to(
-                &self.bases.workflows,
+                &self.base(Api::Workflows),
                 Method::POST,
                 &format!("v1/{parent}/workflows"),
                 &[("workflowId", id.to_string())],
                 Some(w),
             )
             .await?;
-        let base = self.bases.workflows.clone();
+        let base = self.base(Api::Workflows);
         let v = self
             .wait_operation_on(&base, "v1", op, Duration::from_secs(600))
             .await?;
@@ -520,14 +627,14 @@ impl Client {
     ) -> CloudResult<crate::api::workflows::Workflow> {
         let op: Operation = self
             .send_to(
-                &self.bases.workflows,
+                &self.base(Api::Workflows),
                 Method::PATCH,
                 &format!("v1/{name}"),
                 &[("updateMask", mask.join(","))],
                 Some(w),
             )
             .await?;
-        let base = self.bases.workflows.clone();
+        let base = self.base(Api::Workflows);
         let v = self
             .wait_operation_on(&base, "v1", op, Duration::from_secs(600))
             .await?;
@@ -540,7 +647,7 @@ impl Client {
     pub async fn delete_workflow(&self, name: &str) -> CloudResult<()> {
         match self
             .send_to::<(), Operation>(
-                &self.bases.workflows,
+                &self.base(Api::Workflows),
                 Method::DELETE,
                 &format!("v1/{name}"),
                 &[],
@@ -549,7 +656,7 @@ impl Client {
             .await
         {
             Ok(op) => {
-                let base = self.bases.workflows.clone();
+                let base = self.base(Api::Workflows);
                 self.wait_operation_on(&base, "v1", op, Duration::from_secs(600))
                     .await
                     .map(|_| ())
@@ -565,7 +672,7 @@ impl Client {
         project: &str,
     ) -> CloudResult<Vec<Box<serde_json::value::RawValue>>> {
         let path = format!("v1/projects/{project}/serviceAccounts");
-        self.list_all(&self.bases.iam, &path, 100).await
+        self.list_all(&self.base(Api::Iam), &path, 100).await
     }
 
     pub async fn create_service_account(
@@ -574,7 +681,7 @@ impl Client {
         req: &crate::api::iam_admin::CreateServiceAccountRequest,
     ) -> CloudResult<crate::api::iam_admin::ServiceAccount> {
         self.send_to(
-            &self.bases.iam,
+            &self.base(Api::Iam),
             Method::POST,
             &format!("v1/projects/{project}/serviceAccounts"),
             &[],
@@ -587,7 +694,8 @@ impl Client {
         &self,
         name: &str,
     ) -> CloudResult<Option<crate::api::iam_admin::ServiceAccount>> {
-        self.get_opt(&self.bases.iam, &format!("v1/{name}")).await
+        self.get_opt(&self.base(Api::Iam), &format!("v1/{name}"))
+            .await
     }
 
     pub async fn patch_service_account(
@@ -596,7 +704,7 @@ impl Client {
         req: &crate::api::iam_admin::PatchServiceAccountRequest,
     ) -> CloudResult<crate::api::iam_admin::ServiceAccount> {
         self.send_to(
-            &self.bases.iam,
+            &self.base(Api::Iam),
             Method::PATCH,
             &format!("v1/{name}"),
             &[],
@@ -608,7 +716,7 @@ impl Client {
     /// `:disable` or `:enable`.
     pub async fn service_account_verb(&self, name: &str, verb: &str) -> CloudResult<()> {
         self.send_to::<_, serde_json::Value>(
-            &self.bases.iam,
+            &self.base(Api::Iam),
             Method::POST,
             &format!("v1/{name}:{verb}"),
             &[],
@@ -619,7 +727,7 @@ impl Client {
     }
 
     pub async fn delete_service_account(&self, name: &str) -> CloudResult<()> {
-        self.delete_quiet(&self.bases.iam, &format!("v1/{name}"))
+        self.delete_quiet(&self.base(Api::Iam), &format!("v1/{name}"))
             .await
     }
 
@@ -670,7 +778,7 @@ impl Client {
         job: &crate::api::scheduler::SchedulerJob,
     ) -> CloudResult<crate::api::scheduler::SchedulerJob> {
         self.send_to(
-            &self.bases.scheduler,
+            &self.base(Api::Scheduler),
             Method::POST,
             &format!("v1/{parent}/jobs"),
             &[],
@@ -683,7 +791,7 @@ impl Client {
         &self,
         name: &str,
     ) -> CloudResult<Option<crate::api::scheduler::SchedulerJob>> {
-        self.get_opt(&self.bases.scheduler, &format!("v1/{name}"))
+        self.get_opt(&self.base(Api::Scheduler), &format!("v1/{name}"))
             .await
     }
 
@@ -695,7 +803,7 @@ impl Client {
         mask: &[&str],
     ) -> CloudResult<crate::api::scheduler::SchedulerJob> {
         self.send_to(
-            &self.bases.scheduler,
+            &self.base(Api::Scheduler),
             Method::PATCH,
             &format!("v1/{name}"),
             &[("updateMask", mask.join(","))],
@@ -705,7 +813,7 @@ impl Client {
     }
 
     pub async fn delete_scheduler_job(&self, name: &str) -> CloudResult<()> {
-        self.delete_quiet(&self.bases.scheduler, &format!("v1/{name}"))
+        self.delete_quiet(&self.base(Api::Scheduler), &format!("v1/{name}"))
             .await
     }
 
@@ -716,7 +824,7 @@ impl Client {
         verb: &str,
     ) -> CloudResult<crate::api::scheduler::SchedulerJob> {
         self.send_to(
-            &self.bases.scheduler,
+            &self.base(Api::Scheduler),
             Method::POST,
             &format!("v1/{name}:{verb}"),
             &[],
@@ -726,7 +834,8 @@ impl Client {
     }
 
     pub async fn get_job(&self, name: &str) -> CloudResult<Option<Job>> {
-        self.get_opt(&self.bases.run, &format!("v2/{name}")).await
+        self.get_opt(&self.base(Api::Run), &format!("v2/{name}"))
+            .await
     }
 
     /// Creates a job and waits for the operation (which, with `runExecutionToken`, includes
@@ -834,7 +943,7 @@ impl Client {
             // Resource Manager v1: POST projects/P:getIamPolicy.
             return self
                 .send_to(
-                    &self.bases.resourcemanager.clone(),
+                    &self.base(Api::ResourceManager),
                     Method::POST,
                     &format!("v1/{resource}:getIamPolicy"),
                     &[],
@@ -854,7 +963,7 @@ impl Client {
         if crate::api::iam::is_project(resource) {
             return self
                 .send_to(
-                    &self.bases.resourcemanager.clone(),
+                    &self.base(Api::ResourceManager),
                     Method::POST,
                     &format!("v1/{resource}:setIamPolicy"),
                     &[],
@@ -902,12 +1011,23 @@ impl Client {
         url: &str,
     ) -> CloudResult<(u16, Vec<u8>)> {
         self.calls.fetch_add(1, Ordering::Relaxed);
-        if let Some(p) = &self.auth {
-            let tok = p
-                .token(&[SCOPE])
-                .await
-                .map_err(|e| CloudError::Auth(e.to_string()))?;
-            req = req.bearer_auth(tok.as_str());
+        let (auth, headers, timeout, iam_credentials) = {
+            let c = self.conn.read().unwrap_or_else(|e| e.into_inner());
+            (
+                c.auth.clone(),
+                c.headers.clone(),
+                c.timeout,
+                c.bases.get(Api::IamCredentials).to_string(),
+            )
+        };
+        if let Some(tok) = auth.token(&self.http, &iam_credentials).await? {
+            req = req.bearer_auth(tok);
+        }
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        if let Some(t) = timeout {
+            req = req.timeout(t);
         }
         let transport = |e| CloudError::Transport {
             url: url.to_string(),
@@ -966,7 +1086,7 @@ impl Client {
         data: Vec<u8>,
         if_generation_match: Option<u64>,
     ) -> CloudResult<serde_json::Value> {
-        let url = format!("{}/upload/storage/v1/b/{bucket}/o", self.bases.storage);
+        let url = format!("{}/upload/storage/v1/b/{bucket}/o", self.base(Api::Storage));
         let mut q = vec![
             ("uploadType", "media".to_string()),
             ("name", name.to_string()),
@@ -998,7 +1118,7 @@ impl Client {
     pub async fn download_object(&self, bucket: &str, name: &str) -> CloudResult<Option<Vec<u8>>> {
         let url = format!(
             "{}/storage/v1/{}",
-            self.bases.storage,
+            self.base(Api::Storage),
             Self::object_path(bucket, name)
         );
         match self
@@ -1018,7 +1138,7 @@ impl Client {
         name: &str,
     ) -> CloudResult<Option<serde_json::Value>> {
         let path = format!("/storage/v1/{}", Self::object_path(bucket, name));
-        self.get_opt(&self.bases.storage.clone(), &path).await
+        self.get_opt(&self.base(Api::Storage), &path).await
     }
 
     /// Deletes an object, if its generation is `if_generation_match` when given.
@@ -1030,7 +1150,7 @@ impl Client {
     ) -> CloudResult<()> {
         let url = format!(
             "{}/storage/v1/{}",
-            self.bases.storage,
+            self.base(Api::Storage),
             Self::object_path(bucket, name)
         );
         let q: Vec<(&str, String)> = if_generation_match
@@ -1050,7 +1170,7 @@ impl Client {
             }
             let v: serde_json::Value = self
                 .send_to::<(), _>(
-                    &self.bases.storage.clone(),
+                    &self.base(Api::Storage),
                     Method::GET,
                     &format!("/storage/v1/b/{bucket}/o"),
                     &q,
@@ -1073,10 +1193,7 @@ impl Client {
     /// Creates a bucket unless it exists (Cloud Storage JSON API).
     pub async fn ensure_bucket(&self, project: &str, bucket: &str) -> CloudResult<()> {
         if self
-            .get_opt::<serde_json::Value>(
-                &self.bases.run.clone(),
-                &format!("storage/v1/b/{bucket}"),
-            )
+            .get_opt::<serde_json::Value>(&self.base(Api::Run), &format!("storage/v1/b/{bucket}"))
             .await?
             .is_some()
         {
@@ -1084,7 +1201,7 @@ impl Client {
         }
         let _: serde_json::Value = self
             .send_to(
-                &self.bases.run.clone(),
+                &self.base(Api::Run),
                 Method::POST,
                 "storage/v1/b",
                 &[("project", project.to_string())],
@@ -1098,13 +1215,12 @@ impl Client {
     /// Resource Manager v1 `projects.get` (project number and name).
     pub async fn get_project(&self, project: &str) -> CloudResult<Option<serde_json::Value>> {
         let path = format!("/v1/projects/{project}");
-        self.get_opt(&self.bases.resourcemanager.clone(), &path)
-            .await
+        self.get_opt(&self.base(Api::ResourceManager), &path).await
     }
 
     /// Service Usage: a service's state (`ENABLED`/`DISABLED`); `name` is `projects/P/services/S`.
     pub async fn get_service(&self, name: &str) -> CloudResult<Option<serde_json::Value>> {
-        self.get_opt(&self.bases.serviceusage.clone(), &format!("/v1/{name}"))
+        self.get_opt(&self.base(Api::ServiceUsage), &format!("/v1/{name}"))
             .await
     }
 
@@ -1115,7 +1231,7 @@ impl Client {
         enable: bool,
         disable_dependents: bool,
     ) -> CloudResult<()> {
-        let base = self.bases.serviceusage.clone();
+        let base = self.base(Api::ServiceUsage);
         let (verb, body) = if enable {
             ("enable", serde_json::json!({}))
         } else {
@@ -1145,7 +1261,7 @@ impl Client {
         location: &str,
     ) -> CloudResult<Vec<Box<serde_json::value::RawValue>>> {
         let path = format!("v1/projects/{project}/locations/{location}/repositories");
-        self.list_all(&self.bases.artifactregistry.clone(), &path, 1000)
+        self.list_all(&self.base(Api::ArtifactRegistry), &path, 1000)
             .await
     }
 
@@ -1155,7 +1271,7 @@ impl Client {
         id: &str,
         body: &serde_json::Value,
     ) -> CloudResult<serde_json::Value> {
-        let base = self.bases.artifactregistry.clone();
+        let base = self.base(Api::ArtifactRegistry);
         let op: Operation = self
             .send_to(
                 &base,
@@ -1176,7 +1292,7 @@ impl Client {
         mask: &str,
     ) -> CloudResult<serde_json::Value> {
         self.send_to(
-            &self.bases.artifactregistry.clone(),
+            &self.base(Api::ArtifactRegistry),
             Method::PATCH,
             &format!("/v1/{name}"),
             &[("updateMask", mask.to_string())],
@@ -1186,7 +1302,7 @@ impl Client {
     }
 
     pub async fn delete_repository(&self, name: &str) -> CloudResult<()> {
-        let base = self.bases.artifactregistry.clone();
+        let base = self.base(Api::ArtifactRegistry);
         match self
             .send_to::<(), Operation>(&base, Method::DELETE, &format!("/v1/{name}"), &[], None)
             .await
@@ -1207,7 +1323,7 @@ impl Client {
         project: &str,
     ) -> CloudResult<Option<serde_json::Value>> {
         let path = format!("/compute/v1/projects/{project}");
-        self.get_opt(&self.bases.compute.clone(), &path).await
+        self.get_opt(&self.base(Api::Compute), &path).await
     }
 
     /// Cloud Storage `projects.serviceAccount.get` (the project's storage service agent).
@@ -1216,19 +1332,21 @@ impl Client {
         project: &str,
     ) -> CloudResult<Option<serde_json::Value>> {
         let path = format!("/storage/v1/projects/{project}/serviceAccount");
-        self.get_opt(&self.bases.storage.clone(), &path).await
+        self.get_opt(&self.base(Api::Storage), &path).await
     }
 
     /// An access token for `google_client_config` (empty without auth).
+    /// The token calls carry ("" when none), for `data.google_client_config`.
     pub async fn access_token(&self) -> String {
-        match &self.auth {
-            Some(a) => a
-                .token(&["https://www.googleapis.com/auth/cloud-platform"])
-                .await
-                .map(|t| t.as_str().to_string())
-                .unwrap_or_default(),
-            None => String::new(),
-        }
+        let (auth, iam_credentials) = {
+            let c = self.conn.read().unwrap_or_else(|e| e.into_inner());
+            (c.auth.clone(), c.bases.get(Api::IamCredentials).to_string())
+        };
+        auth.token(&self.http, &iam_credentials)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default()
     }
 
     pub async fn health(&self) -> bool {

@@ -21,7 +21,7 @@ pub(super) enum Work {
         rc: Box<ResourceConfig>,
         config: Val,
         info: &'static dyn TypeInfo,
-        provider: Provider,
+        provider: Box<Provider>,
         checks: Checks,
     },
     /// Values already computed (something reads its planned value): only checked here.

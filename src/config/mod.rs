@@ -15,6 +15,7 @@ mod finish;
 mod lower;
 mod module;
 pub mod parse;
+pub mod provider;
 mod refs;
 pub mod scope;
 pub mod shipped;
@@ -31,7 +32,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 pub use module::fill_missing;
+pub use provider::{AuthSettings, Provider};
 pub use variables::Variable;
+
+/// A callback given the root module's default provider (see [`LoadOptions::on_provider`]).
+pub type OnProvider<'a> = dyn Fn(&Provider) -> Result<(), String> + Sync + 'a;
 
 /// What the config layer needs to know of a resource type (implemented under `resources/`).
 pub trait TypeInfo: Sync {
@@ -128,14 +133,6 @@ pub fn project_id(p: &str) -> &str {
         Some(rest) if !rest.is_empty() && !rest.contains('/') => rest,
         _ => p,
     }
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct Provider {
-    pub project: Option<String>,
-    pub region: Option<String>,
-    pub zone: Option<String>,
-    pub range: Option<Range>,
 }
 
 impl Provider {
@@ -333,6 +330,10 @@ pub struct LoadOptions<'a> {
     pub validate_only: bool,
     /// `console`: keep the root module's scope in [`Stack::console_scope`].
     pub console: Option<ConsoleMode>,
+    /// Called with the root module's default provider as soon as it is evaluated, before any
+    /// data source is read (the client takes its credentials and endpoints from it); an
+    /// error is reported at the provider block.
+    pub on_provider: Option<&'a OnProvider<'a>>,
 }
 
 /// What `runform console` shows of resources the state does not hold yet.
@@ -428,72 +429,104 @@ impl Loader<'_> {
         }
     }
 
-    /// Evaluates to a string known while planning, or reports why not.
-    fn eval_string(
+    /// Evaluates a provider argument to a value of `ty` known while planning.
+    fn eval_known(
         &mut self,
-        expr: &hcl::Expression,
-        range: &Range,
+        a: &parse::RawAttr,
         env: &Env,
-        what: &str,
-    ) -> Option<String> {
-        let v = self.eval(expr, range, env)?;
+        ty: &crate::lang::Type,
+    ) -> Option<crate::lang::Value> {
+        let v = self.eval(&a.expr, &a.value_range, env)?;
         if v.is_null() {
             return None;
         }
         if !v.is_wholly_known() {
             self.diags.error(
-                format!("{what} must be known when planning"),
-                Some(range.clone()),
+                format!("provider argument {} must be known when planning", a.name),
+                Some(a.value_range.clone()),
             );
             return None;
         }
-        match crate::lang::convert::convert(&v, &crate::lang::Type::String) {
-            Ok(s) => s.as_str().map(str::to_string),
+        match crate::lang::convert::convert(&v, ty) {
+            Ok(v) => Some(v),
             Err(e) => {
                 self.diags
-                    .error(format!("{what}: {e}"), Some(range.clone()));
+                    .error(format!("{}: {e}", a.name), Some(a.value_range.clone()));
                 None
             }
         }
     }
 
+    /// A `provider "google"` block (or none): its arguments validated against the provider's
+    /// schema and evaluated, then what it leaves unset taken from the environment variables
+    /// the provider reads.
     fn provider(&mut self, b: &Option<RawBlock>, env: &Env) -> Provider {
+        use crate::lang::Type;
+        use provider::ArgKind;
         let mut p = Provider::default();
+        let mut set: BTreeMap<String, crate::lang::Value> = BTreeMap::new();
+        let mut ranges: BTreeMap<String, Range> = BTreeMap::new();
         if let Some(b) = b {
             p.range = Some(b.range.clone());
             for a in &b.body.attrs {
-                match a.name.as_str() {
-                    "project" | "region" | "zone" => {
-                        let s = self.eval_string(&a.expr, &a.value_range, env, &a.name);
-                        match a.name.as_str() {
-                            "project" => p.project = s,
-                            "region" => p.region = s,
-                            _ => p.zone = s,
-                        }
+                let ty = match provider::arg_kind(&a.name) {
+                    Some(ArgKind::String) => Type::String,
+                    Some(ArgKind::Bool) => Type::Bool,
+                    Some(ArgKind::StringList) => Type::list(Type::String),
+                    Some(ArgKind::StringMap) => Type::map(Type::String),
+                    Some(_) => {
+                        self.diags.error(
+                            format!(
+                                "provider \"google\": {} is a block, not an argument",
+                                a.name
+                            ),
+                            Some(a.range.clone()),
+                        );
+                        continue;
                     }
-                    _ => {}
+                    None => {
+                        let names: Vec<String> = provider::arg_names().collect();
+                        let mut d = Diagnostic::error(
+                            format!("provider \"google\": unsupported argument: an argument named {:?} is not expected here", a.name),
+                            Some(a.range.clone()),
+                        );
+                        if let Some(c) = closest(&a.name, names.iter().map(String::as_str)) {
+                            d = d.with_hint(format!("did you mean {c:?}?"));
+                        }
+                        self.diags.push(d);
+                        continue;
+                    }
+                };
+                ranges.insert(a.name.clone(), a.value_range.clone());
+                if let Some(v) = self.eval_known(a, env, &ty) {
+                    set.insert(a.name.clone(), v);
+                }
+            }
+            for blk in &b.body.blocks {
+                match provider::arg_kind(&blk.ty) {
+                    Some(ArgKind::IgnoredBlock) => {}
+                    Some(ArgKind::UnsupportedBlock(why)) => {
+                        self.diags.error(why, Some(blk.range.clone()));
+                    }
+                    _ => {
+                        self.diags.error(
+                            format!("provider \"google\": unsupported block type {:?}: blocks of this type are not expected here", blk.ty),
+                            Some(blk.range.clone()),
+                        );
+                    }
                 }
             }
         }
-        let env_first = |keys: &[&str]| {
+        let text = |k: &str| set.get(k).and_then(|v| v.as_str()).map(str::to_string);
+        let env_first = |keys: &[String]| {
             keys.iter()
-                .find_map(|k| self.opts.env.get(*k).filter(|v| !v.is_empty()).cloned())
+                .find_map(|k| self.opts.env.get(k).filter(|v| !v.is_empty()).cloned())
         };
-        // The environment variables the google provider reads, in its order.
-        if p.project.is_none() {
-            p.project = env_first(&[
-                "GOOGLE_PROJECT",
-                "GOOGLE_CLOUD_PROJECT",
-                "GCLOUD_PROJECT",
-                "CLOUDSDK_CORE_PROJECT",
-            ]);
-        }
-        if p.region.is_none() {
-            p.region = env_first(&["GOOGLE_REGION", "GCLOUD_REGION", "CLOUDSDK_COMPUTE_REGION"]);
-        }
-        if p.zone.is_none() {
-            p.zone = env_first(&["GOOGLE_ZONE", "GCLOUD_ZONE", "CLOUDSDK_COMPUTE_ZONE"]);
-        }
+        // Config beats the environment, per argument.
+        let setting = |k: &str| text(k).or_else(|| env_first(&provider::env_keys(k)));
+        p.project = setting("project");
+        p.region = setting("region");
+        p.zone = setting("zone");
         // A zone names its region (us-central1-a → us-central1).
         if p.region.is_none() {
             p.region = p
@@ -502,7 +535,124 @@ impl Loader<'_> {
                 .and_then(|z| z.rsplit_once('-'))
                 .map(|(r, _)| r.to_string());
         }
+        self.provider_auth(&mut p, &set, &ranges, &setting);
+        p.billing_project = setting("billing_project");
+        p.user_project_override = match set.get("user_project_override") {
+            Some(v) => v.as_bool().unwrap_or(false),
+            None => setting("user_project_override").is_some_and(|v| v == "true" || v == "1"),
+        };
+        p.request_reason = setting("request_reason");
+        if let Some(t) = text("request_timeout") {
+            match provider::parse_go_duration(&t) {
+                Some(d) => p.request_timeout = Some(d),
+                None => self.diags.error(
+                    format!("could not parse request_timeout value {t:?}: a duration like \"60s\" or \"2m\" is expected"),
+                    ranges.get("request_timeout").cloned(),
+                ),
+            }
+        }
+        if let Some(Value::Object(m)) = set.get("default_labels").and_then(|v| v.to_json()) {
+            p.default_labels = m
+                .into_iter()
+                .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string()))
+                .collect();
+        }
+        if let Some(v) = set.get("add_terraform_attribution_label") {
+            p.attribution_label = v.as_bool().unwrap_or(true);
+        }
+        match text("terraform_attribution_label_addition_strategy").as_deref() {
+            None | Some("CREATE_ONLY") => {}
+            Some("PROACTIVE") => p.attribution_proactive = true,
+            Some(other) => self.diags.error(
+                format!("unrecognized terraform_attribution_label_addition_strategy {other:?} (CREATE_ONLY or PROACTIVE)"),
+                ranges.get("terraform_attribution_label_addition_strategy").cloned(),
+            ),
+        }
+        for (service, api, version) in provider::ROUTED_ENDPOINTS {
+            let k = format!("{service}_custom_endpoint");
+            if let Some(v) = setting(&k) {
+                match provider::endpoint_base(&v, version) {
+                    Ok(base) => {
+                        p.endpoints.insert(*api, base);
+                    }
+                    Err(e) => self
+                        .diags
+                        .error(format!("{k}: {e}"), ranges.get(&k).cloned()),
+                }
+            }
+        }
         p
+    }
+
+    /// Who the provider calls as: `credentials` (key JSON or a path to it) or `access_token`
+    /// (they conflict), then `impersonate_service_account` (+ delegates) on top.
+    fn provider_auth(
+        &mut self,
+        p: &mut Provider,
+        set: &BTreeMap<String, crate::lang::Value>,
+        ranges: &BTreeMap<String, Range>,
+        setting: &dyn Fn(&str) -> Option<String>,
+    ) {
+        let text = |k: &str| set.get(k).and_then(|v| v.as_str()).map(str::to_string);
+        let list = |k: &str| -> Vec<String> {
+            set.get(k)
+                .and_then(|v| v.to_json())
+                .and_then(|j| serde_json::from_value(j).ok())
+                .unwrap_or_default()
+        };
+        let (cred, token) = (text("credentials"), text("access_token"));
+        if cred.is_some() && token.is_some() {
+            self.diags.error(
+                "provider \"google\": \"credentials\" conflicts with \"access_token\": set one of them",
+                ranges.get("access_token").cloned(),
+            );
+        }
+        // The environment is read only when the block names no credentials at all.
+        let (cred, token) = if cred.is_none() && token.is_none() {
+            (setting("credentials"), setting("access_token"))
+        } else {
+            (cred, token)
+        };
+        if let Some(c) = &cred {
+            let is_json = c.trim_start().starts_with('{');
+            let problem = if is_json {
+                serde_json::from_str::<Value>(c)
+                    .err()
+                    .map(|e| format!("the JSON credentials are not valid: {e}"))
+            } else if !Path::new(c).exists() {
+                Some("credentials is neither the path of a file that exists nor JSON key text (its value is not shown: it may be a secret)".to_string())
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                self.diags.error(
+                    problem,
+                    ranges.get("credentials").cloned().or(p.range.clone()),
+                );
+            }
+        }
+        for k in [
+            "access_token",
+            "impersonate_service_account",
+            "project",
+            "region",
+            "zone",
+            "billing_project",
+        ] {
+            if text(k).is_some_and(|v| v.is_empty()) {
+                self.diags.error(
+                    format!("provider \"google\": {k} must not be an empty string"),
+                    ranges.get(k).cloned(),
+                );
+            }
+        }
+        p.auth = AuthSettings {
+            credentials: cred,
+            access_token: token,
+            impersonate_service_account: setting("impersonate_service_account"),
+            delegates: list("impersonate_service_account_delegates"),
+            scopes: list("scopes"),
+        };
     }
 
     fn image_mapping(&mut self, dir: &Path, b: &RawBlock, env: &Env) -> Option<ImageMapping> {

@@ -411,6 +411,11 @@ impl Loader<'_> {
         );
         if root {
             stack.provider = self.provider(&d.provider, &env);
+            if let Some(configure) = self.opts.on_provider {
+                if let Err(e) = configure(&stack.provider) {
+                    self.diags.error(e, stack.provider.range.clone());
+                }
+            }
             for b in &d.aliases {
                 let alias = match b.body.attr("alias").map(|a| &a.expr) {
                     Some(hcl::Expression::String(s)) => s.clone(),
@@ -786,7 +791,7 @@ impl Loader<'_> {
                     validate: self.diags.error_count() == errors_before,
                     keep,
                 };
-                let provider = provider.clone();
+                let provider = Box::new(provider.clone());
                 self.finish(
                     Work::Lowered {
                         rc: Box::new(rc),

@@ -27,13 +27,46 @@ pub fn router(rt: Arc<Runtime>) -> Router {
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("")
                     .to_string();
-                if let Some(r) = storage_route(&rt, &method, &uri, &ct, &body) {
-                    return r.unwrap_or_else(error);
+                if method == Method::POST && uri.path() == "/token" {
+                    return oauth_token(&rt, &body);
                 }
-                handle(rt, method, uri, body).await
+                let caller =
+                    rt.caller_of(headers.get("authorization").and_then(|v| v.to_str().ok()));
+                if let super::auth::Caller::Principal(member) = &caller {
+                    if let Some((perm, resource)) =
+                        super::auth::permission_for(method.as_str(), uri.path(), uri.query())
+                    {
+                        let resource = rt.canonical_job_name(&resource);
+                        if let Err(e) = rt.authorize(member, &perm, &resource) {
+                            return error(e);
+                        }
+                    }
+                }
+                super::auth::as_caller(caller, async move {
+                    if let Some(r) = storage_route(&rt, &method, &uri, &ct, &body) {
+                        return r.unwrap_or_else(error);
+                    }
+                    handle(rt, method, uri, body).await
+                })
+                .await
             }
         },
     )
+}
+
+/// The OAuth token endpoint (`token_uri` of a key that points at the runtime): the token
+/// JSON, or OAuth's error JSON with 400.
+fn oauth_token(rt: &Runtime, body: &Bytes) -> Response {
+    let form = parse_query(Some(&String::from_utf8_lossy(body)));
+    match rt.oauth_token(&form) {
+        Ok(v) => json(&v),
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            [("content-type", "application/json; charset=UTF-8")],
+            serde_json::json!({"error": "invalid_grant", "error_description": e}).to_string(),
+        )
+            .into_response(),
+    }
 }
 
 /// The `ifGenerationMatch` precondition of a storage request.
@@ -424,6 +457,17 @@ async fn v1(
         }
         (["projects", p, "services"], "GET", None) => return Ok(json(&rt.list_services(p)?)),
         _ => {}
+    }
+    if let (["projects", _, "serviceAccounts", target], "POST", Some("generateAccessToken")) =
+        (segs.as_slice(), method.as_str(), verb)
+    {
+        #[derive(serde::Deserialize, Default)]
+        struct Req {
+            #[serde(default)]
+            delegates: Vec<String>,
+        }
+        let r: Req = body_as(body)?;
+        return Ok(json(&rt.generate_access_token(target, &r.delegates)?));
     }
     if segs.len() >= 3 && segs[0] == "projects" && segs[2] == "serviceAccounts" {
         return service_accounts(rt, method, &segs, verb, q, body);

@@ -16,7 +16,11 @@ fn not_found(key: &str) -> ApiError {
 impl Runtime {
     /// The store key (`projects/P/serviceAccounts/EMAIL`) of `projects/P|-/serviceAccounts/KEY`
     /// where KEY is an email or a unique id.
-    fn find_service_account(&self, project: &str, key: &str) -> ApiResult<ServiceAccount> {
+    pub(crate) fn find_service_account(
+        &self,
+        project: &str,
+        key: &str,
+    ) -> ApiResult<ServiceAccount> {
         let key = &*percent_encoding::percent_decode_str(key).decode_utf8_lossy();
         let store = self.store();
         let names: Vec<String> = store

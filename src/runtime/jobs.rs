@@ -242,7 +242,7 @@ impl Runtime {
         job.observed_generation = 1;
         job.create_time = now.clone();
         job.update_time = now;
-        job.creator = "local-user@runform.local".into();
+        job.creator = super::auth::caller_email();
         job.last_modifier = job.creator.clone();
         Self::apply_server_defaults(&mut job);
         job.terminal_condition = Some(ready_condition());
@@ -382,7 +382,7 @@ impl Runtime {
         job.uid = existing.uid.clone();
         job.create_time = existing.create_time.clone();
         job.creator = existing.creator.clone();
-        job.last_modifier = "local-user@runform.local".into();
+        job.last_modifier = super::auth::caller_email();
         job.execution_count = existing.execution_count;
         job.latest_created_execution = existing.latest_created_execution.clone();
         job.terminal_condition = Some(ready_condition());

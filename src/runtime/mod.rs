@@ -3,6 +3,7 @@
 //!
 //! Layering: this module imports only `api` (wire types). It never imports the reconciler side.
 
+pub mod auth;
 pub mod eventarc;
 pub mod exec;
 pub mod http;
@@ -87,6 +88,8 @@ pub struct Runtime {
     pub(crate) manual_now: Option<Mutex<chrono::DateTime<chrono::Utc>>>,
     /// Wakes the scheduler loop when a scheduler job changes.
     pub(crate) schedule_changed: tokio::sync::Notify,
+    /// The access tokens this runtime issued.
+    pub(crate) tokens: auth::Tokens,
     _tmp: Option<tempdir::TempDir>,
 }
 
@@ -125,6 +128,7 @@ impl Runtime {
             changed: tokio::sync::Notify::new(),
             manual_now: cfg_manual.map(Mutex::new),
             schedule_changed: tokio::sync::Notify::new(),
+            tokens: auth::Tokens::default(),
             _tmp: tmp,
         });
         rt.recover_interrupted()?;

@@ -13,6 +13,7 @@ mod layering;
 mod modules_cli;
 mod plans;
 mod project_iam;
+mod provider_auth;
 mod python;
 mod runtime;
 mod samples;
