@@ -136,6 +136,33 @@ pub fn project_id(p: &str) -> &str {
 }
 
 impl Provider {
+    /// `terraform_labels` (the provider's `default_labels` under the resource's `labels`, and
+    /// the attribution label) and `effective_labels` as planned for a new object; unknown
+    /// while `labels` is.
+    pub fn fill_labels(&self, d: &mut Derive) {
+        d.set("terraform_labels", &["labels"], |d| {
+            let mut m: Map<String, Value> = self
+                .default_labels
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect();
+            if let Some(Value::Object(l)) = d.values.get("labels") {
+                m.extend(l.clone());
+            }
+            if self.attribution != provider::Attribution::Off {
+                let (k, v) = provider::ATTRIBUTION_LABEL;
+                m.entry(k).or_insert_with(|| Value::String(v.into()));
+            }
+            Value::Object(m)
+        });
+        d.set("effective_labels", &["labels"], |d| {
+            d.values
+                .get("terraform_labels")
+                .cloned()
+                .unwrap_or_default()
+        });
+    }
+
     /// Fills the provider's `project` (and its region under `region_key`, e.g. `location` or
     /// `region`) into values that do not set them.
     /// A `project` given as `projects/P` (what `data.google_project.x.id` gives) means `P`, as
@@ -174,6 +201,8 @@ pub struct ResourceConfig {
     /// Its `count` index or `for_each` key, if it has one.
     pub index: Option<Value>,
     pub lifecycle: Lifecycle,
+    /// When its provider adds the attribution label.
+    pub attribution: provider::Attribution,
 }
 
 /// A resource's `lifecycle` block.
@@ -557,16 +586,20 @@ impl Loader<'_> {
                 .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string()))
                 .collect();
         }
-        if let Some(v) = set.get("add_terraform_attribution_label") {
-            p.attribution_label = v.as_bool().unwrap_or(true);
-        }
+        let attribution_on = set
+            .get("add_terraform_attribution_label")
+            .map(|v| v.as_bool().unwrap_or(true))
+            .unwrap_or(true);
         match text("terraform_attribution_label_addition_strategy").as_deref() {
             None | Some("CREATE_ONLY") => {}
-            Some("PROACTIVE") => p.attribution_proactive = true,
+            Some("PROACTIVE") => p.attribution = provider::Attribution::Proactive,
             Some(other) => self.diags.error(
                 format!("unrecognized terraform_attribution_label_addition_strategy {other:?} (CREATE_ONLY or PROACTIVE)"),
                 ranges.get("terraform_attribution_label_addition_strategy").cloned(),
             ),
+        }
+        if !attribution_on {
+            p.attribution = provider::Attribution::Off;
         }
         for (service, api, version) in provider::ROUTED_ENDPOINTS {
             let k = format!("{service}_custom_endpoint");

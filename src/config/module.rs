@@ -774,6 +774,7 @@ impl Loader<'_> {
                         .collect(),
                     ..lifecycle.clone()
                 },
+                attribution: provider.attribution,
             };
             let keep = !matches!(key, Key::Unknown(_));
             if keep {

@@ -303,10 +303,8 @@ pub struct Provider {
     pub request_reason: Option<String>,
     /// `default_labels`: merged under each resource's `labels` (`terraform_labels`).
     pub default_labels: BTreeMap<String, String>,
-    /// `add_terraform_attribution_label` (default true).
-    pub attribution_label: bool,
-    /// `terraform_attribution_label_addition_strategy`: `CREATE_ONLY` (default) or `PROACTIVE`.
-    pub attribution_proactive: bool,
+    /// `add_terraform_attribution_label` (default true since provider 6.0) and its strategy.
+    pub attribution: Attribution,
     /// API → base URL from `<service>_custom_endpoint` (version path removed).
     pub endpoints: BTreeMap<Api, String>,
 }
@@ -324,8 +322,7 @@ impl Default for Provider {
             request_timeout: None,
             request_reason: None,
             default_labels: BTreeMap::new(),
-            attribution_label: true,
-            attribution_proactive: false,
+            attribution: Attribution::CreateOnly,
             endpoints: BTreeMap::new(),
         }
     }
@@ -350,6 +347,18 @@ impl AuthSettings {
             || self.access_token.is_some()
             || self.impersonate_service_account.is_some()
     }
+}
+
+/// When the attribution label is added (`add_terraform_attribution_label`,
+/// `terraform_attribution_label_addition_strategy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Attribution {
+    Off,
+    /// To objects created from now on (the default strategy).
+    #[default]
+    CreateOnly,
+    /// To every labelled object, existing ones too.
+    Proactive,
 }
 
 /// The label the provider adds to every labelled resource it creates (the attribution label).

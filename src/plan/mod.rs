@@ -997,6 +997,7 @@ fn drift_of(
             end: 0,
         },
         depends_on: Vec::new(),
+        attribution: Default::default(),
         module: String::new(),
         index: None,
         lifecycle: Default::default(),

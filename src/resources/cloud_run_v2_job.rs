@@ -178,6 +178,7 @@ impl TypeInfo for Job {
     }
     fn derive(&self, d: &mut Derive, provider: &Provider) {
         provider.fill_defaults(d, None);
+        provider.fill_labels(d);
         d.default("deletion_protection", Some(Value::Bool(true)));
         d.set("id", &["project", "location", "name"], |d| {
             Value::String(format!(
@@ -598,10 +599,30 @@ impl ResourceType for Job {
         let mut change = Change::new(addr, TYPE);
         let new_id = id_of(&rc.values);
         change.new_id = Some(new_id.clone());
-        let mut desired = expand(&rc.values)?;
         let prior_id = state.map(|s| s.id.clone());
         change.prior_id = prior_id.clone();
         let live_job: Option<Job_> = super::read_live(live, "job")?;
+        // Labels others set on the live job stay (non-authoritative, as the provider ≥ 5).
+        let live_labels = live_job
+            .as_ref()
+            .filter(|_| prior_id.as_deref().is_none_or(|p| p == new_id))
+            .map(|l| {
+                l.labels
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                    .collect()
+            });
+        let values =
+            super::labels::planned(&rc.values, state, live_labels.as_ref(), rc.attribution);
+        let mut desired = expand(&values)?;
+        desired.labels = super::labels::to_send(&values)
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
         match (&prior_id, &live_job) {
             (Some(pid), _) if *pid != new_id => {
                 change.action = Action::Replace;
@@ -617,7 +638,7 @@ impl ResourceType for Job {
                     Some(Value::String(pid.clone())),
                     Some(Value::String(new_id.clone())),
                 ));
-                change.after = Some(rc.values.clone());
+                change.after = Some(values.clone());
                 change.body = Some(serde_json::to_value(&desired).map_err(|e| e.to_string())?);
                 return Ok(change);
             }
@@ -636,7 +657,7 @@ impl ResourceType for Job {
                 if state.is_some() {
                     change.reason = Some("it was deleted outside runform".into());
                 }
-                change.after = Some(rc.values.clone());
+                change.after = Some(values.clone());
                 change.body = Some(serde_json::to_value(&desired).map_err(|e| e.to_string())?);
                 return Ok(change);
             }
@@ -644,7 +665,7 @@ impl ResourceType for Job {
         }
         let live_job = live_job.ok_or("live job missing")?;
         let applied = |k: &str| state.and_then(|s| s.values.get(k));
-        absorb_unset(&mut desired, &live_job, &rc.values, &applied);
+        absorb_unset(&mut desired, &live_job, &values, &applied);
         let (cd, cl) = (canonical(&desired), canonical(&live_job));
         if cd != cl {
             change.attrs = diff(&cl, &cd);
@@ -680,7 +701,7 @@ impl ResourceType for Job {
         };
         // Nothing to apply for a no-op: keep the plan small (10,000 unchanged jobs are common).
         if change.action != Action::NoOp {
-            change.after = Some(rc.values.clone());
+            change.after = Some(values.clone());
             change.before = state.map(|s| s.values.to_value());
             desired.etag = String::new();
             change.body = Some(serde_json::to_value(&desired).map_err(|e| e.to_string())?);

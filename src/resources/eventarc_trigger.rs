@@ -80,6 +80,7 @@ impl TypeInfo for TriggerType {
     }
     fn derive(&self, d: &mut Derive, provider: &Provider) {
         provider.fill_defaults(d, Some("location"));
+        provider.fill_labels(d);
         d.set("id", &["project", "location", "name"], |d| {
             Value::String(format!(
                 "projects/{}/locations/{}/triggers/{}",
@@ -179,6 +180,7 @@ fn expand(v: &Value) -> Value {
         m.entry("eventDataContentType")
             .or_insert_with(|| json!("application/json"));
         m.insert("name".into(), json!(s(v, "id")));
+        m.insert("labels".into(), super::labels::to_send(v));
         if let Some(d) = m.get_mut("destination").and_then(Value::as_object_mut) {
             if let Some(c) = d.remove("cloudRunService") {
                 d.insert("cloudRun".into(), c);
@@ -241,10 +243,18 @@ impl ResourceType for Triggers {
         let Some(rc) = config else {
             return super::plan_removal(addr, TYPE, state, live.is_some());
         };
-        let v = &rc.values;
         let mut change = super::change_for(addr, TYPE, rc, state);
-        let id = s(v, "id").to_string();
+        let id = s(&rc.values, "id").to_string();
         let live: Option<Value> = super::read_live(live, "trigger")?;
+        let same = change.prior_id.as_deref().is_none_or(|p| p == id);
+        let planned = super::labels::planned(
+            &rc.values,
+            state,
+            super::labels::of_live(live.as_ref().filter(|_| same)).as_ref(),
+            rc.attribution,
+        );
+        change.after = Some(planned.clone());
+        let v = &planned;
         let want = comparable(&expand(v));
         let replace_for = |have: &Value| have["event_filters"] != want["event_filters"];
         if let Some(pid) = change.prior_id.clone().filter(|p| *p != id) {

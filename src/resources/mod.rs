@@ -7,6 +7,7 @@ pub mod data_sources;
 pub mod eventarc_trigger;
 pub mod job_execution;
 pub mod job_iam;
+pub mod labels;
 pub mod platform;
 pub mod provider_schema;
 pub mod service_account;

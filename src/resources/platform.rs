@@ -225,6 +225,7 @@ impl TypeInfo for RepositoryType {
     }
     fn derive(&self, d: &mut Derive, provider: &Provider) {
         provider.fill_defaults(d, Some("location"));
+        provider.fill_labels(d);
         d.set("id", &["project", "location", "repository_id"], |d| {
             Value::String(format!(
                 "projects/{}/locations/{}/repositories/{}",
@@ -284,9 +285,13 @@ fn repo_view(v: &Value, wire: bool) -> Value {
             .cloned()
             .unwrap_or(Value::Null)
     };
-    let labels = match get("labels", "labels") {
-        Value::Null => json!({}),
-        other => other,
+    let labels = if wire {
+        match get("labels", "labels") {
+            Value::Null => json!({}),
+            other => other,
+        }
+    } else {
+        super::labels::to_send(v)
     };
     json!({
         "format": get("format", "format"),
@@ -312,8 +317,16 @@ impl ResourceType for Repositories {
             return super::plan_removal(input.addr, REPOSITORY, input.state, live.is_some());
         };
         let mut c = super::change_for(input.addr, REPOSITORY, rc, input.state);
-        let v = &rc.values;
-        let id = s(v, "id").to_string();
+        let id = s(&rc.values, "id").to_string();
+        let same = c.prior_id.as_deref().is_none_or(|p| p == id);
+        let planned = super::labels::planned(
+            &rc.values,
+            input.state,
+            super::labels::of_live(live.as_ref().filter(|_| same)).as_ref(),
+            rc.attribution,
+        );
+        c.after = Some(planned.clone());
+        let v = &planned;
         if let Some(pid) = c.prior_id.clone().filter(|p| *p != id) {
             c.action = Action::Replace;
             c.reason = Some(format!("{pid} → {id}"));
@@ -376,7 +389,8 @@ impl ResourceType for Repositories {
             }
             let v = change.after.clone().ok_or("no desired values")?;
             let id = s(&v, "id").to_string();
-            let body = REPOSITORY_SCHEMA.to_wire(&v);
+            let mut body = REPOSITORY_SCHEMA.to_wire(&v);
+            body["labels"] = super::labels::to_send(&v);
             let live: Value = match change.action {
                 Action::Create | Action::Replace => {
                     let (parent, rid) = id

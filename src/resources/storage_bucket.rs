@@ -124,6 +124,7 @@ impl TypeInfo for BucketType {
     }
     fn derive(&self, d: &mut Derive, provider: &Provider) {
         provider.fill_defaults(d, None);
+        provider.fill_labels(d);
         d.set("id", &["name"], |d| Value::String(d.str("name")));
         d.set("url", &["name"], |d| {
             Value::String(format!("gs://{}", d.str("name")))
@@ -178,7 +179,7 @@ fn expand(v: &Value) -> Value {
         "location": s(v, "location").to_uppercase(),
         "storageClass": if s(v, "storage_class").is_empty() { "STANDARD" } else { s(v, "storage_class") },
         "iamConfiguration": {"uniformBucketLevelAccess": {"enabled": v.get("uniform_bucket_level_access").and_then(Value::as_bool).unwrap_or(false)}},
-        "labels": v.get("labels").cloned().unwrap_or(json!({})),
+        "labels": super::labels::to_send(v),
         "versioning": {"enabled": v.pointer("/versioning/enabled").and_then(Value::as_bool).unwrap_or(false)},
         "lifecycle": {"rule": rules},
     })
@@ -225,10 +226,18 @@ impl ResourceType for Buckets {
         let Some(rc) = config else {
             return super::plan_removal(addr, TYPE, state, live.is_some());
         };
-        let v = &rc.values;
         let mut change = super::change_for(addr, TYPE, rc, state);
-        let id = s(v, "id").to_string();
+        let id = s(&rc.values, "id").to_string();
         let live: Option<Value> = super::read_live(live, "bucket")?;
+        let same = change.prior_id.as_deref().is_none_or(|p| p == id);
+        let planned = super::labels::planned(
+            &rc.values,
+            state,
+            super::labels::of_live(live.as_ref().filter(|_| same)).as_ref(),
+            rc.attribution,
+        );
+        change.after = Some(planned.clone());
+        let v = &planned;
         let want = comparable(&expand(v));
         if let Some(pid) = change.prior_id.clone().filter(|p| *p != id) {
             change.action = Action::Replace;

@@ -59,6 +59,7 @@ impl TypeInfo for WorkflowType {
     }
     fn derive(&self, d: &mut Derive, provider: &Provider) {
         provider.fill_defaults(d, Some("region"));
+        provider.fill_labels(d);
         d.set("id", &["project", "region", "name"], |d| {
             Value::String(format!(
                 "projects/{}/locations/{}/workflows/{}",
@@ -134,7 +135,14 @@ fn expand(v: &Value) -> Workflow {
         description: s(v, "description").into(),
         source_contents: s(v, "source_contents").into(),
         service_account: s(v, "service_account").into(),
-        labels: map("labels"),
+        labels: super::labels::to_send(v)
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, x)| (k.clone(), x.as_str().unwrap_or("").to_string()))
+                    .collect()
+            })
+            .unwrap_or_default(),
         user_env_vars: map("user_env_vars"),
         call_log_level: s(v, "call_log_level").into(),
         ..Default::default()
@@ -191,10 +199,22 @@ impl ResourceType for Workflows {
         let Some(rc) = config else {
             return super::plan_removal(addr, TYPE, state, live.is_some());
         };
-        let v = &rc.values;
         let mut change = super::change_for(addr, TYPE, rc, state);
-        let id = s(v, "id").to_string();
+        let id = s(&rc.values, "id").to_string();
         let live: Option<Workflow> = super::read_live(live, "workflow")?;
+        let live_labels: Option<serde_json::Map<String, Value>> = live
+            .as_ref()
+            .filter(|_| change.prior_id.as_deref().is_none_or(|p| p == id))
+            .map(|w| {
+                w.labels
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                    .collect()
+            });
+        let planned =
+            super::labels::planned(&rc.values, state, live_labels.as_ref(), rc.attribution);
+        change.after = Some(planned.clone());
+        let v = &planned;
         if let Some(pid) = change.prior_id.clone().filter(|p| *p != id) {
             change.action = Action::Replace;
             change.reason = Some(format!("{pid} → {id}"));

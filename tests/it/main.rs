@@ -8,6 +8,7 @@ mod examples;
 mod gcs_backend;
 mod http_targets;
 mod iam_cli;
+mod labels;
 mod language;
 mod layering;
 mod modules_cli;
