@@ -1773,8 +1773,14 @@ async fn execute(
         if plan.destroy {
             println!("\nDestroy complete! Resources: {} destroyed.", s.destroy);
         } else {
+            // Terraform names imports first, and only when there were some.
+            let imported = if s.import > 0 {
+                format!("{} imported, ", s.import)
+            } else {
+                String::new()
+            };
             println!(
-                "\nApply complete! Resources: {} added, {} changed, {} destroyed, {} executed.",
+                "\nApply complete! Resources: {imported}{} added, {} changed, {} destroyed, {} executed.",
                 s.add, s.change, s.destroy, s.execute
             );
         }

@@ -663,8 +663,12 @@ fn plan_configured(
     };
     // Import: plan against the existing object as if the state already held it with
     // the configured values; "no change" then means "adopt".
+    let canonical_import;
     let import_id = if st.is_none() {
-        imports.get(rc.addr.as_str()).copied()
+        canonical_import = imports
+            .get(rc.addr.as_str())
+            .map(|iid| rt.canonical_id(iid, &rc.values));
+        canonical_import.as_deref()
     } else {
         None
     };

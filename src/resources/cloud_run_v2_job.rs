@@ -584,6 +584,9 @@ impl ResourceType for Job {
         super::family_of_name(&id_of(values))
     }
 
+    fn canonical_id(&self, id: &str, values: &Value) -> String {
+        super::located_id(id, "jobs", values)
+    }
     fn plan(&self, input: PlanInput<'_>) -> Result<Change, String> {
         let PlanInput {
             addr,

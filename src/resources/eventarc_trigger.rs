@@ -232,6 +232,9 @@ impl ResourceType for Triggers {
         super::family_of_name(s(values, "id"))
     }
 
+    fn canonical_id(&self, id: &str, values: &Value) -> String {
+        super::located_id(id, "triggers", values)
+    }
     fn plan(&self, input: PlanInput<'_>) -> Result<Change, String> {
         let PlanInput {
             addr,

@@ -75,6 +75,40 @@ pub fn iam_type(ty: &str) -> Option<&'static JobIam> {
 
 /// The IAM resource (`projects/P/locations/L/jobs/J` or `projects/P`) of an IAM resource's
 /// values.
+/// The IAM resource (`projects/P/locations/L/jobs/J` or `projects/P`) a state id names: the
+/// provider's `RESOURCE/ROLE/MEMBER` (`P/ROLE/MEMBER` for a project), or runform's earlier
+/// space-separated form (which is also the provider's import format).
+pub fn resource_of_id(id: &str) -> String {
+    if let Some((first, _)) = id.split_once(' ') {
+        return first.to_string();
+    }
+    let segs: Vec<&str> = id.split('/').collect();
+    if segs.len() >= 6 && segs[0] == "projects" && segs[4] == "jobs" {
+        segs[..6].join("/")
+    } else if segs.len() == 2 && segs[0] == "projects" {
+        id.to_string()
+    } else {
+        format!("projects/{}", segs[0])
+    }
+}
+
+/// An IAM id in the provider's format: `RESOURCE/ROLE/MEMBER`, with the project's id (not
+/// `projects/P`) as a project's resource. Takes the import format
+/// (`RESOURCE ROLE MEMBER`, space-separated) and runform's earlier ids too.
+pub fn canonical_id(id: &str) -> String {
+    if !id.contains(' ') {
+        return id.to_string();
+    }
+    let mut parts: Vec<&str> = id.split(' ').filter(|p| !p.is_empty()).collect();
+    if let Some(p) = parts[0]
+        .strip_prefix("projects/")
+        .filter(|p| !p.contains('/'))
+    {
+        parts[0] = p;
+    }
+    parts.join("/")
+}
+
 pub fn resource_of(on: IamOn, values: &Value) -> String {
     match on {
         IamOn::Job => job_of(values),
@@ -259,13 +293,17 @@ impl TypeInfo for JobIam {
         let this = *self;
         d.set("id", inputs, |d| {
             let values = Value::Object(d.values.clone());
-            let job = this.resource(&values);
+            // The provider's ids: the job's name, or a project's bare id.
+            let resource = match this.1 {
+                IamOn::Job => this.resource(&values),
+                IamOn::Project => s(&values, "project").to_string(),
+            };
             Value::String(match kind {
                 IamKind::Member => {
-                    format!("{job} {} {}", s(&values, "role"), s(&values, "member"))
+                    format!("{resource}/{}/{}", s(&values, "role"), s(&values, "member"))
                 }
-                IamKind::Binding => format!("{job} {}", s(&values, "role")),
-                IamKind::Policy => job,
+                IamKind::Binding => format!("{resource}/{}", s(&values, "role")),
+                IamKind::Policy => resource,
             })
         });
     }
@@ -361,7 +399,10 @@ impl ResourceType for JobIam {
         Some((self.resource(values), String::new()))
     }
     fn family_of_id(&self, id: &str) -> Option<(String, String)> {
-        Some((id.split(' ').next()?.to_string(), String::new()))
+        Some((resource_of_id(id), String::new()))
+    }
+    fn canonical_id(&self, id: &str, _values: &Value) -> String {
+        canonical_id(id)
     }
 
     fn plan(&self, input: PlanInput<'_>) -> Result<Change, String> {
@@ -383,7 +424,8 @@ impl ResourceType for JobIam {
         change.prior_id = state.map(|s| s.id.clone());
         change.after = Some(v.clone());
         change.before = state.map(|s| s.values.to_value());
-        if let Some(pid) = change.prior_id.clone().filter(|p| *p != id) {
+        // An id in runform's earlier format names the same binding.
+        if let Some(pid) = change.prior_id.clone().filter(|p| canonical_id(p) != id) {
             change.action = Action::Replace;
             change.reason = Some(format!("{pid} → {id}"));
             change.attrs.push(AttrChange::new(
@@ -654,4 +696,35 @@ pub fn configured_grant(stack: &Stack, job: &str, member: &str, permission: &str
         }
     }
     Some(crate::api::iam::grants(&policy, member, permission))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{canonical_id, resource_of_id};
+
+    #[test]
+    fn ids_in_the_providers_format_and_earlier_ones() {
+        let job = "projects/p/locations/l/jobs/j";
+        // runform's earlier ids (and the provider's import format) name the same binding.
+        assert_eq!(
+            canonical_id(&format!("{job} roles/run.invoker user:a@b.c")),
+            format!("{job}/roles/run.invoker/user:a@b.c")
+        );
+        assert_eq!(
+            canonical_id("projects/p roles/run.invoker user:a@b.c"),
+            "p/roles/run.invoker/user:a@b.c"
+        );
+        assert_eq!(canonical_id("p/roles/x"), "p/roles/x");
+        assert_eq!(
+            resource_of_id(&format!("{job}/roles/run.invoker/user:a")),
+            job
+        );
+        assert_eq!(
+            resource_of_id(&format!("{job} roles/run.invoker user:a")),
+            job
+        );
+        assert_eq!(resource_of_id("p/roles/run.viewer/user:a"), "projects/p");
+        assert_eq!(resource_of_id("projects/p"), "projects/p");
+        assert_eq!(resource_of_id("p"), "projects/p");
+    }
 }

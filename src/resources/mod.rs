@@ -76,7 +76,7 @@ impl LiveApi {
             LiveApi::RunJobs => id.to_string(),
             LiveApi::SchedulerJobs => format!("cloudscheduler:{id}"),
             // IAM resource ids start with the job's name (`JOB ROLE MEMBER`).
-            LiveApi::JobIam => format!("iam:{}", id.split(' ').next().unwrap_or(id)),
+            LiveApi::JobIam => format!("iam:{}", job_iam::resource_of_id(id)),
             LiveApi::ServiceAccounts => format!("iam.serviceAccounts:{id}"),
             LiveApi::Workflows => format!("workflows:{id}"),
             LiveApi::Triggers => format!("eventarc:{id}"),
@@ -98,6 +98,13 @@ pub trait ResourceType: Sync {
     /// The same, from a state id (for resources no longer in the configuration).
     fn family_of_id(&self, id: &str) -> Option<(String, String)> {
         family_of_name(id)
+    }
+    /// The id an import names, in this type's id format (the provider's import formats,
+    /// e.g. `P/L/NAME` or `L/NAME` for `projects/P/locations/L/jobs/NAME`); `values` are the
+    /// configured ones (for the project and location an import id leaves out).
+    fn canonical_id(&self, id: &str, values: &Value) -> String {
+        let _ = values;
+        id.to_string()
     }
     fn plan(&self, input: PlanInput<'_>) -> Result<Change, String>;
     /// Carries out a change; returns the new state entry (`None` when it is gone).
@@ -186,6 +193,20 @@ pub fn type_info(ty: &str) -> Option<&'static dyn TypeInfo> {
         platform::SERVICE => Some(&platform::ServiceType),
         platform::REPOSITORY => Some(&platform::RepositoryType),
         other => utility::by_name(other).map(|u| u as &dyn TypeInfo),
+    }
+}
+
+/// `projects/P/locations/L/COLLECTION/NAME` from the provider's import formats for a
+/// located resource: the full name, `P/L/NAME` or `L/NAME` (the project from `values`).
+pub fn located_id(id: &str, collection: &str, values: &Value) -> String {
+    if id.starts_with("projects/") {
+        return id.to_string();
+    }
+    let project = values.get("project").and_then(Value::as_str).unwrap_or("");
+    match id.split('/').collect::<Vec<_>>().as_slice() {
+        [p, l, n] => format!("projects/{p}/locations/{l}/{collection}/{n}"),
+        [l, n] => format!("projects/{project}/locations/{l}/{collection}/{n}"),
+        _ => id.to_string(),
     }
 }
 

@@ -311,6 +311,9 @@ impl ResourceType for Repositories {
     fn family(&self, values: &Value) -> Option<(String, String)> {
         super::family_of_name(s(values, "id"))
     }
+    fn canonical_id(&self, id: &str, values: &Value) -> String {
+        super::located_id(id, "repositories", values)
+    }
     fn plan(&self, input: PlanInput<'_>) -> Result<Change, String> {
         let live: Option<Value> = super::read_live(input.live, "repository")?;
         let Some(rc) = input.config else {

@@ -132,6 +132,15 @@ impl ResourceType for ServiceAccounts {
         Some((p.to_string(), String::new()))
     }
 
+    fn canonical_id(&self, id: &str, values: &Value) -> String {
+        // The provider imports `projects/P/serviceAccounts/EMAIL`, `P/EMAIL` or `EMAIL`.
+        let project = values.get("project").and_then(Value::as_str).unwrap_or("");
+        match id.split('/').collect::<Vec<_>>().as_slice() {
+            [email] => format!("projects/{project}/serviceAccounts/{email}"),
+            [p, email] => format!("projects/{p}/serviceAccounts/{email}"),
+            _ => id.to_string(),
+        }
+    }
     fn plan(&self, input: PlanInput<'_>) -> Result<Change, String> {
         let PlanInput {
             addr,

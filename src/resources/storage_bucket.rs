@@ -125,6 +125,10 @@ impl TypeInfo for BucketType {
     fn derive(&self, d: &mut Derive, provider: &Provider) {
         provider.fill_defaults(d, None);
         provider.fill_labels(d);
+        // The provider keeps the location upper-case (its StateFunc), as the API returns it.
+        if let Some(Value::String(l)) = d.values.get_mut("location") {
+            *l = l.to_uppercase();
+        }
         d.set("id", &["name"], |d| Value::String(d.str("name")));
         d.set("url", &["name"], |d| {
             Value::String(format!("gs://{}", d.str("name")))
@@ -215,6 +219,10 @@ impl ResourceType for Buckets {
         Some((id.to_string(), String::new()))
     }
 
+    fn canonical_id(&self, id: &str, _values: &Value) -> String {
+        // The provider imports `NAME` or `PROJECT/NAME`.
+        id.rsplit('/').next().unwrap_or(id).to_string()
+    }
     fn plan(&self, input: PlanInput<'_>) -> Result<Change, String> {
         let PlanInput {
             addr,

@@ -188,6 +188,9 @@ impl ResourceType for Workflows {
         super::family_of_name(s(values, "id"))
     }
 
+    fn canonical_id(&self, id: &str, values: &Value) -> String {
+        super::located_id(id, "workflows", values)
+    }
     fn plan(&self, input: PlanInput<'_>) -> Result<Change, String> {
         let PlanInput {
             addr,

@@ -107,7 +107,7 @@ impl Runtime {
             .to_uppercase();
         let now = millis();
         let mut b = json!({
-            "kind": "storage#bucket", "id": name, "name": name, "selfLink": format!("/storage/v1/b/{name}"),
+            "kind": "storage#bucket", "id": name, "name": name, "selfLink": format!("https://www.googleapis.com/storage/v1/b/{name}"),
             "projectNumber": super::workflows_api::project_number(project), "metageneration": "1", "etag": "CAE=",
             "location": location, "locationType": if location.contains('-') { "region" } else { "multi-region" },
             "storageClass": body.get("storageClass").cloned().unwrap_or(json!("STANDARD")),
@@ -248,7 +248,7 @@ impl Runtime {
             .to_string();
         let mut obj = json!({
             "kind": "storage#object", "id": format!("{bucket}/{name}/{generation}"),
-            "selfLink": format!("/storage/v1/b/{bucket}/o/{enc}"),
+            "selfLink": format!("https://www.googleapis.com/storage/v1/b/{bucket}/o/{enc}"),
             "mediaLink": format!("/download/storage/v1/b/{bucket}/o/{enc}?generation={generation}&alt=media"),
             "name": name, "bucket": bucket, "generation": generation.to_string(), "metageneration": "1",
             "contentType": if content_type.is_empty() { "application/octet-stream" } else { content_type },

@@ -15,6 +15,7 @@ mod modules_cli;
 mod plans;
 mod project_iam;
 mod provider_auth;
+mod provider_parity;
 mod python;
 mod runtime;
 mod samples;

@@ -16,6 +16,7 @@ mod conversion;
 mod crypto;
 mod encoding;
 mod filesystem;
+mod google;
 mod network;
 mod numeric;
 mod operators;
@@ -175,6 +176,7 @@ static FUNCS: LazyLock<Registry> = LazyLock::new(|| {
     crypto::register(&mut r);
     filesystem::register(&mut r);
     network::register(&mut r);
+    google::register(&mut r);
     r
 });
 

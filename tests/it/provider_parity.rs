@@ -1,0 +1,164 @@
+//! What the google provider's users see: its ids and import formats, the bucket's
+//! `self_link` and upper-case `location`, and its provider-defined functions.
+
+use super::cli_support::text;
+use super::examples::cli;
+use super::write;
+use runform::runtime::{RuntimeConfig, Server};
+
+const STACK: &str = r#"
+provider "google" {
+  project = "par-proj"
+  region  = "us-central1"
+}
+resource "google_cloud_run_v2_job" "job" {
+  name                = "parity"
+  location            = "us-central1"
+  deletion_protection = false
+  template {
+    template {
+      containers {
+        image = "us-docker.pkg.dev/cloudrun/container/job:latest"
+      }
+    }
+  }
+}
+resource "google_cloud_run_v2_job_iam_member" "m" {
+  name   = google_cloud_run_v2_job.job.name
+  role   = "roles/run.invoker"
+  member = "user:jane@example.com"
+}
+resource "google_cloud_run_v2_job_iam_binding" "b" {
+  name    = google_cloud_run_v2_job.job.name
+  role    = "roles/run.jobsExecutor"
+  members = ["user:jane@example.com"]
+}
+resource "google_project_iam_member" "pm" {
+  project = "projects/par-proj"
+  role    = "roles/run.viewer"
+  member  = "user:jane@example.com"
+}
+resource "google_storage_bucket" "b" {
+  name     = "par-proj-bucket"
+  location = "us-central1"
+}
+output "ids" {
+  value = {
+    job_member     = google_cloud_run_v2_job_iam_member.m.id
+    job_binding    = google_cloud_run_v2_job_iam_binding.b.id
+    project_member = google_project_iam_member.pm.id
+    bucket_link    = google_storage_bucket.b.self_link
+    bucket_loc     = google_storage_bucket.b.location
+  }
+}
+output "parts" {
+  value = [
+    provider::google::name_from_id(google_cloud_run_v2_job.job.id),
+    provider::google::project_from_id(google_cloud_run_v2_job.job.id),
+    provider::google::location_from_id(google_cloud_run_v2_job.job.id),
+    provider::google::region_from_zone("europe-west1-b"),
+    provider::google::zone_from_id("projects/p/zones/us-east1-c/instances/vm"),
+    provider::google::region_from_id("https://www.googleapis.com/compute/v1/projects/p/regions/asia-east1/subnetworks/s"),
+  ]
+}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_formats_and_provider_functions_are_the_providers() {
+    let server = Server::start(RuntimeConfig::default(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let url = server.url();
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "main.tf", STACK);
+    let o = cli(d.path(), &url, &["apply", "--auto-approve", "."]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let o = cli(d.path(), &url, &["output", "-json"]).await;
+    let out: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        out["ids"]["value"],
+        serde_json::json!({
+            "job_member": "projects/par-proj/locations/us-central1/jobs/parity/roles/run.invoker/user:jane@example.com",
+            "job_binding": "projects/par-proj/locations/us-central1/jobs/parity/roles/run.jobsExecutor",
+            "project_member": "par-proj/roles/run.viewer/user:jane@example.com",
+            "bucket_link": "https://www.googleapis.com/storage/v1/b/par-proj-bucket",
+            "bucket_loc": "US-CENTRAL1",
+        }),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        out["parts"]["value"],
+        serde_json::json!([
+            "parity",
+            "par-proj",
+            "us-central1",
+            "europe-west1",
+            "us-east1-c",
+            "asia-east1"
+        ])
+    );
+    let o = cli(d.path(), &url, &["plan", "--detailed-exitcode", "."]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    // The provider's import formats: a fresh state adopts the same objects.
+    let e = tempfile::tempdir().unwrap();
+    let imports = r#"
+import {
+  to = google_cloud_run_v2_job.job
+  id = "par-proj/us-central1/parity"
+}
+import {
+  to = google_cloud_run_v2_job_iam_member.m
+  id = "projects/par-proj/locations/us-central1/jobs/parity roles/run.invoker user:jane@example.com"
+}
+import {
+  to = google_project_iam_member.pm
+  id = "par-proj roles/run.viewer user:jane@example.com"
+}
+import {
+  to = google_storage_bucket.b
+  id = "par-proj/par-proj-bucket"
+}
+"#;
+    let only: String = STACK
+        .split("resource \"google_cloud_run_v2_job_iam_binding\"")
+        .next()
+        .unwrap()
+        .to_string()
+        + "resource \"google_project_iam_member\""
+        + STACK
+            .split("resource \"google_project_iam_member\"")
+            .nth(1)
+            .unwrap()
+            .split("output \"ids\"")
+            .next()
+            .unwrap();
+    write(e.path(), "main.tf", &format!("{only}{imports}"));
+    let o = cli(e.path(), &url, &["apply", "--auto-approve", "."]).await;
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("Resources: 4 imported, 0 added"), "{t}");
+    let o = cli(e.path(), &url, &["state", "list"]).await;
+    assert_eq!(text(&o).lines().count(), 4, "{}", text(&o));
+    let o = cli(e.path(), &url, &["plan", "--detailed-exitcode", "."]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    server.stop().await;
+}
+
+#[test]
+fn a_provider_function_error_is_located() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "main.tf",
+        "output \"x\" {\n  value = provider::google::project_from_id(\"no-project-here\")\n}\n",
+    );
+    let o = super::cli_support::runform(d.path(), &["validate", "."]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("project_from_id") && t.contains("main.tf:2"),
+        "{t}"
+    );
+}
