@@ -388,6 +388,8 @@ struct Loader<'a> {
     secrets: Vec<String>,
     /// Finishes resource instances on a second thread (see [`finish`]).
     finisher: Option<finish::Finisher>,
+    /// The google provider major version `required_providers` selects (7 without one).
+    google_major: u32,
 }
 
 /// Loads and evaluates the stack in `dir`. Returns the stack (if no errors), the
@@ -400,6 +402,7 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> (Option<Stack>, Diagnostics, Sour
         module_cache: BTreeMap::new(),
         secrets: Vec::new(),
         finisher: None,
+        google_major: 7,
     };
     if !dir.is_dir() {
         l.diags.push(
@@ -492,7 +495,10 @@ impl Loader<'_> {
     fn provider(&mut self, b: &Option<RawBlock>, env: &Env) -> Provider {
         use crate::lang::Type;
         use provider::ArgKind;
-        let mut p = Provider::default();
+        let mut p = Provider {
+            major: self.google_major,
+            ..Provider::default()
+        };
         let mut set: BTreeMap<String, crate::lang::Value> = BTreeMap::new();
         let mut ranges: BTreeMap<String, Range> = BTreeMap::new();
         if let Some(b) = b {
@@ -586,10 +592,11 @@ impl Loader<'_> {
                 .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string()))
                 .collect();
         }
+        // Default true since provider 6.0.
         let attribution_on = set
             .get("add_terraform_attribution_label")
             .map(|v| v.as_bool().unwrap_or(true))
-            .unwrap_or(true);
+            .unwrap_or(p.major >= 6);
         match text("terraform_attribution_label_addition_strategy").as_deref() {
             None | Some("CREATE_ONLY") => {}
             Some("PROACTIVE") => p.attribution = provider::Attribution::Proactive,

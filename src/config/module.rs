@@ -174,7 +174,11 @@ impl Loader<'_> {
         let mut d = Decls::default();
         for b in blocks {
             match (b.ty.as_str(), b.labels.len()) {
-                ("terraform", 0) => {}
+                ("terraform", 0) => {
+                    if root {
+                        self.required_providers(&b);
+                    }
+                }
                 ("provider", 1) if b.labels[0] == "google" || b.labels[0] == "google-beta" => {
                     // Child modules inherit the root's provider configuration.
                     if root && b.body.attr("alias").is_some() {
@@ -1329,6 +1333,55 @@ impl Loader<'_> {
 
     /// The provider a block's `provider = google.ALIAS` meta-argument selects (else the
     /// module's default); an unknown alias is a located error.
+    /// `terraform { required_providers { google = { version = "..." } } }`: the provider
+    /// major version whose defaults apply; a constraint no implemented version meets is an
+    /// error at it.
+    fn required_providers(&mut self, b: &RawBlock) {
+        for rp in b
+            .body
+            .blocks
+            .iter()
+            .filter(|x| x.ty == "required_providers")
+        {
+            for a in rp
+                .body
+                .attrs
+                .iter()
+                .filter(|a| a.name == "google" || a.name == "google-beta")
+            {
+                let version = match &a.expr {
+                    hcl::Expression::Object(o) => o.iter().find_map(|(k, v)| {
+                        let key = match k {
+                            hcl::ObjectKey::Identifier(i) => i.to_string(),
+                            hcl::ObjectKey::Expression(hcl::Expression::String(s)) => s.clone(),
+                            _ => return None,
+                        };
+                        (key == "version").then_some(v)
+                    }),
+                    // The pre-0.13 shorthand: `google = "~> 6.0"`.
+                    e @ hcl::Expression::String(_) => Some(e),
+                    _ => None,
+                };
+                let Some(version) = version else { continue };
+                let hcl::Expression::String(constraint) = version else {
+                    self.diags.error(
+                        "a provider version constraint must be a literal string",
+                        Some(a.value_range.clone()),
+                    );
+                    continue;
+                };
+                match super::provider::major_for(constraint) {
+                    Ok(major) => self.google_major = major,
+                    Err(e) => self.diags.push(
+                        Diagnostic::error(e, Some(a.value_range.clone())).with_hint(
+                            "runform follows the defaults of google provider 5.x, 6.x and 7.x; allow one of them",
+                        ),
+                    ),
+                }
+            }
+        }
+    }
+
     fn chosen_provider(
         &mut self,
         b: &RawBlock,

@@ -307,6 +307,8 @@ pub struct Provider {
     pub attribution: Attribution,
     /// API → base URL from `<service>_custom_endpoint` (version path removed).
     pub endpoints: BTreeMap<Api, String>,
+    /// The provider major version whose defaults apply (`required_providers`; 7 without).
+    pub major: u32,
 }
 
 impl Default for Provider {
@@ -324,6 +326,7 @@ impl Default for Provider {
             default_labels: BTreeMap::new(),
             attribution: Attribution::CreateOnly,
             endpoints: BTreeMap::new(),
+            major: 7,
         }
     }
 }
@@ -410,9 +413,106 @@ pub fn parse_go_duration(s: &str) -> Option<std::time::Duration> {
     Some(std::time::Duration::from_secs_f64(total))
 }
 
+/// The provider major versions whose defaults runform implements.
+pub const IMPLEMENTED_MAJORS: &[u32] = &[5, 6, 7];
+
+/// A version: major, minor, patch.
+type Version = (u64, u64, u64);
+
+fn parse_version(v: &str) -> Option<(Version, usize)> {
+    let core = v.split(['-', '+']).next()?;
+    let parts: Vec<u64> = core
+        .split('.')
+        .map(|p| p.parse().ok())
+        .collect::<Option<Vec<_>>>()?;
+    if parts.is_empty() || parts.len() > 3 {
+        return None;
+    }
+    let get = |i: usize| parts.get(i).copied().unwrap_or(0);
+    Some(((get(0), get(1), get(2)), parts.len()))
+}
+
+/// One `OP VERSION` of a Terraform version constraint, as a test on versions.
+fn constraint_test(c: &str) -> Result<(Box<dyn Fn(Version) -> bool>, Version), String> {
+    let c = c.trim();
+    let (op, rest) = ["~>", ">=", "<=", "!=", ">", "<", "="]
+        .iter()
+        .find_map(|op| c.strip_prefix(op).map(|r| (*op, r)))
+        .unwrap_or(("=", c));
+    let rest = rest.trim();
+    let (v, n) = parse_version(rest).ok_or_else(|| {
+        format!("{c:?} is not a version constraint (e.g. \">= 6.0\", \"~> 7.10\")")
+    })?;
+    let f: Box<dyn Fn(Version) -> bool> = match op {
+        "=" => Box::new(move |x| x == v),
+        "!=" => Box::new(move |x| x != v),
+        ">" => Box::new(move |x| x > v),
+        ">=" => Box::new(move |x| x >= v),
+        "<" => Box::new(move |x| x < v),
+        "<=" => Box::new(move |x| x <= v),
+        _ => {
+            // ~> allows the rightmost given part to grow: ~> 6.1 is >= 6.1, < 7.0;
+            // ~> 6.1.2 is >= 6.1.2, < 6.2.0; ~> 6 is >= 6, < 7.
+            let upper = match n {
+                3 => (v.0, v.1 + 1, 0),
+                _ => (v.0 + 1, 0, 0),
+            };
+            Box::new(move |x| x >= v && x < upper)
+        }
+    };
+    Ok((f, v))
+}
+
+/// The newest provider major version runform implements that a `required_providers`
+/// version constraint allows (7 when there is none), or why none is.
+pub fn major_for(constraint: &str) -> Result<u32, String> {
+    let mut tests = Vec::new();
+    let mut bounds = Vec::new();
+    for c in constraint.split(',').filter(|c| !c.trim().is_empty()) {
+        let (t, v) = constraint_test(c)?;
+        tests.push(t);
+        bounds.push(v);
+    }
+    for &major in IMPLEMENTED_MAJORS.iter().rev() {
+        let m = major as u64;
+        // Candidates: a grid of this major's releases and the constraint's own versions.
+        let grid = (0..=60).flat_map(|minor| (0..=5).map(move |patch| (m, minor, patch)));
+        let mut candidates: Vec<Version> = grid.collect();
+        candidates.extend(
+            bounds
+                .iter()
+                .filter(|b| b.0 == m)
+                .flat_map(|b| [*b, (b.0, b.1, b.2 + 1), (b.0, b.1 + 1, 0)]),
+        );
+        if candidates.iter().any(|v| tests.iter().all(|t| t(*v))) {
+            return Ok(major);
+        }
+    }
+    Err(format!(
+        "the google provider version constraint {constraint:?} excludes every version runform implements (5.x, 6.x and 7.x)"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn version_constraints_choose_a_major() {
+        assert_eq!(major_for(">= 4.0"), Ok(7));
+        assert_eq!(major_for("~> 5.0"), Ok(5));
+        assert_eq!(major_for("~> 6.10"), Ok(6));
+        assert_eq!(major_for(">= 5.0, < 7.0"), Ok(6));
+        assert_eq!(major_for("= 6.13.7"), Ok(6));
+        assert_eq!(major_for("~> 5.44.2"), Ok(5));
+        assert!(major_for("< 5.0")
+            .unwrap_err()
+            .contains("excludes every version"));
+        assert!(major_for("~> 8.0").is_err());
+        assert!(major_for("banana")
+            .unwrap_err()
+            .contains("not a version constraint"));
+    }
 
     #[test]
     fn go_durations() {

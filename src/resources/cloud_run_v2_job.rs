@@ -179,7 +179,11 @@ impl TypeInfo for Job {
     fn derive(&self, d: &mut Derive, provider: &Provider) {
         provider.fill_defaults(d, None);
         provider.fill_labels(d);
-        d.default("deletion_protection", Some(Value::Bool(true)));
+        // Provider 6.0 added deletion_protection, default true; 5.x jobs are unprotected.
+        d.default(
+            "deletion_protection",
+            Some(Value::Bool(provider.major >= 6)),
+        );
         d.set("id", &["project", "location", "name"], |d| {
             Value::String(format!(
                 "projects/{}/locations/{}/jobs/{}",

@@ -60,6 +60,11 @@ impl TypeInfo for WorkflowType {
     fn derive(&self, d: &mut Derive, provider: &Provider) {
         provider.fill_defaults(d, Some("region"));
         provider.fill_labels(d);
+        // Provider 7.0 added deletion_protection, default true; older workflows are not.
+        d.default(
+            "deletion_protection",
+            Some(Value::Bool(provider.major >= 7)),
+        );
         d.set("id", &["project", "region", "name"], |d| {
             Value::String(format!(
                 "projects/{}/locations/{}/workflows/{}",

@@ -162,3 +162,96 @@ fn a_provider_function_error_is_located() {
         "{t}"
     );
 }
+
+fn versioned_stack(constraint: &str) -> String {
+    format!(
+        r#"
+terraform {{
+  required_providers {{
+    google = {{
+      source  = "hashicorp/google"
+      version = "{constraint}"
+    }}
+  }}
+}}
+provider "google" {{
+  project = "ver-proj"
+  region  = "us-central1"
+}}
+resource "google_cloud_run_v2_job" "job" {{
+  name     = "versioned"
+  location = "us-central1"
+  template {{
+    template {{
+      containers {{
+        image = "us-docker.pkg.dev/cloudrun/container/job:latest"
+      }}
+    }}
+  }}
+}}
+resource "google_workflows_workflow" "wf" {{
+  name            = "versioned"
+  source_contents = "main:\n  steps:\n    - done:\n        return: 1\n"
+}}
+"#
+    )
+}
+
+/// Configurations written for provider 5.x or 6.x get that version's defaults: 5.x jobs and
+/// workflows have no deletion protection and no attribution label, 6.x protects jobs only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn required_providers_versions_select_that_majors_defaults() {
+    let server = Server::start(RuntimeConfig::default(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let url = server.url();
+    let job = "projects/ver-proj/locations/us-central1/jobs/versioned";
+
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "main.tf", &versioned_stack("~> 5.40"));
+    let o = cli(d.path(), &url, &["apply", "--auto-approve", "."]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(server.runtime.get_job(job).unwrap().labels.is_empty());
+    let o = cli(d.path(), &url, &["destroy", "--auto-approve", "."]).await;
+    assert!(
+        o.status.success(),
+        "5.x has no deletion_protection: {}",
+        text(&o)
+    );
+
+    write(d.path(), "main.tf", &versioned_stack(">= 6.0, < 7.0"));
+    let o = cli(d.path(), &url, &["apply", "--auto-approve", "."]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        server
+            .runtime
+            .get_job(job)
+            .unwrap()
+            .labels
+            .get("goog-terraform-provisioned")
+            .map(String::as_str),
+        Some("true")
+    );
+    let o = cli(d.path(), &url, &["destroy", "--auto-approve", "."]).await;
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("google_cloud_run_v2_job.job")
+            && !t.contains("google_workflows_workflow.wf: cannot"),
+        "6.x protects jobs, not workflows: {t}"
+    );
+    server.stop().await;
+}
+
+#[test]
+fn a_version_constraint_excluding_every_implemented_version_is_located() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "main.tf", &versioned_stack("< 5.0"));
+    let o = super::cli_support::runform(d.path(), &["validate", "."]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("excludes every version runform implements") && t.contains("main.tf:"),
+        "{t}"
+    );
+}
