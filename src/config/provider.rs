@@ -432,8 +432,11 @@ fn parse_version(v: &str) -> Option<(Version, usize)> {
     Some(((get(0), get(1), get(2)), parts.len()))
 }
 
+/// Whether a version meets one part of a constraint.
+type VersionTest = Box<dyn Fn(Version) -> bool>;
+
 /// One `OP VERSION` of a Terraform version constraint, as a test on versions.
-fn constraint_test(c: &str) -> Result<(Box<dyn Fn(Version) -> bool>, Version), String> {
+fn constraint_test(c: &str) -> Result<(VersionTest, Version), String> {
     let c = c.trim();
     let (op, rest) = ["~>", ">=", "<=", "!=", ">", "<", "="]
         .iter()
@@ -443,7 +446,7 @@ fn constraint_test(c: &str) -> Result<(Box<dyn Fn(Version) -> bool>, Version), S
     let (v, n) = parse_version(rest).ok_or_else(|| {
         format!("{c:?} is not a version constraint (e.g. \">= 6.0\", \"~> 7.10\")")
     })?;
-    let f: Box<dyn Fn(Version) -> bool> = match op {
+    let f: VersionTest = match op {
         "=" => Box::new(move |x| x == v),
         "!=" => Box::new(move |x| x != v),
         ">" => Box::new(move |x| x > v),
