@@ -118,6 +118,27 @@ impl Replanner for NoReplan {
     }
 }
 
+/// The state entry after a state-only change: the prior one with the planned values, what
+/// the provider computed kept from before.
+fn state_only_entry(
+    prior: Option<crate::state::StateEntry>,
+    c: &Change,
+) -> Result<Option<crate::state::StateEntry>, String> {
+    let prior = prior.ok_or("a state-only change needs a state entry")?;
+    let mut values = c.after.clone().ok_or("no planned values")?;
+    if let (serde_json::Value::Object(v), serde_json::Value::Object(old)) =
+        (&mut values, prior.values.to_value())
+    {
+        for (k, x) in old {
+            v.entry(k).or_insert(x);
+        }
+    }
+    Ok(Some(crate::state::StateEntry {
+        values: (&values).into(),
+        ..prior
+    }))
+}
+
 /// Checks a change planned again during apply against what the plan showed: the action and
 /// every value the plan showed as known must stay as they were (Terraform's "inconsistent
 /// final plan" rule), so what was reviewed is what is applied.
@@ -288,7 +309,13 @@ pub async fn apply(
                     let Some(rt) = registry(&c.ty) else { return };
                     ctx.observer
                         .note(&format!("{}: {}...", c.addr, verb(c.action)));
-                    let res = rt.apply(ctx, &c).await;
+                    // Nothing to call for a state-only change (Terraform-only arguments).
+                    let res = if c.action == Action::StateOnly {
+                        let prior = lock(shared).resources.get(&c.addr).cloned();
+                        state_only_entry(prior, &c)
+                    } else {
+                        rt.apply(ctx, &c).await
+                    };
                     match res {
                         Ok(mut entry) => {
                             if let Some(e) = entry.as_mut() {

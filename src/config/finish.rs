@@ -145,13 +145,15 @@ pub(super) fn internal_values(
         _ => Map::new(),
     };
     let mut unknown = internal.unknown;
-    info.derive(
-        &mut Derive {
-            values: &mut values,
-            unknown: &mut unknown,
-        },
-        provider,
-    );
+    let mut d = Derive {
+        values: &mut values,
+        unknown: &mut unknown,
+    };
+    info.derive(&mut d, provider);
+    // The provider's `deletion_policy` (Terraform-only) defaults to DELETE wherever it exists.
+    if info.schema().attr("deletion_policy").is_some() {
+        d.default("deletion_policy", Some(Value::String("DELETE".into())));
+    }
     // Growing the map in derive left it with spare room (10,000 resources notice):
     // collecting again sizes it exactly.
     let values = Value::Object(values.into_iter().collect());
@@ -162,6 +164,17 @@ pub(super) fn internal_values(
 /// dropped (the API judges those, or the check runs again during apply).
 pub(super) fn validate(info: &dyn TypeInfo, rc: &ResourceConfig, diags: &mut Diagnostics) {
     let n = diags.0.len();
+    if let Some(p) = rc.values.get("deletion_policy").and_then(Value::as_str) {
+        if !["DELETE", "ABANDON", "PREVENT"].contains(&p) {
+            diags.push(crate::diag::Diagnostic::error(
+                format!(
+                    "{}: deletion_policy {p:?} is not one of DELETE, ABANDON, PREVENT",
+                    rc.addr
+                ),
+                Some(rc.span("deletion_policy")),
+            ));
+        }
+    }
     info.validate(rc, diags);
     if rc.unknown.is_empty() {
         return;

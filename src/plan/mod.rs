@@ -346,6 +346,34 @@ pub fn plan(
             );
             continue;
         };
+        let policy = st.values.get_str("deletion_policy");
+        if policy.as_deref() == Some("PREVENT") {
+            diags.push(
+                Diagnostic::error(
+                    format!(
+                        "{addr}: cannot delete {} while its deletion_policy is \"PREVENT\"",
+                        st.id
+                    ),
+                    None,
+                )
+                .with_hint(
+                    "set `deletion_policy = \"DELETE\"` (or \"ABANDON\") on it and apply first",
+                ),
+            );
+            continue;
+        }
+        if policy.as_deref() == Some("ABANDON") {
+            let mut c = Change::new(addr, &st.ty);
+            c.action = Action::Forget;
+            c.prior_id = Some(st.id.clone());
+            c.reason = Some(
+                "its deletion_policy is \"ABANDON\": it leaves the state and the object stays"
+                    .into(),
+            );
+            c.depends_on = st.deps.clone();
+            changes.push(c);
+            continue;
+        }
         if destroy && crate::resources::deletion_protected(&st.ty, &st.values) {
             diags.push(
                 Diagnostic::error(format!("{addr}: cannot destroy {} while deletion_protection is true", st.id), None).with_hint(
@@ -511,6 +539,18 @@ pub fn plan(
             let Some(st) = state.resources.get(&c.addr) else {
                 continue;
             };
+            let policy = st.values.get_str("deletion_policy");
+            if c.action == Action::Replace
+                && matches!(policy.as_deref(), Some("PREVENT") | Some("ABANDON"))
+            {
+                blocked.push(format!(
+                    "{}: replacing {} needs deleting it, and its deletion_policy is {:?}: set it to \"DELETE\" and apply first",
+                    c.addr,
+                    st.id,
+                    policy.unwrap_or_default()
+                ));
+                continue;
+            }
             if !crate::resources::deletion_protected(&c.ty, &st.values) {
                 continue;
             }
@@ -755,6 +795,7 @@ fn plan_configured(
     };
     Some(match rt.plan(input) {
         Ok(mut c) => {
+            terraform_only_changes(&mut c, rc, st);
             if let Some(iid) = import_id {
                 if matches!(c.action, Action::NoOp | Action::StateOnly) {
                     // The object matches: adopt it. Apply reads what a create would
@@ -961,6 +1002,35 @@ fn plan_deferred(
 /// How the live object differs from what runform last applied, planned by the resource's
 /// own rules with the state's values as the desired ones (so provider defaults and
 /// server-side normalisation are not mistaken for drift).
+/// Terraform-only arguments every type shares (`deletion_policy`): a change of them is
+/// shown, and on its own changes only the state.
+fn terraform_only_changes(
+    c: &mut Change,
+    rc: &crate::config::ResourceConfig,
+    st: Option<&crate::state::StateEntry>,
+) {
+    let Some(st) = st else { return };
+    let has =
+        |k: &str| crate::resources::type_info(&rc.ty).is_some_and(|i| i.schema().attr(k).is_some());
+    if !has("deletion_policy") || c.attrs.iter().any(|a| a.path == "deletion_policy") {
+        return;
+    }
+    let Some(a) = crate::resources::state_only_change(
+        &rc.values,
+        Some(st),
+        "deletion_policy",
+        Value::String("DELETE".into()),
+    ) else {
+        return;
+    };
+    c.attrs.push(a);
+    if c.action == Action::NoOp {
+        c.action = Action::StateOnly;
+        c.after = Some(rc.values.clone());
+        c.before = Some(st.values.to_value());
+    }
+}
+
 fn drift_of(
     addr: &str,
     st: &crate::state::StateEntry,

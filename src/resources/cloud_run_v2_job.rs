@@ -30,7 +30,7 @@ name                                            string       R FN tf
 location                                        string       R FN tf
 project                                         string       O C FN tf
 deletion_protection                             bool         O tf default=true
-deletion_policy                                 string       O C tf X
+deletion_policy                                 string       O C tf
 labels                                          map(string)  O
 annotations                                     map(string)  O
 tags                                            map(string)  O FN X

@@ -29,7 +29,7 @@ name                                   string      R FN tf
 region                                 string      O C FN tf
 project                                string      O C FN tf
 paused                                 bool        O C tf
-deletion_policy                        string      O C tf X
+deletion_policy                        string      O C tf
 description                            string      O
 schedule                               string      O
 time_zone                              string      O default="Etc/UTC"

@@ -24,7 +24,7 @@ id                                    string      C
 name                                  string      R FN tf
 location                              string      R FN tf
 project                               string      O C FN tf
-deletion_policy                       string      O C tf X
+deletion_policy                       string      O C tf
 service_account                       string      O
 labels                                map(string) O
 event_data_content_type               string      O C

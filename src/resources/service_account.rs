@@ -28,7 +28,7 @@ display_name                  string O tf
 description                   string O tf
 disabled                      bool   O tf default=false
 create_ignore_already_exists  bool   O tf
-deletion_policy               string O C tf X
+deletion_policy               string O C tf
 email                         string C
 member                        string C tf
 name                          string C

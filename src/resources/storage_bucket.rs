@@ -31,7 +31,7 @@ default_event_based_hold             bool         O tf X
 enable_object_retention              bool         O FN tf X
 rpo                                  string       O C tf X
 public_access_prevention             string       O C tf X
-deletion_policy                      string       O C tf X
+deletion_policy                      string       O C tf
 versioning                           list{}       O C max=1 tf
 versioning.enabled                   bool         R
 lifecycle_rule                       list{}       O max=100 tf

@@ -35,7 +35,7 @@ execution_history_level  string      O tf X
 crypto_key_name          string      O tf X
 tags                     map(string) O FN tf X
 deletion_protection      bool        O tf default=true
-deletion_policy          string      O C tf X
+deletion_policy          string      O C tf
 revision_id              string      C V
 state                    string      C
 create_time              string      C

@@ -255,3 +255,65 @@ fn a_version_constraint_excluding_every_implemented_version_is_located() {
         "{t}"
     );
 }
+
+fn policy_stack(policy: &str) -> String {
+    format!(
+        r#"
+provider "google" {{
+  project = "pol-proj"
+  region  = "us-central1"
+}}
+resource "google_service_account" "sa" {{
+  account_id      = "kept-account"
+  deletion_policy = "{policy}"
+}}
+"#
+    )
+}
+
+/// `deletion_policy` (provider 7.x, Terraform-only): PREVENT refuses the delete before any
+/// call, ABANDON removes the object from state and leaves it, a flip changes state only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletion_policy_prevents_or_abandons() {
+    let server = Server::start(RuntimeConfig::default(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let url = server.url();
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "main.tf", &policy_stack("PREVENT"));
+    let o = cli(d.path(), &url, &["apply", "--auto-approve", "."]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let o = cli(d.path(), &url, &["destroy", "--auto-approve", "."]).await;
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("deletion_policy is \"PREVENT\""), "{t}");
+
+    write(d.path(), "main.tf", &policy_stack("ABANDON"));
+    let o = cli(d.path(), &url, &["plan", "--detailed-exitcode", "."]).await;
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("updated in state only") && t.contains("deletion_policy"),
+        "{t}"
+    );
+    let o = cli(d.path(), &url, &["apply", "--auto-approve", "."]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let o = cli(d.path(), &url, &["destroy", "--auto-approve", "."]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let o = cli(d.path(), &url, &["state", "list"]).await;
+    assert_eq!(text(&o).trim(), "", "abandoned: out of state");
+    assert!(server
+        .runtime
+        .get_service_account("pol-proj", "kept-account@pol-proj.iam.gserviceaccount.com")
+        .is_ok());
+
+    write(d.path(), "main.tf", &policy_stack("KEEP"));
+    let o = super::cli_support::runform(d.path(), &["validate", "."]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("not one of DELETE, ABANDON, PREVENT") && t.contains("main.tf:8"),
+        "{t}"
+    );
+    server.stop().await;
+}
