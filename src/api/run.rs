@@ -150,6 +150,10 @@ pub struct Job {
     pub satisfies_pzs: bool,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub etag: String,
+    /// Resource Manager tags bound at creation (`tagKeys/...` → `tagValues/...`); the
+    /// provider never reads them back.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub start_execution_token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

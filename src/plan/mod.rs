@@ -796,6 +796,31 @@ fn plan_configured(
     Some(match rt.plan(input) {
         Ok(mut c) => {
             terraform_only_changes(&mut c, rc, st);
+            if let Some(st) = st.filter(|_| forced.is_none()) {
+                if let Some(path) = changed_unread_force_new(rc, st) {
+                    // Not read back from the API: only the state shows the change.
+                    let fresh = rt.plan(PlanInput {
+                        addr: &rc.addr,
+                        config: Some(rc),
+                        state: None,
+                        live: None,
+                        lineage: &state.lineage,
+                        stack_jobs,
+                    });
+                    if let Ok(mut f) = fresh {
+                        f.action = Action::Replace;
+                        f.prior_id = Some(st.id.clone());
+                        f.before = Some(st.values.to_value());
+                        f.reason = Some(format!("{path} changed, and it cannot change in place"));
+                        f.attrs = vec![AttrChange::new(
+                            path,
+                            st.values.get(path),
+                            rc.values.get(path).cloned(),
+                        )];
+                        c = f;
+                    }
+                }
+            }
             if let Some(iid) = import_id {
                 if matches!(c.action, Action::NoOp | Action::StateOnly) {
                     // The object matches: adopt it. Apply reads what a create would
@@ -1002,6 +1027,26 @@ fn plan_deferred(
 /// How the live object differs from what runform last applied, planned by the resource's
 /// own rules with the state's values as the desired ones (so provider defaults and
 /// server-side normalisation are not mistaken for drift).
+/// Arguments the provider sends on create and never reads back, whose change replaces the
+/// object (Resource Manager `tags`).
+const UNREAD_FORCE_NEW: &[(&str, &str)] = &[
+    ("google_cloud_run_v2_job", "tags"),
+    ("google_workflows_workflow", "tags"),
+];
+
+/// The first such argument whose configured value differs from the state's.
+fn changed_unread_force_new(
+    rc: &crate::config::ResourceConfig,
+    st: &crate::state::StateEntry,
+) -> Option<&'static str> {
+    let empty = |v: Option<Value>| v.filter(|v| !v.is_null() && v != &serde_json::json!({}));
+    UNREAD_FORCE_NEW
+        .iter()
+        .filter(|(ty, _)| *ty == rc.ty)
+        .map(|(_, a)| *a)
+        .find(|a| empty(rc.values.get(*a).cloned()) != empty(st.values.get(a)))
+}
+
 /// Terraform-only arguments every type shares (`deletion_policy`): a change of them is
 /// shown, and on its own changes only the state.
 fn terraform_only_changes(

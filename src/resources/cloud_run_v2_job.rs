@@ -33,7 +33,7 @@ deletion_protection                             bool         O tf default=true
 deletion_policy                                 string       O C tf
 labels                                          map(string)  O
 annotations                                     map(string)  O
-tags                                            map(string)  O FN X
+tags                                            map(string)  O FN
 client                                          string       O
 client_version                                  string       O
 launch_stage                                    string       O C
@@ -78,7 +78,7 @@ template.template.containers.volume_mounts      list{}       O
 template.template.containers.volume_mounts.name       string R
 template.template.containers.volume_mounts.mount_path string R
 template.template.containers.volume_mounts.sub_path   string O
-template.template.containers.startup_probe      list{}       O C max=1 X
+template.template.containers.startup_probe      list{}       O C max=1
 template.template.containers.startup_probe.initial_delay_seconds number O default=0
 template.template.containers.startup_probe.timeout_seconds       number O default=1
 template.template.containers.startup_probe.period_seconds        number O default=10
@@ -234,7 +234,51 @@ pub fn expand(values: &Value) -> Result<Job_, String> {
             }
         }
     }
-    serde_json::from_value(wire).map_err(|e| e.to_string())
+    let job: Job_ = serde_json::from_value(wire.clone()).map_err(|e| e.to_string())?;
+    // Every configured field must reach the API: a field the typed request dropped would be
+    // a value silently not applied.
+    let back = serde_json::to_value(&job).map_err(|e| e.to_string())?;
+    let mut lost = Vec::new();
+    dropped_fields(&wire, &back, "", &mut lost);
+    if !lost.is_empty() {
+        return Err(format!(
+            "runform cannot send {} to the Cloud Run API yet; nothing was applied",
+            lost.join(", ")
+        ));
+    }
+    Ok(job)
+}
+
+/// Paths of `sent` that are missing from `kept` (empty values aside).
+fn dropped_fields(sent: &Value, kept: &Value, path: &str, out: &mut Vec<String>) {
+    let empty = |v: &Value| match v {
+        Value::Null => true,
+        Value::Array(a) => a.is_empty(),
+        Value::Object(m) => m.is_empty(),
+        Value::String(s) => s.is_empty(),
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+    };
+    match (sent, kept) {
+        (Value::Object(s), Value::Object(k)) => {
+            for (key, v) in s {
+                let p = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+                match k.get(key) {
+                    Some(kv) => dropped_fields(v, kv, &p, out),
+                    None if !empty(v) => out.push(p),
+                    None => {}
+                }
+            }
+        }
+        (Value::Array(s), Value::Array(k)) => {
+            for (i, v) in s.iter().enumerate() {
+                if let Some(kv) = k.get(i) {
+                    dropped_fields(v, kv, &format!("{path}[{i}]"), out);
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 type Job_ = crate::api::run::Job;
@@ -260,6 +304,8 @@ pub fn canonical(j: &Job_) -> Job_ {
     }
     j.terminal_condition = None;
     j.conditions.clear();
+    // Tags are set at creation and not read back (a change replaces the job).
+    j.tags.clear();
     j.execution_count = 0;
     j.latest_created_execution = None;
     j.reconciling = false;

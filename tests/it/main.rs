@@ -4,6 +4,7 @@
 mod cli;
 mod conformance;
 use cli as cli_support;
+mod every_argument;
 mod examples;
 mod gcs_backend;
 mod http_targets;

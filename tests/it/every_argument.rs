@@ -1,0 +1,106 @@
+//! For each resource type: a configuration that sets every argument of the provider's 7.x
+//! schema (`tests/fixtures/every-argument/TYPE.tf`) applies on the local runtime, re-plans
+//! clean, and every exported attribute is there to read afterwards. The arguments a fixture
+//! leaves out are listed with the reason (they conflict with one it sets).
+
+use super::cli_support::text;
+use super::examples::cli;
+use runform::model::Schema;
+use runform::runtime::{RuntimeConfig, Server};
+use serde_json::Value;
+use std::path::Path;
+
+/// Every argument path (attributes that may be set, through nested blocks).
+fn argument_paths(s: &Schema, prefix: &str, out: &mut Vec<String>) {
+    for a in &s.attrs {
+        if (a.optional || a.required) && a.supported && a.name != "id" {
+            out.push(format!("{prefix}{}", a.name));
+        }
+    }
+    for b in &s.blocks {
+        if b.supported && (b.optional || b.required()) {
+            argument_paths(&b.body, &format!("{prefix}{}.", b.name), out);
+        }
+    }
+}
+
+/// Whether any instance of `path` holds a value in internal-shape values.
+fn is_set(v: &Value, path: &[&str]) -> bool {
+    match v {
+        Value::Array(items) => items.iter().any(|i| is_set(i, path)),
+        Value::Object(m) => match path.split_first() {
+            None => true,
+            Some((k, rest)) => m.get(*k).is_some_and(|x| !x.is_null() && is_set(x, rest)),
+        },
+        Value::Null => false,
+        _ => path.is_empty(),
+    }
+}
+
+/// Applies the fixture for `ty` (its resources named `ADDR`), re-plans, and checks what is
+/// set and exported. Returns (arguments set, arguments in the schema, attributes exported).
+pub async fn check_type(ty: &str, addr: &str, skipped: &[(&str, &str)]) -> (usize, usize, usize) {
+    let server = Server::start(RuntimeConfig::default(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let url = server.url();
+    let d = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/every-argument")
+        .join(format!("{ty}.tf"));
+    std::fs::copy(&fixture, d.path().join("main.tf")).unwrap();
+    let o = cli(d.path(), &url, &["apply", "--auto-approve", "."]).await;
+    assert!(o.status.success(), "{ty}: {}", text(&o));
+    let o = cli(d.path(), &url, &["plan", "--detailed-exitcode", "."]).await;
+    assert_eq!(o.status.code(), Some(0), "{ty}: apply then plan must be clean:\n{}", text(&o));
+
+    let o = cli(d.path(), &url, &["state", "pull"]).await;
+    let state: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let values = &state["resources"][addr]["values"];
+    assert!(values.is_object(), "{ty}: no state for {addr}: {state}");
+    let schema = runform::resources::type_info(ty).unwrap().schema();
+
+    let mut args = Vec::new();
+    argument_paths(schema, "", &mut args);
+    let unset: Vec<&String> = args
+        .iter()
+        .filter(|p| !skipped.iter().any(|(s, _)| p == s || p.starts_with(&format!("{s}."))))
+        .filter(|p| !is_set(values, &p.split('.').collect::<Vec<_>>()))
+        .collect();
+    assert!(unset.is_empty(), "{ty}: the fixture leaves unset: {unset:?}");
+    let set = args.iter().filter(|p| is_set(values, &p.split('.').collect::<Vec<_>>())).count();
+
+    // Every exported (computed-only) attribute is in state after apply.
+    let exported: Vec<&str> = schema
+        .attrs
+        .iter()
+        .filter(|a| a.computed && !a.optional && !a.required)
+        .map(|a| a.name.as_str())
+        .collect();
+    let missing: Vec<&&str> = exported
+        .iter()
+        .filter(|a| values.get(**a).is_none_or(Value::is_null))
+        .collect();
+    assert!(missing.is_empty(), "{ty}: exported attributes missing after apply: {missing:?}\n{values}");
+    let o = cli(d.path(), &url, &["destroy", "--auto-approve", "."]).await;
+    assert!(o.status.success(), "{ty}: {}", text(&o));
+    server.stop().await;
+    eprintln!("{ty}: {set} of {} arguments set, {} exported attributes read", args.len(), exported.len());
+    (set, args.len(), exported.len())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cloud_run_v2_job_every_argument() {
+    check_type(
+        "google_cloud_run_v2_job",
+        "google_cloud_run_v2_job.job",
+        &[
+            ("start_execution_token", "starts an execution; covered by the execution tests"),
+            ("run_execution_token", "conflicts with start_execution_token"),
+            ("binary_authorization.policy", "conflicts with use_default"),
+            ("template.template.vpc_access.connector", "conflicts with network_interfaces"),
+            ("template.template.containers.startup_probe.grpc", "one probe kind per container; http_get and tcp_socket are set"),
+        ],
+    )
+    .await;
+}
