@@ -251,6 +251,72 @@ pub fn validate_scheduler_job(j: &SchedulerJob) -> Vec<Problem> {
             }
         }
     }
+    if let Some(t) = &j.pubsub_target {
+        let topic = t["topicName"].as_str().unwrap_or("");
+        let segs: Vec<&str> = topic.split('/').collect();
+        if !(segs.len() == 4
+            && segs[0] == "projects"
+            && segs[2] == "topics"
+            && !segs[1].is_empty()
+            && !segs[3].is_empty())
+        {
+            p(
+                "pubsubTarget.topicName",
+                format!("topic_name {topic:?} must be projects/PROJECT/topics/TOPIC"),
+            );
+        }
+        let data = t["data"].as_str().unwrap_or("");
+        let has_attributes = t["attributes"].as_object().is_some_and(|a| !a.is_empty());
+        if data.is_empty() && !has_attributes {
+            p(
+                "pubsubTarget.data",
+                "a Pub/Sub message needs non-empty data or at least one attribute".into(),
+            );
+        }
+        use base64::Engine;
+        if !data.is_empty()
+            && base64::engine::general_purpose::STANDARD
+                .decode(data)
+                .is_err()
+        {
+            p(
+                "pubsubTarget.data",
+                "data must be base64 (use base64encode())".into(),
+            );
+        }
+    }
+    if let Some(t) = &j.app_engine_http_target {
+        let uri = t["relativeUri"].as_str().unwrap_or("");
+        if !uri.starts_with('/') {
+            p(
+                "appEngineHttpTarget.relativeUri",
+                format!("relative_uri {uri:?} must start with \"/\""),
+            );
+        }
+        let method = t["httpMethod"].as_str().unwrap_or("");
+        if ![
+            "", "POST", "GET", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS",
+        ]
+        .contains(&method)
+        {
+            p(
+                "appEngineHttpTarget.httpMethod",
+                format!("http_method {method:?} is not one of POST, GET, HEAD, PUT, DELETE, PATCH, OPTIONS"),
+            );
+        }
+        let body = t["body"].as_str().unwrap_or("");
+        use base64::Engine;
+        if !body.is_empty()
+            && base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .is_err()
+        {
+            p(
+                "appEngineHttpTarget.body",
+                "body must be base64 (use base64encode())".into(),
+            );
+        }
+    }
     if let Some(r) = &j.retry_config {
         if !(0..=5).contains(&r.retry_count) {
             p(

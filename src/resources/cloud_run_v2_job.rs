@@ -262,7 +262,11 @@ fn dropped_fields(sent: &Value, kept: &Value, path: &str, out: &mut Vec<String>)
     match (sent, kept) {
         (Value::Object(s), Value::Object(k)) => {
             for (key, v) in s {
-                let p = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+                let p = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
                 match k.get(key) {
                     Some(kv) => dropped_fields(v, kv, &p, out),
                     None if !empty(v) => out.push(p),

@@ -52,11 +52,11 @@ http_target.oauth_token.scope          string      O
 http_target.oidc_token                 list{}      O max=1
 http_target.oidc_token.service_account_email  string R
 http_target.oidc_token.audience        string      O
-pubsub_target                          list{}      O max=1 X
+pubsub_target                          list{}      O max=1
 pubsub_target.topic_name               string      R
 pubsub_target.data                     string      O
 pubsub_target.attributes               map(string) O
-app_engine_http_target                 list{}      O max=1 X
+app_engine_http_target                 list{}      O max=1
 app_engine_http_target.relative_uri    string      R
 app_engine_http_target.http_method     string      O
 app_engine_http_target.body            string      O
@@ -189,6 +189,8 @@ fn changed_fields(old: &SchedulerJob, new: &SchedulerJob) -> Vec<&'static str> {
         "schedule",
         "timeZone",
         "httpTarget",
+        "pubsubTarget",
+        "appEngineHttpTarget",
         "retryConfig",
         "attemptDeadline",
     ]

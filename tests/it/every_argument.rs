@@ -37,9 +37,14 @@ fn is_set(v: &Value, path: &[&str]) -> bool {
     }
 }
 
-/// Applies the fixture for `ty` (its resources named `ADDR`), re-plans, and checks what is
-/// set and exported. Returns (arguments set, arguments in the schema, attributes exported).
-pub async fn check_type(ty: &str, addr: &str, skipped: &[(&str, &str)]) -> (usize, usize, usize) {
+/// Applies the fixture for `ty` (its resources at `addrs`, which together set every
+/// argument but `skipped`), re-plans, and checks what is set and exported. Returns
+/// (arguments set, arguments in the schema, attributes exported).
+pub async fn check_type(
+    ty: &str,
+    addrs: &[&str],
+    skipped: &[(&str, &str)],
+) -> (usize, usize, usize) {
     let server = Server::start(RuntimeConfig::default(), "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
@@ -52,23 +57,45 @@ pub async fn check_type(ty: &str, addr: &str, skipped: &[(&str, &str)]) -> (usiz
     let o = cli(d.path(), &url, &["apply", "--auto-approve", "."]).await;
     assert!(o.status.success(), "{ty}: {}", text(&o));
     let o = cli(d.path(), &url, &["plan", "--detailed-exitcode", "."]).await;
-    assert_eq!(o.status.code(), Some(0), "{ty}: apply then plan must be clean:\n{}", text(&o));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{ty}: apply then plan must be clean:\n{}",
+        text(&o)
+    );
 
     let o = cli(d.path(), &url, &["state", "pull"]).await;
     let state: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let values = &state["resources"][addr]["values"];
-    assert!(values.is_object(), "{ty}: no state for {addr}: {state}");
+    let all: Vec<Value> = addrs
+        .iter()
+        .map(|a| state["resources"][*a]["values"].clone())
+        .collect();
+    assert!(
+        all.iter().all(Value::is_object),
+        "{ty}: no state for one of {addrs:?}: {state}"
+    );
+    let values = &Value::Array(all.clone());
     let schema = runform::resources::type_info(ty).unwrap().schema();
 
     let mut args = Vec::new();
     argument_paths(schema, "", &mut args);
     let unset: Vec<&String> = args
         .iter()
-        .filter(|p| !skipped.iter().any(|(s, _)| p == s || p.starts_with(&format!("{s}."))))
+        .filter(|p| {
+            !skipped
+                .iter()
+                .any(|(s, _)| p == s || p.starts_with(&format!("{s}.")))
+        })
         .filter(|p| !is_set(values, &p.split('.').collect::<Vec<_>>()))
         .collect();
-    assert!(unset.is_empty(), "{ty}: the fixture leaves unset: {unset:?}");
-    let set = args.iter().filter(|p| is_set(values, &p.split('.').collect::<Vec<_>>())).count();
+    assert!(
+        unset.is_empty(),
+        "{ty}: the fixture leaves unset: {unset:?}"
+    );
+    let set = args
+        .iter()
+        .filter(|p| is_set(values, &p.split('.').collect::<Vec<_>>()))
+        .count();
 
     // Every exported (computed-only) attribute is in state after apply.
     let exported: Vec<&str> = schema
@@ -79,13 +106,20 @@ pub async fn check_type(ty: &str, addr: &str, skipped: &[(&str, &str)]) -> (usiz
         .collect();
     let missing: Vec<&&str> = exported
         .iter()
-        .filter(|a| values.get(**a).is_none_or(Value::is_null))
+        .filter(|a| all.iter().any(|v| v.get(**a).is_none_or(Value::is_null)))
         .collect();
-    assert!(missing.is_empty(), "{ty}: exported attributes missing after apply: {missing:?}\n{values}");
+    assert!(
+        missing.is_empty(),
+        "{ty}: exported attributes missing after apply: {missing:?}\n{values}"
+    );
     let o = cli(d.path(), &url, &["destroy", "--auto-approve", "."]).await;
     assert!(o.status.success(), "{ty}: {}", text(&o));
     server.stop().await;
-    eprintln!("{ty}: {set} of {} arguments set, {} exported attributes read", args.len(), exported.len());
+    eprintln!(
+        "{ty}: {set} of {} arguments set, {} exported attributes read",
+        args.len(),
+        exported.len()
+    );
     (set, args.len(), exported.len())
 }
 
@@ -93,14 +127,41 @@ pub async fn check_type(ty: &str, addr: &str, skipped: &[(&str, &str)]) -> (usiz
 async fn cloud_run_v2_job_every_argument() {
     check_type(
         "google_cloud_run_v2_job",
-        "google_cloud_run_v2_job.job",
+        &["google_cloud_run_v2_job.job"],
         &[
-            ("start_execution_token", "starts an execution; covered by the execution tests"),
-            ("run_execution_token", "conflicts with start_execution_token"),
+            (
+                "start_execution_token",
+                "starts an execution; covered by the execution tests",
+            ),
+            (
+                "run_execution_token",
+                "conflicts with start_execution_token",
+            ),
             ("binary_authorization.policy", "conflicts with use_default"),
-            ("template.template.vpc_access.connector", "conflicts with network_interfaces"),
-            ("template.template.containers.startup_probe.grpc", "one probe kind per container; http_get and tcp_socket are set"),
+            (
+                "template.template.vpc_access.connector",
+                "conflicts with network_interfaces",
+            ),
+            (
+                "template.template.containers.startup_probe.grpc",
+                "one probe kind per container; http_get and tcp_socket are set",
+            ),
         ],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cloud_scheduler_job_every_argument() {
+    check_type(
+        "google_cloud_scheduler_job",
+        &[
+            "google_cloud_scheduler_job.pubsub",
+            "google_cloud_scheduler_job.appengine",
+            "google_cloud_scheduler_job.http",
+            "google_cloud_scheduler_job.oauth",
+        ],
+        &[],
     )
     .await;
 }
