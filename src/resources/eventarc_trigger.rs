@@ -54,7 +54,7 @@ transport                             list{}      O C FN max=1
 transport.pubsub                      list{}      O FN max=1
 transport.pubsub.topic                string      O FN
 transport.pubsub.subscription         string      C
-retry_policy                          list{}      O max=1 X
+retry_policy                          list{}      O max=1
 retry_policy.max_attempts             number      O
 conditions                            map(string) C V
 uid                                   string      C
@@ -105,6 +105,31 @@ impl TypeInfo for TriggerType {
                 ),
                 Some(rc.span("name")),
             ));
+        }
+        if let Some(r) = v.get("retry_policy").filter(|r| !r.is_null()) {
+            if v.pointer("/destination/cloud_run_service")
+                .is_none_or(Value::is_null)
+            {
+                diags.push(Diagnostic::error(
+                    format!(
+                        "{}: retry_policy can only be set with a cloud_run_service destination",
+                        rc.addr
+                    ),
+                    Some(rc.span("retry_policy")),
+                ));
+            }
+            if r.get("max_attempts")
+                .and_then(Value::as_i64)
+                .is_some_and(|n| n != 1)
+            {
+                diags.push(Diagnostic::error(
+                    format!(
+                        "{}: retry_policy.max_attempts: the only valid value is 1",
+                        rc.addr
+                    ),
+                    Some(rc.span("retry_policy.max_attempts")),
+                ));
+            }
         }
         let criteria = v
             .get("matching_criteria")
@@ -216,6 +241,7 @@ fn comparable(t: &Value) -> Value {
         "event_data_content_type": t["eventDataContentType"].as_str().unwrap_or("application/json"),
         "channel": t["channel"].as_str().unwrap_or(""),
         "transport_topic": t.pointer("/transport/pubsub/topic").and_then(Value::as_str).unwrap_or(""),
+        "retry_policy": t.get("retryPolicy").filter(|r| !r.is_null() && *r != &json!({})).cloned().unwrap_or(Value::Null),
     })
 }
 
@@ -300,6 +326,7 @@ impl ResourceType for Triggers {
                 ("event_data_content_type", "eventDataContentType"),
                 ("channel", "channel"),
                 ("transport_topic", "transport"),
+                ("retry_policy", "retryPolicy"),
             ]
             .into_iter()
             .filter(|(k, _)| have.get(*k) != want.get(*k))

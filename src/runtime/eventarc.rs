@@ -2,8 +2,9 @@
 //! operations done at once) and delivery: an event whose attributes match every filter of a
 //! trigger (exact, or `match-path-pattern` on the subject) goes to the trigger's destination:
 //! a `workflow` gets an execution with the structured CloudEvent as its argument, an
-//! `httpEndpoint` (loopback only) gets the CloudEvent in HTTP binary mode. Other destinations
-//! are refused at create with a clear message. Every delivery is recorded
+//! `httpEndpoint` (loopback only) gets the CloudEvent in HTTP binary mode. `cloudRun` (a
+//! service) and `gke` destinations are stored and returned as Google does, but their events
+//! are recorded as not delivered: the runtime runs jobs, not services. Every delivery is recorded
 //! (`/runform/v1/eventarc/deliveries?trigger=NAME`).
 
 use super::store::Kind;
@@ -81,21 +82,40 @@ impl Runtime {
             return Err(invalid("eventFilters must include the attribute \"type\""));
         }
         let d = &t["destination"];
-        let workflow = d["workflow"].as_str().unwrap_or("");
-        let http = d
-            .pointer("/httpEndpoint/uri")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        if workflow.is_empty() && http.is_empty() {
-            let other = d
-                .as_object()
-                .and_then(|m| m.keys().next().cloned())
-                .unwrap_or_default();
-            return Err(invalid(if other.is_empty() {
-                "a destination is required".to_string()
-            } else {
-                format!("destination {other} is not supported by the local runtime (workflow and httpEndpoint are)")
-            }));
+        let kinds: Vec<&str> = [
+            "workflow",
+            "httpEndpoint",
+            "cloudRun",
+            "gke",
+            "cloudFunction",
+        ]
+        .into_iter()
+        .filter(|k| {
+            d.get(*k)
+                .is_some_and(|v| !v.is_null() && v != "" && v != &json!({}))
+        })
+        .collect();
+        match kinds.len() {
+            0 => return Err(invalid("a destination is required")),
+            1 => {}
+            _ => {
+                return Err(invalid(format!(
+                    "a destination has one target, not {}",
+                    kinds.join(" and ")
+                )))
+            }
+        }
+        if let Some(r) = t.get("retryPolicy").filter(|r| !r.is_null()) {
+            if kinds[0] != "cloudRun" {
+                return Err(invalid(
+                    "retryPolicy can only be set with Cloud Run destinations",
+                ));
+            }
+            if r["maxAttempts"].as_i64().unwrap_or(1) != 1 {
+                return Err(invalid(
+                    "retryPolicy.maxAttempts: the only valid value is 1",
+                ));
+            }
         }
         Ok(())
     }
@@ -262,12 +282,10 @@ impl Runtime {
                                 .map_err(|e| e.body.error.message)
                         }
                     }
-                } else {
-                    let uri = d
-                        .pointer("/httpEndpoint/uri")
-                        .and_then(Value::as_str)
-                        .unwrap_or("");
+                } else if let Some(uri) = d.pointer("/httpEndpoint/uri").and_then(Value::as_str) {
                     deliver_http(uri, &event).await
+                } else {
+                    Err("not delivered: the local runtime runs Cloud Run jobs, not Cloud Run or GKE services".to_string())
                 };
                 let record = json!({
                     "trigger": name, "eventId": event["id"], "type": event["type"], "subject": event["subject"],

@@ -165,3 +165,18 @@ async fn cloud_scheduler_job_every_argument() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eventarc_trigger_every_argument() {
+    check_type(
+        "google_eventarc_trigger",
+        &[
+            "google_eventarc_trigger.cloud_run",
+            "google_eventarc_trigger.workflow",
+            "google_eventarc_trigger.http",
+            "google_eventarc_trigger.gke",
+        ],
+        &[],
+    )
+    .await;
+}
