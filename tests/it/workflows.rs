@@ -262,17 +262,26 @@ async fn an_upload_runs_the_job_through_eventarc_and_the_workflow() {
         "destination": {"workflow": format!("{parent}/workflows/on-upload")}
     })).await;
     assert_eq!((code, op["done"].as_bool()), (200, Some(true)), "{op}");
-    // A Cloud Run service destination is refused locally, clearly.
-    let (code, err) = call(&c, reqwest::Method::POST, format!("{base}/v1/{parent}/triggers?triggerId=svc"), json!({
+    // A Cloud Run service destination is stored as Google does (its events are recorded as
+    // not delivered); a retry policy on a workflow destination is refused, as Google does.
+    let (code, t) = call(&c, reqwest::Method::POST, format!("{base}/v1/{parent}/triggers?triggerId=svc"), json!({
         "eventFilters": [{"attribute": "type", "value": "google.cloud.storage.object.v1.finalized"}],
-        "destination": {"cloudRun": {"service": "s"}}
+        "destination": {"cloudRun": {"service": "s"}},
+        "retryPolicy": {"maxAttempts": 1}
+    })).await;
+    assert_eq!(code, 200, "{t}");
+    assert_eq!(t["response"]["destination"]["cloudRun"]["service"], "s", "{t}");
+    let (code, err) = call(&c, reqwest::Method::POST, format!("{base}/v1/{parent}/triggers?triggerId=wfretry"), json!({
+        "eventFilters": [{"attribute": "type", "value": "google.cloud.storage.object.v1.finalized"}],
+        "destination": {"workflow": format!("{parent}/workflows/on-upload")},
+        "retryPolicy": {"maxAttempts": 1}
     })).await;
     assert_eq!(code, 400);
     assert!(
         err["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("cloudRun is not supported"),
+            .contains("only be set with Cloud Run destinations"),
         "{err}"
     );
 
