@@ -31,6 +31,13 @@ pub struct Workflow {
     pub user_env_vars: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub call_log_level: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub execution_history_level: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub crypto_key_name: String,
+    /// Resource Manager tags bound at creation (not read back by the provider).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

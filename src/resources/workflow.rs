@@ -31,9 +31,9 @@ source_contents          string      O tf
 labels                   map(string) O tf
 user_env_vars            map(string) O tf
 call_log_level           string      O tf
-execution_history_level  string      O tf X
-crypto_key_name          string      O tf X
-tags                     map(string) O FN tf X
+execution_history_level  string      O tf
+crypto_key_name          string      O tf
+tags                     map(string) O FN tf
 deletion_protection      bool        O tf default=true
 deletion_policy          string      O C tf
 revision_id              string      C V
@@ -80,6 +80,20 @@ impl TypeInfo for WorkflowType {
             diags.push(Diagnostic::error(
                 format!("{}: {e}", rc.addr),
                 Some(rc.span("name")),
+            ));
+        }
+        let level = s(v, "execution_history_level");
+        if ![
+            "",
+            "EXECUTION_HISTORY_LEVEL_UNSPECIFIED",
+            "EXECUTION_HISTORY_BASIC",
+            "EXECUTION_HISTORY_DETAILED",
+        ]
+        .contains(&level)
+        {
+            diags.push(Diagnostic::error(
+                format!("{}: execution_history_level {level:?} is not one of EXECUTION_HISTORY_BASIC, EXECUTION_HISTORY_DETAILED", rc.addr),
+                Some(rc.span("execution_history_level")),
             ));
         }
         let src = s(v, "source_contents");
@@ -150,6 +164,9 @@ fn expand(v: &Value) -> Workflow {
             .unwrap_or_default(),
         user_env_vars: map("user_env_vars"),
         call_log_level: s(v, "call_log_level").into(),
+        execution_history_level: s(v, "execution_history_level").into(),
+        crypto_key_name: s(v, "crypto_key_name").into(),
+        tags: map("tags"),
         ..Default::default()
     }
 }
@@ -168,6 +185,11 @@ fn comparable(w: &Workflow) -> Value {
         "labels": w.labels,
         "user_env_vars": w.user_env_vars,
         "call_log_level": level,
+        "execution_history_level": match w.execution_history_level.as_str() {
+            "" | "EXECUTION_HISTORY_LEVEL_UNSPECIFIED" => "",
+            other => other,
+        },
+        "crypto_key_name": w.crypto_key_name,
     })
 }
 
@@ -178,6 +200,8 @@ const FIELDS: &[(&str, &str)] = &[
     ("labels", "labels"),
     ("user_env_vars", "userEnvVars"),
     ("call_log_level", "callLogLevel"),
+    ("execution_history_level", "executionHistoryLevel"),
+    ("crypto_key_name", "cryptoKeyName"),
 ];
 
 pub struct Workflows;

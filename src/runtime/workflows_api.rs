@@ -110,6 +110,8 @@ impl Runtime {
                 "labels",
                 "userEnvVars",
                 "callLogLevel",
+                "executionHistoryLevel",
+                "cryptoKeyName",
             ]
             .iter()
             .map(|s| s.to_string())
@@ -133,6 +135,13 @@ impl Runtime {
                 "userEnvVars" | "user_env_vars" => w.user_env_vars = patch.user_env_vars.clone(),
                 "callLogLevel" | "call_log_level" => {
                     w.call_log_level = patch.call_log_level.clone()
+                }
+                "executionHistoryLevel" | "execution_history_level" => {
+                    w.execution_history_level = patch.execution_history_level.clone()
+                }
+                "cryptoKeyName" | "crypto_key_name" => {
+                    new_revision |= w.crypto_key_name != patch.crypto_key_name;
+                    w.crypto_key_name = patch.crypto_key_name.clone()
                 }
                 other => return Err(invalid(format!("{other} cannot be updated"))),
             }

@@ -13,12 +13,12 @@ use std::path::Path;
 /// Every argument path (attributes that may be set, through nested blocks).
 fn argument_paths(s: &Schema, prefix: &str, out: &mut Vec<String>) {
     for a in &s.attrs {
-        if (a.optional || a.required) && a.supported && a.name != "id" {
+        if (a.optional || a.required) && a.name != "id" {
             out.push(format!("{prefix}{}", a.name));
         }
     }
     for b in &s.blocks {
-        if b.supported && (b.optional || b.required()) {
+        if b.optional || b.required() {
             argument_paths(&b.body, &format!("{prefix}{}.", b.name), out);
         }
     }
@@ -177,6 +177,19 @@ async fn eventarc_trigger_every_argument() {
             "google_eventarc_trigger.gke",
         ],
         &[],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workflows_workflow_every_argument() {
+    check_type(
+        "google_workflows_workflow",
+        &["google_workflows_workflow.wf"],
+        &[(
+            "name_prefix",
+            "conflicts with name (the provider generates a name from it)",
+        )],
     )
     .await;
 }

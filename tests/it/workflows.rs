@@ -270,7 +270,10 @@ async fn an_upload_runs_the_job_through_eventarc_and_the_workflow() {
         "retryPolicy": {"maxAttempts": 1}
     })).await;
     assert_eq!(code, 200, "{t}");
-    assert_eq!(t["response"]["destination"]["cloudRun"]["service"], "s", "{t}");
+    assert_eq!(
+        t["response"]["destination"]["cloudRun"]["service"], "s",
+        "{t}"
+    );
     let (code, err) = call(&c, reqwest::Method::POST, format!("{base}/v1/{parent}/triggers?triggerId=wfretry"), json!({
         "eventFilters": [{"attribute": "type", "value": "google.cloud.storage.object.v1.finalized"}],
         "destination": {"workflow": format!("{parent}/workflows/on-upload")},
