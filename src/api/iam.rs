@@ -146,11 +146,58 @@ pub fn role_grants(role: &str, permission: &str) -> bool {
 }
 
 /// Whether `policy` grants `member` (e.g. `serviceAccount:x@p.iam.gserviceaccount.com`) the
-/// permission, directly or through `allUsers` / `allAuthenticatedUsers`. Conditional bindings
-/// are not evaluated and do not grant.
+/// permission now, directly or through `allUsers` / `allAuthenticatedUsers`.
 pub fn grants(policy: &Policy, member: &str, permission: &str) -> bool {
+    grants_at(policy, member, permission, chrono::Utc::now())
+}
+
+/// Whether an IAM condition holds at `now`. Conditions on `request.time` (comparisons with
+/// `timestamp("RFC 3339")`, joined by `&&` or `||`) are evaluated; any other condition does not
+/// hold (it does not grant).
+pub fn condition_holds(expression: &str, now: chrono::DateTime<chrono::Utc>) -> bool {
+    let clause = |c: &str| -> Option<bool> {
+        // Grouping parentheses around a clause, but not the call's own.
+        let mut c = c.trim().trim_start_matches('(').trim();
+        while c.ends_with(')') && c.matches(')').count() > c.matches('(').count() {
+            c = c[..c.len() - 1].trim_end();
+        }
+        let rest = c.strip_prefix("request.time")?.trim_start();
+        let (op, rest) = ["<=", ">=", "<", ">", "==", "!="]
+            .iter()
+            .find_map(|op| rest.strip_prefix(op).map(|r| (*op, r.trim())))?;
+        let ts = rest
+            .strip_prefix("timestamp(")?
+            .strip_suffix(')')?
+            .trim()
+            .trim_matches(|q| q == '"' || q == '\'');
+        let t = chrono::DateTime::parse_from_rfc3339(ts)
+            .ok()?
+            .with_timezone(&chrono::Utc);
+        Some(match op {
+            "<" => now < t,
+            "<=" => now <= t,
+            ">" => now > t,
+            ">=" => now >= t,
+            "==" => now == t,
+            _ => now != t,
+        })
+    };
+    expression
+        .split("||")
+        .any(|any| any.split("&&").all(|all| clause(all).unwrap_or(false)))
+}
+
+/// [`grants`] at a given time (the local runtime's clock).
+pub fn grants_at(
+    policy: &Policy,
+    member: &str,
+    permission: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> bool {
     policy.bindings.iter().any(|b| {
-        b.condition.is_none()
+        b.condition
+            .as_ref()
+            .is_none_or(|c| condition_holds(c["expression"].as_str().unwrap_or(""), now))
             && role_grants(&b.role, permission)
             && b.members
                 .iter()
@@ -162,6 +209,26 @@ pub fn grants(policy: &Policy, member: &str, permission: &str) -> bool {
 mod tests {
     use super::*;
     use crate::api::common::Binding;
+
+    #[test]
+    fn time_conditions() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-06-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        assert!(condition_holds(
+            r#"request.time < timestamp("2027-01-01T00:00:00Z")"#,
+            now
+        ));
+        assert!(!condition_holds(
+            r#"request.time < timestamp("2026-01-01T00:00:00Z")"#,
+            now
+        ));
+        assert!(condition_holds(
+            r#"request.time > timestamp("2026-01-01T00:00:00Z") && request.time < timestamp("2026-12-31T00:00:00Z")"#,
+            now
+        ));
+        assert!(!condition_holds(r#"resource.name.startsWith("x")"#, now));
+    }
 
     #[test]
     fn roles_and_grants() {

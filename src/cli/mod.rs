@@ -1634,9 +1634,10 @@ fn output_cmd(
             if json {
                 println!("{}", serde_json::to_string(v)?);
             } else if raw {
+                // As Terraform's: the value alone, without a newline, for piping.
                 match v {
-                    serde_json::Value::String(s) => println!("{s}"),
-                    serde_json::Value::Number(_) | serde_json::Value::Bool(_) => println!("{v}"),
+                    serde_json::Value::String(s) => print!("{s}"),
+                    serde_json::Value::Number(_) | serde_json::Value::Bool(_) => print!("{v}"),
                     _ => bail!("--raw prints only strings, numbers and bools; {n:?} is a collection (use --json)"),
                 }
             } else {

@@ -1135,7 +1135,36 @@ impl Loader<'_> {
         let schema = (self.opts.data_schema)(ty)?;
         let mut args = Map::new();
         let mut unknown_args = false;
-        for a in &b.body.attrs {
+        if !schema.blocks.is_empty() {
+            // Nested blocks (data "google_iam_policy"'s `binding`): lowered as a resource's.
+            let mut spans = BTreeMap::new();
+            let mut env = env.clone();
+            let errors = self.diags.error_count();
+            let config = self.lower(&b.body, schema, "", &b.range, &mut spans, &mut env, false);
+            if self.diags.error_count() > errors {
+                return None;
+            }
+            if !config.is_wholly_known() {
+                if self.opts.validate_only {
+                    return Some(Val::unknown(schema.implied_type()));
+                }
+                self.diags.push(
+                    Diagnostic::error(
+                        format!(
+                            "data.{ty}.{}: its arguments depend on values known only after apply",
+                            b.labels[1]
+                        ),
+                        Some(b.range.clone()),
+                    )
+                    .with_hint("data sources are read while planning; give them values known then"),
+                );
+                return None;
+            }
+            if let Value::Object(m) = schema.to_internal(&config).json {
+                args = m;
+            }
+        }
+        for a in b.body.attrs.iter().filter(|_| schema.blocks.is_empty()) {
             if matches!(
                 a.name.as_str(),
                 "depends_on" | "provider" | "count" | "for_each"
@@ -1183,7 +1212,7 @@ impl Loader<'_> {
                 args.insert(a.name.clone(), j);
             }
         }
-        for blk in &b.body.blocks {
+        for blk in b.body.blocks.iter().filter(|_| schema.blocks.is_empty()) {
             self.diags.error(
                 format!("unsupported block {:?} in data source {ty}", blk.ty),
                 Some(blk.range.clone()),

@@ -66,8 +66,105 @@ access_token   string      C S
 default_labels map(string) C
 ";
 
+const IAM_POLICY: &str = "
+id                                string      C
+policy_data                       string      C
+binding                           set{}       O
+binding.role                      string      R
+binding.members                   set(string) R
+binding.condition                 list{}      O max=1
+binding.condition.expression      string      R
+binding.condition.title           string      R
+binding.condition.description     string      O
+audit_config                      set{}       O
+audit_config.service              string      R
+audit_config.audit_log_configs    set{}       R min=1
+audit_config.audit_log_configs.log_type         string      R
+audit_config.audit_log_configs.exempted_members set(string) O
+";
+
+/// `data "google_iam_policy"`: the policy its `binding` and `audit_config` blocks describe, as
+/// the JSON the provider writes (Resource Manager's field order, compact), and its id (the
+/// CRC-32 of that text, as the provider's hashcode).
+pub fn iam_policy(args: &Map<String, Value>) -> Map<String, Value> {
+    let strs = |v: &Value| -> Vec<String> {
+        let mut xs: Vec<String> = v
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect();
+        xs.sort();
+        xs
+    };
+    let mut bindings: Vec<Value> = args
+        .get("binding")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|b| {
+            let mut o = Map::new();
+            if let Some(c) = b.get("condition").filter(|c| c.is_object()) {
+                let mut cond = Map::new();
+                for k in ["description", "expression", "title"] {
+                    if let Some(x) = c.get(k).and_then(Value::as_str).filter(|x| !x.is_empty()) {
+                        cond.insert(k.into(), json!(x));
+                    }
+                }
+                o.insert("condition".into(), Value::Object(cond));
+            }
+            o.insert("members".into(), json!(strs(&b["members"])));
+            o.insert("role".into(), b["role"].clone());
+            Value::Object(o)
+        })
+        .collect();
+    bindings.sort_by_key(|b| (b["role"].to_string(), b["condition"].to_string()));
+    let mut audit: Vec<Value> = args
+        .get("audit_config")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|a| {
+            let mut logs: Vec<Value> = a["audit_log_configs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|l| {
+                    let mut o = Map::new();
+                    let ex = strs(&l["exempted_members"]);
+                    if !ex.is_empty() {
+                        o.insert("exemptedMembers".into(), json!(ex));
+                    }
+                    o.insert("logType".into(), l["log_type"].clone());
+                    Value::Object(o)
+                })
+                .collect();
+            logs.sort_by_key(|l| l["logType"].to_string());
+            json!({"auditLogConfigs": logs, "service": a["service"]})
+        })
+        .collect();
+    audit.sort_by_key(|a| a["service"].to_string());
+    let mut policy = Map::new();
+    if !audit.is_empty() {
+        policy.insert("auditConfigs".into(), Value::Array(audit));
+    }
+    if !bindings.is_empty() {
+        policy.insert("bindings".into(), Value::Array(bindings));
+    }
+    let text = Value::Object(policy).to_string();
+    let mut m = args.clone();
+    m.insert(
+        "id".into(),
+        json!(crc32fast::hash(text.as_bytes()).to_string()),
+    );
+    m.insert("policy_data".into(), json!(text));
+    m
+}
+
 static SCHEMAS: LazyLock<BTreeMap<&'static str, Schema>> = LazyLock::new(|| {
     [
+        ("google_iam_policy", IAM_POLICY),
         ("google_project", PROJECT),
         ("google_compute_default_service_account", DEFAULT_SA),
         ("google_storage_project_service_account", STORAGE_SA),
@@ -91,6 +188,9 @@ pub fn names() -> impl Iterator<Item = &'static str> {
 /// Values as far as they are known without contacting an API (for `validate`): the
 /// arguments and what follows from them; the rest is unknown.
 pub fn offline(ty: &str, args: &Map<String, Value>) -> Map<String, Value> {
+    if ty == "google_iam_policy" {
+        return iam_policy(args);
+    }
     let mut m = args.clone();
     if let ("google_project", Some(p)) = (ty, arg(args, "project_id")) {
         m.insert("id".into(), json!(format!("projects/{p}")));
@@ -106,6 +206,7 @@ pub async fn read(
 ) -> Result<Map<String, Value>, String> {
     let not_found = |p: &str| format!("project {p:?} was not found, or the caller may not read it");
     Ok(obj(match ty {
+        "google_iam_policy" => Value::Object(iam_policy(args)),
         "google_project" => {
             let p = need_project(args, "project_id", ty)?;
             let v = client

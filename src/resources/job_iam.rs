@@ -133,7 +133,7 @@ etag        string C V tf
 const MEMBER_TEXT: &str = "
 role        string R FN tf
 member      string R FN tf
-condition   list{} O FN max=1 tf X
+condition   list{} O FN max=1 tf
 condition.expression  string R FN
 condition.title       string R FN
 condition.description string O FN
@@ -141,7 +141,7 @@ condition.description string O FN
 const BINDING_TEXT: &str = "
 role        string      R FN tf
 members     set(string) R tf
-condition   list{} O FN max=1 tf X
+condition   list{} O FN max=1 tf
 condition.expression  string R FN
 condition.title       string R FN
 condition.description string O FN
@@ -220,47 +220,77 @@ fn parse_policy_data(values: &Value) -> Result<Policy, String> {
     Ok(normalized(&p))
 }
 
-/// Bindings only, roles and members sorted, empty bindings dropped: what decides access.
-fn normalized(p: &Policy) -> Policy {
-    let mut by_role: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for b in &p.bindings {
-        if b.condition.is_none() {
-            by_role
-                .entry(b.role.clone())
-                .or_default()
-                .extend(b.members.iter().cloned());
+/// An IAM condition in its wire form (`description` left out when empty), from the
+/// configuration's `condition` block.
+fn condition_of(values: &Value) -> Option<Value> {
+    let c = values.get("condition").filter(|c| c.is_object())?;
+    let mut m = serde_json::Map::new();
+    for k in ["expression", "title", "description"] {
+        if let Some(x) = c.get(k).and_then(Value::as_str).filter(|x| !x.is_empty()) {
+            m.insert(k.into(), Value::String(x.into()));
         }
+    }
+    Some(Value::Object(m))
+}
+
+/// A condition compared as IAM compares them: its expression, title and description.
+fn condition_key(c: Option<&Value>) -> Option<(String, String, String)> {
+    c.map(|c| {
+        let f = |k: &str| c.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        (f("expression"), f("title"), f("description"))
+    })
+}
+
+/// Bindings only, roles and members sorted, empty bindings dropped (a conditional binding is
+/// its own binding): what decides access.
+fn normalized(p: &Policy) -> Policy {
+    type Key = (String, Option<(String, String, String)>);
+    let mut by_role: BTreeMap<Key, (Option<Value>, BTreeSet<String>)> = BTreeMap::new();
+    for b in &p.bindings {
+        by_role
+            .entry((b.role.clone(), condition_key(b.condition.as_ref())))
+            .or_insert_with(|| (b.condition.clone(), BTreeSet::new()))
+            .1
+            .extend(b.members.iter().cloned());
     }
     Policy {
         bindings: by_role
             .into_iter()
-            .filter(|(_, m)| !m.is_empty())
-            .map(|(role, members)| Binding {
+            .filter(|(_, (_, m))| !m.is_empty())
+            .map(|((role, _), (condition, members))| Binding {
                 role,
                 members: members.into_iter().collect(),
-                condition: None,
+                condition,
             })
             .collect(),
         ..Default::default()
     }
 }
 
-fn role_members(p: &Policy, role: &str) -> BTreeSet<String> {
+/// The members of a role's binding with this condition (or none).
+fn role_members(p: &Policy, role: &str, cond: Option<&Value>) -> BTreeSet<String> {
+    let key = condition_key(cond);
     p.bindings
         .iter()
-        .filter(|b| b.role == role && b.condition.is_none())
+        .filter(|b| b.role == role && condition_key(b.condition.as_ref()) == key)
         .flat_map(|b| b.members.iter().cloned())
         .collect()
 }
 
-fn set_role(p: &mut Policy, role: &str, members: &BTreeSet<String>) {
+/// Sets the members of a role's binding with this condition (or none); a policy with any
+/// condition is written as version 3, as IAM requires.
+fn set_role(p: &mut Policy, role: &str, cond: Option<&Value>, members: &BTreeSet<String>) {
+    let key = condition_key(cond);
     p.bindings
-        .retain(|b| b.role != role || b.condition.is_some());
+        .retain(|b| b.role != role || condition_key(b.condition.as_ref()) != key);
+    if cond.is_some() {
+        p.version = 3;
+    }
     if !members.is_empty() {
         p.bindings.push(Binding {
             role: role.to_string(),
             members: members.iter().cloned().collect(),
-            condition: None,
+            condition: cond.cloned(),
         });
     }
 }
@@ -282,11 +312,13 @@ impl TypeInfo for JobIam {
             IamOn::Project => provider.fill_defaults(d, None),
         }
         let inputs: &[&str] = match (self.0, self.1) {
-            (IamKind::Member, IamOn::Job) => &["project", "location", "name", "role", "member"],
-            (IamKind::Binding, IamOn::Job) => &["project", "location", "name", "role"],
+            (IamKind::Member, IamOn::Job) => {
+                &["project", "location", "name", "role", "member", "condition"]
+            }
+            (IamKind::Binding, IamOn::Job) => &["project", "location", "name", "role", "condition"],
             (IamKind::Policy, IamOn::Job) => &["project", "location", "name"],
-            (IamKind::Member, IamOn::Project) => &["project", "role", "member"],
-            (IamKind::Binding, IamOn::Project) => &["project", "role"],
+            (IamKind::Member, IamOn::Project) => &["project", "role", "member", "condition"],
+            (IamKind::Binding, IamOn::Project) => &["project", "role", "condition"],
             (IamKind::Policy, IamOn::Project) => &["project"],
         };
         let kind = self.0;
@@ -298,11 +330,19 @@ impl TypeInfo for JobIam {
                 IamOn::Job => this.resource(&values),
                 IamOn::Project => s(&values, "project").to_string(),
             };
+            // A conditional grant's id ends with its condition's title, as the provider's.
+            let title = values
+                .pointer("/condition/title")
+                .and_then(Value::as_str)
+                .map(|t| format!("/{t}"))
+                .unwrap_or_default();
             Value::String(match kind {
-                IamKind::Member => {
-                    format!("{resource}/{}/{}", s(&values, "role"), s(&values, "member"))
-                }
-                IamKind::Binding => format!("{resource}/{}", s(&values, "role")),
+                IamKind::Member => format!(
+                    "{resource}/{}/{}{title}",
+                    s(&values, "role"),
+                    s(&values, "member")
+                ),
+                IamKind::Binding => format!("{resource}/{}{title}", s(&values, "role")),
                 IamKind::Policy => resource,
             })
         });
@@ -438,11 +478,16 @@ impl ResourceType for JobIam {
         let current = live_policy.as_ref().map(normalized).unwrap_or_default();
         let (old, new): (Value, Value) = match self.0 {
             IamKind::Member => {
-                let has = role_members(&current, s(v, "role")).contains(s(v, "member"));
+                let has = role_members(&current, s(v, "role"), condition_of(v).as_ref())
+                    .contains(s(v, "member"));
                 (Value::Bool(has), Value::Bool(true))
             }
             IamKind::Binding => (
-                serde_json::json!(role_members(&current, s(v, "role"))),
+                serde_json::json!(role_members(
+                    &current,
+                    s(v, "role"),
+                    condition_of(v).as_ref()
+                )),
                 serde_json::json!(members_of(v)),
             ),
             IamKind::Policy => (
@@ -484,10 +529,11 @@ impl ResourceType for JobIam {
                 Action::Create | Action::Update | Action::Adopt
             )
         {
-            let removes: Vec<String> = role_members(&current, s(v, "role"))
-                .difference(&members_of(v))
-                .cloned()
-                .collect();
+            let removes: Vec<String> =
+                role_members(&current, s(v, "role"), condition_of(v).as_ref())
+                    .difference(&members_of(v))
+                    .cloned()
+                    .collect();
             change.extra = serde_json::json!({ "authoritative": {
                 "project": s(v, "project"), "role": s(v, "role"), "removes": removes,
             }});
@@ -514,11 +560,17 @@ impl ResourceType for JobIam {
                 let before = change.before.clone().unwrap_or_default();
                 modify(ctx, &self.resource(&before), true, |p| match kind {
                     IamKind::Member => {
-                        let mut m = role_members(p, s(&before, "role"));
+                        let cond = condition_of(&before);
+                        let mut m = role_members(p, s(&before, "role"), cond.as_ref());
                         m.remove(s(&before, "member"));
-                        set_role(p, s(&before, "role"), &m);
+                        set_role(p, s(&before, "role"), cond.as_ref(), &m);
                     }
-                    IamKind::Binding => set_role(p, s(&before, "role"), &BTreeSet::new()),
+                    IamKind::Binding => set_role(
+                        p,
+                        s(&before, "role"),
+                        condition_of(&before).as_ref(),
+                        &BTreeSet::new(),
+                    ),
                     IamKind::Policy => p.bindings.clear(),
                 })
                 .await?;
@@ -541,11 +593,14 @@ impl ResourceType for JobIam {
             } else {
                 modify(ctx, &self.resource(&v), false, |p| match kind {
                     IamKind::Member => {
-                        let mut m = role_members(p, s(&v, "role"));
+                        let cond = condition_of(&v);
+                        let mut m = role_members(p, s(&v, "role"), cond.as_ref());
                         m.insert(s(&v, "member").to_string());
-                        set_role(p, s(&v, "role"), &m);
+                        set_role(p, s(&v, "role"), cond.as_ref(), &m);
                     }
-                    IamKind::Binding => set_role(p, s(&v, "role"), &members_of(&v)),
+                    IamKind::Binding => {
+                        set_role(p, s(&v, "role"), condition_of(&v).as_ref(), &members_of(&v))
+                    }
                     IamKind::Policy => {
                         p.bindings = desired_policy.clone().unwrap_or_default().bindings;
                     }
@@ -636,10 +691,18 @@ pub fn check_conflicts(stack: &Stack, diags: &mut Diagnostics) {
                 }
             }
         }
-        let mut bindings: BTreeMap<&str, &ResourceConfig> = BTreeMap::new();
+        // A role's binding is authoritative for its condition (or its lack of one).
+        type Key = (String, Option<(String, String, String)>);
+        let key = |rc: &ResourceConfig| -> Key {
+            (
+                s(&rc.values, "role").to_string(),
+                condition_key(condition_of(&rc.values).as_ref()),
+            )
+        };
+        let mut bindings: BTreeMap<Key, &ResourceConfig> = BTreeMap::new();
         for rc in rcs.iter().filter(|r| kind(r) == Some(IamKind::Binding)) {
             let role = s(&rc.values, "role");
-            if let Some(first) = bindings.insert(role, rc) {
+            if let Some(first) = bindings.insert(key(rc), rc) {
                 diags.push(
                     Diagnostic::error(
                         format!("{} and {} are both authoritative for {role} on {job}: only one _binding may exist per role", first.addr, rc.addr),
@@ -651,7 +714,7 @@ pub fn check_conflicts(stack: &Stack, diags: &mut Diagnostics) {
         }
         for rc in rcs.iter().filter(|r| kind(r) == Some(IamKind::Member)) {
             let role = s(&rc.values, "role");
-            if let Some(b) = bindings.get(role) {
+            if let Some(b) = bindings.get(&key(rc)) {
                 diags.push(
                     Diagnostic::error(
                         format!("{} grants {role} on {job}, which {} manages authoritatively: the binding would remove the member on every apply", rc.addr, b.addr),

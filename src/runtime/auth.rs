@@ -150,7 +150,7 @@ impl Runtime {
         }
         if policies
             .iter()
-            .any(|p| crate::api::iam::grants(p, member, permission))
+            .any(|p| crate::api::iam::grants_at(p, member, permission, self.now()))
         {
             return Ok(());
         }

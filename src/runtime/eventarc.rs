@@ -241,7 +241,7 @@ impl Runtime {
         }
         let member = format!("serviceAccount:{sa}");
         let policy = self.get_policy(&project).unwrap_or_default();
-        if iam::grants(&policy, &member, iam::WORKFLOWS_INVOKE) {
+        if iam::grants_at(&policy, &member, iam::WORKFLOWS_INVOKE, self.now()) {
             return Ok(());
         }
         Err(format!(

@@ -642,7 +642,10 @@ impl Runtime {
             needed.push(iam::RUN_WITH_OVERRIDES);
         }
         for perm in needed {
-            if !iam::grants(&policy, member, perm) && !iam::grants(&project_policy, member, perm) {
+            let now = self.now();
+            if !iam::grants_at(&policy, member, perm, now)
+                && !iam::grants_at(&project_policy, member, perm, now)
+            {
                 return Err(ApiError::new(
                     Code::PermissionDenied,
                     format!(

@@ -238,7 +238,11 @@ output "token" {
         "{t}"
     );
     let o = runform(d, &["output", "--local", "--raw", "job"]);
-    assert_eq!(String::from_utf8_lossy(&o.stdout), "out-job\n");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "out-job",
+        "as Terraform: no newline after a raw value"
+    );
     let o = runform(d, &["output", "--local", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(

@@ -346,3 +346,144 @@ provider "google" {
     );
     assert!(t.contains("conflicts with \"access_token\""), "{t}");
 }
+
+/// A conditional grant (`condition { expression = "request.time < timestamp(...)" }`) is
+/// applied as a version-3 binding of its own, re-plans clean, and the local runtime honours
+/// it: the account may create jobs until the time, not after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_conditions_on_grants_are_enforced() {
+    let server = Server::start(
+        RuntimeConfig {
+            manual_clock: Some("2026-06-01T00:00:00Z".parse().unwrap()),
+            ..Default::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let url = server.url();
+    let rt = server.runtime.clone();
+    let admin = tempfile::tempdir().unwrap();
+    write(
+        admin.path(),
+        "main.tf",
+        r#"
+provider "google" {
+  project = "auth-proj"
+  region  = "us-central1"
+}
+resource "google_service_account" "temp" {
+  account_id = "temp-deployer"
+}
+resource "google_project_iam_member" "until_july" {
+  project = "auth-proj"
+  role    = "roles/run.admin"
+  member  = google_service_account.temp.member
+  condition {
+    title       = "until-july"
+    description = "expires with the migration"
+    expression  = "request.time < timestamp(\"2026-07-01T00:00:00Z\")"
+  }
+}
+output "id" {
+  value = google_project_iam_member.until_july.id
+}
+"#,
+    );
+    let o = cli(admin.path(), &url, &["apply", "--auto-approve", "."]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let o = cli(admin.path(), &url, &["output", "-raw", "id"]).await;
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "auth-proj/roles/run.admin/serviceAccount:temp-deployer@auth-proj.iam.gserviceaccount.com/until-july"
+    );
+    let o = cli(admin.path(), &url, &["plan", "--detailed-exitcode", "."]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let policy = rt.get_policy("projects/auth-proj").unwrap();
+    assert_eq!(policy.version, 3);
+    assert!(policy.bindings.iter().any(|b| b
+        .condition
+        .as_ref()
+        .is_some_and(|c| c["title"] == "until-july")));
+
+    let d = tempfile::tempdir().unwrap();
+    let stack = |job: &str| {
+        job_stack(
+            "impersonate_service_account = \"temp-deployer@auth-proj.iam.gserviceaccount.com\"",
+            job,
+        )
+    };
+    write(d.path(), "main.tf", &stack("in-june"));
+    let o = cli(d.path(), &url, &["apply", "--auto-approve", "."]).await;
+    assert!(
+        o.status.success(),
+        "before the condition's time: {}",
+        text(&o)
+    );
+
+    rt.advance_clock(std::time::Duration::from_secs(40 * 24 * 3600));
+    let e = tempfile::tempdir().unwrap();
+    write(e.path(), "main.tf", &stack("in-july"));
+    let o = cli(e.path(), &url, &["apply", "--auto-approve", "."]).await;
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "after the condition's time: {t}");
+    // Every Cloud Run call is now refused (the refresh's list first).
+    assert!(
+        t.contains("403 PERMISSION_DENIED") && t.contains("run.jobs."),
+        "{t}"
+    );
+    assert!(rt.get_job(&job_name("in-july")).is_err());
+    server.stop().await;
+}
+
+/// `data "google_iam_policy"` builds the `policy_data` a `_policy` resource takes, conditions
+/// included; the policy applies and re-plans clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iam_policy_data_source_feeds_a_policy() {
+    let server = Server::start(RuntimeConfig::default(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let url = server.url();
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "main.tf",
+        &(job_stack("", "with-policy")
+            + r#"
+data "google_iam_policy" "runners" {
+  binding {
+    role    = "roles/run.invoker"
+    members = ["user:b@example.com", "user:a@example.com"]
+  }
+  binding {
+    role    = "roles/run.invoker"
+    members = ["group:oncall@example.com"]
+    condition {
+      title      = "office-hours"
+      expression = "request.time < timestamp(\"2030-01-01T00:00:00Z\")"
+    }
+  }
+}
+resource "google_cloud_run_v2_job_iam_policy" "p" {
+  name        = google_cloud_run_v2_job.job.name
+  policy_data = data.google_iam_policy.runners.policy_data
+}
+output "policy_data" {
+  value = data.google_iam_policy.runners.policy_data
+}
+"#),
+    );
+    let o = cli(d.path(), &url, &["apply", "--auto-approve", "."]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let o = cli(d.path(), &url, &["output", "-raw", "policy_data"]).await;
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        r#"{"bindings":[{"members":["user:a@example.com","user:b@example.com"],"role":"roles/run.invoker"},{"condition":{"expression":"request.time < timestamp(\"2030-01-01T00:00:00Z\")","title":"office-hours"},"members":["group:oncall@example.com"],"role":"roles/run.invoker"}]}"#
+    );
+    let policy = server.runtime.get_policy(&job_name("with-policy")).unwrap();
+    assert_eq!(policy.bindings.len(), 2, "{policy:?}");
+    assert!(policy.bindings.iter().any(|b| b.condition.is_some()));
+    let o = cli(d.path(), &url, &["plan", "--detailed-exitcode", "."]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    server.stop().await;
+}
