@@ -26,13 +26,13 @@ storage_class                        string       O tf default="STANDARD"
 force_destroy                        bool         O tf default=false
 uniform_bucket_level_access          bool         O C tf
 labels                               map(string)  O tf
-requester_pays                       bool         O tf X
-default_event_based_hold             bool         O tf X
-enable_object_retention              bool         O FN tf X
-rpo                                  string       O C tf X
-public_access_prevention             string       O C tf X
+requester_pays                       bool         O tf
+default_event_based_hold             bool         O
+enable_object_retention              bool         O FN tf
+rpo                                  string       O C
+public_access_prevention             string       O C tf
 deletion_policy                      string       O C tf
-versioning                           list{}       O C max=1 tf
+versioning                           list{}       O C max=1
 versioning.enabled                   bool         R
 lifecycle_rule                       list{}       O max=100 tf
 lifecycle_rule.action                set{}        R min=1 max=1
@@ -46,17 +46,17 @@ lifecycle_rule.condition.matches_storage_class   list(string) O
 lifecycle_rule.condition.num_newer_versions      number       O
 lifecycle_rule.condition.matches_prefix          list(string) O
 lifecycle_rule.condition.matches_suffix          list(string) O
-lifecycle_rule.condition.custom_time_before      string       O X
-lifecycle_rule.condition.days_since_custom_time  number       O X
-lifecycle_rule.condition.days_since_noncurrent_time number    O X
-lifecycle_rule.condition.noncurrent_time_before  string       O X
-lifecycle_rule.condition.send_age_if_zero        bool         O X
-lifecycle_rule.condition.send_days_since_noncurrent_time_if_zero bool O X
-lifecycle_rule.condition.send_days_since_custom_time_if_zero bool O X
-lifecycle_rule.condition.send_num_newer_versions_if_zero bool O X
-lifecycle_rule.condition.size_above_bytes        number       O X
-lifecycle_rule.condition.size_below_bytes        number       O X
-encryption                           list{}       O max=1 tf X
+lifecycle_rule.condition.custom_time_before      string       O
+lifecycle_rule.condition.days_since_custom_time  number       O
+lifecycle_rule.condition.days_since_noncurrent_time number    O
+lifecycle_rule.condition.noncurrent_time_before  string       O
+lifecycle_rule.condition.send_age_if_zero        bool         O
+lifecycle_rule.condition.send_days_since_noncurrent_time_if_zero bool O
+lifecycle_rule.condition.send_days_since_custom_time_if_zero bool O
+lifecycle_rule.condition.send_num_newer_versions_if_zero bool O
+lifecycle_rule.condition.size_above_bytes        number       O
+lifecycle_rule.condition.size_below_bytes        number       O
+encryption                           list{}       O max=1
 encryption.default_kms_key_name      string       O
 encryption.google_managed_encryption_enforcement_config    list{} O max=1
 encryption.google_managed_encryption_enforcement_config.restriction_mode   string O
@@ -67,31 +67,31 @@ encryption.customer_managed_encryption_enforcement_config.effective_time   strin
 encryption.customer_supplied_encryption_enforcement_config list{} O max=1
 encryption.customer_supplied_encryption_enforcement_config.restriction_mode string O
 encryption.customer_supplied_encryption_enforcement_config.effective_time  string C
-autoclass                            list{}       O max=1 tf X
+autoclass                            list{}       O max=1
 autoclass.enabled                    bool         R
 autoclass.terminal_storage_class     string       O C
-website                              list{}       O C max=1 tf X
+website                              list{}       O C max=1
 website.main_page_suffix             string       O
 website.not_found_page               string       O
-retention_policy                     list{}       O max=1 tf X
+retention_policy                     list{}       O max=1
 retention_policy.is_locked           bool         O default=false
 retention_policy.retention_period    string       R
-cors                                 list{}       O tf X
+cors                                 list{}       O
 cors.origin                          list(string) O
 cors.method                          list(string) O
 cors.response_header                 list(string) O
 cors.max_age_seconds                 number       O
-logging                              list{}       O max=1 tf X
+logging                              list{}       O max=1
 logging.log_bucket                   string       R
 logging.log_object_prefix            string       O C
-custom_placement_config              list{}       O max=1 tf X
+custom_placement_config              list{}       O max=1
 custom_placement_config.data_locations set(string) R FN
-soft_delete_policy                   list{}       O C max=1 tf X
+soft_delete_policy                   list{}       O C max=1
 soft_delete_policy.retention_duration_seconds number O default=604800
 soft_delete_policy.effective_time    string       C
-hierarchical_namespace               list{}       O FN max=1 tf X
+hierarchical_namespace               list{}       O FN max=1
 hierarchical_namespace.enabled       bool         R FN
-ip_filter                            list{}       O max=1 tf X
+ip_filter                            list{}       O max=1
 ip_filter.mode                       string       R
 ip_filter.allow_cross_org_vpcs       bool         O
 ip_filter.allow_all_service_agent_access bool     O
@@ -144,6 +144,72 @@ impl TypeInfo for BucketType {
                 ));
             }
         }
+        // The provider's enumerations (paths in the internal shape; `[]` any item).
+        const ENUMS: &[(&str, &[&str])] = &[
+            ("rpo", &["ASYNC_TURBO", "DEFAULT"]),
+            ("public_access_prevention", &["enforced", "inherited"]),
+            (
+                "lifecycle_rule[].action[].type",
+                &[
+                    "Delete",
+                    "SetStorageClass",
+                    "AbortIncompleteMultipartUpload",
+                ],
+            ),
+            (
+                "lifecycle_rule[].condition[].with_state",
+                &["LIVE", "ARCHIVED", "ANY", ""],
+            ),
+            ("ip_filter.mode", &["Enabled", "Disabled"]),
+            ("autoclass.terminal_storage_class", &["NEARLINE", "ARCHIVE"]),
+            (
+                "encryption.google_managed_encryption_enforcement_config.restriction_mode",
+                &["NotRestricted", "FullyRestricted"],
+            ),
+            (
+                "encryption.customer_managed_encryption_enforcement_config.restriction_mode",
+                &["NotRestricted", "FullyRestricted"],
+            ),
+            (
+                "encryption.customer_supplied_encryption_enforcement_config.restriction_mode",
+                &["NotRestricted", "FullyRestricted"],
+            ),
+        ];
+        for (path, allowed) in ENUMS {
+            let mut found = Vec::new();
+            collect_strings(&rc.values, &path.split('.').collect::<Vec<_>>(), &mut found);
+            for v in found.into_iter().filter(|v| !allowed.contains(&v.as_str())) {
+                let attr = path.replace("[]", "");
+                diags.push(Diagnostic::error(
+                    format!(
+                        "{}: {attr} {v:?} is not one of {}",
+                        rc.addr,
+                        allowed
+                            .iter()
+                            .filter(|a| !a.is_empty())
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    Some(rc.span(&attr)),
+                ));
+            }
+        }
+        if let Some(p) = rc
+            .values
+            .pointer("/retention_policy/retention_period")
+            .and_then(Value::as_str)
+        {
+            if p.parse::<u64>().is_err() {
+                diags.push(Diagnostic::error(
+                    format!(
+                        "{}: retention_policy.retention_period {p:?} must be a number of seconds",
+                        rc.addr
+                    ),
+                    Some(rc.span("retention_policy.retention_period")),
+                ));
+            }
+        }
         let class = s(&rc.values, "storage_class");
         if !class.is_empty()
             && ![
@@ -164,42 +230,264 @@ impl TypeInfo for BucketType {
     }
 }
 
+/// The strings at a path (`a[].b`: `b` of every item of the list `a`) of internal values.
+fn collect_strings(v: &Value, path: &[&str], out: &mut Vec<String>) {
+    let Some((first, rest)) = path.split_first() else {
+        if let Some(s) = v.as_str() {
+            out.push(s.to_string());
+        }
+        return;
+    };
+    let (key, each) = match first.strip_suffix("[]") {
+        Some(k) => (k, true),
+        None => (*first, false),
+    };
+    match v.get(key) {
+        Some(Value::Array(items)) if each => {
+            items.iter().for_each(|i| collect_strings(i, rest, out))
+        }
+        Some(Value::Object(_)) if each => collect_strings(&v[key], rest, out),
+        Some(x) => collect_strings(x, rest, out),
+        None => {}
+    }
+}
+
+/// Wire fields of a bucket that only the server sets.
+const OUTPUT_ONLY: &[&str] = &[
+    "kind",
+    "id",
+    "name",
+    "selfLink",
+    "projectNumber",
+    "metageneration",
+    "etag",
+    "timeCreated",
+    "updated",
+    "locationType",
+    "runformProject",
+    "softDeleteTime",
+    "hardDeleteTime",
+    "generation",
+    "owner",
+    "acl",
+    "defaultObjectAcl",
+    "satisfiesPZS",
+    "satisfiesPZI",
+];
+
+/// Wire fields the server fills when the configuration leaves them out (the provider's
+/// Optional+Computed): not a difference then.
+const SERVER_DEFAULTED: &[&str] = &["website", "softDeletePolicy", "rpo", "versioning"];
+
+/// Fields inside blocks that only the server sets (`effectiveTime`), or fills when left out.
+const SERVER_SUBFIELDS: &[&str] = &[
+    "effectiveTime",
+    "logObjectPrefix",
+    "terminalStorageClass",
+    "hardDeletePause",
+    "publicAccessPrevention",
+];
+
+/// Wire fields whose change replaces the bucket (the provider's ForceNew).
+const REPLACING: &[&str] = &[
+    "location",
+    "objectRetention",
+    "hierarchicalNamespace",
+    "customPlacementConfig",
+];
+
+/// A lifecycle rule's condition in the API's terms: `with_state` as `isLive`, and the zero
+/// values the `send_*_if_zero` flags ask to send.
+fn condition_to_wire(c: &Value) -> Value {
+    let mut w = SCHEMA
+        .at("lifecycle_rule.condition")
+        .map(|s| s.to_wire(c))
+        .unwrap_or_default();
+    let Value::Object(m) = &mut w else { return w };
+    for k in [
+        "withState",
+        "sendAgeIfZero",
+        "sendDaysSinceNoncurrentTimeIfZero",
+        "sendDaysSinceCustomTimeIfZero",
+        "sendNumNewerVersionsIfZero",
+    ] {
+        m.remove(k);
+    }
+    match c.get("with_state").and_then(Value::as_str) {
+        Some("LIVE") => {
+            m.insert("isLive".into(), json!(true));
+        }
+        Some("ARCHIVED") => {
+            m.insert("isLive".into(), json!(false));
+        }
+        _ => {}
+    }
+    let flag = |k: &str| c.get(k).and_then(Value::as_bool).unwrap_or(false);
+    for (num, send) in [
+        ("age", "send_age_if_zero"),
+        (
+            "daysSinceNoncurrentTime",
+            "send_days_since_noncurrent_time_if_zero",
+        ),
+        ("daysSinceCustomTime", "send_days_since_custom_time_if_zero"),
+        ("numNewerVersions", "send_num_newer_versions_if_zero"),
+    ] {
+        if m.get(num).and_then(Value::as_f64) == Some(0.0) && !flag(send) {
+            m.remove(num);
+        }
+    }
+    w
+}
+
 /// The API body for create and update.
 fn expand(v: &Value) -> Value {
+    let mut w = SCHEMA.to_wire(v);
     let rules: Vec<Value> = v
         .get("lifecycle_rule")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .map(|r| {
-            SCHEMA
-                .at("lifecycle_rule")
-                .map(|s| s.to_wire(r))
-                .unwrap_or_default()
+            let one = |k: &str| match r.get(k) {
+                Some(Value::Array(a)) => a.first().cloned().unwrap_or_default(),
+                Some(x) => x.clone(),
+                None => Value::Null,
+            };
+            let action = SCHEMA
+                .at("lifecycle_rule.action")
+                .map(|s| s.to_wire(&one("action")))
+                .unwrap_or_default();
+            json!({"action": action, "condition": condition_to_wire(&one("condition"))})
         })
         .collect();
-    json!({
-        "name": s(v, "name"),
-        "location": s(v, "location").to_uppercase(),
-        "storageClass": if s(v, "storage_class").is_empty() { "STANDARD" } else { s(v, "storage_class") },
-        "iamConfiguration": {"uniformBucketLevelAccess": {"enabled": v.get("uniform_bucket_level_access").and_then(Value::as_bool).unwrap_or(false)}},
-        "labels": super::labels::to_send(v),
-        "versioning": {"enabled": v.pointer("/versioning/enabled").and_then(Value::as_bool).unwrap_or(false)},
-        "lifecycle": {"rule": rules},
-    })
+    let flag = |k: &str| v.get(k).and_then(Value::as_bool);
+    let mut iam = json!({"uniformBucketLevelAccess": {"enabled": flag("uniform_bucket_level_access").unwrap_or(false)}});
+    if let Some(p) = v.get("public_access_prevention").and_then(Value::as_str) {
+        iam["publicAccessPrevention"] = json!(p);
+    }
+    let Value::Object(m) = &mut w else { return w };
+    m.insert("name".into(), json!(s(v, "name")));
+    m.insert("location".into(), json!(s(v, "location").to_uppercase()));
+    m.insert(
+        "storageClass".into(),
+        json!(if s(v, "storage_class").is_empty() {
+            "STANDARD"
+        } else {
+            s(v, "storage_class")
+        }),
+    );
+    m.insert("labels".into(), super::labels::to_send(v));
+    m.insert("iamConfiguration".into(), iam);
+    m.insert("lifecycle".into(), json!({ "rule": rules }));
+    if let Some(rp) = flag("requester_pays") {
+        m.insert("billing".into(), json!({ "requesterPays": rp }));
+    }
+    if flag("enable_object_retention") == Some(true) {
+        m.insert("objectRetention".into(), json!({ "mode": "Enabled" }));
+    }
+    if let Some(r) = m.get_mut("retentionPolicy").and_then(Value::as_object_mut) {
+        r.entry("isLocked").or_insert(json!(false));
+    }
+    w
 }
 
-/// What the plan compares (from either side).
-fn comparable(b: &Value) -> Value {
-    let empty = |x: &Value, d: Value| if x.is_null() { d } else { x.clone() };
-    json!({
-        "location": b["location"].as_str().unwrap_or("").to_uppercase(),
-        "storage_class": b["storageClass"].as_str().unwrap_or("STANDARD"),
-        "uniform_bucket_level_access": b.pointer("/iamConfiguration/uniformBucketLevelAccess/enabled").and_then(Value::as_bool).unwrap_or(false),
-        "labels": empty(&b["labels"], json!({})),
-        "versioning": b.pointer("/versioning/enabled").and_then(Value::as_bool).unwrap_or(false),
-        "lifecycle_rule": empty(&b.pointer("/lifecycle/rule").cloned().unwrap_or(Value::Null), json!([])),
-    })
+/// A wire value made comparable: numbers as strings (the API sends int64 as strings), and
+/// nulls, `false`, empty strings, lists and objects dropped (the API's defaults).
+fn normalize(v: &Value) -> Value {
+    match v {
+        Value::Number(n) => json!(n.to_string()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| (k.clone(), normalize(x)))
+                .filter(|(_, x)| !is_empty(x))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(normalize).collect()),
+        _ => v.clone(),
+    }
+}
+
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(m) => m.is_empty(),
+        Value::Number(_) => false,
+    }
+}
+
+/// Server-set fields `have` holds and `want` leaves out, copied into `want` (nested).
+fn absorb_server_fields(want: &mut Value, have: &Value) {
+    let (Value::Object(w), Value::Object(h)) = (want, have) else {
+        return;
+    };
+    for (k, hv) in h {
+        match w.get_mut(k) {
+            Some(wv) => absorb_server_fields(wv, hv),
+            None if SERVER_SUBFIELDS.contains(&k.as_str()) => {
+                w.insert(k.clone(), hv.clone());
+            }
+            None => {}
+        }
+    }
+}
+
+/// The compared views of the desired body and the live bucket, in Terraform's names where
+/// they differ from the API's (`uniform_bucket_level_access`, `lifecycle_rule`, ...).
+fn comparable_pair(want: &Value, live: &Value) -> (Value, Value) {
+    let mut raw = want.clone();
+    absorb_server_fields(&mut raw, live);
+    let mut w = normalize(&raw);
+    let mut h = normalize(live);
+    for k in OUTPUT_ONLY {
+        if let (Value::Object(a), Value::Object(b)) = (&mut w, &mut h) {
+            a.remove(*k);
+            b.remove(*k);
+        }
+    }
+    for k in SERVER_DEFAULTED {
+        if w.get(*k).is_none() {
+            if let Value::Object(b) = &mut h {
+                b.remove(*k);
+            }
+        }
+    }
+    (tf_names(w), tf_names(h))
+}
+
+/// Renames the API's fields to the provider's arguments for plan output.
+fn tf_names(v: Value) -> Value {
+    let Value::Object(mut m) = v else { return v };
+    let mut out = serde_json::Map::new();
+    if let Some(iam) = m.remove("iamConfiguration") {
+        if let Some(u) = iam.pointer("/uniformBucketLevelAccess/enabled") {
+            out.insert("uniform_bucket_level_access".into(), u.clone());
+        }
+        if let Some(p) = iam.get("publicAccessPrevention") {
+            out.insert("public_access_prevention".into(), p.clone());
+        }
+    }
+    if let Some(b) = m
+        .remove("billing")
+        .and_then(|b| b.get("requesterPays").cloned())
+    {
+        out.insert("requester_pays".into(), b);
+    }
+    if let Some(rules) = m.remove("lifecycle").and_then(|l| l.get("rule").cloned()) {
+        out.insert("lifecycle_rule".into(), rules);
+    }
+    if let Some(o) = m.remove("objectRetention") {
+        out.insert(
+            "enable_object_retention".into(),
+            json!(o.get("mode") == Some(&json!("Enabled"))),
+        );
+    }
+    for (k, x) in m {
+        out.insert(crate::api::common::snake(&k), x);
+    }
+    Value::Object(out)
 }
 
 pub struct Buckets;
@@ -246,7 +534,7 @@ impl ResourceType for Buckets {
         );
         change.after = Some(planned.clone());
         let v = &planned;
-        let want = comparable(&expand(v));
+        let body = expand(v);
         if let Some(pid) = change.prior_id.clone().filter(|p| *p != id) {
             change.action = Action::Replace;
             change.reason = Some(format!("its name changed ({pid} → {id})"));
@@ -259,7 +547,7 @@ impl ResourceType for Buckets {
             change.action = Action::Create;
             return Ok(change);
         };
-        let have = comparable(&live);
+        let (want, have) = comparable_pair(&body, &live);
         change.attrs = super::diff_values(&have, &want);
         let fd_new = v.get("force_destroy").cloned().unwrap_or(json!(false));
         let fd_old = state
@@ -279,8 +567,16 @@ impl ResourceType for Buckets {
             }
             change.adopt = true;
         }
-        change.action = if have["location"] != want["location"] {
-            change.reason = Some("a bucket's location cannot change".into());
+        let (nb, nl) = (normalize(&body), normalize(&live));
+        let replacing = REPLACING.iter().find(|k| {
+            // hierarchicalNamespace and objectRetention off equal their absence.
+            nb.get(**k) != nl.get(**k) && !(nb.get(**k).is_none() && **k == "customPlacementConfig")
+        });
+        change.action = if let Some(k) = replacing {
+            change.reason = Some(format!(
+                "a bucket's {} cannot change",
+                crate::api::common::snake(k)
+            ));
             change.prior_id = Some(id.clone());
             Action::Replace
         } else {
@@ -291,6 +587,19 @@ impl ResourceType for Buckets {
                 _ => Action::Update,
             }
         };
+        if change.action == Action::Update {
+            // Fields the configuration no longer sets are removed with an explicit null.
+            let removed: Vec<&String> = nl
+                .as_object()
+                .into_iter()
+                .flat_map(|m| m.keys())
+                .filter(|k| nb.get(k.as_str()).is_none())
+                .filter(|k| {
+                    !OUTPUT_ONLY.contains(&k.as_str()) && !SERVER_DEFAULTED.contains(&k.as_str())
+                })
+                .collect();
+            change.extra = json!({ "remove": removed });
+        }
         if change.action == Action::NoOp {
             change.after = None;
             change.before = None;
@@ -335,7 +644,15 @@ impl ResourceType for Buckets {
                         Err(e) => return Err(err(e)),
                     }
                 }
-                Action::Update => c.patch_bucket(s(&v, "name"), &body).await.map_err(err)?,
+                Action::Update => {
+                    let mut body = body;
+                    for k in change.extra["remove"].as_array().into_iter().flatten() {
+                        if let Some(k) = k.as_str() {
+                            body[k] = Value::Null;
+                        }
+                    }
+                    c.patch_bucket(s(&v, "name"), &body).await.map_err(err)?
+                }
                 _ => c
                     .get_bucket(s(&v, "name"))
                     .await

@@ -115,11 +115,39 @@ impl Runtime {
             "iamConfiguration": {"uniformBucketLevelAccess": {"enabled": body.pointer("/iamConfiguration/uniformBucketLevelAccess/enabled").cloned().unwrap_or(json!(false))},
                                  "publicAccessPrevention": "inherited"},
         });
-        for k in ["labels", "versioning", "lifecycle"] {
-            if let Some(v) = body.get(k) {
-                b[k] = v.clone();
+        // Every other field the request sets is kept and returned, as Google does.
+        const SERVER_SET: &[&str] = &[
+            "kind",
+            "id",
+            "name",
+            "selfLink",
+            "projectNumber",
+            "metageneration",
+            "etag",
+            "location",
+            "locationType",
+            "storageClass",
+            "timeCreated",
+            "updated",
+            "iamConfiguration",
+        ];
+        if let Value::Object(m) = body {
+            for (k, v) in m
+                .iter()
+                .filter(|(k, v)| !SERVER_SET.contains(&k.as_str()) && !v.is_null())
+            {
+                b[k.as_str()] = v.clone();
             }
         }
+        if let Some(p) = body.pointer("/iamConfiguration/publicAccessPrevention") {
+            b["iamConfiguration"]["publicAccessPrevention"] = p.clone();
+        }
+        // Google's defaults: a 7-day soft delete policy; every effective time is now.
+        let now_rfc = super::now_rfc3339();
+        if b.get("softDeletePolicy").is_none() {
+            b["softDeletePolicy"] = json!({"retentionDurationSeconds": "604800"});
+        }
+        stamp_effective_times(&mut b, &now_rfc);
         b["runformProject"] = json!(project);
         self.store().put(Kind::Bucket, name, &b)?;
         Ok(b)
@@ -148,20 +176,34 @@ impl Runtime {
         Ok(json!({"kind": "storage#buckets", "items": items}))
     }
 
-    /// PATCH: labels, versioning, lifecycle, storageClass, iamConfiguration from the body.
+    /// PATCH: every field the body names is replaced (null removes it); what only the server
+    /// sets is kept.
     pub fn patch_bucket(&self, name: &str, patch: &Value) -> ApiResult<Value> {
         let mut b = self.get_bucket(name)?;
-        for k in [
-            "labels",
-            "versioning",
-            "lifecycle",
-            "storageClass",
-            "iamConfiguration",
-        ] {
-            if let Some(v) = patch.get(k) {
-                b[k] = v.clone();
+        const FIXED: &[&str] = &[
+            "kind",
+            "id",
+            "name",
+            "selfLink",
+            "projectNumber",
+            "metageneration",
+            "etag",
+            "location",
+            "locationType",
+            "timeCreated",
+            "updated",
+            "runformProject",
+        ];
+        if let (Value::Object(m), Value::Object(bm)) = (patch, &mut b) {
+            for (k, v) in m.iter().filter(|(k, _)| !FIXED.contains(&k.as_str())) {
+                if v.is_null() {
+                    bm.remove(k);
+                } else {
+                    bm.insert(k.clone(), v.clone());
+                }
             }
         }
+        stamp_effective_times(&mut b, &super::now_rfc3339());
         let mg: u64 = b["metageneration"]
             .as_str()
             .and_then(|s| s.parse().ok())
@@ -517,5 +559,21 @@ mod tests {
         assert_eq!(meta["name"], "dir/hello.txt");
         assert_eq!(ct, "text/plain");
         assert_eq!(media, b"hello world");
+    }
+}
+
+/// Sets `effectiveTime` where Google does (soft delete, retention, encryption enforcement)
+/// and it is not set yet.
+fn stamp_effective_times(b: &mut Value, now: &str) {
+    let mut targets: Vec<&str> = vec!["/softDeletePolicy", "/retentionPolicy"];
+    targets.extend([
+        "/encryption/googleManagedEncryptionEnforcementConfig",
+        "/encryption/customerManagedEncryptionEnforcementConfig",
+        "/encryption/customerSuppliedEncryptionEnforcementConfig",
+    ]);
+    for t in targets {
+        if let Some(Value::Object(m)) = b.pointer_mut(t) {
+            m.entry("effectiveTime").or_insert_with(|| json!(now));
+        }
     }
 }

@@ -193,3 +193,75 @@ async fn workflows_workflow_every_argument() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_bucket_every_argument() {
+    check_type(
+        "google_storage_bucket",
+        &[
+            "google_storage_bucket.full",
+            "google_storage_bucket.autoclass",
+        ],
+        &[],
+    )
+    .await;
+}
+
+/// The bucket fields reach the API as Google names them (what the runtime stores).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_bucket_fields_reach_the_api() {
+    let server = Server::start(RuntimeConfig::default(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let d = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/every-argument/google_storage_bucket.tf"),
+        d.path().join("main.tf"),
+    )
+    .unwrap();
+    let o = cli(d.path(), &server.url(), &["apply", "--auto-approve", "."]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let b = server.runtime.get_bucket("every-proj-full").unwrap();
+    let cond = &b["lifecycle"]["rule"][0]["condition"];
+    assert_eq!(cond["isLive"], true, "{b}");
+    assert_eq!(cond["age"], 0, "send_age_if_zero sends the zero: {b}");
+    assert_eq!(cond["sizeAboveBytes"], 1024, "{b}");
+    assert_eq!(b["billing"]["requesterPays"], true);
+    assert_eq!(b["iamConfiguration"]["publicAccessPrevention"], "enforced");
+    assert_eq!(b["objectRetention"]["mode"], "Enabled");
+    assert_eq!(b["retentionPolicy"]["retentionPeriod"], "3600");
+    assert_eq!(b["cors"][0]["maxAgeSeconds"], 3600);
+    assert_eq!(
+        b["ipFilter"]["vpcNetworkSources"][0]["allowedIpCidrRanges"][0],
+        "10.0.0.0/8"
+    );
+    assert_eq!(b["hierarchicalNamespace"]["enabled"], true);
+    assert!(b["softDeletePolicy"]["effectiveTime"].is_string());
+
+    // Removing a block removes the field (an explicit null in the PATCH), and re-plans clean.
+    let text_now = std::fs::read_to_string(d.path().join("main.tf")).unwrap();
+    let start = text_now.find("  cors {").unwrap();
+    let end = start + text_now[start..].find("  }\n").unwrap() + 4;
+    std::fs::write(
+        d.path().join("main.tf"),
+        format!("{}{}", &text_now[..start], &text_now[end..]),
+    )
+    .unwrap();
+    let o = cli(d.path(), &server.url(), &["apply", "--auto-approve", "."]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(server
+        .runtime
+        .get_bucket("every-proj-full")
+        .unwrap()
+        .get("cors")
+        .is_none());
+    let o = cli(
+        d.path(),
+        &server.url(),
+        &["plan", "--detailed-exitcode", "."],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    server.stop().await;
+}
