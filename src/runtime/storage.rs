@@ -537,6 +537,22 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
+/// Sets `effectiveTime` where Google does (soft delete, retention, encryption enforcement)
+/// and it is not set yet.
+fn stamp_effective_times(b: &mut Value, now: &str) {
+    let mut targets: Vec<&str> = vec!["/softDeletePolicy", "/retentionPolicy"];
+    targets.extend([
+        "/encryption/googleManagedEncryptionEnforcementConfig",
+        "/encryption/customerManagedEncryptionEnforcementConfig",
+        "/encryption/customerSuppliedEncryptionEnforcementConfig",
+    ]);
+    for t in targets {
+        if let Some(Value::Object(m)) = b.pointer_mut(t) {
+            m.entry("effectiveTime").or_insert_with(|| json!(now));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -559,21 +575,5 @@ mod tests {
         assert_eq!(meta["name"], "dir/hello.txt");
         assert_eq!(ct, "text/plain");
         assert_eq!(media, b"hello world");
-    }
-}
-
-/// Sets `effectiveTime` where Google does (soft delete, retention, encryption enforcement)
-/// and it is not set yet.
-fn stamp_effective_times(b: &mut Value, now: &str) {
-    let mut targets: Vec<&str> = vec!["/softDeletePolicy", "/retentionPolicy"];
-    targets.extend([
-        "/encryption/googleManagedEncryptionEnforcementConfig",
-        "/encryption/customerManagedEncryptionEnforcementConfig",
-        "/encryption/customerSuppliedEncryptionEnforcementConfig",
-    ]);
-    for t in targets {
-        if let Some(Value::Object(m)) = b.pointer_mut(t) {
-            m.entry("effectiveTime").or_insert_with(|| json!(now));
-        }
     }
 }
