@@ -201,7 +201,7 @@ description       string      O
 labels            map(string) O
 mode              string      O FN
 kms_key_name      string      O FN
-cleanup_policy_dry_run bool   O X
+cleanup_policy_dry_run bool   O
 name              string      C tf
 create_time       string      C
 update_time       string      C V
@@ -298,6 +298,8 @@ fn repo_view(v: &Value, wire: bool) -> Value {
         "description": get("description", "description").as_str().unwrap_or("").to_string(),
         "labels": labels,
         "mode": get("mode", "mode").as_str().unwrap_or("STANDARD_REPOSITORY").to_string(),
+        "kms_key_name": get("kms_key_name", "kmsKeyName").as_str().unwrap_or("").to_string(),
+        "cleanup_policy_dry_run": get("cleanup_policy_dry_run", "cleanupPolicyDryRun").as_bool().unwrap_or(false),
     })
 }
 
@@ -345,7 +347,7 @@ impl ResourceType for Repositories {
             return Ok(c);
         };
         let (want, have) = (repo_view(v, false), repo_view(&live, true));
-        for k in ["format", "mode"] {
+        for k in ["format", "mode", "kms_key_name"] {
             if want[k] != have[k] {
                 c.action = Action::Replace;
                 c.reason = Some(format!("{k} cannot change in place"));
@@ -368,9 +370,13 @@ impl ResourceType for Repositories {
             _ => Action::Update,
         };
         let mut mask: Vec<&str> = Vec::new();
-        for k in ["description", "labels"] {
+        for (k, wire) in [
+            ("description", "description"),
+            ("labels", "labels"),
+            ("cleanup_policy_dry_run", "cleanupPolicyDryRun"),
+        ] {
             if want[k] != have[k] {
-                mask.push(k);
+                mask.push(wire);
             }
         }
         c.extra = json!({ "mask": mask });

@@ -265,3 +265,56 @@ async fn storage_bucket_fields_reach_the_api() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn artifact_registry_repository_every_argument() {
+    check_type(
+        "google_artifact_registry_repository",
+        &["google_artifact_registry_repository.repo"],
+        &[],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn project_service_every_argument() {
+    check_type(
+        "google_project_service",
+        &["google_project_service.run"],
+        &[],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_account_every_argument() {
+    check_type(
+        "google_service_account",
+        &["google_service_account.sa"],
+        &[],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iam_types_every_argument() {
+    for (ty, addr) in [
+        (
+            "google_cloud_run_v2_job_iam_member",
+            "google_cloud_run_v2_job_iam_member.m",
+        ),
+        (
+            "google_cloud_run_v2_job_iam_binding",
+            "google_cloud_run_v2_job_iam_binding.b",
+        ),
+        (
+            "google_cloud_run_v2_job_iam_policy",
+            "google_cloud_run_v2_job_iam_policy.p",
+        ),
+        ("google_project_iam_member", "google_project_iam_member.m"),
+        ("google_project_iam_binding", "google_project_iam_binding.b"),
+        ("google_project_iam_policy", "google_project_iam_policy.p"),
+    ] {
+        check_type(ty, &[addr], &[]).await;
+    }
+}
