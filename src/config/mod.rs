@@ -203,6 +203,8 @@ pub struct ResourceConfig {
     pub lifecycle: Lifecycle,
     /// When its provider adds the attribution label.
     pub attribution: provider::Attribution,
+    /// Its `timeouts {}`: operation → seconds.
+    pub timeouts: BTreeMap<String, u64>,
 }
 
 /// A resource's `lifecycle` block.

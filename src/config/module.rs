@@ -779,6 +779,7 @@ impl Loader<'_> {
                     ..lifecycle.clone()
                 },
                 attribution: provider.attribution,
+                timeouts: self.timeouts(ty, &b.body, env),
             };
             let keep = !matches!(key, Key::Unknown(_));
             if keep {
@@ -1362,6 +1363,47 @@ impl Loader<'_> {
 
     /// The provider a block's `provider = google.ALIAS` meta-argument selects (else the
     /// module's default); an unknown alias is a located error.
+    /// A resource's `timeouts {}` block, checked against the operations its type has (the
+    /// provider's) and read as Go durations: operation → seconds.
+    fn timeouts(&mut self, ty: &str, body: &RawBody, env: &Env) -> BTreeMap<String, u64> {
+        let mut out = BTreeMap::new();
+        for b in body.blocks.iter().filter(|b| b.ty == "timeouts") {
+            let Some(ops) = super::provider::timeouts_of(ty) else {
+                self.diags.error(
+                    format!("{ty} has no timeouts block (the provider gives it none)"),
+                    Some(b.range.clone()),
+                );
+                continue;
+            };
+            for a in &b.body.attrs {
+                if !ops.contains(&a.name.as_str()) {
+                    self.diags.error(
+                        format!("timeouts of {ty} take {}, not {:?}", ops.join(", "), a.name),
+                        Some(a.range.clone()),
+                    );
+                    continue;
+                }
+                let Some(v) = self.eval(&a.expr, &a.value_range, env) else {
+                    continue;
+                };
+                let text = v.as_str().unwrap_or_default().to_string();
+                match super::provider::parse_go_duration(&text) {
+                    Some(d) => {
+                        out.insert(a.name.clone(), d.as_secs().max(1));
+                    }
+                    None => self.diags.error(
+                        format!(
+                            "timeouts.{}: {text:?} is not a duration like \"30m\" or \"1h\"",
+                            a.name
+                        ),
+                        Some(a.value_range.clone()),
+                    ),
+                }
+            }
+        }
+        out
+    }
+
     /// `terraform { required_providers { google = { version = "..." } } }`: the provider
     /// major version whose defaults apply; a constraint no implemented version meets is an
     /// error at it.

@@ -413,6 +413,22 @@ pub fn parse_go_duration(s: &str) -> Option<std::time::Duration> {
     Some(std::time::Duration::from_secs_f64(total))
 }
 
+/// The operations a type's `timeouts {}` block takes (the provider's), or `None` when it has
+/// no such block.
+pub fn timeouts_of(ty: &str) -> Option<&'static [&'static str]> {
+    Some(match ty {
+        "google_cloud_run_v2_job"
+        | "google_cloud_scheduler_job"
+        | "google_eventarc_trigger"
+        | "google_workflows_workflow"
+        | "google_artifact_registry_repository" => &["create", "update", "delete"],
+        "google_storage_bucket" => &["create", "update", "read"],
+        "google_service_account" => &["create"],
+        "google_project_service" => &["create", "update", "read", "delete"],
+        _ => return None,
+    })
+}
+
 /// The provider major versions whose defaults runform implements.
 pub const IMPLEMENTED_MAJORS: &[u32] = &[5, 6, 7];
 

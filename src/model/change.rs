@@ -87,6 +87,9 @@ pub struct Change {
     /// display and plan JSON only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub computed: Vec<String>,
+    /// The resource's `timeouts {}`: operation (`create`, `update`, `delete`) → seconds.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub timeouts: std::collections::BTreeMap<String, u64>,
 }
 
 /// Whether internal path `path` is `p` or inside it (`labels.team` is inside `labels`;
@@ -135,6 +138,7 @@ impl Change {
             unknown: vec![],
             sensitive: vec![],
             computed: vec![],
+            timeouts: Default::default(),
         }
     }
 }

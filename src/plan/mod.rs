@@ -413,6 +413,10 @@ pub fn plan(
         match rt.plan(input) {
             Ok(mut c) => {
                 c.depends_on = st.deps.clone();
+                // A destroy still has the resource's configuration: its delete timeout.
+                if let Some(rc) = stack.resource(addr) {
+                    c.timeouts = rc.timeouts.clone();
+                }
                 changes.push(c);
             }
             Err(e) => diags.error(format!("{addr}: {e}"), None),
@@ -796,6 +800,7 @@ fn plan_configured(
     Some(match rt.plan(input) {
         Ok(mut c) => {
             terraform_only_changes(&mut c, rc, st);
+            c.timeouts = rc.timeouts.clone();
             if let Some(st) = st.filter(|_| forced.is_none()) {
                 if let Some(path) = changed_unread_force_new(rc, st) {
                     // Not read back from the API: only the state shows the change.
@@ -1117,6 +1122,7 @@ fn drift_of(
         },
         depends_on: Vec::new(),
         attribution: Default::default(),
+        timeouts: BTreeMap::new(),
         module: String::new(),
         index: None,
         lifecycle: Default::default(),

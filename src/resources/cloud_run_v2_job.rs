@@ -623,7 +623,17 @@ fn tf_path(wire: &str) -> String {
         .join(".")
 }
 
+/// The provider's default for create, update and delete.
 const TIMEOUT: Duration = Duration::from_secs(20 * 60);
+
+/// The wait for an operation: the resource's `timeouts {}`, else the provider's default.
+fn timeout_for(change: &Change, op: &str) -> Duration {
+    change
+        .timeouts
+        .get(op)
+        .map(|s| Duration::from_secs(*s))
+        .unwrap_or(TIMEOUT)
+}
 
 impl ResourceType for Job {
     fn name(&self) -> &'static str {
@@ -778,7 +788,10 @@ impl ResourceType for Job {
                 Action::Delete | Action::Forget => {
                     let id = change.prior_id.clone().unwrap_or_default();
                     if change.action == Action::Delete {
-                        client.delete_job(&id, TIMEOUT).await.map_err(err)?;
+                        client
+                            .delete_job(&id, timeout_for(change, "delete"))
+                            .await
+                            .map_err(err)?;
                     }
                     Ok(None)
                 }
@@ -790,7 +803,10 @@ impl ResourceType for Job {
                 | Action::NoOp => {
                     if change.action == Action::Replace {
                         if let Some(old) = &change.prior_id {
-                            client.delete_job(old, TIMEOUT).await.map_err(err)?;
+                            client
+                                .delete_job(old, timeout_for(change, "delete"))
+                                .await
+                                .map_err(err)?;
                         }
                     }
                     let values = change.after.clone().ok_or("no desired values")?;
@@ -805,7 +821,10 @@ impl ResourceType for Job {
                     let job = match change.action {
                         Action::Create | Action::Replace => {
                             let (parent, job_id) = id.rsplit_once("/jobs/").ok_or("bad job id")?;
-                            match client.create_job(parent, job_id, &body, TIMEOUT).await {
+                            match client
+                                .create_job(parent, job_id, &body, timeout_for(change, "create"))
+                                .await
+                            {
                                 Ok(j) => j,
                                 // Created by an earlier, interrupted apply of this state: adopt it.
                                 Err(e) if e.status() == Some(409) => {
@@ -818,14 +837,20 @@ impl ResourceType for Job {
                                         return Err(format!("{e}"));
                                     }
                                     body.name = id.clone();
-                                    client.update_job(&body, TIMEOUT).await.map_err(err)?
+                                    client
+                                        .update_job(&body, timeout_for(change, "update"))
+                                        .await
+                                        .map_err(err)?
                                 }
                                 Err(e) => return Err(err(e)),
                             }
                         }
                         Action::Update => {
                             body.name = id.clone();
-                            client.update_job(&body, TIMEOUT).await.map_err(err)?
+                            client
+                                .update_job(&body, timeout_for(change, "update"))
+                                .await
+                                .map_err(err)?
                         }
                         _ => client
                             .get_job(&id)
@@ -858,6 +883,15 @@ pub fn entry_from(values: &Value, job: &Job_) -> StateEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timeouts_choose_the_wait() {
+        let mut c = Change::new("a", TYPE);
+        assert_eq!(timeout_for(&c, "create"), TIMEOUT);
+        c.timeouts.insert("create".into(), 90);
+        assert_eq!(timeout_for(&c, "create"), Duration::from_secs(90));
+        assert_eq!(timeout_for(&c, "delete"), TIMEOUT);
+    }
 
     #[test]
     fn canonical_quantities() {

@@ -317,3 +317,56 @@ async fn deletion_policy_prevents_or_abandons() {
     );
     server.stop().await;
 }
+
+/// `timeouts {}` takes the operations the provider's type has, as Go durations; a type
+/// without one (IAM) refuses it.
+#[test]
+fn timeouts_blocks_are_checked() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "main.tf",
+        r#"
+resource "google_cloud_run_v2_job" "j" {
+  name     = "j"
+  location = "us-central1"
+  template {
+    template {
+      containers {
+        image = "x"
+      }
+    }
+  }
+  timeouts {
+    create = "30m"
+    read   = "5m"
+    delete = "soon"
+  }
+}
+resource "google_project_iam_member" "m" {
+  project = "p"
+  role    = "roles/run.invoker"
+  member  = "user:a@b.c"
+  timeouts {
+    create = "1m"
+  }
+}
+"#,
+    );
+    let o = super::cli_support::runform(d.path(), &["validate", "."]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("take create, update, delete, not \"read\"") && t.contains("main.tf:14"),
+        "{t}"
+    );
+    assert!(
+        t.contains("\"soon\" is not a duration") && t.contains("main.tf:15"),
+        "{t}"
+    );
+    assert!(
+        t.contains("google_project_iam_member has no timeouts block"),
+        "{t}"
+    );
+    assert!(!t.contains("main.tf:13:"), "create = \"30m\" is fine: {t}");
+}
