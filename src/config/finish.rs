@@ -22,6 +22,7 @@ pub(super) enum Work {
         config: Val,
         info: &'static dyn TypeInfo,
         provider: Box<Provider>,
+        prior: Option<Box<Map<String, Value>>>,
         checks: Checks,
     },
     /// Values already computed (something reads its planned value): only checked here.
@@ -113,9 +114,11 @@ pub(super) fn finish(w: Work) -> (Option<Box<ResourceConfig>>, Diagnostics) {
             config,
             info,
             provider,
+            prior,
             checks,
         } => {
-            let (values, unknown, sensitive) = internal_values(info, &config, &provider);
+            let (values, unknown, sensitive) =
+                internal_values(info, &config, &provider, prior.as_deref(), &rc.addr);
             rc.values = values;
             rc.unknown = unknown;
             rc.sensitive = sensitive;
@@ -138,6 +141,8 @@ pub(super) fn internal_values(
     info: &dyn TypeInfo,
     config: &Val,
     provider: &Provider,
+    prior: Option<&Map<String, Value>>,
+    addr: &str,
 ) -> (Value, Vec<String>, Vec<String>) {
     let internal = info.schema().to_internal(config);
     let mut values = match internal.json {
@@ -148,6 +153,8 @@ pub(super) fn internal_values(
     let mut d = Derive {
         values: &mut values,
         unknown: &mut unknown,
+        prior,
+        addr,
     };
     info.derive(&mut d, provider);
     // The provider's `deletion_policy` (Terraform-only) defaults to DELETE wherever it exists.

@@ -44,6 +44,11 @@ pub trait TypeInfo: Sync {
     /// Fills in attributes known at plan time (id, project and location defaults); those
     /// derived from values known only after apply are unknown too.
     fn derive(&self, d: &mut Derive, provider: &Provider);
+    /// Whether [`TypeInfo::derive`] needs the values last applied ([`Derive::prior`]), e.g.
+    /// to keep a name the provider generated.
+    fn needs_prior(&self) -> bool {
+        false
+    }
     /// Checks one resource before anything touches an API; `rc.spans` locates its values.
     fn validate(&self, rc: &ResourceConfig, diags: &mut Diagnostics);
     /// The type of a computed attribute whose type depends on the configuration
@@ -86,6 +91,10 @@ pub fn with_computed_types(
 pub struct Derive<'a> {
     pub values: &'a mut Map<String, Value>,
     pub unknown: &'a mut Vec<String>,
+    /// The values last applied (state), for types that ask ([`TypeInfo::needs_prior`]).
+    pub prior: Option<&'a Map<String, Value>>,
+    /// The instance's address.
+    pub addr: &'a str,
 }
 
 impl Derive<'_> {

@@ -798,19 +798,29 @@ impl Loader<'_> {
                     keep,
                 };
                 let provider = Box::new(provider.clone());
+                let prior = info
+                    .needs_prior()
+                    .then(|| (self.opts.known)(&addr).map(Box::new))
+                    .flatten();
                 self.finish(
                     Work::Lowered {
                         rc: Box::new(rc),
                         config,
                         info,
                         provider,
+                        prior,
                         checks,
                     },
                     stack,
                 );
                 continue;
             }
-            let (values, unknown, sensitive) = finish::internal_values(info, &config, &provider);
+            let prior = info
+                .needs_prior()
+                .then(|| (self.opts.known)(&addr))
+                .flatten();
+            let (values, unknown, sensitive) =
+                finish::internal_values(info, &config, &provider, prior.as_ref(), &addr);
             let planned = self.planned_value(info, &addr, &values, &unknown, &sensitive, &config);
             if planned.contains_marked() {
                 super::scope::sensitive_strings(&planned, false, &mut self.secrets);

@@ -17,12 +17,12 @@ use std::pin::Pin;
 pub const TYPE: &str = "google_workflows_workflow";
 
 /// The google provider 7.x schema of `google_workflows_workflow` (`X`: not implemented by
-/// runform yet; `name` is optional in the provider, which can generate one from
-/// `name_prefix`: runform needs it).
+/// runform yet). Without `name`, one is generated from `name_prefix` (or `terraform-`) when the
+/// workflow is first planned, and kept from the state after.
 pub const SCHEMA_TEXT: &str = r#"
 id                       string      C
-name                     string      R FN tf
-name_prefix              string      O C FN tf X
+name                     string      O C FN tf
+name_prefix              string      O C FN tf
 region                   string      O FN tf
 project                  string      O C FN tf
 description              string      O C tf
@@ -49,6 +49,40 @@ pub static SCHEMA: std::sync::LazyLock<Schema> =
 
 pub struct WorkflowType;
 
+/// Without `name`: the name applied before when it still fits `name_prefix`, else a new one
+/// shaped as the provider's `PrefixedUniqueId`: the prefix (default `terraform-`), a UTC
+/// timestamp to 1/10000 s (this run's start, so every evaluation in one run agrees) and 8 hex
+/// digits (from the address, so two workflows of one stack differ).
+fn generated_name(d: &mut Derive) {
+    if d.values.contains_key("name") || d.is_unknown("name") || d.is_unknown("name_prefix") {
+        return;
+    }
+    let prefix = d.str("name_prefix");
+    let kept = d
+        .prior
+        .and_then(|p| p.get("name"))
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty() && (prefix.is_empty() || n.starts_with(&prefix)))
+        .map(str::to_string);
+    let name = kept.unwrap_or_else(|| {
+        static RUN_START: std::sync::LazyLock<chrono::DateTime<chrono::Utc>> =
+            std::sync::LazyLock::new(chrono::Utc::now);
+        let now = *RUN_START;
+        let n = crc32fast::hash(d.addr.as_bytes());
+        format!(
+            "{}{}{:04}{n:08x}",
+            if prefix.is_empty() {
+                "terraform-"
+            } else {
+                &prefix
+            },
+            now.format("%Y%m%d%H%M%S"),
+            now.timestamp_subsec_micros() / 100
+        )
+    });
+    d.values.insert("name".into(), Value::String(name));
+}
+
 fn s<'a>(v: &'a Value, k: &str) -> &'a str {
     v.get(k).and_then(Value::as_str).unwrap_or("")
 }
@@ -57,7 +91,11 @@ impl TypeInfo for WorkflowType {
     fn schema(&self) -> &'static Schema {
         &SCHEMA
     }
+    fn needs_prior(&self) -> bool {
+        true
+    }
     fn derive(&self, d: &mut Derive, provider: &Provider) {
+        generated_name(d);
         provider.fill_defaults(d, Some("region"));
         provider.fill_labels(d);
         // Provider 7.0 added deletion_protection, default true; older workflows are not.
@@ -76,6 +114,22 @@ impl TypeInfo for WorkflowType {
     }
     fn validate(&self, rc: &ResourceConfig, diags: &mut Diagnostics) {
         let v = &rc.values;
+        let prefix = s(v, "name_prefix");
+        if !prefix.is_empty() && rc.spans.contains_key("name") {
+            diags.push(Diagnostic::error(
+                format!(
+                    "{}: name and name_prefix conflict: set one of them",
+                    rc.addr
+                ),
+                Some(rc.span("name_prefix")),
+            ));
+        }
+        if prefix.len() > 38 {
+            diags.push(Diagnostic::error(
+                format!("{}: name_prefix must be at most 38 characters (the generated suffix takes 26 of the 64)", rc.addr),
+                Some(rc.span("name_prefix")),
+            ));
+        }
         if let Err(e) = check_workflow_id(s(v, "name")) {
             diags.push(Diagnostic::error(
                 format!("{}: {e}", rc.addr),

@@ -370,3 +370,76 @@ resource "google_project_iam_member" "m" {
     );
     assert!(!t.contains("main.tf:13:"), "create = \"30m\" is fine: {t}");
 }
+
+/// A workflow without `name` gets one from `name_prefix` (as the provider's PrefixedUniqueId)
+/// that later plans keep; a new prefix replaces it; `name` with `name_prefix` conflicts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workflow_names_are_generated_from_name_prefix() {
+    let server = Server::start(RuntimeConfig::default(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let url = server.url();
+    let d = tempfile::tempdir().unwrap();
+    let stack = |prefix: &str| {
+        format!(
+            r#"
+provider "google" {{
+  project = "gen-proj"
+  region  = "us-central1"
+}}
+resource "google_workflows_workflow" "wf" {{
+  {prefix}
+  deletion_protection = false
+  source_contents     = "main:\n  steps:\n    - done:\n        return: 1\n"
+}}
+output "name" {{
+  value = google_workflows_workflow.wf.name
+}}
+"#
+        )
+    };
+    write(d.path(), "main.tf", &stack("name_prefix = \"nightly-\""));
+    let o = cli(d.path(), &url, &["apply", "--auto-approve", "."]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let o = cli(d.path(), &url, &["output", "-raw", "name"]).await;
+    let name = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        name.starts_with("nightly-") && name.len() == "nightly-".len() + 26,
+        "{name}"
+    );
+    assert!(server
+        .runtime
+        .get_workflow(&format!(
+            "projects/gen-proj/locations/us-central1/workflows/{name}"
+        ))
+        .is_ok());
+    let o = cli(d.path(), &url, &["plan", "--detailed-exitcode", "."]).await;
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "the generated name is kept: {}",
+        text(&o)
+    );
+
+    write(d.path(), "main.tf", &stack("name_prefix = \"weekly-\""));
+    let o = cli(d.path(), &url, &["plan", "--detailed-exitcode", "."]).await;
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("must be replaced") || t.contains("replaced"),
+        "{t}"
+    );
+
+    write(
+        d.path(),
+        "main.tf",
+        &stack("name = \"fixed\"\n  name_prefix = \"x-\""),
+    );
+    let o = super::cli_support::runform(d.path(), &["validate", "."]);
+    assert!(
+        text(&o).contains("name and name_prefix conflict"),
+        "{}",
+        text(&o)
+    );
+    server.stop().await;
+}

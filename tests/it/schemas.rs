@@ -28,11 +28,7 @@ fn flags(s: &Schema, path: &str) -> Option<(bool, bool, bool, bool, bool)> {
 }
 
 /// Where runform's schema knowingly differs from the provider's, and why (also in the README).
-const DIVERGENCES: &[(&str, &str, &str)] = &[(
-    "google_workflows_workflow",
-    "name",
-    "required: runform does not generate workflow names (the provider makes one from name_prefix)",
-)];
+const DIVERGENCES: &[(&str, &str, &str)] = &[];
 
 #[test]
 fn every_provider_argument_and_attribute_is_in_the_schema_with_its_flags() {
