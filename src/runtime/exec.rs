@@ -160,7 +160,7 @@ impl Runtime {
             job: last_segment(job_name).to_string(),
             labels: job.template.labels.clone(),
             annotations: job.template.annotations.clone(),
-            creator: "local-user@runform.local".into(),
+            creator: super::auth::caller_email(),
             create_time: now.clone(),
             update_time: now.clone(),
             launch_stage: job.launch_stage.clone(),
