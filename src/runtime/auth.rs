@@ -7,6 +7,9 @@
 //! for a job) and refused with Google's 403 naming the permission. The principal is recorded
 //! as a job's `creator` / `lastModifier`.
 //!
+//! A self-signed JWT as the bearer token (Google's client libraries send one for a service
+//! account key) names its issuer the same way.
+//!
 //! Not checked: the assertion's signature (the runtime holds no keys: anyone on this machine
 //! is the local owner anyway), `iam.serviceAccounts.actAs` on the account a job runs as.
 
@@ -59,9 +62,22 @@ impl Runtime {
         let Some(token) = authorization.and_then(|h| h.strip_prefix("Bearer ")) else {
             return Caller::Owner;
         };
-        let tokens = self.tokens.0.lock().unwrap_or_else(|e| e.into_inner());
-        match tokens.get(token.trim()) {
-            Some(member) => Caller::Principal(member.clone()),
+        let issued = {
+            let tokens = self.tokens.0.lock().unwrap_or_else(|e| e.into_inner());
+            tokens.get(token.trim()).cloned()
+        };
+        if let Some(member) = issued {
+            return Caller::Principal(member);
+        }
+        // A self-signed JWT (what Google's client libraries send for a service account key
+        // instead of exchanging it at the token endpoint): its issuer, when that is an
+        // enabled service account here.
+        let sa = jwt_claims(token.trim())
+            .and_then(|c| c["iss"].as_str().map(str::to_string))
+            .and_then(|iss| self.find_service_account("-", &iss).ok())
+            .filter(|sa| !sa.disabled);
+        match sa {
+            Some(sa) => Caller::Principal(format!("serviceAccount:{}", sa.email)),
             None => Caller::Owner,
         }
     }

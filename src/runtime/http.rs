@@ -463,11 +463,13 @@ async fn v1(
     {
         #[derive(serde::Deserialize, Default)]
         struct Req {
+            // Google's auth library sends `"delegates": null`.
             #[serde(default)]
-            delegates: Vec<String>,
+            delegates: Option<Vec<String>>,
         }
         let r: Req = body_as(body)?;
-        return Ok(json(&rt.generate_access_token(target, &r.delegates)?));
+        let delegates = r.delegates.unwrap_or_default();
+        return Ok(json(&rt.generate_access_token(target, &delegates)?));
     }
     if segs.len() >= 3 && segs[0] == "projects" && segs[2] == "serviceAccounts" {
         return service_accounts(rt, method, &segs, verb, q, body);

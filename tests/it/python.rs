@@ -11,6 +11,16 @@ async fn run_script(script: &str, module: &str) -> String {
 
 /// With `storage_host`, STORAGE_EMULATOR_HOST points Google's storage client at the runtime.
 async fn run_script_env(script: &str, module: &str, storage_host: bool) -> String {
+    run_script_full(script, module, storage_host, &[]).await
+}
+
+/// With extra arguments after ENDPOINT PROJECT REGION.
+async fn run_script_args(script: &str, module: &str, extra: &[&str]) -> String {
+    run_script_full(script, module, false, extra).await
+}
+
+async fn run_script_full(script: &str, module: &str, storage_host: bool, extra: &[&str]) -> String {
+    let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
     let probe = Command::new(&python)
         .args(["-c", &format!("import {module}")])
@@ -34,6 +44,7 @@ async fn run_script_env(script: &str, module: &str, storage_host: bool) -> Strin
     let out = tokio::task::spawn_blocking(move || {
         let mut cmd = Command::new(python);
         cmd.args([&script, &url, "pyproj", "europe-west1"]);
+        cmd.args(&extra);
         if storage_host {
             cmd.env("STORAGE_EMULATOR_HOST", &url);
         }
@@ -111,5 +122,26 @@ async fn google_cloud_storage_python_client_works_against_the_runtime() {
         "delete ok",
     ] {
         assert!(stdout.contains(step), "missing step {step}: {stdout}");
+    }
+}
+
+/// Google's auth library calls as service accounts: a key whose token_uri is the runtime
+/// (the JWT-bearer grant) and impersonation through generateAccessToken; the runtime records
+/// the caller as creator and refuses what its IAM policies do not allow with Google's 403.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn google_auth_service_account_keys_and_impersonation_work_against_the_runtime() {
+    let key = format!(
+        "{}/tests/fixtures/keys/test-only-rsa.pem",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let stdout = run_script_args("auth_check.py", "google.cloud.run_v2", &[&key]).await;
+    for step in [
+        "setup ok",
+        "key create ok: pydeployer@pyproj.iam.gserviceaccount.com",
+        "reader denied ok: 403",
+        "impersonated reader denied ok",
+        "impersonation refused ok",
+    ] {
+        assert!(stdout.contains(step), "missing {step:?} in:\n{stdout}");
     }
 }
