@@ -42,16 +42,77 @@ pub fn router(rt: Arc<Runtime>) -> Router {
                         }
                     }
                 }
-                super::auth::as_caller(caller, async move {
+                let cors = cors_for(&rt, &method, &uri, &headers);
+                if method == Method::OPTIONS {
+                    // A browser's preflight: the bucket's CORS configuration answers.
+                    let mut r = StatusCode::OK.into_response();
+                    add_headers(&mut r, &cors);
+                    return r;
+                }
+                let mut r = super::auth::as_caller(caller, async move {
                     if let Some(r) = storage_route(&rt, &method, &uri, &ct, &body) {
                         return r.unwrap_or_else(error);
                     }
                     handle(rt, method, uri, body).await
                 })
-                .await
+                .await;
+                add_headers(&mut r, &cors);
+                r
             }
         },
     )
+}
+
+/// The CORS headers a request to a bucket's objects gets from the bucket's `cors`
+/// configuration (an `Origin` header is needed; a preflight's method is the one it asks for).
+fn cors_for(
+    rt: &Runtime,
+    method: &Method,
+    uri: &Uri,
+    headers: &axum::http::HeaderMap,
+) -> Vec<(&'static str, String)> {
+    let Some(origin) = headers.get("origin").and_then(|v| v.to_str().ok()) else {
+        return Vec::new();
+    };
+    let path = uri.path();
+    let rest = [
+        "/storage/v1/b/",
+        "/download/storage/v1/b/",
+        "/upload/storage/v1/b/",
+    ]
+    .iter()
+    .find_map(|p| path.strip_prefix(p));
+    let Some(bucket) = rest
+        .and_then(|r| r.split('/').next())
+        .filter(|b| !b.is_empty())
+    else {
+        return Vec::new();
+    };
+    let requested = if method == Method::OPTIONS {
+        headers
+            .get("access-control-request-method")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    } else {
+        method.to_string()
+    };
+    let Ok(b) = rt.get_bucket(bucket) else {
+        return Vec::new();
+    };
+    let mut out = super::storage::cors_headers(&b, origin, &requested);
+    if method == Method::OPTIONS && !out.is_empty() {
+        out.push(("access-control-allow-methods", requested));
+    }
+    out
+}
+
+fn add_headers(r: &mut Response, headers: &[(&'static str, String)]) {
+    for (k, v) in headers {
+        if let Ok(v) = axum::http::HeaderValue::from_str(v) {
+            r.headers_mut().insert(*k, v);
+        }
+    }
 }
 
 /// The OAuth token endpoint (`token_uri` of a key that points at the runtime): the token

@@ -725,6 +725,8 @@ pub async fn run_loop(rt: Weak<Runtime>) {
     loop {
         let Some(r) = rt.upgrade() else { return };
         r.scheduler_tick().await;
+        // Buckets' lifecycle rules are applied on the same clock.
+        r.apply_lifecycle();
         let wait = match r.next_due() {
             Some(t) => (t - r.now()).to_std().unwrap_or(Duration::ZERO),
             None => Duration::from_secs(60),

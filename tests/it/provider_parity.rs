@@ -443,3 +443,120 @@ output "name" {{
     );
     server.stop().await;
 }
+
+/// The local runtime acts on what matters locally of a bucket's configuration: CORS answers
+/// browsers' preflights and requests; lifecycle rules delete and re-class objects by age on
+/// the runtime's clock; conditions it cannot judge never delete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buckets_cors_and_lifecycle_act_on_the_local_runtime() {
+    let server = Server::start(
+        RuntimeConfig {
+            manual_clock: Some("2026-06-01T00:00:00Z".parse().unwrap()),
+            ..Default::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let url = server.url();
+    let rt = server.runtime.clone();
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "main.tf",
+        r#"
+provider "google" {
+  project = "life-proj"
+}
+resource "google_storage_bucket" "b" {
+  name          = "life-proj-bucket"
+  location      = "US"
+  force_destroy = true
+  cors {
+    origin          = ["https://app.example.com"]
+    method          = ["GET", "PUT"]
+    response_header = ["Content-Type"]
+    max_age_seconds = 600
+  }
+  lifecycle_rule {
+    action {
+      type = "Delete"
+    }
+    condition {
+      age            = 30
+      matches_prefix = ["tmp/"]
+    }
+  }
+  lifecycle_rule {
+    action {
+      type          = "SetStorageClass"
+      storage_class = "COLDLINE"
+    }
+    condition {
+      age = 10
+    }
+  }
+  lifecycle_rule {
+    action {
+      type = "Delete"
+    }
+    condition {
+      days_since_custom_time = 1
+    }
+  }
+}
+"#,
+    );
+    let o = cli(d.path(), &url, &["apply", "--auto-approve", "."]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    for name in ["tmp/a.txt", "keep/b.txt"] {
+        rt.put_object("life-proj-bucket", name, "text/plain", b"x", None)
+            .unwrap();
+    }
+
+    let c = reqwest::Client::new();
+    let obj = format!("{url}/storage/v1/b/life-proj-bucket/o/keep%2Fb.txt");
+    let pre = c
+        .request(reqwest::Method::OPTIONS, &obj)
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "PUT")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pre.status().as_u16(), 200);
+    assert_eq!(
+        pre.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    assert_eq!(pre.headers()["access-control-max-age"], "600");
+    let get = c
+        .get(&obj)
+        .header("origin", "https://app.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        get.headers()["access-control-expose-headers"],
+        "Content-Type"
+    );
+    let other = c
+        .get(&obj)
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+
+    // Day 11: the class changes; day 31: tmp/ goes, keep/ stays.
+    rt.advance_clock(std::time::Duration::from_secs(11 * 86400));
+    assert_eq!(rt.apply_lifecycle(), 2);
+    assert_eq!(
+        rt.get_object("life-proj-bucket", "keep/b.txt").unwrap()["storageClass"],
+        "COLDLINE"
+    );
+    rt.advance_clock(std::time::Duration::from_secs(20 * 86400));
+    assert_eq!(rt.apply_lifecycle(), 1);
+    assert!(rt.get_object("life-proj-bucket", "tmp/a.txt").is_err());
+    assert!(rt.get_object("life-proj-bucket", "keep/b.txt").is_ok());
+    server.stop().await;
+}
