@@ -733,6 +733,34 @@ impl ResourceType for Job {
         let live_job = live_job.ok_or("live job missing")?;
         let applied = |k: &str| state.and_then(|s| s.values.get(k));
         absorb_unset(&mut desired, &live_job, &values, &applied);
+        // Annotations, like labels, are managed only for the keys the configuration names
+        // (provider >= 5): those others set stay and are no difference.
+        let to_map = |m: &BTreeMap<String, String>| -> serde_json::Map<String, Value> {
+            m.iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect()
+        };
+        let old_annotations = state
+            .and_then(|s| s.values.get("annotations"))
+            .and_then(|a| a.as_object().cloned())
+            .unwrap_or_default();
+        let effective_annotations = super::labels::effective(
+            &to_map(&desired.annotations),
+            &old_annotations,
+            &to_map(&live_job.annotations),
+        );
+        desired.annotations = effective_annotations
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+            .collect();
+        let mut values = values;
+        if let Value::Object(m) = &mut values {
+            let shown: serde_json::Map<String, Value> = effective_annotations
+                .into_iter()
+                .filter(|(k, _)| !k.starts_with("runform.dev/"))
+                .collect();
+            m.insert("effective_annotations".into(), Value::Object(shown));
+        }
         let (cd, cl) = (canonical(&desired), canonical(&live_job));
         if cd != cl {
             change.attrs = diff(&cl, &cd);

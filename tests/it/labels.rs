@@ -82,6 +82,9 @@ async fn labels_are_not_authoritative_and_default_and_attribution_labels_apply()
     // Someone else labels both objects: not a diff.
     let mut job: runform::api::run::Job = rt.get_job(JOB).unwrap();
     job.labels.insert("owner".into(), "ops".into());
+    // Annotations too (the provider treats them like labels).
+    job.annotations
+        .insert("other.example.com/ticket".into(), "T-1".into());
     rt.update_job(JOB, job, false, false).unwrap();
     rt.patch_bucket(
         "lab-proj-labelled",
@@ -110,6 +113,7 @@ async fn labels_are_not_authoritative_and_default_and_attribution_labels_apply()
     let job = serde_json::to_value(rt.get_job(JOB).unwrap()).unwrap();
     assert_eq!(job["labels"]["team"], "b");
     assert_eq!(job["labels"]["owner"], "ops");
+    assert_eq!(job["annotations"]["other.example.com/ticket"], "T-1");
     assert_eq!(
         rt.get_bucket("lab-proj-labelled").unwrap()["labels"]["owner"],
         "ops"
