@@ -146,8 +146,8 @@ pub fn project_id(p: &str) -> &str {
 
 impl Provider {
     /// `terraform_labels` (the provider's `default_labels` under the resource's `labels`, and
-    /// the attribution label) and `effective_labels` as planned for a new object; unknown
-    /// while `labels` is.
+    /// the attribution label); unknown while `labels` is. `effective_labels` follows from it
+    /// where it is read (the plan knows the live object's labels).
     pub fn fill_labels(&self, d: &mut Derive) {
         d.set("terraform_labels", &["labels"], |d| {
             let mut m: Map<String, Value> = self
@@ -163,12 +163,6 @@ impl Provider {
                 m.entry(k).or_insert_with(|| Value::String(v.into()));
             }
             Value::Object(m)
-        });
-        d.set("effective_labels", &["labels"], |d| {
-            d.values
-                .get("terraform_labels")
-                .cloned()
-                .unwrap_or_default()
         });
     }
 

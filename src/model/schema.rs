@@ -257,9 +257,15 @@ impl Schema {
     /// every resource's configuration: 10,000 resources would carry three more maps each.
     pub fn derive_label_attrs(&self, values: &mut Json, unknown: &mut Vec<String>) {
         let Json::Object(m) = values else { return };
+        // A new object's effective labels are its terraform labels (defaults included).
+        let effective_from = if m.contains_key("terraform_labels") {
+            "terraform_labels"
+        } else {
+            "labels"
+        };
         for (attr, from) in [
             ("terraform_labels", "labels"),
-            ("effective_labels", "labels"),
+            ("effective_labels", effective_from),
             ("effective_annotations", "annotations"),
         ] {
             if self.attr(attr).is_none() || m.contains_key(attr) {

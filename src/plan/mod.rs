@@ -1049,7 +1049,12 @@ fn changed_unread_force_new(
         .iter()
         .filter(|(ty, _)| *ty == rc.ty)
         .map(|(_, a)| *a)
-        .find(|a| empty(rc.values.get(*a).cloned()) != empty(st.values.get(a)))
+        .find(|a| {
+            let configured = empty(rc.values.get(*a).cloned());
+            // Unset both in the configuration and (quick text check) in the state.
+            (configured.is_some() || st.values.text().contains(&format!("\"{a}\"")))
+                && configured != empty(st.values.get(a))
+        })
 }
 
 /// Terraform-only arguments every type shares (`deletion_policy`): a change of them is
@@ -1063,6 +1068,19 @@ fn terraform_only_changes(
     let has =
         |k: &str| crate::resources::type_info(&rc.ty).is_some_and(|i| i.schema().attr(k).is_some());
     if !has("deletion_policy") || c.attrs.iter().any(|a| a.path == "deletion_policy") {
+        return;
+    }
+    // The usual case, without parsing the state's text: the same value is recorded.
+    let want = rc
+        .values
+        .get("deletion_policy")
+        .and_then(Value::as_str)
+        .unwrap_or("DELETE");
+    if st
+        .values
+        .text()
+        .contains(&format!("\"deletion_policy\":\"{want}\""))
+    {
         return;
     }
     let Some(a) = crate::resources::state_only_change(

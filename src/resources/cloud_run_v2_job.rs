@@ -234,19 +234,26 @@ pub fn expand(values: &Value) -> Result<Job_, String> {
             }
         }
     }
+    serde_json::from_value(wire).map_err(|e| e.to_string())
+}
+
+/// Every configured field must reach the API: a field the typed request would drop is a
+/// value silently not applied, so it is an error (checked for what is sent, not for the
+/// unchanged jobs a plan only compares).
+fn check_sendable(values: &Value) -> Result<(), String> {
+    let wire = SCHEMA.to_wire(values);
     let job: Job_ = serde_json::from_value(wire.clone()).map_err(|e| e.to_string())?;
-    // Every configured field must reach the API: a field the typed request dropped would be
-    // a value silently not applied.
     let back = serde_json::to_value(&job).map_err(|e| e.to_string())?;
     let mut lost = Vec::new();
     dropped_fields(&wire, &back, "", &mut lost);
-    if !lost.is_empty() {
-        return Err(format!(
+    if lost.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
             "runform cannot send {} to the Cloud Run API yet; nothing was applied",
             lost.join(", ")
-        ));
+        ))
     }
-    Ok(job)
 }
 
 /// Paths of `sent` that are missing from `kept` (empty values aside).
@@ -679,17 +686,23 @@ impl ResourceType for Job {
                     .map(|(k, v)| (k.clone(), Value::String(v.clone())))
                     .collect()
             });
-        let values =
-            super::labels::planned(&rc.values, state, live_labels.as_ref(), rc.attribution);
-        let mut desired = expand(&values)?;
-        desired.labels = super::labels::to_send(&values)
-            .as_object()
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                    .collect()
+        // What the plan needs of the state, read in one pass over its text.
+        let prior = state
+            .map(|s| {
+                s.values
+                    .pick(&["terraform_labels", "annotations", "deletion_protection"])
             })
-            .unwrap_or_default();
+            .unwrap_or_else(|| vec![None, None, None]);
+        let old_tf = super::labels::map_of(prior[0].as_ref());
+        let labels = super::labels::plan(&rc.values, &old_tf, live_labels.as_ref(), rc.attribution);
+        // The planned values are built only for a change (10,000 unchanged jobs are common).
+        let planned_values = || labels.apply_to(&rc.values);
+        let mut desired = expand(&rc.values)?;
+        desired.labels = labels
+            .effective
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+            .collect();
         match (&prior_id, &live_job) {
             (Some(pid), _) if *pid != new_id => {
                 change.action = Action::Replace;
@@ -705,7 +718,8 @@ impl ResourceType for Job {
                     Some(Value::String(pid.clone())),
                     Some(Value::String(new_id.clone())),
                 ));
-                change.after = Some(values.clone());
+                check_sendable(&rc.values)?;
+                change.after = Some(planned_values());
                 change.body = Some(serde_json::to_value(&desired).map_err(|e| e.to_string())?);
                 return Ok(change);
             }
@@ -724,7 +738,8 @@ impl ResourceType for Job {
                 if state.is_some() {
                     change.reason = Some("it was deleted outside runform".into());
                 }
-                change.after = Some(values.clone());
+                check_sendable(&rc.values)?;
+                change.after = Some(planned_values());
                 change.body = Some(serde_json::to_value(&desired).map_err(|e| e.to_string())?);
                 return Ok(change);
             }
@@ -732,7 +747,7 @@ impl ResourceType for Job {
         }
         let live_job = live_job.ok_or("live job missing")?;
         let applied = |k: &str| state.and_then(|s| s.values.get(k));
-        absorb_unset(&mut desired, &live_job, &values, &applied);
+        absorb_unset(&mut desired, &live_job, &rc.values, &applied);
         // Annotations, like labels, are managed only for the keys the configuration names
         // (provider >= 5): those others set stay and are no difference.
         let to_map = |m: &BTreeMap<String, String>| -> serde_json::Map<String, Value> {
@@ -740,10 +755,7 @@ impl ResourceType for Job {
                 .map(|(k, v)| (k.clone(), Value::String(v.clone())))
                 .collect()
         };
-        let old_annotations = state
-            .and_then(|s| s.values.get("annotations"))
-            .and_then(|a| a.as_object().cloned())
-            .unwrap_or_default();
+        let old_annotations = super::labels::map_of(prior[1].as_ref());
         let effective_annotations = super::labels::effective(
             &to_map(&desired.annotations),
             &old_annotations,
@@ -753,14 +765,10 @@ impl ResourceType for Job {
             .iter()
             .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
             .collect();
-        let mut values = values;
-        if let Value::Object(m) = &mut values {
-            let shown: serde_json::Map<String, Value> = effective_annotations
-                .into_iter()
-                .filter(|(k, _)| !k.starts_with("runform.dev/"))
-                .collect();
-            m.insert("effective_annotations".into(), Value::Object(shown));
-        }
+        let shown_annotations: serde_json::Map<String, Value> = effective_annotations
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with("runform.dev/"))
+            .collect();
         let (cd, cl) = (canonical(&desired), canonical(&live_job));
         if cd != cl {
             change.attrs = diff(&cl, &cd);
@@ -771,9 +779,7 @@ impl ResourceType for Job {
             .get("deletion_protection")
             .cloned()
             .unwrap_or(Value::Bool(true));
-        let dp_old = state
-            .and_then(|s| s.values.get("deletion_protection"))
-            .unwrap_or(Value::Bool(true));
+        let dp_old = prior[2].clone().unwrap_or(Value::Bool(true));
         let state_only = change.attrs.is_empty() && dp_new != dp_old;
         if dp_new != dp_old {
             change.attrs.push(AttrChange::new(
@@ -796,7 +802,15 @@ impl ResourceType for Job {
         };
         // Nothing to apply for a no-op: keep the plan small (10,000 unchanged jobs are common).
         if change.action != Action::NoOp {
-            change.after = Some(values.clone());
+            check_sendable(&rc.values)?;
+            let mut values = planned_values();
+            if let Value::Object(m) = &mut values {
+                m.insert(
+                    "effective_annotations".into(),
+                    Value::Object(shown_annotations),
+                );
+            }
+            change.after = Some(values);
             change.before = state.map(|s| s.values.to_value());
             desired.etag = String::new();
             change.body = Some(serde_json::to_value(&desired).map_err(|e| e.to_string())?);
@@ -911,6 +925,16 @@ pub fn entry_from(values: &Value, job: &Job_) -> StateEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_field_the_typed_request_drops_is_found() {
+        let sent =
+            serde_json::json!({"template": {"taskCount": 2, "bogusField": {"x": 1}}, "labels": {}});
+        let kept = serde_json::json!({"template": {"taskCount": 2}});
+        let mut lost = Vec::new();
+        dropped_fields(&sent, &kept, "", &mut lost);
+        assert_eq!(lost, vec!["template.bogusField".to_string()]);
+    }
 
     #[test]
     fn timeouts_choose_the_wait() {

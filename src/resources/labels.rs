@@ -9,7 +9,7 @@ use crate::config::provider::{Attribution, ATTRIBUTION_LABEL};
 use crate::state::StateEntry;
 use serde_json::{Map, Value};
 
-fn map_of(v: Option<&Value>) -> Map<String, Value> {
+pub fn map_of(v: Option<&Value>) -> Map<String, Value> {
     v.and_then(Value::as_object).cloned().unwrap_or_default()
 }
 
@@ -28,6 +28,30 @@ pub fn effective(
     out
 }
 
+/// `terraform_labels` and `effective_labels` as a plan makes them.
+pub struct Planned {
+    pub terraform: Map<String, Value>,
+    pub effective: Map<String, Value>,
+}
+
+impl Planned {
+    /// `values` with these labels (what the plan shows and the state records).
+    pub fn apply_to(&self, values: &Value) -> Value {
+        let mut v = values.clone();
+        if let Value::Object(m) = &mut v {
+            m.insert(
+                "terraform_labels".into(),
+                Value::Object(self.terraform.clone()),
+            );
+            m.insert(
+                "effective_labels".into(),
+                Value::Object(self.effective.clone()),
+            );
+        }
+        v
+    }
+}
+
 /// A resource's values with `terraform_labels` and `effective_labels` as this plan makes
 /// them, given the state's entry and the live object's labels (`None`: it is created).
 /// Under the CREATE_ONLY strategy an existing object gets the attribution label only if it
@@ -38,19 +62,28 @@ pub fn planned(
     live: Option<&Map<String, Value>>,
     attribution: Attribution,
 ) -> Value {
-    let mut v = values.clone();
-    let Value::Object(m) = &mut v else {
-        return v;
-    };
-    let mut new_tf = match m.get("terraform_labels") {
-        Some(Value::Object(t)) => t.clone(),
-        _ => map_of(m.get("labels")),
-    };
     let old_tf = map_of(
         state
             .and_then(|s| s.values.get("terraform_labels"))
             .as_ref(),
     );
+    plan(values, &old_tf, live, attribution).apply_to(values)
+}
+
+/// The labels of [`planned`] from the state's `terraform_labels` (`old_tf`), without copying
+/// the values (a no-op plan needs only these).
+pub fn plan(
+    values: &Value,
+    old_tf: &Map<String, Value>,
+    live: Option<&Map<String, Value>>,
+    attribution: Attribution,
+) -> Planned {
+    let empty = Map::new();
+    let m = values.as_object().unwrap_or(&empty);
+    let mut new_tf = match m.get("terraform_labels") {
+        Some(Value::Object(t)) => t.clone(),
+        _ => map_of(m.get("labels")),
+    };
     if let Some(live) = live {
         let key = ATTRIBUTION_LABEL.0;
         let keep = attribution == Attribution::Proactive
@@ -61,13 +94,14 @@ pub fn planned(
             new_tf.remove(key);
         }
     }
-    let eff = match live {
-        Some(live) => effective(&new_tf, &old_tf, live),
+    let effective = match live {
+        Some(live) => effective(&new_tf, old_tf, live),
         None => new_tf.clone(),
     };
-    m.insert("terraform_labels".into(), Value::Object(new_tf));
-    m.insert("effective_labels".into(), Value::Object(eff));
-    v
+    Planned {
+        terraform: new_tf,
+        effective,
+    }
 }
 
 /// The labels of a live object (wire JSON), when it is the object this plan updates.

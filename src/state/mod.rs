@@ -24,6 +24,10 @@ impl Values {
     fn null() -> Box<serde_json::value::RawValue> {
         serde_json::value::RawValue::from_string("null".into()).expect("null is JSON")
     }
+    /// The values' JSON text.
+    pub fn text(&self) -> &str {
+        self.0.get()
+    }
     /// All values as a JSON tree.
     pub fn to_value(&self) -> Value {
         serde_json::from_str(self.0.get()).unwrap_or(Value::Null)
@@ -54,6 +58,35 @@ impl Values {
         }
         let mut de = serde_json::Deserializer::from_str(self.0.get());
         de.deserialize_any(Pick(key)).ok().flatten()
+    }
+    /// Several top-level values in one pass over the text (in `keys`' order).
+    pub fn pick(&self, keys: &[&str]) -> Vec<Option<Value>> {
+        use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+        struct Pick<'k>(&'k [&'k str]);
+        impl<'de> Visitor<'de> for Pick<'_> {
+            type Value = Vec<Option<Value>>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+                let mut found = vec![None; self.0.len()];
+                while let Some(k) = m.next_key::<String>()? {
+                    match self.0.iter().position(|x| *x == k) {
+                        Some(i) => found[i] = Some(m.next_value::<Value>()?),
+                        None => {
+                            m.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(found)
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(vec![None; self.0.len()])
+            }
+        }
+        let mut de = serde_json::Deserializer::from_str(self.0.get());
+        de.deserialize_any(Pick(keys))
+            .unwrap_or_else(|_| vec![None; keys.len()])
     }
     pub fn get_str(&self, key: &str) -> Option<String> {
         match self.get(key) {
