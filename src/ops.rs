@@ -74,7 +74,7 @@ pub fn load_stack(
         Some(c) => crate::cloud::block_on(crate::resources::data_sources::read(c, ty, a))?,
     };
     let updated = |addr: &str| args.updated.contains(addr);
-    let configure = client.filter(|_| !args.validate_only).map(|c| {
+    let configure = client.map(|c| {
         move |p: &crate::config::Provider| {
             c.configure(&client_settings(p)).map_err(|e| e.to_string())
         }
@@ -108,6 +108,37 @@ pub fn load_stack(
     }
     let ok = !diags.has_errors();
     (stack.filter(|_| ok), diags, sources)
+}
+
+/// For commands that call APIs without planning (`run`, `executions`, `logs`, `cancel`):
+/// the client takes the stack's provider block (credentials, impersonation, endpoints), so
+/// they call as the configuration says. A provider block that cannot be evaluated stops the
+/// command rather than letting it call as someone else; a directory without a stack is fine.
+pub fn configure_from_stack(client: &Client, dir: &Path) -> anyhow::Result<()> {
+    let args = LoadArgs {
+        validate_only: true,
+        ..Default::default()
+    };
+    let (_, diags, sources) = load_stack(dir, &args, None, Some(client));
+    let provider_problems: Vec<&Diagnostic> = diags
+        .0
+        .iter()
+        .filter(|d| {
+            d.severity == crate::diag::Severity::Error
+                && (d.summary.starts_with("provider") || d.summary.contains("credentials"))
+        })
+        .collect();
+    if !provider_problems.is_empty() {
+        let mut only = Diagnostics::default();
+        for d in provider_problems {
+            only.push(d.clone());
+        }
+        anyhow::bail!(
+            "the provider block cannot be evaluated, so runform does not know who to call as:\n{}",
+            sources.render_all(&only)
+        );
+    }
+    Ok(())
 }
 
 /// The client settings a provider configuration asks for.

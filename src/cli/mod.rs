@@ -781,12 +781,20 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             target,
         } => {
             let t = ops::target(&dir, is_local(&target), target.endpoint.as_deref()).await?;
+            if let Err(e) = ops::configure_from_stack(&t.client, &dir) {
+                t.stop().await;
+                return Err(e);
+            }
             let r = run_cmd(&t, &dir, &job, wait, tasks, &env, &args, task_timeout).await;
             t.stop().await;
             r
         }
         Cmd::Executions { job, dir, target } => {
             let t = ops::target(&dir, is_local(&target), target.endpoint.as_deref()).await?;
+            if let Err(e) = ops::configure_from_stack(&t.client, &dir) {
+                t.stop().await;
+                return Err(e);
+            }
             let r = executions_cmd(&t, job.as_deref()).await;
             t.stop().await;
             r
@@ -799,6 +807,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             target,
         } => {
             let t = ops::target(&dir, is_local(&target), target.endpoint.as_deref()).await?;
+            if let Err(e) = ops::configure_from_stack(&t.client, &dir) {
+                t.stop().await;
+                return Err(e);
+            }
             let r = logs_cmd(&t, &execution, task, follow).await;
             t.stop().await;
             r
@@ -809,6 +821,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             target,
         } => {
             let t = ops::target(&dir, is_local(&target), target.endpoint.as_deref()).await?;
+            if let Err(e) = ops::configure_from_stack(&t.client, &dir) {
+                t.stop().await;
+                return Err(e);
+            }
             let r = async {
                 let name = resolve_execution(&t, &execution).await?;
                 t.client.cancel_execution(&name).await?;

@@ -133,6 +133,24 @@ async fn impersonation_creates_as_that_account_and_a_missing_role_is_a_403() {
     );
     assert!(rt.get_job(&job_name("as-reader")).is_err());
 
+    // Commands that call without planning (`run`) take the provider block too: the reader
+    // may not run the job; the deployer may, and the execution records it.
+    let full = job_name("as-deployer");
+    let o = cli(e.path(), &url, &["run", &full]).await;
+    let t = text(&o);
+    assert_ne!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("run.jobs.run"), "{t}");
+    let o = cli(d.path(), &url, &["run", "as-deployer"]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let execs = rt
+        .list_executions(&job_name("as-deployer"), None, None)
+        .unwrap();
+    let execs = serde_json::to_value(&execs).unwrap();
+    assert_eq!(
+        execs["executions"][0]["creator"], "deployer@auth-proj.iam.gserviceaccount.com",
+        "{execs}"
+    );
+
     // Impersonating an account the caller may not impersonate fails before anything is made:
     // the deployer (no token creator role) cannot mint the reader's tokens.
     let f = tempfile::tempdir().unwrap();
