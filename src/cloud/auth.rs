@@ -27,7 +27,7 @@ pub enum Source {
 }
 
 /// The settings [`Auth::new`] takes (from the provider block and its environment variables).
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct AuthConfig {
     pub credentials: Option<String>,
     pub access_token: Option<String>,
@@ -36,6 +36,21 @@ pub struct AuthConfig {
     pub scopes: Vec<String>,
     /// No credentials and no token given: ADC on Google, nothing on an emulator.
     pub use_adc: bool,
+}
+
+/// Secrets stay out of debug output.
+impl std::fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = |o: &Option<String>| o.as_ref().map(|_| "(sensitive value)");
+        f.debug_struct("AuthConfig")
+            .field("credentials", &shown(&self.credentials))
+            .field("access_token", &shown(&self.access_token))
+            .field("impersonate", &self.impersonate)
+            .field("delegates", &self.delegates)
+            .field("scopes", &self.scopes)
+            .field("use_adc", &self.use_adc)
+            .finish()
+    }
 }
 
 pub struct Auth {

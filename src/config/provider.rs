@@ -332,7 +332,7 @@ impl Default for Provider {
 }
 
 /// Who the calls are made as.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Clone, Default, PartialEq)]
 pub struct AuthSettings {
     /// `credentials`: a service account key's JSON, or a path to it.
     pub credentials: Option<String>,
@@ -340,6 +340,23 @@ pub struct AuthSettings {
     pub impersonate_service_account: Option<String>,
     pub delegates: Vec<String>,
     pub scopes: Vec<String>,
+}
+
+/// Secrets stay out of debug output.
+impl std::fmt::Debug for AuthSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = |o: &Option<String>| o.as_ref().map(|_| "(sensitive value)");
+        f.debug_struct("AuthSettings")
+            .field("credentials", &shown(&self.credentials))
+            .field("access_token", &shown(&self.access_token))
+            .field(
+                "impersonate_service_account",
+                &self.impersonate_service_account,
+            )
+            .field("delegates", &self.delegates)
+            .field("scopes", &self.scopes)
+            .finish()
+    }
 }
 
 impl AuthSettings {
@@ -531,6 +548,23 @@ mod tests {
         assert!(major_for("banana")
             .unwrap_err()
             .contains("not a version constraint"));
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_output() {
+        let p = Provider {
+            auth: AuthSettings {
+                access_token: Some("ya29.secret-token".into()),
+                credentials: Some("{\"private_key\": \"-----BEGIN\"}".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let shown = format!("{p:?}");
+        assert!(
+            !shown.contains("secret-token") && !shown.contains("BEGIN"),
+            "{shown}"
+        );
     }
 
     #[test]
