@@ -20,11 +20,28 @@ pub fn source_of(ty: &str) -> &'static str {
 }
 
 /// The `provider "google"` arguments runform reads.
-const GOOGLE_PROVIDER: &str = "
-project string O
-region  string O
-zone    string O
-";
+/// The `provider "google"` block: the provider's arguments (credentials and access tokens
+/// sensitive), its custom endpoints, and the nested `batching` block.
+fn google_provider_schema() -> Schema {
+    use crate::config::provider::{arg_names, ArgKind, ARGS};
+    let mut text = String::new();
+    for (name, kind) in ARGS.iter().filter(|(n, _)| *n != "alias") {
+        let ty = match kind {
+            ArgKind::String => "string",
+            ArgKind::Bool => "bool",
+            ArgKind::StringList => "list(string)",
+            ArgKind::StringMap => "map(string)",
+            ArgKind::IgnoredBlock | ArgKind::UnsupportedBlock(_) => continue,
+        };
+        let sensitive = if matches!(*name, "credentials" | "access_token") { " S" } else { "" };
+        text.push_str(&format!("{name} {ty} O{sensitive}\n"));
+    }
+    for name in arg_names().filter(|n| n.ends_with("_custom_endpoint")) {
+        text.push_str(&format!("{name} string O\n"));
+    }
+    text.push_str("batching list{} O max=1\nbatching.send_after string O\nbatching.enable_batching bool O\n");
+    Schema::parse(&text)
+}
 
 /// Terraform's `providers schema -json` document.
 pub fn document() -> Value {
@@ -49,7 +66,7 @@ pub fn document() -> Value {
     if let Some(Value::Object(g)) = providers.get_mut(GOOGLE) {
         g.insert(
             "provider".into(),
-            json!({ "version": 0, "block": block(&Schema::parse(GOOGLE_PROVIDER)) }),
+            json!({ "version": 0, "block": block(&google_provider_schema()) }),
         );
     }
     json!({ "format_version": "1.0", "provider_schemas": providers })
