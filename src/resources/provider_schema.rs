@@ -33,13 +33,19 @@ fn google_provider_schema() -> Schema {
             ArgKind::StringMap => "map(string)",
             ArgKind::IgnoredBlock | ArgKind::UnsupportedBlock(_) => continue,
         };
-        let sensitive = if matches!(*name, "credentials" | "access_token") { " S" } else { "" };
+        let sensitive = if matches!(*name, "credentials" | "access_token") {
+            " S"
+        } else {
+            ""
+        };
         text.push_str(&format!("{name} {ty} O{sensitive}\n"));
     }
     for name in arg_names().filter(|n| n.ends_with("_custom_endpoint")) {
         text.push_str(&format!("{name} string O\n"));
     }
-    text.push_str("batching list{} O max=1\nbatching.send_after string O\nbatching.enable_batching bool O\n");
+    text.push_str(
+        "batching list{} O max=1\nbatching.send_after string O\nbatching.enable_batching bool O\n",
+    );
     Schema::parse(&text)
 }
 

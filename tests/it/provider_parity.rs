@@ -560,3 +560,23 @@ resource "google_storage_bucket" "b" {
     assert!(rt.get_object("life-proj-bucket", "keep/b.txt").is_ok());
     server.stop().await;
 }
+
+/// `providers schema -json` describes the provider block as the provider does.
+#[test]
+fn the_provider_block_is_in_the_schema_document() {
+    let d = tempfile::tempdir().unwrap();
+    let o = super::cli_support::runform(d.path(), &["providers", "schema", "-json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let p = &doc["provider_schemas"]["registry.terraform.io/hashicorp/google"]["provider"]["block"];
+    assert_eq!(p["attributes"]["access_token"]["sensitive"], true, "{p}");
+    assert_eq!(p["attributes"]["credentials"]["sensitive"], true);
+    for a in [
+        "impersonate_service_account",
+        "default_labels",
+        "cloud_run_v2_custom_endpoint",
+        "user_project_override",
+    ] {
+        assert!(p["attributes"][a].is_object(), "{a} missing");
+    }
+    assert!(p["block_types"]["batching"].is_object());
+}
