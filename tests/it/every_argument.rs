@@ -6,7 +6,6 @@
 use super::cli_support::text;
 use super::examples::cli;
 use runform::model::Schema;
-use runform::runtime::{RuntimeConfig, Server};
 use serde_json::Value;
 use std::path::Path;
 
@@ -45,9 +44,7 @@ pub async fn check_type(
     addrs: &[&str],
     skipped: &[(&str, &str)],
 ) -> (usize, usize, usize) {
-    let server = Server::start(RuntimeConfig::default(), "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let server = super::local_server(None).await;
     let url = server.url();
     let d = tempfile::tempdir().unwrap();
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -210,9 +207,7 @@ async fn storage_bucket_every_argument() {
 /// The bucket fields reach the API as Google names them (what the runtime stores).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn storage_bucket_fields_reach_the_api() {
-    let server = Server::start(RuntimeConfig::default(), "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let server = super::local_server(None).await;
     let d = tempfile::tempdir().unwrap();
     std::fs::copy(
         Path::new(env!("CARGO_MANIFEST_DIR"))

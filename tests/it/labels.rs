@@ -6,7 +6,6 @@
 use super::cli_support::text;
 use super::examples::cli;
 use super::write;
-use runform::runtime::{RuntimeConfig, Server};
 
 fn stack(team: Option<&str>, provider_extra: &str) -> String {
     let labels = match team {
@@ -55,9 +54,7 @@ fn labels_of(v: &serde_json::Value) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn labels_are_not_authoritative_and_default_and_attribution_labels_apply() {
-    let server = Server::start(RuntimeConfig::default(), "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let server = super::local_server(None).await;
     let url = server.url();
     let rt = server.runtime.clone();
     let d = tempfile::tempdir().unwrap();
@@ -138,9 +135,7 @@ async fn labels_are_not_authoritative_and_default_and_attribution_labels_apply()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_attribution_label_follows_the_provider_settings() {
-    let server = Server::start(RuntimeConfig::default(), "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let server = super::local_server(None).await;
     let url = server.url();
     let rt = server.runtime.clone();
     let d = tempfile::tempdir().unwrap();

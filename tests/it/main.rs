@@ -36,3 +36,17 @@ use std::path::Path;
 pub fn write(dir: &Path, name: &str, text: &str) {
     std::fs::write(dir.join(name), text).unwrap();
 }
+
+/// A runtime on 127.0.0.1:0, in memory, on the system clock or a manual one starting at
+/// `clock` (RFC 3339).
+pub async fn local_server(clock: Option<&str>) -> runform::runtime::Server {
+    runform::runtime::Server::start(
+        runform::runtime::RuntimeConfig {
+            manual_clock: clock.map(|c| c.parse().expect("an RFC 3339 time")),
+            ..Default::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap()
+}

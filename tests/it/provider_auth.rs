@@ -6,7 +6,7 @@
 use super::cli_support::text;
 use super::examples::cli;
 use super::write;
-use runform::runtime::{RuntimeConfig, Server};
+use runform::runtime::Server;
 use std::path::Path;
 
 const PROJECT: &str = "auth-proj";
@@ -60,9 +60,7 @@ resource "google_cloud_run_v2_job" "job" {{
 }
 
 async fn server_with_accounts() -> (Server, tempfile::TempDir) {
-    let server = Server::start(RuntimeConfig::default(), "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let server = super::local_server(None).await;
     let admin = tempfile::tempdir().unwrap();
     write(admin.path(), "main.tf", ADMIN_STACK);
     let o = cli(
@@ -248,9 +246,7 @@ async fn a_key_file_in_credentials_calls_as_its_account() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn custom_endpoints_route_calls_as_terraform_users_point_at_emulators() {
-    let server = Server::start(RuntimeConfig::default(), "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let server = super::local_server(None).await;
     let url = server.url();
     let d = tempfile::tempdir().unwrap();
     // No --endpoint or --local: only the provider block says where the API is.
@@ -370,15 +366,7 @@ provider "google" {
 /// it: the account may create jobs until the time, not after.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn time_conditions_on_grants_are_enforced() {
-    let server = Server::start(
-        RuntimeConfig {
-            manual_clock: Some("2026-06-01T00:00:00Z".parse().unwrap()),
-            ..Default::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let server = super::local_server(Some("2026-06-01T00:00:00Z")).await;
     let url = server.url();
     let rt = server.runtime.clone();
     let admin = tempfile::tempdir().unwrap();
@@ -458,9 +446,7 @@ output "id" {
 /// included; the policy applies and re-plans clean.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn iam_policy_data_source_feeds_a_policy() {
-    let server = Server::start(RuntimeConfig::default(), "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let server = super::local_server(None).await;
     let url = server.url();
     let d = tempfile::tempdir().unwrap();
     write(

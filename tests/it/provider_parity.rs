@@ -4,7 +4,6 @@
 use super::cli_support::text;
 use super::examples::cli;
 use super::write;
-use runform::runtime::{RuntimeConfig, Server};
 
 const STACK: &str = r#"
 provider "google" {
@@ -65,9 +64,7 @@ output "parts" {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ids_formats_and_provider_functions_are_the_providers() {
-    let server = Server::start(RuntimeConfig::default(), "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let server = super::local_server(None).await;
     let url = server.url();
     let d = tempfile::tempdir().unwrap();
     write(d.path(), "main.tf", STACK);
@@ -201,9 +198,7 @@ resource "google_workflows_workflow" "wf" {{
 /// workflows have no deletion protection and no attribution label, 6.x protects jobs only.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn required_providers_versions_select_that_majors_defaults() {
-    let server = Server::start(RuntimeConfig::default(), "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let server = super::local_server(None).await;
     let url = server.url();
     let job = "projects/ver-proj/locations/us-central1/jobs/versioned";
 
@@ -275,9 +270,7 @@ resource "google_service_account" "sa" {{
 /// call, ABANDON removes the object from state and leaves it, a flip changes state only.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deletion_policy_prevents_or_abandons() {
-    let server = Server::start(RuntimeConfig::default(), "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let server = super::local_server(None).await;
     let url = server.url();
     let d = tempfile::tempdir().unwrap();
     write(d.path(), "main.tf", &policy_stack("PREVENT"));
@@ -375,9 +368,7 @@ resource "google_project_iam_member" "m" {
 /// that later plans keep; a new prefix replaces it; `name` with `name_prefix` conflicts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workflow_names_are_generated_from_name_prefix() {
-    let server = Server::start(RuntimeConfig::default(), "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let server = super::local_server(None).await;
     let url = server.url();
     let d = tempfile::tempdir().unwrap();
     let stack = |prefix: &str| {
@@ -449,15 +440,7 @@ output "name" {{
 /// the runtime's clock; conditions it cannot judge never delete.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn buckets_cors_and_lifecycle_act_on_the_local_runtime() {
-    let server = Server::start(
-        RuntimeConfig {
-            manual_clock: Some("2026-06-01T00:00:00Z".parse().unwrap()),
-            ..Default::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let server = super::local_server(Some("2026-06-01T00:00:00Z")).await;
     let url = server.url();
     let rt = server.runtime.clone();
     let d = tempfile::tempdir().unwrap();
