@@ -532,6 +532,7 @@ impl Client {
         parent: &str,
         id: &str,
         t: &serde_json::Value,
+        timeout: Duration,
     ) -> CloudResult<serde_json::Value> {
         let base = &self.base(Api::Eventarc);
         let op: Operation = self
@@ -543,8 +544,7 @@ impl Client {
                 Some(t),
             )
             .await?;
-        self.wait_operation_on(base, "v1", op, Duration::from_secs(600))
-            .await
+        self.wait_operation_on(base, "v1", op, timeout).await
     }
 
     pub async fn patch_trigger(
@@ -552,6 +552,7 @@ impl Client {
         name: &str,
         t: &serde_json::Value,
         mask: &[&str],
+        timeout: Duration,
     ) -> CloudResult<serde_json::Value> {
         let base = &self.base(Api::Eventarc);
         let op: Operation = self
@@ -563,18 +564,17 @@ impl Client {
                 Some(t),
             )
             .await?;
-        self.wait_operation_on(base, "v1", op, Duration::from_secs(600))
-            .await
+        self.wait_operation_on(base, "v1", op, timeout).await
     }
 
-    pub async fn delete_trigger(&self, name: &str) -> CloudResult<()> {
+    pub async fn delete_trigger(&self, name: &str, timeout: Duration) -> CloudResult<()> {
         let base = &self.base(Api::Eventarc);
         match self
             .send_to::<(), Operation>(base, Method::DELETE, &format!("v1/{name}"), &[], None)
             .await
         {
             Ok(op) => self
-                .wait_operation_on(base, "v1", op, Duration::from_secs(600))
+                .wait_operation_on(base, "v1", op, timeout)
                 .await
                 .map(|_| ()),
             Err(e) if e.is_not_found() => Ok(()),
@@ -598,6 +598,7 @@ impl Client {
         parent: &str,
         id: &str,
         w: &crate::api::workflows::Workflow,
+        timeout: Duration,
     ) -> CloudResult<crate::api::workflows::Workflow> {
         let op: Operation = self
             .send_to(
@@ -609,9 +610,7 @@ impl Client {
             )
             .await?;
         let base = self.base(Api::Workflows);
-        let v = self
-            .wait_operation_on(&base, "v1", op, Duration::from_secs(600))
-            .await?;
+        let v = self.wait_operation_on(&base, "v1", op, timeout).await?;
         from_any(&v).map_err(|e| CloudError::Decode {
             url: base,
             message: e.to_string(),
@@ -624,6 +623,7 @@ impl Client {
         name: &str,
         w: &crate::api::workflows::Workflow,
         mask: &[&str],
+        timeout: Duration,
     ) -> CloudResult<crate::api::workflows::Workflow> {
         let op: Operation = self
             .send_to(
@@ -635,16 +635,14 @@ impl Client {
             )
             .await?;
         let base = self.base(Api::Workflows);
-        let v = self
-            .wait_operation_on(&base, "v1", op, Duration::from_secs(600))
-            .await?;
+        let v = self.wait_operation_on(&base, "v1", op, timeout).await?;
         from_any(&v).map_err(|e| CloudError::Decode {
             url: base,
             message: e.to_string(),
         })
     }
 
-    pub async fn delete_workflow(&self, name: &str) -> CloudResult<()> {
+    pub async fn delete_workflow(&self, name: &str, timeout: Duration) -> CloudResult<()> {
         match self
             .send_to::<(), Operation>(
                 &self.base(Api::Workflows),
@@ -657,7 +655,7 @@ impl Client {
         {
             Ok(op) => {
                 let base = self.base(Api::Workflows);
-                self.wait_operation_on(&base, "v1", op, Duration::from_secs(600))
+                self.wait_operation_on(&base, "v1", op, timeout)
                     .await
                     .map(|_| ())
             }
@@ -1230,6 +1228,7 @@ impl Client {
         name: &str,
         enable: bool,
         disable_dependents: bool,
+        timeout: Duration,
     ) -> CloudResult<()> {
         let base = self.base(Api::ServiceUsage);
         let (verb, body) = if enable {
@@ -1249,8 +1248,7 @@ impl Client {
                 Some(&body),
             )
             .await?;
-        self.wait_operation_on(&base, "v1", op, Duration::from_secs(600))
-            .await?;
+        self.wait_operation_on(&base, "v1", op, timeout).await?;
         Ok(())
     }
 
@@ -1270,6 +1268,7 @@ impl Client {
         parent: &str,
         id: &str,
         body: &serde_json::Value,
+        timeout: Duration,
     ) -> CloudResult<serde_json::Value> {
         let base = self.base(Api::ArtifactRegistry);
         let op: Operation = self
@@ -1281,8 +1280,7 @@ impl Client {
                 Some(body),
             )
             .await?;
-        self.wait_operation_on(&base, "v1", op, Duration::from_secs(600))
-            .await
+        self.wait_operation_on(&base, "v1", op, timeout).await
     }
 
     pub async fn patch_repository(
@@ -1301,15 +1299,14 @@ impl Client {
         .await
     }
 
-    pub async fn delete_repository(&self, name: &str) -> CloudResult<()> {
+    pub async fn delete_repository(&self, name: &str, timeout: Duration) -> CloudResult<()> {
         let base = self.base(Api::ArtifactRegistry);
         match self
             .send_to::<(), Operation>(&base, Method::DELETE, &format!("/v1/{name}"), &[], None)
             .await
         {
             Ok(op) => {
-                self.wait_operation_on(&base, "v1", op, Duration::from_secs(600))
-                    .await?;
+                self.wait_operation_on(&base, "v1", op, timeout).await?;
                 Ok(())
             }
             Err(e) if e.is_not_found() => Ok(()),

@@ -13,7 +13,6 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Duration;
 
 pub const TYPE: &str = "google_cloud_run_v2_job";
 
@@ -630,17 +629,7 @@ fn tf_path(wire: &str) -> String {
         .join(".")
 }
 
-/// The provider's default for create, update and delete.
-const TIMEOUT: Duration = Duration::from_secs(20 * 60);
-
-/// The wait for an operation: the resource's `timeouts {}`, else the provider's default.
-fn timeout_for(change: &Change, op: &str) -> Duration {
-    change
-        .timeouts
-        .get(op)
-        .map(|s| Duration::from_secs(*s))
-        .unwrap_or(TIMEOUT)
-}
+use super::timeout_for;
 
 impl ResourceType for Job {
     fn name(&self) -> &'static str {
@@ -938,11 +927,12 @@ mod tests {
 
     #[test]
     fn timeouts_choose_the_wait() {
+        use std::time::Duration;
         let mut c = Change::new("a", TYPE);
-        assert_eq!(timeout_for(&c, "create"), TIMEOUT);
+        assert_eq!(timeout_for(&c, "create"), super::super::DEFAULT_TIMEOUT);
         c.timeouts.insert("create".into(), 90);
         assert_eq!(timeout_for(&c, "create"), Duration::from_secs(90));
-        assert_eq!(timeout_for(&c, "delete"), TIMEOUT);
+        assert_eq!(timeout_for(&c, "delete"), super::super::DEFAULT_TIMEOUT);
     }
 
     #[test]

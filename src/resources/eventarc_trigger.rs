@@ -350,7 +350,9 @@ impl ResourceType for Triggers {
             let c = &ctx.client;
             let err = |e: crate::cloud::CloudError| e.to_string();
             if super::remove_first(change, |old| async move {
-                c.delete_trigger(&old).await.map_err(err)
+                c.delete_trigger(&old, super::timeout_for(change, "delete"))
+                    .await
+                    .map_err(err)
             })
             .await?
             {
@@ -362,11 +364,15 @@ impl ResourceType for Triggers {
             let live = match change.action {
                 Action::Create | Action::Replace => {
                     let (parent, tid) = id.rsplit_once("/triggers/").ok_or("bad trigger id")?;
-                    c.create_trigger(parent, tid, &body).await.map_err(err)?
+                    c.create_trigger(parent, tid, &body, super::timeout_for(change, "create"))
+                        .await
+                        .map_err(err)?
                 }
                 Action::Update => {
                     let mask = super::mask_of(change);
-                    c.patch_trigger(&id, &body, &mask).await.map_err(err)?
+                    c.patch_trigger(&id, &body, &mask, super::timeout_for(change, "update"))
+                        .await
+                        .map_err(err)?
                 }
                 _ => c
                     .get_trigger(&id)

@@ -210,6 +210,18 @@ pub fn located_id(id: &str, collection: &str, values: &Value) -> String {
     }
 }
 
+/// The provider's default wait for create, update and delete.
+pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20 * 60);
+
+/// The wait for an operation: the resource's `timeouts {}`, else the provider's default.
+pub fn timeout_for(change: &crate::model::Change, op: &str) -> std::time::Duration {
+    change
+        .timeouts
+        .get(op)
+        .map(|s| std::time::Duration::from_secs(*s))
+        .unwrap_or(DEFAULT_TIMEOUT)
+}
+
 /// Types with the provider's `deletion_protection` (default true since provider 6.0).
 pub const DELETION_PROTECTED_TYPES: &[&str] = &[cloud_run_v2_job::TYPE, workflow::TYPE];
 

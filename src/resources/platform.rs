@@ -168,9 +168,14 @@ impl ResourceType for Services {
                 .and_then(Value::as_bool)
                 .unwrap_or(false);
             if super::remove_first(change, |old| async move {
-                c.set_service(&service_name(&old), false, dependents)
-                    .await
-                    .map_err(|e| e.to_string())
+                c.set_service(
+                    &service_name(&old),
+                    false,
+                    dependents,
+                    super::timeout_for(change, "delete"),
+                )
+                .await
+                .map_err(|e| e.to_string())
             })
             .await?
             {
@@ -178,9 +183,14 @@ impl ResourceType for Services {
             }
             let v = change.after.clone().ok_or("no desired values")?;
             if matches!(change.action, Action::Create | Action::Replace) {
-                c.set_service(&service_name(s(&v, "id")), true, false)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                c.set_service(
+                    &service_name(s(&v, "id")),
+                    true,
+                    false,
+                    super::timeout_for(change, "create"),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
             }
             Ok(Some(entry(SERVICE, &v, &[])))
         })
@@ -390,7 +400,9 @@ impl ResourceType for Repositories {
         Box::pin(async move {
             let c = &ctx.client;
             if super::remove_first(change, |old| async move {
-                c.delete_repository(&old).await.map_err(|e| e.to_string())
+                c.delete_repository(&old, super::timeout_for(change, "delete"))
+                    .await
+                    .map_err(|e| e.to_string())
             })
             .await?
             {
@@ -405,7 +417,10 @@ impl ResourceType for Repositories {
                     let (parent, rid) = id
                         .rsplit_once("/repositories/")
                         .ok_or("bad repository id")?;
-                    match c.create_repository(parent, rid, &body).await {
+                    match c
+                        .create_repository(parent, rid, &body, super::timeout_for(change, "create"))
+                        .await
+                    {
                         Ok(r) => r,
                         Err(e) if e.status() == Some(409) => serde_json::to_value(
                             c.list_repositories(s(&v, "project"), s(&v, "location"))

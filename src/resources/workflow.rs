@@ -363,7 +363,9 @@ impl ResourceType for Workflows {
             let c = &ctx.client;
             let err = |e: crate::cloud::CloudError| e.to_string();
             if super::remove_first(change, |old| async move {
-                c.delete_workflow(&old).await.map_err(err)
+                c.delete_workflow(&old, super::timeout_for(change, "delete"))
+                    .await
+                    .map_err(err)
             })
             .await?
             {
@@ -375,11 +377,15 @@ impl ResourceType for Workflows {
             let live = match change.action {
                 Action::Create | Action::Replace => {
                     let (parent, wf) = id.rsplit_once("/workflows/").ok_or("bad workflow id")?;
-                    c.create_workflow(parent, wf, &body).await.map_err(err)?
+                    c.create_workflow(parent, wf, &body, super::timeout_for(change, "create"))
+                        .await
+                        .map_err(err)?
                 }
                 Action::Update => {
                     let mask = super::mask_of(change);
-                    c.patch_workflow(&id, &body, &mask).await.map_err(err)?
+                    c.patch_workflow(&id, &body, &mask, super::timeout_for(change, "update"))
+                        .await
+                        .map_err(err)?
                 }
                 _ => {
                     // Adopt: record what is there.

@@ -563,3 +563,58 @@ fn the_provider_block_is_in_the_schema_document() {
     }
     assert!(p["block_types"]["batching"].is_object());
 }
+
+/// A trigger's `timeouts { create }` bounds the wait for its create operation: against a
+/// server whose operation never finishes, the apply gives up after that long.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeouts_bound_operation_waits() {
+    // Lists are empty; a create answers an operation that stays running.
+    let app = axum::Router::new().fallback(|method: axum::http::Method, uri: axum::http::Uri| async move {
+        let body = if method == axum::http::Method::GET && uri.path().ends_with("/triggers") {
+            serde_json::json!({})
+        } else {
+            serde_json::json!({"name": "projects/t-proj/locations/us-central1/operations/forever", "done": false})
+        };
+        axum::Json(body)
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let serve = tokio::spawn(async move { axum::serve(listener, app).await });
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "main.tf",
+        r#"
+provider "google" {
+  project = "t-proj"
+  region  = "us-central1"
+}
+resource "google_eventarc_trigger" "t" {
+  name     = "slow"
+  location = "us-central1"
+  matching_criteria {
+    attribute = "type"
+    value     = "google.cloud.storage.object.v1.finalized"
+  }
+  destination {
+    http_endpoint {
+      uri = "http://10.0.0.1/hook"
+    }
+  }
+  timeouts {
+    create = "1s"
+  }
+}
+"#,
+    );
+    let started = std::time::Instant::now();
+    let o = cli(d.path(), &url, &["apply", "--auto-approve", "."]).await;
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("timed out after 1s"), "{t}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "the default is 20 minutes"
+    );
+    serve.abort();
+}
