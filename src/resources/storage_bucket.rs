@@ -288,6 +288,10 @@ const SERVER_SUBFIELDS: &[&str] = &[
     "publicAccessPrevention",
 ];
 
+/// Fields inside blocks that only the server sets and nothing configures (autoclass's
+/// toggle times): never compared.
+const OUTPUT_SUBFIELDS: &[&str] = &["toggleTime", "terminalStorageClassUpdateTime"];
+
 /// Wire fields whose change replaces the bucket (the provider's ForceNew).
 const REPLACING: &[&str] = &[
     "location",
@@ -398,6 +402,7 @@ fn normalize(v: &Value) -> Value {
         Value::Number(n) => json!(n.to_string()),
         Value::Object(m) => Value::Object(
             m.iter()
+                .filter(|(k, _)| !OUTPUT_SUBFIELDS.contains(&k.as_str()))
                 .map(|(k, x)| (k.clone(), normalize(x)))
                 .filter(|(_, x)| !is_empty(x))
                 .collect(),
@@ -667,5 +672,42 @@ impl ResourceType for Buckets {
                 &live,
             )))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bucket as Cloud Storage returns it (output fields, legacy `bucketPolicyOnly`, lock
+    /// times, the default soft delete policy, `rpo`, HNS off) is no difference from the
+    /// configuration that made it.
+    #[test]
+    fn googles_answer_for_a_plain_bucket_is_no_difference() {
+        let live = json!({
+            "kind": "storage#bucket",
+            "selfLink": "https://www.googleapis.com/storage/v1/b/my-bucket",
+            "id": "my-bucket", "name": "my-bucket", "projectNumber": "123456789012",
+            "generation": "1764547200000000", "metageneration": "1",
+            "location": "US-CENTRAL1", "locationType": "region", "storageClass": "STANDARD",
+            "etag": "CAE=", "timeCreated": "2026-12-01T00:00:00.000Z", "updated": "2026-12-01T00:00:00.000Z",
+            "softDeletePolicy": {"retentionDurationSeconds": "604800", "effectiveTime": "2026-12-01T00:00:00.000Z"},
+            "iamConfiguration": {
+                "bucketPolicyOnly": {"enabled": true, "lockedTime": "2027-03-01T00:00:00.000Z"},
+                "uniformBucketLevelAccess": {"enabled": true, "lockedTime": "2027-03-01T00:00:00.000Z"},
+                "publicAccessPrevention": "inherited"
+            },
+            "autoclass": {"enabled": false, "toggleTime": "2026-12-01T00:00:00.000Z"},
+            "hierarchicalNamespace": {"enabled": false},
+            "rpo": "DEFAULT", "satisfiesPZI": true,
+            "labels": {"goog-terraform-provisioned": "true"}
+        });
+        let values = json!({
+            "name": "my-bucket", "location": "US-CENTRAL1", "storage_class": "STANDARD",
+            "uniform_bucket_level_access": true,
+            "effective_labels": {"goog-terraform-provisioned": "true"}
+        });
+        let (want, have) = comparable_pair(&expand(&values), &live);
+        assert_eq!(want, have);
     }
 }
