@@ -82,7 +82,7 @@ impl Runtime {
         }
     }
 
-    fn issue_token(&self, member: &str) -> String {
+    pub(crate) fn issue_token(&self, member: &str) -> String {
         let token = format!("ya29.runform-{}", uuid::Uuid::new_v4().simple());
         self.tokens
             .0

@@ -109,6 +109,8 @@ struct ExecPlan {
     task_count: i32,
     parallelism: i32,
     template: TaskTemplate,
+    /// The execution's metadata server (`host:port`), when one could be started.
+    metadata_host: Option<String>,
 }
 
 impl Runtime {
@@ -247,6 +249,7 @@ impl Runtime {
             task_count,
             parallelism,
             template,
+            metadata_host: None,
         };
         let rt = self.clone();
         tokio::spawn(async move { rt.drive(plan, rx).await });
@@ -310,7 +313,17 @@ impl Runtime {
         let _ = store.put(Kind::Operation, "_links", &links);
     }
 
-    async fn drive(self: Arc<Self>, plan: ExecPlan, cancel: watch::Receiver<bool>) {
+    async fn drive(self: Arc<Self>, mut plan: ExecPlan, cancel: watch::Receiver<bool>) {
+        // The tasks' metadata server lives as long as the execution.
+        let job_name = plan
+            .exec_name
+            .split("/executions/")
+            .next()
+            .unwrap_or("")
+            .to_string();
+        let identity = super::metadata::Identity::of(&job_name, &plan.template.service_account);
+        let metadata = super::metadata::start(self.clone(), identity).await;
+        plan.metadata_host = metadata.as_ref().map(|m| m.addr.to_string());
         let plan = Arc::new(plan);
         let sem = Arc::new(Semaphore::new(plan.parallelism.max(1) as usize));
         let images = self.images();
@@ -338,6 +351,7 @@ impl Runtime {
         for h in handles {
             let _ = h.await;
         }
+        drop(metadata);
         self.finish_execution(&plan.exec_name);
         self.running
             .lock()
@@ -525,6 +539,11 @@ impl Runtime {
             .env("CLOUD_RUN_TASK_INDEX", idx.to_string())
             .env("CLOUD_RUN_TASK_ATTEMPT", attempt.to_string())
             .env("CLOUD_RUN_TASK_COUNT", plan.task_count.to_string())
+            .envs(
+                plan.metadata_host
+                    .iter()
+                    .flat_map(|h| [("GCE_METADATA_HOST", h), ("GCE_METADATA_IP", h)]),
+            )
             .current_dir(cwd.unwrap_or_else(|| self.work_dir.clone()))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

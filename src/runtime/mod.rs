@@ -9,6 +9,7 @@ pub mod exec;
 pub mod http;
 pub mod iam_admin;
 pub mod jobs;
+pub mod metadata;
 pub mod platform;
 pub mod projects;
 pub mod scheduler;

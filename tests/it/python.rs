@@ -145,3 +145,99 @@ async fn google_auth_service_account_keys_and_impersonation_work_against_the_run
         assert!(stdout.contains(step), "missing {step:?} in:\n{stdout}");
     }
 }
+
+/// A task finds the execution's metadata server with Google's own auth library: the project,
+/// the job's service account, and a token that calls the runtime as that account (allowed by
+/// a project grant, refused without one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_find_the_metadata_server_with_google_auth() {
+    use runform::api::run::*;
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let exe = Command::new(&python)
+        .args(["-c", "import google.auth, sys; print(sys.executable)"])
+        .output()
+        .expect("python3 must be installed");
+    assert!(
+        exe.status.success(),
+        "google-auth is not installed for {python}"
+    );
+    let exe = String::from_utf8(exe.stdout).unwrap().trim().to_string();
+    let server = super::local_server(None).await;
+    let rt = server.runtime.clone();
+    let script = format!(
+        "{}/tests/python/metadata_task.py",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let parent = "projects/md-proj/locations/us-central1";
+    // The reader may list jobs; the stranger may not.
+    let mut policy = rt.get_policy("projects/md-proj").unwrap();
+    policy.bindings.push(runform::api::Binding {
+        role: "roles/run.viewer".into(),
+        members: vec!["serviceAccount:reader@md-proj.iam.gserviceaccount.com".into()],
+        condition: None,
+    });
+    rt.set_policy("projects/md-proj", policy).unwrap();
+    for (id, account) in [("as-reader", "reader"), ("as-stranger", "stranger")] {
+        let job = Job {
+            template: ExecutionTemplate {
+                task_count: 1,
+                template: TaskTemplate {
+                    service_account: format!("{account}@md-proj.iam.gserviceaccount.com"),
+                    max_retries: Some(0),
+                    containers: vec![Container {
+                        image: "python".into(),
+                        command: vec![exe.clone(), script.clone()],
+                        env: vec![
+                            EnvVar {
+                                name: "RUNTIME_URL".into(),
+                                value: Some(server.url()),
+                                ..Default::default()
+                            },
+                            EnvVar {
+                                name: "REGION".into(),
+                                value: Some("us-central1".into()),
+                                ..Default::default()
+                            },
+                        ],
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        rt.create_job(parent, id, job, false).unwrap();
+        let name = format!("{parent}/jobs/{id}");
+        let (exec, _) = rt.run_job(&name, RunJobRequest::default(), None).unwrap();
+        let mut done = rt.get_execution(&exec.name).unwrap();
+        for _ in 0..600 {
+            if done.is_done() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            done = rt.get_execution(&exec.name).unwrap();
+        }
+        let logs: String = rt
+            .logs(&exec.name, None)
+            .unwrap()
+            .iter()
+            .map(|l| format!("{}\n", l.line))
+            .collect();
+        assert!(logs.contains("no-header: 403"), "{logs}");
+        assert!(logs.contains("project: md-proj"), "{logs}");
+        assert!(
+            logs.contains(&format!(
+                "email after refresh: {account}@md-proj.iam.gserviceaccount.com"
+            )),
+            "{logs}"
+        );
+        let want = if account == "reader" {
+            "list jobs: 200"
+        } else {
+            "list jobs: 403"
+        };
+        assert!(logs.contains(want), "{account}: {logs}");
+    }
+    server.stop().await;
+}
