@@ -257,14 +257,7 @@ fn check_sendable(values: &Value) -> Result<(), String> {
 
 /// Paths of `sent` that are missing from `kept` (empty values aside).
 fn dropped_fields(sent: &Value, kept: &Value, path: &str, out: &mut Vec<String>) {
-    let empty = |v: &Value| match v {
-        Value::Null => true,
-        Value::Array(a) => a.is_empty(),
-        Value::Object(m) => m.is_empty(),
-        Value::String(s) => s.is_empty(),
-        Value::Bool(b) => !b,
-        Value::Number(n) => n.as_f64() == Some(0.0),
-    };
+    let empty = |v: &Value| super::is_empty_json(v) || v.as_f64() == Some(0.0);
     match (sent, kept) {
         (Value::Object(s), Value::Object(k)) => {
             for (key, v) in s {
@@ -669,12 +662,7 @@ impl ResourceType for Job {
         let live_labels = live_job
             .as_ref()
             .filter(|_| prior_id.as_deref().is_none_or(|p| p == new_id))
-            .map(|l| {
-                l.labels
-                    .iter()
-                    .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-                    .collect()
-            });
+            .map(|l| super::labels::json_map(&l.labels));
         // What the plan needs of the state, read in one pass over its text.
         let prior = state
             .map(|s| {
@@ -687,11 +675,7 @@ impl ResourceType for Job {
         // The planned values are built only for a change (10,000 unchanged jobs are common).
         let planned_values = || labels.apply_to(&rc.values);
         let mut desired = expand(&rc.values)?;
-        desired.labels = labels
-            .effective
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-            .collect();
+        desired.labels = super::labels::string_map(&labels.effective);
         match (&prior_id, &live_job) {
             (Some(pid), _) if *pid != new_id => {
                 change.action = Action::Replace;
@@ -739,21 +723,13 @@ impl ResourceType for Job {
         absorb_unset(&mut desired, &live_job, &rc.values, &applied);
         // Annotations, like labels, are managed only for the keys the configuration names
         // (provider >= 5): those others set stay and are no difference.
-        let to_map = |m: &BTreeMap<String, String>| -> serde_json::Map<String, Value> {
-            m.iter()
-                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-                .collect()
-        };
         let old_annotations = super::labels::map_of(prior[1].as_ref());
         let effective_annotations = super::labels::effective(
-            &to_map(&desired.annotations),
+            &super::labels::json_map(&desired.annotations),
             &old_annotations,
-            &to_map(&live_job.annotations),
+            &super::labels::json_map(&live_job.annotations),
         );
-        desired.annotations = effective_annotations
-            .iter()
-            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-            .collect();
+        desired.annotations = super::labels::string_map(&effective_annotations);
         let shown_annotations: serde_json::Map<String, Value> = effective_annotations
             .into_iter()
             .filter(|(k, _)| !k.starts_with("runform.dev/"))

@@ -9,6 +9,20 @@ use crate::config::provider::{Attribution, ATTRIBUTION_LABEL};
 use crate::state::StateEntry;
 use serde_json::{Map, Value};
 
+/// A string map (an API struct's labels) as JSON.
+pub fn json_map(m: &std::collections::BTreeMap<String, String>) -> Map<String, Value> {
+    m.iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect()
+}
+
+/// A JSON object of strings as a string map (for an API struct's labels).
+pub fn string_map(m: &Map<String, Value>) -> std::collections::BTreeMap<String, String> {
+    m.iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+        .collect()
+}
+
 pub fn map_of(v: Option<&Value>) -> Map<String, Value> {
     v.and_then(Value::as_object).cloned().unwrap_or_default()
 }

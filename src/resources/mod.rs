@@ -210,6 +210,19 @@ pub fn located_id(id: &str, collection: &str, values: &Value) -> String {
     }
 }
 
+/// Whether a JSON value is one the APIs treat as unset: null, `false`, or an empty string,
+/// list or object.
+pub fn is_empty_json(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(m) => m.is_empty(),
+        Value::Number(_) => false,
+    }
+}
+
 /// The provider's default wait for create, update and delete.
 pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20 * 60);
 

@@ -404,22 +404,11 @@ fn normalize(v: &Value) -> Value {
             m.iter()
                 .filter(|(k, _)| !OUTPUT_SUBFIELDS.contains(&k.as_str()))
                 .map(|(k, x)| (k.clone(), normalize(x)))
-                .filter(|(_, x)| !is_empty(x))
+                .filter(|(_, x)| !super::is_empty_json(x))
                 .collect(),
         ),
         Value::Array(a) => Value::Array(a.iter().map(normalize).collect()),
         _ => v.clone(),
-    }
-}
-
-fn is_empty(v: &Value) -> bool {
-    match v {
-        Value::Null => true,
-        Value::Bool(b) => !b,
-        Value::String(s) => s.is_empty(),
-        Value::Array(a) => a.is_empty(),
-        Value::Object(m) => m.is_empty(),
-        Value::Number(_) => false,
     }
 }
 

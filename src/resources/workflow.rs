@@ -210,11 +210,7 @@ fn expand(v: &Value) -> Workflow {
         service_account: s(v, "service_account").into(),
         labels: super::labels::to_send(v)
             .as_object()
-            .map(|m| {
-                m.iter()
-                    .map(|(k, x)| (k.clone(), x.as_str().unwrap_or("").to_string()))
-                    .collect()
-            })
+            .map(super::labels::string_map)
             .unwrap_or_default(),
         user_env_vars: map("user_env_vars"),
         call_log_level: s(v, "call_log_level").into(),
@@ -291,12 +287,7 @@ impl ResourceType for Workflows {
         let live_labels: Option<serde_json::Map<String, Value>> = live
             .as_ref()
             .filter(|_| change.prior_id.as_deref().is_none_or(|p| p == id))
-            .map(|w| {
-                w.labels
-                    .iter()
-                    .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-                    .collect()
-            });
+            .map(|w| super::labels::json_map(&w.labels));
         let planned =
             super::labels::planned(&rc.values, state, live_labels.as_ref(), rc.attribution);
         change.after = Some(planned.clone());
