@@ -470,6 +470,17 @@ pub async fn target(
     })
 }
 
+/// The executor `RUNFORM_EXECUTOR` asks for (`auto` when unset), for the runtime a `--local`
+/// command starts itself.
+fn executor_from_env() -> anyhow::Result<crate::runtime::executor::ExecutorChoice> {
+    match std::env::var("RUNFORM_EXECUTOR") {
+        Ok(v) if !v.is_empty() => v
+            .parse()
+            .map_err(|e| anyhow::anyhow!("RUNFORM_EXECUTOR: {e}")),
+        _ => Ok(crate::runtime::executor::ExecutorChoice::Auto),
+    }
+}
+
 /// The client for a target (starting a runtime inside this command for `--local` when none
 /// is serving the stack).
 async fn connect(
@@ -494,17 +505,18 @@ async fn connect(
         let server = Server::start(
             RuntimeConfig {
                 data_dir: Some(dir.join("data")),
+                executor: executor_from_env()?,
                 ..Default::default()
             },
             "127.0.0.1:0".parse()?,
         )
         .await?;
         let client = Client::new(Endpoint::Custom(server.url())).await?;
-        return Ok((
-            client,
-            "local runtime (in this command)".into(),
-            Some(server),
-        ));
+        let what = format!(
+            "local runtime (in this command, {} executor)",
+            server.runtime.executor().name()
+        );
+        return Ok((client, what, Some(server)));
     }
     let client = Client::new(Endpoint::Google).await?;
     Ok((client, "Google Cloud".into(), None))
@@ -702,6 +714,39 @@ pub async fn register_images(client: &Client, stack: &Stack) -> anyhow::Result<(
         }
     }
     Ok(())
+}
+
+/// With `--local`: a warning at each job the plan creates or changes whose container the
+/// runtime cannot run (no container engine, no `local_image` mapping, no command), so the
+/// plan says so before anything runs.
+pub async fn local_run_warnings(client: &Client, plan: &Plan) -> Vec<String> {
+    if !client.is_local() {
+        return Vec::new();
+    }
+    let mut warnings = Vec::new();
+    for c in &plan.changes {
+        if c.ty != "google_cloud_run_v2_job" || c.action == crate::model::Action::Delete {
+            continue;
+        }
+        let Some(containers) = c
+            .body
+            .as_ref()
+            .and_then(|b| b["template"]["template"]["containers"].as_array())
+        else {
+            continue;
+        };
+        // A runtime that cannot answer (an older one) gets no warning, not a failed plan.
+        let Ok(problems) = client.check_containers(containers).await else {
+            continue;
+        };
+        warnings.extend(
+            problems
+                .into_iter()
+                .flatten()
+                .map(|p| format!("{}: {p}", c.addr)),
+        );
+    }
+    warnings
 }
 
 pub fn make_plan(

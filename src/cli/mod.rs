@@ -432,6 +432,11 @@ enum LocalCmd {
         /// The stack directory this server serves.
         #[arg(long, default_value = ".")]
         dir: PathBuf,
+        /// How tasks run: `docker` (containers of the job's image in Docker or Podman),
+        /// `process` (local processes, through `local_image` mappings or the job's command),
+        /// or `auto` (docker when an engine answers at DOCKER_HOST or the default sockets).
+        #[arg(long, env = "RUNFORM_EXECUTOR", default_value = "auto")]
+        executor: crate::runtime::executor::ExecutorChoice,
     },
     /// Upload a file to a bucket on the local runtime (emits the storage events Eventarc
     /// triggers listen to): `runform local upload photo.jpg gs://input-proj/photos/cat.jpg`.
@@ -836,8 +841,14 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             r
         }
         Cmd::Local {
-            cmd: LocalCmd::Serve { addr, data, dir },
-        } => serve(&addr, data, &dir).await,
+            cmd:
+                LocalCmd::Serve {
+                    addr,
+                    data,
+                    dir,
+                    executor,
+                },
+        } => serve(&addr, data, &dir, executor).await,
         Cmd::Local {
             cmd:
                 LocalCmd::Upload {
@@ -931,10 +942,14 @@ async fn plan_cmd(
         stack = again;
         planned = ops::make_plan(&stack, &state, &live, opts, &t.client, &t.label);
     }
-    let planned = planned.map(|mut p| {
+    let mut planned = planned.map(|mut p| {
         p.moves = moves;
         p
     });
+    if let Ok(p) = &mut planned {
+        let warnings = ops::local_run_warnings(&t.client, p).await;
+        p.warnings.extend(warnings);
+    }
     if verbose {
         let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
         eprintln!(
@@ -2210,13 +2225,19 @@ async fn upload(
     r
 }
 
-async fn serve(addr: &str, data: Option<PathBuf>, dir: &Path) -> anyhow::Result<i32> {
+async fn serve(
+    addr: &str,
+    data: Option<PathBuf>,
+    dir: &Path,
+    executor: crate::runtime::executor::ExecutorChoice,
+) -> anyhow::Result<i32> {
     let addr: std::net::SocketAddr = addr.parse().map_err(|e| anyhow!("--addr {addr:?}: {e}"))?;
     let local = ops::local_dir(dir);
     let data = data.unwrap_or_else(|| local.join("data"));
     let server = crate::runtime::Server::start(
         crate::runtime::RuntimeConfig {
             data_dir: Some(data.clone()),
+            executor,
             ..Default::default()
         },
         addr,
@@ -2236,8 +2257,13 @@ async fn serve(addr: &str, data: Option<PathBuf>, dir: &Path) -> anyhow::Result<
         server.url(),
         data.display()
     );
+    println!("Tasks: {}", server.runtime.executor().description);
     println!("Point Google's clients at it with api_endpoint={} and anonymous credentials; press Ctrl-C to stop.", server.url());
-    tokio::signal::ctrl_c().await?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+    }
     eprintln!("stopping: cancelling running executions...");
     let _ = std::fs::remove_file(&record);
     server.stop().await;

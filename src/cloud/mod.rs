@@ -1000,6 +1000,27 @@ impl Client {
         Ok(())
     }
 
+    /// Asks a local runtime which of `containers` (API JSON) it cannot run, and why.
+    pub async fn check_containers(
+        &self,
+        containers: &[serde_json::Value],
+    ) -> CloudResult<Vec<Option<String>>> {
+        #[derive(serde::Deserialize)]
+        struct Resp {
+            #[serde(default)]
+            problems: Vec<Option<String>>,
+        }
+        let r: Resp = self
+            .send(
+                Method::POST,
+                "runform/v1/containers:check",
+                &[],
+                Some(&serde_json::json!({ "containers": containers })),
+            )
+            .await?;
+        Ok(r.problems)
+    }
+
     /// Uploads an object (Cloud Storage JSON API, media upload); returns its JSON.
     /// Sends one request (counted, with the bearer token when authenticated) and reads the
     /// answer: (HTTP status, body).

@@ -1,7 +1,9 @@
-//! Executions: each task runs as a local process, at most `parallelism` at once, retried up to
-//! `maxRetries`, killed (SIGTERM, then SIGKILL after a grace period) past its timeout or on
-//! cancel. Status, counters and conditions are kept the way the Cloud Run API reports them.
+//! Executions: each task runs (through the runtime's executor: a container, or a local process)
+//! at most `parallelism` at once, retried up to `maxRetries`, stopped (SIGTERM, then SIGKILL
+//! after a grace period) past its timeout or on cancel. Status, counters and conditions are
+//! kept the way the Cloud Run API reports them.
 
+use super::executor::{self, wait_cancel, Attempt, LogSink, Outcome, Route};
 use super::store::Kind;
 use super::{now_rfc3339, ApiError, ApiResult, Runtime};
 pub use crate::api::ext::{ImageMapping, LogEntry};
@@ -9,99 +11,12 @@ use crate::api::run::*;
 use crate::api::{Code, Enum, Operation, Status};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::{watch, Semaphore};
 
 /// Google's sample job image; the runtime has a built-in stand-in for it.
 pub const SAMPLE_IMAGE: &str = "us-docker.pkg.dev/cloudrun/container/job";
-
-/// The stand-in for the sample image: like Google's sample, it reads SLEEP_MS and FAIL_RATE,
-/// sleeps, then fails with probability FAIL_RATE.
-const SAMPLE_SCRIPT: &str = r#"echo "Starting Task #${CLOUD_RUN_TASK_INDEX}, Attempt #${CLOUD_RUN_TASK_ATTEMPT}..."
-ms="${SLEEP_MS:-0}"
-case "$ms" in ''|*[!0-9]*) echo "SLEEP_MS must be a whole number of milliseconds" >&2; exit 2;; esac
-if [ "$ms" -gt 0 ]; then sleep "$(awk -v m="$ms" 'BEGIN { printf "%.3f", m / 1000 }')"; fi
-if awk -v r="${FAIL_RATE:-0}" -v s="$$${CLOUD_RUN_TASK_INDEX}${CLOUD_RUN_TASK_ATTEMPT}" 'BEGIN { srand(s); exit !(rand() < r + 0) }'; then
-  echo "Task #${CLOUD_RUN_TASK_INDEX}, Attempt #${CLOUD_RUN_TASK_ATTEMPT} failed." >&2
-  exit 1
-fi
-echo "Completed Task #${CLOUD_RUN_TASK_INDEX}."
-"#;
-
-/// What an attempt turned out to be.
-#[derive(Debug, Clone, PartialEq)]
-enum Outcome {
-    Succeeded,
-    Failed {
-        exit_code: Option<i32>,
-        signal: Option<i32>,
-        message: String,
-        retryable: bool,
-    },
-    Cancelled,
-}
-
-/// What to start for a container.
-enum Program {
-    Exec {
-        argv: Vec<String>,
-        cwd: Option<PathBuf>,
-    },
-    Missing(String),
-}
-
-fn image_base(image: &str) -> &str {
-    let no_digest = image.split('@').next().unwrap_or(image);
-    // A tag is a ':' after the last '/'.
-    match no_digest.rfind(':') {
-        Some(i) if i > no_digest.rfind('/').unwrap_or(0) => &no_digest[..i],
-        _ => no_digest,
-    }
-}
-
-fn resolve_program(c: &Container, images: &[ImageMapping]) -> Program {
-    if !c.command.is_empty() {
-        let mut argv = c.command.clone();
-        argv.extend(c.args.iter().cloned());
-        let cwd = (!c.working_dir.is_empty())
-            .then(|| PathBuf::from(&c.working_dir))
-            .filter(|p| p.is_dir());
-        return Program::Exec { argv, cwd };
-    }
-    let mapping = images.iter().find(|m| m.image == c.image).or_else(|| {
-        images
-            .iter()
-            .find(|m| image_base(&m.image) == image_base(&c.image))
-    });
-    if let Some(m) = mapping {
-        let mut argv = m.command.clone();
-        argv.extend(if c.args.is_empty() {
-            m.args.clone()
-        } else {
-            c.args.clone()
-        });
-        return Program::Exec {
-            argv,
-            cwd: m.working_dir.as_ref().map(PathBuf::from),
-        };
-    }
-    if image_base(&c.image) == SAMPLE_IMAGE {
-        return Program::Exec {
-            argv: vec!["/bin/sh".into(), "-c".into(), SAMPLE_SCRIPT.into()],
-            cwd: None,
-        };
-    }
-    Program::Missing(format!(
-        "the local runtime cannot run image {:?}: it has no command, and no local mapping is registered for it. \
-         Add a `local_image \"{}\" {{ command = [...] }}` block to the stack (or set the container's command); \
-         see README \"Local images\"",
-        c.image,
-        image_base(&c.image)
-    ))
-}
 
 struct ExecPlan {
     exec_name: String,
@@ -111,6 +26,13 @@ struct ExecPlan {
     template: TaskTemplate,
     /// The execution's metadata server (`host:port`), when one could be started.
     metadata_host: Option<String>,
+}
+
+impl ExecPlan {
+    /// The job's full name.
+    fn job_name(&self) -> &str {
+        self.exec_name.split("/executions/").next().unwrap_or("")
+    }
 }
 
 impl Runtime {
@@ -361,7 +283,7 @@ impl Runtime {
     }
 
     async fn run_task(
-        &self,
+        self: &Arc<Self>,
         plan: &ExecPlan,
         idx: i32,
         sem: Arc<Semaphore>,
@@ -497,7 +419,7 @@ impl Runtime {
     }
 
     async fn run_attempt(
-        &self,
+        self: &Arc<Self>,
         plan: &ExecPlan,
         idx: i32,
         attempt: i32,
@@ -505,175 +427,184 @@ impl Runtime {
         images: &[ImageMapping],
         cancel: &mut watch::Receiver<bool>,
     ) -> Outcome {
-        let log_path = self.log_path(&plan.exec_name, idx, attempt);
-        if let Some(parent) = log_path.parent() {
-            let _ = std::fs::create_dir_all(parent);
-        }
-        let Some(container) = plan.template.containers.first() else {
-            return Outcome::Failed {
-                exit_code: None,
-                signal: None,
-                message: "the job has no container".into(),
-                retryable: false,
-            };
-        };
-        let (argv, cwd) = match resolve_program(container, images) {
-            Program::Exec { argv, cwd } => (argv, cwd),
-            Program::Missing(msg) => {
-                let _ = append_log(&log_path, "stderr", &msg).await;
-                return Outcome::Failed {
-                    exit_code: None,
-                    signal: None,
-                    message: msg,
-                    retryable: false,
-                };
-            }
-        };
-        let mut cmd = tokio::process::Command::new(&argv[0]);
-        cmd.args(&argv[1..])
-            .env_clear()
-            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-            .env("HOME", &self.work_dir)
-            .env("CLOUD_RUN_JOB", &plan.job_short)
-            .env("CLOUD_RUN_EXECUTION", last_segment(&plan.exec_name))
-            .env("CLOUD_RUN_TASK_INDEX", idx.to_string())
-            .env("CLOUD_RUN_TASK_ATTEMPT", attempt.to_string())
-            .env("CLOUD_RUN_TASK_COUNT", plan.task_count.to_string())
-            .envs(
-                plan.metadata_host
-                    .iter()
-                    .flat_map(|h| [("GCE_METADATA_HOST", h), ("GCE_METADATA_IP", h)]),
-            )
-            .current_dir(cwd.unwrap_or_else(|| self.work_dir.clone()))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true);
-        let mut notes = Vec::new();
-        for e in &container.env {
-            match (&e.value, &e.value_source) {
-                (Some(v), _) => {
-                    cmd.env(&e.name, v);
-                }
-                (None, Some(src)) => match self.secret_value(src) {
-                    Some(v) => {
-                        cmd.env(&e.name, v);
-                    }
-                    None => notes.push(format!("runform: secret for env {} is not available locally; see README \"Secrets on the local runtime\"", e.name)),
-                },
-                (None, None) => {
-                    cmd.env(&e.name, "");
-                }
-            }
-        }
-        for n in notes {
-            let _ = append_log(&log_path, "stderr", &n).await;
-        }
-        let mut child = match cmd.spawn() {
-            Ok(c) => c,
-            Err(e) => {
-                let msg = format!("could not start {:?}: {e}", argv[0]);
-                let _ = append_log(&log_path, "stderr", &msg).await;
-                return Outcome::Failed {
-                    exit_code: Some(127),
-                    signal: None,
-                    message: msg,
-                    retryable: true,
-                };
-            }
-        };
-        let pid = child.id();
-        let writer = Arc::new(tokio::sync::Mutex::new(
-            tokio::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&log_path)
-                .await
-                .ok(),
-        ));
-        let mut readers = Vec::new();
-        if let Some(out) = child.stdout.take() {
-            readers.push(tokio::spawn(pump(out, "stdout", writer.clone())));
-        }
-        if let Some(err) = child.stderr.take() {
-            readers.push(tokio::spawn(pump(err, "stderr", writer.clone())));
-        }
-        let timeout = Duration::from_secs_f64(timeout_secs.max(0.001));
-        let outcome = tokio::select! {
-            status = child.wait() => match status {
-                Ok(s) if s.success() => Outcome::Succeeded,
-                Ok(s) => {
-                    use std::os::unix::process::ExitStatusExt;
-                    let code = s.code();
-                    Outcome::Failed {
-                        exit_code: code,
-                        signal: s.signal(),
-                        message: match code {
-                            Some(c) => format!("The container exited with an error (exit code {c})."),
-                            None => format!("The container was terminated by signal {}.", s.signal().unwrap_or(0)),
-                        },
-                        retryable: true,
-                    }
-                }
-                Err(e) => Outcome::Failed { exit_code: None, signal: None, message: format!("waiting for the task failed: {e}"), retryable: true },
-            },
-            _ = tokio::time::sleep(timeout) => {
-                let sig = self.terminate(pid, &mut child).await;
-                Outcome::Failed {
-                    exit_code: None,
-                    signal: Some(sig),
-                    message: format!("The task attempt exceeded its timeout of {} and was stopped.", plan.template.timeout),
-                    retryable: true,
-                }
-            }
-            _ = wait_cancel(cancel) => {
-                self.terminate(pid, &mut child).await;
-                Outcome::Cancelled
-            }
-        };
-        for r in readers {
-            let _ = tokio::time::timeout(Duration::from_secs(2), r).await;
-        }
+        let log = LogSink::open(&self.log_path(&plan.exec_name, idx, attempt)).await;
+        let outcome = self
+            .attempt_outcome(plan, idx, attempt, timeout_secs, images, cancel, &log)
+            .await;
         if let Outcome::Failed { message, .. } = &outcome {
-            let _ = append_log(&log_path, "runform", message).await;
+            log.write("runform", message).await;
+        }
+        log.flush().await;
+        outcome
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn attempt_outcome(
+        self: &Arc<Self>,
+        plan: &ExecPlan,
+        idx: i32,
+        attempt: i32,
+        timeout_secs: f64,
+        images: &[ImageMapping],
+        cancel: &mut watch::Receiver<bool>,
+        log: &LogSink,
+    ) -> Outcome {
+        let Some(container) = plan.template.containers.first() else {
+            return Outcome::setup_failure("the job has no container");
+        };
+        let engine = self.executor().engine;
+        let route = match executor::route(container, images, engine.is_some()) {
+            Route::Engine => {
+                self.engine_or_stand_in(engine.as_deref(), container, log)
+                    .await
+            }
+            other => other,
+        };
+        if let Route::Missing(msg) = &route {
+            log.write("stderr", msg).await;
+            return Outcome::setup_failure(msg.clone());
+        }
+        let exec_id = last_segment(&plan.exec_name);
+        let prepared = match &route {
+            Route::Engine => {
+                let root = self
+                    .work_dir
+                    .join("volumes")
+                    .join(exec_id)
+                    .join(format!("task{idx}-attempt{attempt}"));
+                match self.prepare_volumes(container, &plan.template.volumes, &root) {
+                    Ok(p) => p,
+                    Err(msg) => {
+                        log.write("stderr", &msg).await;
+                        return Outcome::setup_failure(msg);
+                    }
+                }
+            }
+            _ => Default::default(),
+        };
+        let a = Attempt {
+            container,
+            env: self.task_env(plan, idx, attempt, container, log).await,
+            labels: vec![
+                ("runform.job".into(), plan.job_name().to_string()),
+                ("runform.execution".into(), exec_id.to_string()),
+                ("runform.task".into(), idx.to_string()),
+                ("runform.attempt".into(), attempt.to_string()),
+            ],
+            mounts: prepared.mounts.clone(),
+            timeout: Duration::from_secs_f64(timeout_secs.max(0.001)),
+            timeout_text: plan.template.timeout.clone(),
+            grace: self.cfg.kill_grace,
+            log: log.clone(),
+            work_dir: self.work_dir.clone(),
+        };
+        let outcome = match (&route, engine) {
+            (Route::Process { argv, cwd }, _) => {
+                executor::process::run(&a, argv, cwd.clone(), cancel).await
+            }
+            (_, Some(engine)) => {
+                let name = format!(
+                    "runform-{exec_id}-task{idx}-{attempt}-{}",
+                    &uuid::Uuid::new_v4().simple().to_string()[..6]
+                );
+                engine.run(&a, &name, cancel).await
+            }
+            (_, None) => Outcome::setup_failure("no container engine"),
+        };
+        for note in self.finish_volumes(prepared) {
+            log.write("runform", &note).await;
         }
         outcome
     }
 
-    /// SIGTERM to the task's process group, then SIGKILL after the grace period. Returns the
-    /// signal that ended it.
-    async fn terminate(&self, pid: Option<u32>, child: &mut tokio::process::Child) -> i32 {
-        use nix::sys::signal::{killpg, Signal};
-        use nix::unistd::Pid;
-        let Some(pid) = pid else { return 9 };
-        let pgid = Pid::from_raw(pid as i32);
-        let _ = killpg(pgid, Signal::SIGTERM);
-        match tokio::time::timeout(self.cfg.kill_grace, child.wait()).await {
-            Ok(_) => {
-                let _ = killpg(pgid, Signal::SIGKILL);
-                15
-            }
-            Err(_) => {
-                let _ = killpg(pgid, Signal::SIGKILL);
-                let _ = child.wait().await;
-                9
-            }
+    /// The engine route when the engine has (or can pull) the image; otherwise, for Google's
+    /// sample image only, its built-in stand-in (so the sample runs without a registry).
+    async fn engine_or_stand_in(
+        &self,
+        engine: Option<&executor::docker::Engine>,
+        container: &Container,
+        log: &LogSink,
+    ) -> Route {
+        let Some(engine) = engine else {
+            return Route::Missing("no container engine".into());
+        };
+        match engine.ensure_image(&container.image).await {
+            Ok(()) => Route::Engine,
+            Err(msg) => match executor::process_route(container)
+                .filter(|_| executor::is_sample_image(&container.image))
+            {
+                Some(stand_in) => {
+                    log.write(
+                        "runform",
+                        &format!("{msg}; running the built-in stand-in for Google's sample image as a local process"),
+                    )
+                    .await;
+                    stand_in
+                }
+                None => Route::Missing(msg),
+            },
         }
+    }
+
+    /// For each container, why this runtime cannot run it (`None` when it can): no engine,
+    /// no mapping, no command, not the sample image.
+    pub fn check_containers(&self, containers: &[Container]) -> Vec<Option<String>> {
+        let images = self.images();
+        let engine = self.executor().engine.is_some();
+        containers
+            .iter()
+            .map(|c| executor::cannot_run(c, &images, engine))
+            .collect()
+    }
+
+    /// The task's environment: Cloud Run's contract variables, the metadata server, the
+    /// runtime's endpoints for Google's libraries and tools, then the container's own env.
+    async fn task_env(
+        &self,
+        plan: &ExecPlan,
+        idx: i32,
+        attempt: i32,
+        container: &Container,
+        log: &LogSink,
+    ) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = vec![
+            ("CLOUD_RUN_JOB".into(), plan.job_short.clone()),
+            (
+                "CLOUD_RUN_EXECUTION".into(),
+                last_segment(&plan.exec_name).into(),
+            ),
+            ("CLOUD_RUN_TASK_INDEX".into(), idx.to_string()),
+            ("CLOUD_RUN_TASK_ATTEMPT".into(), attempt.to_string()),
+            ("CLOUD_RUN_TASK_COUNT".into(), plan.task_count.to_string()),
+        ];
+        if let Some(h) = &plan.metadata_host {
+            env.push(("GCE_METADATA_HOST".into(), h.clone()));
+            env.push(("GCE_METADATA_IP".into(), h.clone()));
+            env.push(("GCE_METADATA_ROOT".into(), h.clone()));
+        }
+        if let Some(base) = self.base_url.get() {
+            env.extend(executor::endpoint_env(base));
+        }
+        for e in &container.env {
+            let value = match (&e.value, &e.value_source) {
+                (Some(v), _) => v.clone(),
+                (None, Some(src)) => match self.secret_value(src) {
+                    Some(v) => v,
+                    None => {
+                        log.write("stderr", &format!("runform: secret for env {} is not available locally; see README \"Secrets on the local runtime\"", e.name)).await;
+                        continue;
+                    }
+                },
+                (None, None) => String::new(),
+            };
+            env.push((e.name.clone(), value));
+        }
+        env
     }
 
     fn secret_value(&self, src: &EnvVarSource) -> Option<String> {
         let r = src.secret_key_ref.as_ref()?;
-        let short = last_segment(&r.secret);
-        let dir = self.cfg.data_dir.as_ref()?.join("secrets");
-        let version = if r.version.is_empty() {
-            "latest"
-        } else {
-            r.version.as_str()
-        };
-        std::fs::read_to_string(dir.join(short).join(version))
-            .or_else(|_| std::fs::read_to_string(dir.join(short)))
-            .ok()
+        self.secret_text(last_segment(&r.secret), &r.version)
             .map(|s| s.trim_end_matches('\n').to_string())
     }
 
@@ -913,48 +844,6 @@ impl Runtime {
     }
 }
 
-async fn wait_cancel(rx: &mut watch::Receiver<bool>) {
-    loop {
-        if *rx.borrow() {
-            return;
-        }
-        if rx.changed().await.is_err() {
-            // Sender gone: never cancelled.
-            std::future::pending::<()>().await;
-        }
-    }
-}
-
-async fn pump<R: tokio::io::AsyncRead + Unpin>(
-    r: R,
-    stream: &'static str,
-    w: Arc<tokio::sync::Mutex<Option<tokio::fs::File>>>,
-) {
-    let mut lines = BufReader::new(r).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        let mut g = w.lock().await;
-        if let Some(f) = g.as_mut() {
-            let _ = f.write_all(format!("{stream} {line}\n").as_bytes()).await;
-        }
-    }
-    let mut g = w.lock().await;
-    if let Some(f) = g.as_mut() {
-        let _ = f.flush().await;
-    }
-}
-
-async fn append_log(path: &PathBuf, stream: &str, msg: &str) -> std::io::Result<()> {
-    let mut f = tokio::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .await?;
-    for l in msg.lines() {
-        f.write_all(format!("{stream} {l}\n").as_bytes()).await?;
-    }
-    Ok(())
-}
-
 fn cond(type_: &str, state: &str, msg: &str) -> Condition {
     Condition {
         type_: type_.into(),
@@ -1035,37 +924,6 @@ fn apply_overrides(t: &mut TaskTemplate, task_count: &mut i32, o: &Overrides) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn image_base_strips_tag_and_digest() {
-        assert_eq!(
-            image_base("us-docker.pkg.dev/cloudrun/container/job:latest"),
-            SAMPLE_IMAGE
-        );
-        assert_eq!(
-            image_base("localhost:5000/x@sha256:abc"),
-            "localhost:5000/x"
-        );
-        assert_eq!(image_base("localhost:5000/x"), "localhost:5000/x");
-    }
-
-    #[test]
-    fn unknown_image_is_a_clear_error() {
-        let c = Container {
-            image: "gcr.io/p/app:1".into(),
-            ..Default::default()
-        };
-        match resolve_program(&c, &[]) {
-            Program::Missing(m) => assert!(m.contains("local_image"), "{m}"),
-            Program::Exec { .. } => panic!("expected a missing-mapping error"),
-        }
-        let m = ImageMapping {
-            image: "gcr.io/p/app".into(),
-            command: vec!["echo".into()],
-            ..Default::default()
-        };
-        assert!(matches!(resolve_program(&c, &[m]), Program::Exec { .. }));
-    }
 
     #[test]
     fn overrides_merge_env_and_replace_args() {

@@ -712,6 +712,13 @@ fn service_accounts(
     }
 }
 
+/// `POST /runform/v1/containers:check`: which of these containers this runtime cannot run.
+#[derive(serde::Deserialize, Default)]
+struct ContainersCheck {
+    #[serde(default)]
+    containers: Vec<crate::api::run::Container>,
+}
+
 async fn runform_ext(
     rt: &Arc<Runtime>,
     method: &Method,
@@ -729,6 +736,12 @@ async fn runform_ext(
             Ok(json(&serde_json::json!({})))
         }
         ("GET", "images") => Ok(json(&serde_json::json!({"images": rt.images()}))),
+        ("POST", "containers:check") => {
+            let req: ContainersCheck = body_as(body)?;
+            Ok(json(
+                &serde_json::json!({"problems": rt.check_containers(&req.containers)}),
+            ))
+        }
         ("GET", "eventarc/deliveries") => {
             let trigger = q.get("trigger").cloned().unwrap_or_default();
             Ok(json(

@@ -186,6 +186,7 @@ impl Runtime {
                         )
                     }),
             )
+            .chain(local_volume_refusals(job))
             .collect();
         if violations.is_empty() {
             Ok(())
@@ -797,4 +798,19 @@ impl Runtime {
             None => name.to_string(),
         }
     }
+}
+
+/// The volumes the local runtime cannot mount (nfs, Cloud SQL), refused at create and update
+/// rather than failing every task later.
+fn local_volume_refusals(job: &Job) -> Vec<(String, String)> {
+    job.template
+        .template
+        .volumes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| {
+            super::volumes::unsupported(v)
+                .map(|why| (format!("job.template.template.volumes[{i}]"), why))
+        })
+        .collect()
 }

@@ -1,11 +1,12 @@
 //! The bundled local runtime: a server on loopback that speaks the Cloud Run Admin API v2 REST
-//! surface and really runs jobs (each task a local process).
+//! surface and really runs jobs (each task a container of the job's image, or a local process).
 //!
 //! Layering: this module imports only `api` (wire types). It never imports the reconciler side.
 
 pub mod auth;
 pub mod eventarc;
 pub mod exec;
+pub mod executor;
 pub mod http;
 pub mod iam_admin;
 pub mod jobs;
@@ -15,6 +16,7 @@ pub mod projects;
 pub mod scheduler;
 pub mod storage;
 pub mod store;
+pub mod volumes;
 pub mod workflows;
 pub mod workflows_api;
 
@@ -38,6 +40,12 @@ pub struct RuntimeConfig {
     /// Start a manual clock at this instant instead of following the system clock: cron
     /// schedules then fire only when a test advances it ([`Runtime::advance_clock`]).
     pub manual_clock: Option<chrono::DateTime<chrono::Utc>>,
+    /// How tasks run: in a container engine, as local processes, or `Auto` (an engine when one
+    /// answers). The library's default is `Process`; the CLI's is `Auto`.
+    pub executor: executor::ExecutorChoice,
+    /// The container engine to use (`unix:///path`, `tcp://host:port`); `None` asks
+    /// `DOCKER_HOST`, then the default Docker and Podman sockets.
+    pub docker_host: Option<String>,
 }
 
 impl Default for RuntimeConfig {
@@ -46,6 +54,8 @@ impl Default for RuntimeConfig {
             data_dir: None,
             kill_grace: Duration::from_secs(10),
             manual_clock: None,
+            executor: executor::ExecutorChoice::Process,
+            docker_host: None,
         }
     }
 }
@@ -91,6 +101,11 @@ pub struct Runtime {
     pub(crate) schedule_changed: tokio::sync::Notify,
     /// The access tokens this runtime issued.
     pub(crate) tokens: auth::Tokens,
+    /// How tasks run; chosen when the server starts (processes until then).
+    pub(crate) executor: std::sync::OnceLock<executor::Executor>,
+    /// The runtime's own URL (`http://127.0.0.1:PORT`), for tasks to call back; set when the
+    /// server starts.
+    pub(crate) base_url: std::sync::OnceLock<String>,
     _tmp: Option<tempdir::TempDir>,
 }
 
@@ -130,11 +145,29 @@ impl Runtime {
             manual_now: cfg_manual.map(Mutex::new),
             schedule_changed: tokio::sync::Notify::new(),
             tokens: auth::Tokens::default(),
+            executor: Default::default(),
+            base_url: Default::default(),
             _tmp: tmp,
         });
         rt.recover_interrupted()?;
         rt.skip_missed_schedules()?;
         Ok(rt)
+    }
+
+    /// The executor tasks run with.
+    pub fn executor(&self) -> executor::Executor {
+        self.executor.get().cloned().unwrap_or_default()
+    }
+
+    /// Chooses the executor for `choice` (once; later calls keep the first choice).
+    pub async fn start_executor(&self) -> anyhow::Result<()> {
+        if self.executor.get().is_none() {
+            let chosen =
+                executor::Executor::choose(self.cfg.executor, self.cfg.docker_host.as_deref())
+                    .await?;
+            let _ = self.executor.set(chosen);
+        }
+        Ok(())
     }
 
     pub(crate) fn store(&self) -> std::sync::MutexGuard<'_, Store> {
@@ -160,8 +193,10 @@ impl Server {
             anyhow::bail!("the local runtime binds loopback addresses only (got {addr})");
         }
         let runtime = Runtime::open(cfg)?;
+        runtime.start_executor().await?;
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
+        let _ = runtime.base_url.set(format!("http://{addr}"));
         let app = http::router(runtime.clone());
         let cron = runtime
             .manual_now
@@ -194,6 +229,9 @@ impl Server {
             c.abort();
         }
         self.runtime.cancel_all().await;
+        if let Some(engine) = self.runtime.executor().engine {
+            engine.remove_own().await;
+        }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }

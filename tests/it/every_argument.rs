@@ -143,9 +143,74 @@ async fn cloud_run_v2_job_every_argument() {
                 "template.template.containers.startup_probe.grpc",
                 "one probe kind per container; http_get and tcp_socket are set",
             ),
+            (
+                "template.template.volumes.nfs",
+                "the local runtime refuses nfs volumes at create; see nfs_and_cloud_sql_volumes_are_refused_locally",
+            ),
+            (
+                "template.template.volumes.cloud_sql_instance",
+                "the local runtime refuses Cloud SQL volumes at create; see nfs_and_cloud_sql_volumes_are_refused_locally",
+            ),
         ],
     )
     .await;
+}
+
+/// nfs and Cloud SQL volumes plan as written, and the local runtime refuses them at create
+/// with a message that says why, before any task runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nfs_and_cloud_sql_volumes_are_refused_locally() {
+    let server = super::local_server(None).await;
+    let url = server.url();
+    for (kind, block, said) in [
+        (
+            "nfs",
+            "nfs {\n server = \"10.0.0.2\"\n path = \"/exports\"\n read_only = true\n }",
+            "nfs volumes cannot be mounted on the local runtime",
+        ),
+        (
+            "sql",
+            "cloud_sql_instance {\n instances = [\"p:us-central1:db\"]\n }",
+            "Cloud SQL volumes cannot be mounted on the local runtime",
+        ),
+    ] {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join("main.tf"),
+            format!(
+                r#"resource "google_cloud_run_v2_job" "j" {{
+  name                = "vol-{kind}"
+  project             = "p"
+  location            = "us-central1"
+  deletion_protection = false
+  template {{
+    template {{
+      containers {{
+        image = "busybox"
+        volume_mounts {{
+          name       = "v"
+          mount_path = "/mnt/v"
+        }}
+      }}
+      volumes {{
+        name = "v"
+        {block}
+      }}
+    }}
+  }}
+}}
+"#
+            ),
+        )
+        .unwrap();
+        let o = cli(d.path(), &url, &["plan", "."]).await;
+        assert!(o.status.success(), "{kind}: {}", text(&o));
+        let o = cli(d.path(), &url, &["apply", "--auto-approve", "."]).await;
+        assert!(!o.status.success(), "{kind}: apply must fail");
+        assert!(text(&o).contains(said), "{kind}: {}", text(&o));
+        assert!(text(&o).contains("volumes[0]"), "{kind}: {}", text(&o));
+    }
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
