@@ -3,6 +3,7 @@
 
 mod cli;
 mod conformance;
+mod containers;
 use cli as cli_support;
 mod every_argument;
 mod examples;
