@@ -449,8 +449,14 @@ async fn volumes_gcs_secret_and_empty_dir_are_mounted() {
     let rt = &server.runtime;
     rt.insert_bucket("box-proj", &json!({"name": "box-data"}))
         .unwrap();
-    rt.put_object("box-data", "in/hello.txt", "text/plain", b"hello from the bucket", None)
-        .unwrap();
+    rt.put_object(
+        "box-data",
+        "in/hello.txt",
+        "text/plain",
+        b"hello from the bucket",
+        None,
+    )
+    .unwrap();
     rt.put_object("box-data", "stale.txt", "text/plain", b"old", None)
         .unwrap();
     let script = r#"
@@ -589,7 +595,10 @@ async fn leftover_containers_are_removed_and_stop_removes_running_ones() {
     assert!(created.status.success(), "{:?}", created);
     assert_eq!(own_containers(&dead).len(), 1);
     let server = docker_server(None, Duration::from_secs(1)).await;
-    assert!(own_containers(&dead).is_empty(), "the leftover was not removed");
+    assert!(
+        own_containers(&dead).is_empty(),
+        "the leftover was not removed"
+    );
     assert!(
         server.runtime.executor().description.contains("removed"),
         "{}",
@@ -614,7 +623,10 @@ async fn leftover_containers_are_removed_and_stop_removes_running_ones() {
     ]);
     let labels: serde_json::Value = serde_json::from_slice(&labels.stdout).unwrap();
     assert_eq!(labels["runform.job"], format!("{PARENT}/jobs/long"));
-    assert_eq!(labels["runform.execution"], name.rsplit('/').next().unwrap());
+    assert_eq!(
+        labels["runform.execution"],
+        name.rsplit('/').next().unwrap()
+    );
     assert_eq!(labels["runform.task"], "0");
     assert_eq!(labels["runform.attempt"], "0");
     server.stop().await;
@@ -650,7 +662,15 @@ fn auto_falls_back_to_processes_and_says_why() {
     );
     // `--executor docker` without an engine refuses to start.
     let o = Command::new(env!("CARGO_BIN_EXE_runform"))
-        .args(["local", "serve", "--addr", "127.0.0.1:0", "--executor", "docker", "--dir"])
+        .args([
+            "local",
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--executor",
+            "docker",
+            "--dir",
+        ])
         .arg(d.path())
         .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
         .output()
@@ -704,7 +724,10 @@ resource "google_cloud_run_v2_job" "scripted" {
         out.contains("Warning: google_cloud_run_v2_job.etl: the local runtime cannot run image \"us-central1-docker.pkg.dev/acme/etl/worker:1.4\""),
         "{out}"
     );
-    assert!(!out.contains("google_cloud_run_v2_job.scripted: the local"), "{out}");
+    assert!(
+        !out.contains("google_cloud_run_v2_job.scripted: the local"),
+        "{out}"
+    );
     // A local_image mapping makes it runnable: no warning.
     std::fs::write(
         d.path().join("local.tf"),

@@ -177,6 +177,8 @@ async fn tasks_find_the_metadata_server_with_google_auth() {
         condition: None,
     });
     rt.set_policy("projects/md-proj", policy).unwrap();
+    rt.insert_bucket("md-proj", &serde_json::json!({"name": "md-out"}))
+        .unwrap();
     for (id, account) in [("as-reader", "reader"), ("as-stranger", "stranger")] {
         let job = Job {
             template: ExecutionTemplate {
@@ -196,6 +198,11 @@ async fn tasks_find_the_metadata_server_with_google_auth() {
                             EnvVar {
                                 name: "REGION".into(),
                                 value: Some("us-central1".into()),
+                                ..Default::default()
+                            },
+                            EnvVar {
+                                name: "OUT_BUCKET".into(),
+                                value: Some("md-out".into()),
                                 ..Default::default()
                             },
                         ],
@@ -238,6 +245,15 @@ async fn tasks_find_the_metadata_server_with_google_auth() {
             "list jobs: 403"
         };
         assert!(logs.contains(want), "{account}: {logs}");
+        // google-cloud-storage inside the task found the runtime through STORAGE_EMULATOR_HOST.
+        assert!(
+            logs.contains(&format!("storage read back: written by {id}")),
+            "{logs}"
+        );
+        let (_, data) = rt
+            .object_bytes("md-out", &format!("from-{id}.txt"))
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&data), format!("written by {id}"));
     }
     server.stop().await;
 }

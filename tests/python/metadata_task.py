@@ -24,3 +24,13 @@ r = session.get(f"{os.environ['RUNTIME_URL']}/v2/projects/{project}/locations/{o
 print("email after refresh:", creds.service_account_email)
 print("list jobs:", r.status_code)
 sys.stdout.flush()
+
+# STORAGE_EMULATOR_HOST, set by the runtime for every task, points google-cloud-storage at the
+# runtime's buckets.
+from google.cloud import storage
+
+client = storage.Client(project=project)
+blob = client.bucket(os.environ["OUT_BUCKET"]).blob(f"from-{os.environ['CLOUD_RUN_JOB']}.txt")
+blob.upload_from_string(f"written by {os.environ['CLOUD_RUN_JOB']}")
+print("storage read back:", client.bucket(os.environ["OUT_BUCKET"]).blob(blob.name).download_as_text())
+sys.stdout.flush()
