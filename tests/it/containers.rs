@@ -73,11 +73,12 @@ fn busybox_image(tag: &str, entrypoint: &str, cmd: &str) -> String {
             let _ = std::os::unix::fs::symlink("busybox", bin.join(applet));
         }
     }
-    let tar = Command::new("tar")
+    let mut tar = Command::new("tar")
         .args(["-C", &root.path().display().to_string(), "-c", "."])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
+    let tar_out = tar.stdout.take().unwrap();
     let imported = Command::new("docker")
         .env("DOCKER_HOST", docker_host())
         .args([
@@ -93,9 +94,10 @@ fn busybox_image(tag: &str, entrypoint: &str, cmd: &str) -> String {
             "-",
             &image,
         ])
-        .stdin(tar.stdout.unwrap())
+        .stdin(tar_out)
         .output()
         .unwrap();
+    assert!(tar.wait().unwrap().success(), "tar of the image's root");
     assert!(
         imported.status.success(),
         "docker import: {}",
