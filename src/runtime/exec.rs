@@ -453,12 +453,12 @@ impl Runtime {
             return Outcome::setup_failure("the job has no container");
         };
         let engine = self.executor().engine;
-        let route = match executor::route(container, images, engine.is_some()) {
-            Route::Engine => {
-                self.engine_or_stand_in(engine.as_deref(), container, log)
-                    .await
-            }
-            other => other,
+        let route = match (
+            executor::route(container, images, engine.is_some()),
+            engine.as_deref(),
+        ) {
+            (Route::Engine, Some(engine)) => self.engine_or_stand_in(engine, container, log).await,
+            (other, _) => other,
         };
         if let Route::Missing(msg) = &route {
             log.write("stderr", msg).await;
@@ -509,6 +509,7 @@ impl Runtime {
                 );
                 engine.run(&a, &name, cancel).await
             }
+            // `route` gives the engine route only when there is an engine.
             (_, None) => Outcome::setup_failure("no container engine"),
         };
         for note in self.finish_volumes(prepared) {
@@ -521,13 +522,10 @@ impl Runtime {
     /// sample image only, its built-in stand-in (so the sample runs without a registry).
     async fn engine_or_stand_in(
         &self,
-        engine: Option<&executor::docker::Engine>,
+        engine: &executor::docker::Engine,
         container: &Container,
         log: &LogSink,
     ) -> Route {
-        let Some(engine) = engine else {
-            return Route::Missing("no container engine".into());
-        };
         match engine.ensure_image(&container.image).await {
             Ok(()) => Route::Engine,
             Err(msg) => match executor::process_route(container)
