@@ -1743,7 +1743,7 @@ async fn execute(
             eprintln!("{from}: moved to {to}");
         }
     }
-    let journal = t.state_file.journal(&state.lineage)?;
+    let journal = t.state_file.journal(&state)?;
     let ctx = Ctx {
         client: t.client.clone(),
         lineage: state.lineage.clone(),

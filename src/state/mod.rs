@@ -275,7 +275,10 @@ impl StateFile {
         with_suffix(&self.path, ".lock")
     }
 
-    /// Reads the state, folding in a journal left by an interrupted apply.
+    /// Reads the state with the journal of an apply in progress (or one that was interrupted)
+    /// applied in memory. Neither file is changed: only the lock holder folds a journal (when
+    /// it writes the state, or opens its own journal), so a reader never takes records away
+    /// from a running apply.
     pub fn load(&self) -> anyhow::Result<State> {
         let mut state = match self.read_bytes()? {
             Some(bytes) => serde_json::from_slice(&bytes)
@@ -285,8 +288,6 @@ impl StateFile {
         let replayed = self.replay_journal(&mut state)?;
         if replayed > 0 {
             state.serial += 1;
-            self.write(&state)?;
-            let _ = std::fs::remove_file(self.journal_path());
         }
         Ok(state)
     }
@@ -318,8 +319,16 @@ impl StateFile {
         Ok(n)
     }
 
-    /// Writes the state atomically (temp file, fsync, rename), keeping a backup.
+    /// Writes the state (which, read by [`StateFile::load`], holds the journal's records) and
+    /// then removes the journal. Only the lock holder writes.
     pub fn write(&self, state: &State) -> anyhow::Result<()> {
+        self.write_state(state)?;
+        let _ = std::fs::remove_file(self.journal_path());
+        Ok(())
+    }
+
+    /// Writes the state atomically (temp file, fsync, rename), keeping a backup.
+    fn write_state(&self, state: &State) -> anyhow::Result<()> {
         if let Some(r) = &self.remote {
             let mut bytes = serde_json::to_vec_pretty(state)?;
             bytes.push(b'\n');
@@ -360,8 +369,14 @@ impl StateFile {
         Ok(())
     }
 
-    /// Opens the journal for appending records during apply.
-    pub fn journal(&self, lineage: &str) -> anyhow::Result<Journal> {
+    /// Opens the journal for appending records during apply. A journal left by an
+    /// interrupted apply is folded first (`state` was loaded with it), so records never follow
+    /// a torn line.
+    pub fn journal(&self, state: &State) -> anyhow::Result<Journal> {
+        if self.journal_path().exists() {
+            self.write(state)?;
+        }
+        let lineage = &state.lineage;
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir)?;
         }
@@ -376,12 +391,10 @@ impl StateFile {
         })
     }
 
-    /// Folds the journal into `state` and writes it; removes the journal.
+    /// Writes `state` (the journal's records folded in) with a new serial; removes the journal.
     pub fn commit(&self, state: &mut State) -> anyhow::Result<()> {
         state.serial += 1;
-        self.write(state)?;
-        let _ = std::fs::remove_file(self.journal_path());
-        Ok(())
+        self.write(state)
     }
 
     /// Takes the state lock for a state-changing command, or says who holds it.
@@ -650,7 +663,7 @@ mod tests {
         let sf = StateFile::new(dir.path().join("s.tfstate"));
         let mut st = sf.load().unwrap();
         sf.write(&st).unwrap();
-        let j = sf.journal(&st.lineage).unwrap();
+        let j = sf.journal(&st).unwrap();
         j.record(
             "a.b",
             Some(&StateEntry {
@@ -668,10 +681,22 @@ mod tests {
             .unwrap()
             .write_all(b"{\"lin")
             .unwrap();
+        let before = std::fs::read(&sf.path).unwrap();
         let loaded = sf.load().unwrap();
         assert_eq!(loaded.resources["a.b"].id, "x");
         assert_eq!(loaded.lineage, st.lineage);
-        assert!(!dir.path().join("s.tfstate.journal").exists());
+        // A reader changes neither file.
+        assert!(dir.path().join("s.tfstate.journal").exists());
+        assert_eq!(std::fs::read(&sf.path).unwrap(), before);
+        // The next apply folds it before journaling its own records after no torn line.
+        let j = sf.journal(&loaded).unwrap();
+        j.record("a.c", None).unwrap();
+        drop(j);
+        let again = sf.load().unwrap();
+        assert_eq!(again.resources["a.b"].id, "x");
+        assert!(!std::fs::read_to_string(dir.path().join("s.tfstate.journal"))
+            .unwrap()
+            .contains("{\"lin{"));
         st.serial = 5;
         sf.write(&st).unwrap();
         use std::os::unix::fs::PermissionsExt;

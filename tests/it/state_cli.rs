@@ -292,3 +292,59 @@ fn the_state_lock_names_its_holder_waits_and_can_be_forced() {
     let o = runform(d, &["destroy", "--local", "--auto-approve", "."]);
     assert!(o.status.success(), "{}", text(&o));
 }
+
+/// Read-only commands run while an apply holds the lock and journals its actions: they see
+/// the journal's records and change neither the state nor the journal (issue 13: a reader
+/// used to fold and delete a running apply's journal, and the apply then lost its records).
+#[test]
+fn readers_leave_a_running_applys_journal_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "main.tf", &[job("a", "ja"), job("b", "jb")].concat());
+    let o = runform(d, &["apply", "--local", "--auto-approve", "."]);
+    assert!(o.status.success(), "{}", text(&o));
+    let path = d.join(".runform/local/runform.tfstate");
+    let sf = runform::state::StateFile::new(path.clone());
+    let state = sf.load().unwrap();
+    // An apply in progress: it holds the lock and has journaled one action (b destroyed).
+    let _lock = sf.lock("apply").unwrap();
+    let journal = sf.journal(&state).unwrap();
+    journal.record("google_cloud_run_v2_job.b", None).unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let journal_path = d.join(".runform/local/runform.tfstate.journal");
+    let journaled = std::fs::read(&journal_path).unwrap();
+    for args in [
+        &["state", "list", "--local"][..],
+        &["plan", "--local", "."][..],
+        &["output", "--local", "--json"][..],
+        &["state", "show", "--local", "google_cloud_run_v2_job.a"][..],
+    ] {
+        let o = runform(d, args);
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+        if args[1] == "list" {
+            let t = text(&o);
+            assert!(t.contains("google_cloud_run_v2_job.a"), "{t}");
+            assert!(
+                !t.contains("google_cloud_run_v2_job.b"),
+                "{args:?} ignored the journal: {t}"
+            );
+        }
+        assert_eq!(
+            std::fs::read(&journal_path).ok().as_deref(),
+            Some(&journaled[..]),
+            "{args:?} changed the journal: {}",
+            text(&o)
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), before, "{args:?} wrote the state");
+    }
+    // The lock holder folds its journal when it commits.
+    drop(journal);
+    let mut state = sf.load().unwrap();
+    sf.commit(&mut state).unwrap();
+    assert!(!journal_path.exists());
+    assert!(!sf
+        .load()
+        .unwrap()
+        .resources
+        .contains_key("google_cloud_run_v2_job.b"));
+}
