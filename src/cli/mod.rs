@@ -1506,6 +1506,9 @@ fn state_cmd(cmd: StateCmd, sf: &crate::state::StateFile) -> anyhow::Result<i32>
                 std::fs::read(&f).map_err(|e| anyhow!("cannot read {}: {e}", f.display()))?;
             let mut pushed: crate::state::State = serde_json::from_slice(&text)
                 .map_err(|e| anyhow!("{} is not a runform state file: {e}", f.display()))?;
+            pushed
+                .check_version()
+                .map_err(|e| anyhow!("{}: {e}", f.display()))?;
             let current = sf.load()?;
             let fresh = current.serial == 0 && current.resources.is_empty();
             if !force && !fresh {

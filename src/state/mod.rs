@@ -149,15 +149,37 @@ pub struct State {
     pub sensitive_outputs: std::collections::BTreeSet<String>,
 }
 
+/// The state format this runform reads and writes.
+pub const STATE_VERSION: u32 = 1;
+
 impl State {
     pub fn new() -> State {
         State {
-            version: 1,
+            version: STATE_VERSION,
             lineage: uuid::Uuid::new_v4().to_string(),
             serial: 0,
             runform_version: env!("CARGO_PKG_VERSION").into(),
             ..Default::default()
         }
+    }
+}
+
+impl State {
+    /// Refuses a state in a format this runform does not know (a newer runform's, or not
+    /// runform's), rather than reading it wrongly and writing it back.
+    pub fn check_version(&self) -> Result<(), String> {
+        if self.version == STATE_VERSION {
+            return Ok(());
+        }
+        Err(format!(
+            "format version {} is not one this runform reads (it reads version {STATE_VERSION}{})",
+            self.version,
+            if self.version > STATE_VERSION {
+                "; a newer runform wrote it: upgrade runform"
+            } else {
+                ""
+            }
+        ))
     }
 }
 
@@ -280,11 +302,14 @@ impl StateFile {
     /// it writes the state, or opens its own journal), so a reader never takes records away
     /// from a running apply.
     pub fn load(&self) -> anyhow::Result<State> {
-        let mut state = match self.read_bytes()? {
+        let mut state: State = match self.read_bytes()? {
             Some(bytes) => serde_json::from_slice(&bytes)
                 .map_err(|e| anyhow::anyhow!("state {} is corrupt: {e}", self.describe()))?,
             None => State::new(),
         };
+        state
+            .check_version()
+            .map_err(|e| anyhow::anyhow!("state {}: {e}", self.describe()))?;
         let replayed = self.replay_journal(&mut state)?;
         if replayed > 0 {
             state.serial += 1;
@@ -703,6 +728,20 @@ mod tests {
         assert_eq!(
             std::fs::metadata(&sf.path).unwrap().permissions().mode() & 0o777,
             0o600
+        );
+    }
+
+    #[test]
+    fn an_unknown_state_version_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let sf = StateFile::new(dir.path().join("s.tfstate"));
+        let mut st = State::new();
+        st.version = 99;
+        std::fs::write(&sf.path, serde_json::to_vec(&st).unwrap()).unwrap();
+        let err = sf.load().unwrap_err().to_string();
+        assert!(
+            err.contains("format version 99") && err.contains("upgrade runform"),
+            "{err}"
         );
     }
 
