@@ -470,6 +470,16 @@ pub async fn target(
     })
 }
 
+/// The token a stack's local runtime requires: `RUNFORM_TOKEN`, else the token file beside
+/// its `server.json` (`runform local serve --token` writes it, 0600).
+pub fn runtime_token(local: &Path) -> Option<String> {
+    std::env::var("RUNFORM_TOKEN")
+        .ok()
+        .or_else(|| std::fs::read_to_string(local.join("token")).ok())
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+}
+
 /// The executor `RUNFORM_EXECUTOR` asks for (`auto` when unset), for the runtime a `--local`
 /// command starts itself.
 fn executor_from_env() -> anyhow::Result<crate::runtime::executor::ExecutorChoice> {
@@ -490,6 +500,11 @@ async fn connect(
 ) -> anyhow::Result<(Client, String, Option<Server>)> {
     if let Some(url) = endpoint {
         let client = Client::new(Endpoint::Custom(url.to_string())).await?;
+        client.set_runtime_token(
+            std::env::var("RUNFORM_TOKEN")
+                .ok()
+                .filter(|t| !t.is_empty()),
+        );
         return Ok((client, format!("endpoint {url}"), None));
     }
     if local {
@@ -497,6 +512,7 @@ async fn connect(
         if let Ok(text) = std::fs::read_to_string(dir.join("server.json")) {
             if let Ok(rec) = serde_json::from_str::<ServerRecord>(&text) {
                 let client = Client::new(Endpoint::Custom(rec.url.clone())).await?;
+                client.set_runtime_token(runtime_token(&dir));
                 if client.health().await {
                     return Ok((client, format!("local runtime at {}", rec.url), None));
                 }

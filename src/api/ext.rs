@@ -3,6 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The header that carries a local runtime's own token (`runform local serve --token`), so
+/// that `Authorization` stays free for the credentials a provider block configures.
+pub const TOKEN_HEADER: &str = "x-runform-token";
+
 /// A command registered for an image that has none of its own (see README "Local images").
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]

@@ -437,6 +437,11 @@ enum LocalCmd {
         /// or `auto` (docker when an engine answers at DOCKER_HOST or the default sockets).
         #[arg(long, env = "RUNFORM_EXECUTOR", default_value = "auto")]
         executor: crate::runtime::executor::ExecutorChoice,
+        /// Require this token on every call (`X-Runform-Token` or `Authorization: Bearer`);
+        /// without a value, a random one. It is kept in .runform/local/token (0600), where
+        /// runform's commands find it; a token file there is required even without the flag.
+        #[arg(long, num_args = 0..=1, default_missing_value = "")]
+        token: Option<String>,
     },
     /// Upload a file to a bucket on the local runtime (emits the storage events Eventarc
     /// triggers listen to): `runform local upload photo.jpg gs://input-proj/photos/cat.jpg`.
@@ -847,8 +852,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                     data,
                     dir,
                     executor,
+                    token,
                 },
-        } => serve(&addr, data, &dir, executor).await,
+        } => serve(&addr, data, &dir, executor, token).await,
         Cmd::Local {
             cmd:
                 LocalCmd::Upload {
@@ -2228,19 +2234,62 @@ async fn upload(
     r
 }
 
+/// The token `runform local serve` requires: `--token VALUE`, a random one for a bare
+/// `--token` (or the one already in the token file), or the token file's when one exists.
+/// Written to the token file, 0600, in a 0700 directory.
+fn serve_token(local: &Path, flag: Option<String>) -> anyhow::Result<Option<String>> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let path = local.join("token");
+    let existing = std::fs::read_to_string(&path)
+        .ok()
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty());
+    let token = match flag {
+        Some(v) if !v.is_empty() => Some(v),
+        Some(_) => Some(existing.clone().unwrap_or_else(|| {
+            format!(
+                "{}{}",
+                uuid::Uuid::new_v4().simple(),
+                uuid::Uuid::new_v4().simple()
+            )
+        })),
+        None => existing.clone(),
+    };
+    let Some(token) = token else {
+        return Ok(None);
+    };
+    std::fs::create_dir_all(local)?;
+    std::fs::set_permissions(local, std::fs::Permissions::from_mode(0o700))?;
+    if existing.as_deref() != Some(token.as_str()) {
+        let _ = std::fs::remove_file(&path);
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)?;
+        f.write_all(token.as_bytes())?;
+    }
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(Some(token))
+}
+
 async fn serve(
     addr: &str,
     data: Option<PathBuf>,
     dir: &Path,
     executor: crate::runtime::executor::ExecutorChoice,
+    token: Option<String>,
 ) -> anyhow::Result<i32> {
     let addr: std::net::SocketAddr = addr.parse().map_err(|e| anyhow!("--addr {addr:?}: {e}"))?;
     let local = ops::local_dir(dir);
     let data = data.unwrap_or_else(|| local.join("data"));
+    let token = serve_token(&local, token)?;
     let server = crate::runtime::Server::start(
         crate::runtime::RuntimeConfig {
             data_dir: Some(data.clone()),
             executor,
+            token: token.clone(),
             ..Default::default()
         },
         addr,
@@ -2261,6 +2310,12 @@ async fn serve(
         data.display()
     );
     println!("Tasks: {}", server.runtime.executor().description);
+    if token.is_some() {
+        println!(
+            "Every call must carry the token in {} (X-Runform-Token, or Authorization: Bearer); runform's commands send it.",
+            local.join("token").display()
+        );
+    }
     println!("Point Google's clients at it with api_endpoint={} and anonymous credentials; press Ctrl-C to stop.", server.url());
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {

@@ -161,6 +161,9 @@ struct Conn {
     /// Extra headers on every call (`X-Goog-User-Project`, `X-Goog-Request-Reason`).
     headers: Vec<(String, String)>,
     timeout: Option<Duration>,
+    /// The local runtime's own token (`runform local serve --token`), sent as
+    /// `X-Runform-Token` so `Authorization` stays the provider's.
+    runtime_token: Option<String>,
 }
 
 /// What the provider block says about calls (see [`crate::config::Provider`]).
@@ -211,6 +214,7 @@ impl Client {
                 bases,
                 auth: Arc::new(auth),
                 headers: Vec::new(),
+                runtime_token: None,
                 timeout: None,
             })),
             calls: Arc::new(AtomicU64::new(0)),
@@ -255,6 +259,14 @@ impl Client {
         }
         conn.timeout = s.request_timeout;
         Ok(())
+    }
+
+    /// Sends `token` to the local runtime with every call (it requires one).
+    pub fn set_runtime_token(&self, token: Option<String>) {
+        self.conn
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .runtime_token = token;
     }
 
     /// The base URL of one API.
@@ -1030,15 +1042,19 @@ impl Client {
         url: &str,
     ) -> CloudResult<(u16, Vec<u8>)> {
         self.calls.fetch_add(1, Ordering::Relaxed);
-        let (auth, headers, timeout, iam_credentials) = {
+        let (auth, headers, timeout, iam_credentials, runtime_token) = {
             let c = self.conn.read().unwrap_or_else(|e| e.into_inner());
             (
                 c.auth.clone(),
                 c.headers.clone(),
                 c.timeout,
                 c.bases.get(Api::IamCredentials).to_string(),
+                c.runtime_token.clone(),
             )
         };
+        if let Some(t) = runtime_token {
+            req = req.header(crate::api::ext::TOKEN_HEADER, t);
+        }
         if let Some(tok) = auth.token(&self.http, &iam_credentials).await? {
             req = req.bearer_auth(tok);
         }

@@ -82,6 +82,15 @@ impl Runtime {
         }
     }
 
+    /// Did this runtime issue `token`?
+    pub(crate) fn issued_token(&self, token: &str) -> bool {
+        self.tokens
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(token)
+    }
+
     pub(crate) fn issue_token(&self, member: &str) -> String {
         let token = format!("ya29.runform-{}", uuid::Uuid::new_v4().simple());
         self.tokens

@@ -27,6 +27,10 @@ pub fn router(rt: Arc<Runtime>) -> Router {
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("")
                     .to_string();
+                let cors = cors_for(&rt, &method, &uri, &headers);
+                if let Err(e) = rt.guard(&method, &uri, &headers, body.len(), !cors.is_empty()) {
+                    return error(e);
+                }
                 if method == Method::POST && uri.path() == "/token" {
                     return oauth_token(&rt, &body);
                 }
@@ -42,7 +46,6 @@ pub fn router(rt: Arc<Runtime>) -> Router {
                         }
                     }
                 }
-                let cors = cors_for(&rt, &method, &uri, &headers);
                 if method == Method::OPTIONS {
                     // A browser's preflight: the bucket's CORS configuration answers.
                     let mut r = StatusCode::OK.into_response();

@@ -67,14 +67,38 @@ pub async fn start(rt: Arc<Runtime>, id: Identity) -> Option<MetadataServer> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.ok()?;
     let addr = listener.local_addr().ok()?;
     let id = Arc::new(id);
+    let port = addr.port();
     let app = axum::Router::new().fallback(move |uri: Uri, headers: HeaderMap| {
         let (rt, id) = (rt.clone(), id.clone());
-        async move { answer(&rt, &id, &uri, &headers) }
+        async move {
+            if !metadata_host(&headers, port) {
+                // A DNS-rebinding page names its own host: it must not read the tokens.
+                return reply(
+                    StatusCode::FORBIDDEN,
+                    "text/plain",
+                    "Host is not the metadata server's\n".into(),
+                );
+            }
+            answer(&rt, &id, &uri, &headers)
+        }
     });
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
     Some(MetadataServer { addr, task })
+}
+
+/// Is the request's `Host` the metadata server's own (its loopback address and port, or the
+/// names Google's metadata server answers to)?
+fn metadata_host(headers: &HeaderMap, port: u16) -> bool {
+    let Some(host) = headers.get("host").and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let name = host.split(':').next().unwrap_or(host).to_ascii_lowercase();
+    matches!(
+        name.as_str(),
+        "metadata.google.internal" | "metadata.google.internal." | "metadata" | "169.254.169.254"
+    ) || super::guard::own_authority(host, Some(port))
 }
 
 const SCOPES: &[&str] = &["https://www.googleapis.com/auth/cloud-platform"];

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod eventarc;
 pub mod exec;
 pub mod executor;
+pub mod guard;
 pub mod http;
 pub mod iam_admin;
 pub mod jobs;
@@ -46,6 +47,9 @@ pub struct RuntimeConfig {
     /// The container engine to use (`unix:///path`, `tcp://host:port`); `None` asks
     /// `DOCKER_HOST`, then the default Docker and Podman sockets.
     pub docker_host: Option<String>,
+    /// A token every call must carry (`runform local serve --token`); `None` lets any local
+    /// caller in, as the emulators Google's clients expect.
+    pub token: Option<String>,
 }
 
 impl Default for RuntimeConfig {
@@ -56,6 +60,7 @@ impl Default for RuntimeConfig {
             manual_clock: None,
             executor: executor::ExecutorChoice::Process,
             docker_host: None,
+            token: None,
         }
     }
 }
@@ -133,6 +138,7 @@ impl Runtime {
         let work_dir = base.join("work");
         std::fs::create_dir_all(&logs_dir)?;
         std::fs::create_dir_all(&work_dir)?;
+        owner_only(&base)?;
         let store = Store::open(cfg.data_dir.as_deref())?;
         let cfg_manual = cfg.manual_clock;
         let rt = Arc::new(Runtime {
@@ -239,6 +245,15 @@ impl Server {
             let _ = tokio::time::timeout(Duration::from_secs(5), h).await;
         }
     }
+}
+
+/// Makes the runtime's data directory the owner's only (0700): it holds the store (env
+/// values, secrets' uses), task logs, objects and secrets. Files inside are created 0600
+/// where the runtime creates them, and nothing inside is reachable by others either way.
+fn owner_only(dir: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| anyhow::anyhow!("cannot make {} private: {e}", dir.display()))
 }
 
 /// Current time as RFC 3339 UTC with microseconds, as Google's APIs print it.

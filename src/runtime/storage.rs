@@ -281,7 +281,7 @@ impl Runtime {
                 key.as_bytes()
             ))
         );
-        std::fs::write(dir.join(&file), data).map_err(|e| gcs_error(500, e.to_string()))?;
+        write_private(&dir.join(&file), data).map_err(|e| gcs_error(500, e.to_string()))?;
         let mut etag = vec![0x08];
         varint(generation, &mut etag);
         etag.extend([0x10, 0x01]);
@@ -567,6 +567,19 @@ fn storage_event(ty: &str, bucket: &str, name: &str, obj: &Value) -> Value {
 }
 
 /// MD5 (RFC 1321), for `md5Hash`.
+/// Writes an object's bytes readable by the owner only.
+fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(data)
+}
+
 fn md5(data: &[u8]) -> [u8; 16] {
     const S: [u32; 64] = [
         7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5,

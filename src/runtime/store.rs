@@ -100,6 +100,17 @@ impl Store {
                 kind TEXT NOT NULL, name TEXT NOT NULL, body TEXT NOT NULL,
                 PRIMARY KEY (kind, name));",
         )?;
+        if let Some(d) = dir {
+            // The store holds env values and everything the APIs were told: the owner's only.
+            use std::os::unix::fs::PermissionsExt;
+            for f in [
+                "runtime.sqlite3",
+                "runtime.sqlite3-wal",
+                "runtime.sqlite3-shm",
+            ] {
+                let _ = std::fs::set_permissions(d.join(f), std::fs::Permissions::from_mode(0o600));
+            }
+        }
         let mut mem: BTreeMap<Kind, BTreeMap<String, String>> = BTreeMap::new();
         for k in Kind::all() {
             mem.insert(k, BTreeMap::new());

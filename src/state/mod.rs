@@ -719,9 +719,11 @@ mod tests {
         drop(j);
         let again = sf.load().unwrap();
         assert_eq!(again.resources["a.b"].id, "x");
-        assert!(!std::fs::read_to_string(dir.path().join("s.tfstate.journal"))
-            .unwrap()
-            .contains("{\"lin{"));
+        assert!(
+            !std::fs::read_to_string(dir.path().join("s.tfstate.journal"))
+                .unwrap()
+                .contains("{\"lin{")
+        );
         st.serial = 5;
         sf.write(&st).unwrap();
         use std::os::unix::fs::PermissionsExt;

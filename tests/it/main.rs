@@ -27,6 +27,7 @@ mod schemas;
 mod state_cli;
 mod tf_plans;
 mod trigger_cli;
+mod trust;
 mod utility_cli;
 mod values;
 mod workflow_cli;

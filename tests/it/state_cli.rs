@@ -335,7 +335,11 @@ fn readers_leave_a_running_applys_journal_alone() {
             "{args:?} changed the journal: {}",
             text(&o)
         );
-        assert_eq!(std::fs::read(&path).unwrap(), before, "{args:?} wrote the state");
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            before,
+            "{args:?} wrote the state"
+        );
     }
     // The lock holder folds its journal when it commits.
     drop(journal);

@@ -296,6 +296,7 @@ impl LogSink {
         let file = tokio::fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(path)
             .await
             .ok();

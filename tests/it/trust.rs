@@ -1,0 +1,291 @@
+//! Issue 13, "Trust": nobody but the user reaches the local runtime (no web page, no other
+//! local user when a token is set), its data is the user's only.
+
+use super::cli_support::text;
+use std::io::BufRead;
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
+
+const JOBS: &str = "/v2/projects/p/locations/us-central1/jobs";
+
+fn job_body() -> String {
+    serde_json::json!({"template": {"template": {"containers": [{
+        "image": "busybox", "command": ["/bin/sh", "-c", "touch /tmp/pwned"]
+    }]}}})
+    .to_string()
+}
+
+fn mode(p: &std::path::Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+/// A cross-site "simple" request (text/plain, foreign Origin), a DNS-rebinding Host and a
+/// non-JSON body are all refused before anything is created; same-origin JSON still works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_web_page_cannot_reach_the_runtime() {
+    let server = super::local_server(None).await;
+    let url = server.url();
+    let http = reqwest::Client::new();
+    let create = |ct: &str, origin: Option<&str>, id: &str| {
+        let mut r = http
+            .post(format!("{url}{JOBS}?jobId={id}"))
+            .header("content-type", ct)
+            .body(job_body());
+        if let Some(o) = origin {
+            r = r.header("origin", o);
+        }
+        r.send()
+    };
+    let r = create("text/plain", Some("http://evil.example"), "xsite")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap().contains("cross-origin"));
+    // Without an Origin, a text/plain body still cannot reach a JSON method.
+    let r = create("text/plain", None, "plain").await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("application/json"));
+    let r = create("application/x-www-form-urlencoded", None, "form")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // DNS rebinding: the page's own host name.
+    let r = http
+        .get(format!("{url}{JOBS}"))
+        .header("host", "evil.example:80")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // A preflight from a foreign origin is not granted.
+    let r = http
+        .request(reqwest::Method::OPTIONS, format!("{url}{JOBS}"))
+        .header("origin", "http://evil.example")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    assert_ne!(r.status(), 200);
+    for id in ["xsite", "plain", "form"] {
+        assert!(server
+            .runtime
+            .get_job(&format!("projects/p/locations/us-central1/jobs/{id}"))
+            .is_err());
+    }
+    // The runtime's own origin with JSON is fine, as are clients that send no Origin.
+    let r = create("application/json; charset=utf-8", Some(&url), "mine")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let localhost = url.replace("127.0.0.1", "localhost");
+    let r = http.get(format!("{localhost}{JOBS}")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    server.stop().await;
+}
+
+/// The tasks' metadata server answers only to its own names (a rebinding page would read the
+/// job's tokens).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_metadata_server_refuses_foreign_hosts() {
+    let server = super::local_server(None).await;
+    let id =
+        runform::runtime::metadata::Identity::of("projects/p/locations/us-central1/jobs/j", "");
+    let md = runform::runtime::metadata::start(server.runtime.clone(), id)
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let get = |host: &str| {
+        http.get(format!(
+            "http://{}/computeMetadata/v1/instance/service-accounts/default/token",
+            md.addr
+        ))
+        .header("metadata-flavor", "Google")
+        .header("host", host)
+        .send()
+    };
+    assert_eq!(get("evil.example").await.unwrap().status(), 403);
+    assert_eq!(
+        get(&md.addr.to_string()).await.unwrap().status(),
+        200,
+        "its own address"
+    );
+    assert_eq!(get("metadata.google.internal").await.unwrap().status(), 200);
+    drop(md);
+    server.stop().await;
+}
+
+/// `runform local serve --token`: every call needs the token; runform's commands find it in
+/// .runform/local/token (0600) and send it; others get 401.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_served_runtime_can_require_a_token() {
+    let d = tempfile::tempdir().unwrap();
+    super::write(
+        d.path(),
+        "main.tf",
+        r#"
+resource "google_cloud_run_v2_job" "j" {
+  name                = "tok"
+  project             = "p"
+  location            = "us-central1"
+  deletion_protection = false
+  template {
+    template {
+      containers {
+        image   = "busybox"
+        command = ["/bin/true"]
+      }
+    }
+  }
+}
+"#,
+    );
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_runform"))
+        .args([
+            "local",
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--executor",
+            "process",
+            "--token",
+            "--dir",
+        ])
+        .arg(d.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(serve.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_string();
+    let token_file = d.path().join(".runform/local/token");
+    assert_eq!(mode(&token_file), 0o600);
+    assert_eq!(mode(&d.path().join(".runform/local")), 0o700);
+    let token = std::fs::read_to_string(&token_file).unwrap();
+    assert!(token.len() >= 32);
+
+    let http = reqwest::Client::new();
+    let r = http.get(format!("{url}{JOBS}")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.text().await.unwrap().contains("requires its token"));
+    let r = http
+        .get(format!("{url}{JOBS}"))
+        .bearer_auth("not-the-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    for (k, v) in [
+        ("x-runform-token", token.clone()),
+        ("authorization", format!("Bearer {token}")),
+    ] {
+        let r = http
+            .get(format!("{url}{JOBS}"))
+            .header(k, v)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{k}");
+    }
+    // runform's own commands send it by themselves.
+    let dir = d.path().to_path_buf();
+    let o = tokio::task::spawn_blocking(move || {
+        super::cli_support::runform(&dir, &["apply", "--local", "--auto-approve", "."])
+    })
+    .await
+    .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    // It used the served runtime (not one of its own on the same data).
+    let r = http
+        .get(format!("{url}{JOBS}/tok"))
+        .header("x-runform-token", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let _ = serve.kill();
+    let _ = serve.wait();
+}
+
+/// The runtime's data directory and the files it writes are the owner's only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_runtime_data_is_private() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().join("data");
+    let server = runform::runtime::Server::start(
+        runform::runtime::RuntimeConfig {
+            data_dir: Some(dir.clone()),
+            ..Default::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let rt = server.runtime.clone();
+    rt.insert_bucket("p", &serde_json::json!({"name": "priv-bucket"}))
+        .unwrap();
+    rt.put_object("priv-bucket", "o", "text/plain", b"x", None)
+        .unwrap();
+    let mut j = runform::api::run::Job::default();
+    j.template
+        .template
+        .containers
+        .push(runform::api::run::Container {
+            image: "busybox".into(),
+            command: vec!["/bin/echo".into(), "hi".into()],
+            ..Default::default()
+        });
+    rt.create_job("projects/p/locations/us-central1", "priv", j, false)
+        .unwrap();
+    let (exec, _) = rt
+        .run_job(
+            "projects/p/locations/us-central1/jobs/priv",
+            Default::default(),
+            None,
+        )
+        .unwrap();
+    for _ in 0..200 {
+        if rt.get_execution(&exec.name).unwrap().is_done() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    server.stop().await;
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&dir.join("runtime.sqlite3")), 0o600);
+    let files: Vec<std::path::PathBuf> = walk(&dir);
+    let logs: Vec<_> = files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    assert!(!logs.is_empty());
+    for f in logs {
+        assert_eq!(mode(f), 0o600, "{}", f.display());
+    }
+    let objects: Vec<_> = files
+        .iter()
+        .filter(|p| p.parent().is_some_and(|d| d.ends_with("objects")))
+        .collect();
+    assert!(!objects.is_empty());
+    for f in objects {
+        assert_eq!(mode(f), 0o600, "{}", f.display());
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
