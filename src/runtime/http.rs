@@ -17,53 +17,61 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The largest request body the runtime reads: Cloud Storage takes single-request uploads of
+/// this size (larger ones are resumable, in chunks), and a large state in a gcs backend must
+/// fit (axum's default of 2 MB did not).
+pub const MAX_BODY: usize = 256 * 1024 * 1024;
+
 pub fn router(rt: Arc<Runtime>) -> Router {
-    Router::new().fallback(
-        move |method: Method, uri: Uri, headers: axum::http::HeaderMap, body: Bytes| {
-            let rt = rt.clone();
-            async move {
-                let ct = headers
-                    .get("content-type")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_string();
-                let cors = cors_for(&rt, &method, &uri, &headers);
-                if let Err(e) = rt.guard(&method, &uri, &headers, body.len(), !cors.is_empty()) {
-                    return error(e);
-                }
-                if method == Method::POST && uri.path() == "/token" {
-                    return oauth_token(&rt, &body);
-                }
-                let caller =
-                    rt.caller_of(headers.get("authorization").and_then(|v| v.to_str().ok()));
-                if let super::auth::Caller::Principal(member) = &caller {
-                    if let Some((perm, resource)) =
-                        super::auth::permission_for(method.as_str(), uri.path(), uri.query())
+    Router::new()
+        .fallback(
+            move |method: Method, uri: Uri, headers: axum::http::HeaderMap, body: Bytes| {
+                let rt = rt.clone();
+                async move {
+                    let ct = headers
+                        .get("content-type")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_string();
+                    let cors = cors_for(&rt, &method, &uri, &headers);
+                    if let Err(e) = rt.guard(&method, &uri, &headers, body.len(), !cors.is_empty())
                     {
-                        let resource = rt.canonical_job_name(&resource);
-                        if let Err(e) = rt.authorize(member, &perm, &resource) {
-                            return error(e);
+                        return error(e);
+                    }
+                    if method == Method::POST && uri.path() == "/token" {
+                        return oauth_token(&rt, &body);
+                    }
+                    let caller =
+                        rt.caller_of(headers.get("authorization").and_then(|v| v.to_str().ok()));
+                    if let super::auth::Caller::Principal(member) = &caller {
+                        if let Some((perm, resource)) =
+                            super::auth::permission_for(method.as_str(), uri.path(), uri.query())
+                        {
+                            let resource = rt.canonical_job_name(&resource);
+                            if let Err(e) = rt.authorize(member, &perm, &resource) {
+                                return error(e);
+                            }
                         }
                     }
-                }
-                if method == Method::OPTIONS {
-                    // A browser's preflight: the bucket's CORS configuration answers.
-                    let mut r = StatusCode::OK.into_response();
-                    add_headers(&mut r, &cors);
-                    return r;
-                }
-                let mut r = super::auth::as_caller(caller, async move {
-                    if let Some(r) = storage_route(&rt, &method, &uri, &ct, &body) {
-                        return r.unwrap_or_else(error);
+                    if method == Method::OPTIONS {
+                        // A browser's preflight: the bucket's CORS configuration answers.
+                        let mut r = StatusCode::OK.into_response();
+                        add_headers(&mut r, &cors);
+                        return r;
                     }
-                    handle(rt, method, uri, body).await
-                })
-                .await;
-                add_headers(&mut r, &cors);
-                r
-            }
-        },
-    )
+                    let mut r = super::auth::as_caller(caller, async move {
+                        if let Some(r) = storage_route(&rt, &method, &uri, &ct, &body) {
+                            return r.unwrap_or_else(error);
+                        }
+                        handle(rt, method, uri, body).await
+                    })
+                    .await;
+                    add_headers(&mut r, &cors);
+                    r
+                }
+            },
+        )
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
 }
 
 /// The CORS headers a request to a bucket's objects gets from the bucket's `cors`

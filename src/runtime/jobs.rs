@@ -187,6 +187,7 @@ impl Runtime {
                     }),
             )
             .chain(local_volume_refusals(job))
+            .chain(super::volumes::secret_reference_problems(job))
             .collect();
         if violations.is_empty() {
             Ok(())
@@ -340,7 +341,10 @@ impl Runtime {
             ApiError::new(Code::InvalidArgument, format!("invalid job name {name:?}"))
         })?;
         let parent = format!("projects/{p}/locations/{l}");
-        let existing = match self.store().get::<Job>(Kind::Job, name) {
+        // Read, then release the store before a create (which takes it again): a guard in a
+        // `match` scrutinee would live through the whole match.
+        let found = self.store().get::<Job>(Kind::Job, name);
+        let existing = match found {
             Some(j) => j,
             None if allow_missing => {
                 return self.create_job(&parent, last_segment(name), job, validate_only)

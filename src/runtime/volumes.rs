@@ -188,6 +188,10 @@ impl Runtime {
         } else {
             version
         };
+        // Both name files under DATA/secrets: never a path (`../`, `/etc/passwd`).
+        if !secret_id_ok(short) || !secret_id_ok(version) {
+            return None;
+        }
         std::fs::read_to_string(dir.join(short).join(version))
             .or_else(|_| std::fs::read_to_string(dir.join(short)))
             .ok()
@@ -258,6 +262,61 @@ impl Runtime {
         }
         notes
     }
+}
+
+/// Is `s` a Secret Manager id (a secret's or a version's: letters, digits, `_` and `-`)?
+pub fn secret_id_ok(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 255
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// The problems with the secrets a job names (ids that are not Secret Manager ids).
+pub fn secret_reference_problems(job: &crate::api::run::Job) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let t = &job.template.template;
+    let bad = |what: &str, v: &str| {
+        format!("{what} {v:?} is not a Secret Manager id (letters, digits, _ and -)")
+    };
+    for (ci, c) in t.containers.iter().enumerate() {
+        for (ei, e) in c.env.iter().enumerate() {
+            let Some(r) = e
+                .value_source
+                .as_ref()
+                .and_then(|s| s.secret_key_ref.as_ref())
+            else {
+                continue;
+            };
+            let field = format!(
+                "job.template.template.containers[{ci}].env[{ei}].valueSource.secretKeyRef"
+            );
+            let id = r.secret.rsplit('/').next().unwrap_or(&r.secret);
+            if !secret_id_ok(id) {
+                out.push((format!("{field}.secret"), bad("secret", &r.secret)));
+            }
+            if !r.version.is_empty() && !secret_id_ok(&r.version) {
+                out.push((format!("{field}.version"), bad("version", &r.version)));
+            }
+        }
+    }
+    for (vi, v) in t.volumes.iter().enumerate() {
+        let Some(sec) = &v.secret else { continue };
+        let field = format!("job.template.template.volumes[{vi}].secret");
+        let name = sec["secret"].as_str().unwrap_or_default();
+        if !secret_id_ok(name.rsplit('/').next().unwrap_or(name)) {
+            out.push((format!("{field}.secret"), bad("secret", name)));
+        }
+        for (ii, item) in sec["items"].as_array().into_iter().flatten().enumerate() {
+            if let Some(version) = item["version"].as_str().filter(|v| !secret_id_ok(v)) {
+                out.push((
+                    format!("{field}.items[{ii}].version"),
+                    bad("version", version),
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// An object name as a relative path under a directory, if it can be one.
