@@ -168,22 +168,22 @@ impl Sources {
             if let Some(text) = self.files.get(&r.file) {
                 if let Some(src_line) = text.lines().nth(r.line - 1) {
                     let gutter = r.line.to_string().len();
-                    let line_end = text[r.start..]
+                    // Offsets may fall inside a multi-byte character (a parser's error at
+                    // pasted smart quotes): widen to whole characters, never slice through one.
+                    let start = char_floor(text, r.start);
+                    let line_end = text[start..]
                         .find('\n')
-                        .map(|i| r.start + i)
+                        .map(|i| start + i)
                         .unwrap_or(text.len());
-                    let width = r.end.min(line_end).saturating_sub(r.start).max(1);
-                    let width = text[r.start..r.start + width.min(text.len() - r.start)]
-                        .chars()
-                        .count()
-                        .max(1);
+                    let end = char_ceil(text, r.end.min(line_end).max(start + 1).min(text.len()));
+                    let width = text[start..end.max(start)].chars().count().max(1);
                     let _ = writeln!(out, "{:gutter$} |", "");
                     let _ = writeln!(out, "{} | {}", r.line, src_line);
                     let _ = writeln!(
                         out,
                         "{:gutter$} | {}{}",
                         "",
-                        " ".repeat(r.col - 1),
+                        " ".repeat(r.col.saturating_sub(1)),
                         "^".repeat(width)
                     );
                 }
@@ -203,6 +203,24 @@ impl Sources {
         }
         out
     }
+}
+
+/// The char boundary at or before byte `i` of `text` (its length when `i` is past it).
+fn char_floor(text: &str, i: usize) -> usize {
+    let mut i = i.min(text.len());
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// The char boundary at or after byte `i` of `text`.
+fn char_ceil(text: &str, i: usize) -> usize {
+    let mut i = i.min(text.len());
+    while !text.is_char_boundary(i) {
+        i += 1;
+    }
+    i
 }
 
 /// The closest of `candidates` to `word`, if it is close enough to be a likely typo.

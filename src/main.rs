@@ -11,6 +11,26 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// `mi_option_e` in mimalloc.h).
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
+/// `runform executions | head`: once the reader is gone, printing fails with EPIPE and Rust's
+/// `println!` panics. End quietly instead, with the status a shell gives a process SIGPIPE
+/// ended (141), as other command-line tools do. (SIGPIPE itself stays ignored: the runtime
+/// and its engine connections must not die with a peer.)
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.contains("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 fn main() {
     // Freed pages go back to the system after 1 ms instead of 10: a large plan frees parsed
     // blocks while it builds values, and this keeps its peak memory near what is live
@@ -30,6 +50,7 @@ fn main() {
     unsafe {
         libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
     }
+    quiet_on_closed_stdout();
     let cli = runform::cli::Cli::parse_from(runform::cli::terraform_style_flags(std::env::args()));
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

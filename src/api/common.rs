@@ -340,46 +340,71 @@ pub fn camel(s: &str) -> String {
     out
 }
 
-/// A Go-style duration (`30s`, `1m30s`, `500ms`, `2h`), as Terraform's time provider and
-/// `--lock-timeout` take it.
+/// The longest duration runform waits or sleeps (100 years): longer ones are clamped, so a
+/// huge value in a configuration or a request is a long wait, never an overflow.
+pub const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// `secs` seconds as a Duration, if it is a finite, non-negative number within
+/// [`MAX_DURATION`].
+pub fn duration_from_secs(secs: f64) -> Option<std::time::Duration> {
+    std::time::Duration::try_from_secs_f64(secs)
+        .ok()
+        .filter(|d| *d <= MAX_DURATION)
+}
+
+/// `secs` seconds, clamped to zero (negative, NaN) or [`MAX_DURATION`] (too long, infinite).
+pub fn clamp_secs(secs: f64) -> std::time::Duration {
+    if secs.is_nan() || secs <= 0.0 {
+        return std::time::Duration::ZERO;
+    }
+    duration_from_secs(secs).unwrap_or(MAX_DURATION)
+}
+
+/// A Go duration (`30s`, `1m30s`, `1.5h`, `500ms`, `250us`, `0`), as Go's
+/// `time.ParseDuration` reads it: Terraform's time provider, `timeouts {}`, the provider's
+/// `request_timeout` and `--lock-timeout` take it. Longer than [`MAX_DURATION`] is an error.
 pub fn parse_go_duration(s: &str) -> Result<std::time::Duration, String> {
     let t = s.trim();
+    let invalid = || format!("invalid duration {s:?} (e.g. 30s, 1m30s, 500ms)");
+    if t == "0" {
+        return Ok(std::time::Duration::ZERO);
+    }
+    if t.is_empty() {
+        return Err(invalid());
+    }
+    let mut rest = t;
     let mut total = 0f64;
-    let mut num = String::new();
-    let mut i = 0;
-    let b: Vec<char> = t.chars().collect();
-    while i < b.len() {
-        let c = b[i];
-        if c.is_ascii_digit() || c == '.' {
-            num.push(c);
-            i += 1;
-            continue;
+    while !rest.is_empty() {
+        let n = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        if n == 0 {
+            return Err(invalid());
         }
-        let unit: String = if c == 'm' && b.get(i + 1) == Some(&'s') {
-            i += 2;
-            "ms".into()
-        } else {
-            i += 1;
-            c.to_string()
-        };
-        let n: f64 = num
-            .parse()
-            .map_err(|_| format!("invalid duration {s:?} (e.g. 30s, 1m30s, 500ms)"))?;
-        num.clear();
-        total += match unit.as_str() {
-            "ms" => n / 1000.0,
-            "s" => n,
-            "m" => n * 60.0,
-            "h" => n * 3600.0,
-            _ => return Err(format!("invalid duration {s:?}: unknown unit {unit:?}")),
-        };
+        let value: f64 = rest[..n].parse().map_err(|_| invalid())?;
+        rest = &rest[n..];
+        if rest.is_empty() {
+            return Err(format!(
+                "invalid duration {s:?}: a number needs a unit (s, m, h, ms)"
+            ));
+        }
+        let u = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        total += value
+            * match &rest[..u] {
+                "ns" => 1e-9,
+                "us" | "µs" | "μs" => 1e-6,
+                "ms" => 1e-3,
+                "s" => 1.0,
+                "m" => 60.0,
+                "h" => 3600.0,
+                unit => return Err(format!("invalid duration {s:?}: unknown unit {unit:?}")),
+            };
+        rest = &rest[u..];
     }
-    if !num.is_empty() {
-        return Err(format!(
-            "invalid duration {s:?}: a number needs a unit (s, m, h, ms)"
-        ));
-    }
-    Ok(std::time::Duration::from_secs_f64(total))
+    duration_from_secs(total)
+        .ok_or_else(|| format!("duration {s:?} is too long (at most 100 years)"))
 }
 
 #[cfg(test)]

@@ -398,36 +398,7 @@ pub fn endpoint_base(value: &str, version_path: &str) -> Result<String, String> 
 
 /// Parses a Go duration (`30s`, `1m30s`, `1.5h`, `250ms`), as `request_timeout` takes.
 pub fn parse_go_duration(s: &str) -> Option<std::time::Duration> {
-    let mut rest = s.trim();
-    if rest == "0" {
-        return Some(std::time::Duration::ZERO);
-    }
-    let mut total = 0f64;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let n = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .filter(|n| *n > 0)?;
-        let value: f64 = rest[..n].parse().ok()?;
-        rest = &rest[n..];
-        let u = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let unit = match &rest[..u] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        total += value * unit;
-        rest = &rest[u..];
-    }
-    Some(std::time::Duration::from_secs_f64(total))
+    crate::api::common::parse_go_duration(s).ok()
 }
 
 /// The operations a type's `timeouts {}` block takes (the provider's), or `None` when it has

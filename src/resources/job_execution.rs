@@ -12,7 +12,6 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Duration;
 
 pub const TYPE: &str = "runform_job_execution";
 
@@ -311,7 +310,7 @@ impl ResourceType for JobExecution {
                 ctx,
                 &change.addr,
                 &exec_name,
-                Duration::from_secs_f64(timeout),
+                crate::api::common::clamp_secs(timeout),
             )
             .await?;
             if !exec.succeeded() {

@@ -492,7 +492,7 @@ impl Runtime {
                 ("runform.attempt".into(), attempt.to_string()),
             ],
             mounts: prepared.mounts.clone(),
-            timeout: Duration::from_secs_f64(timeout_secs.max(0.001)),
+            timeout: crate::api::common::clamp_secs(timeout_secs.max(0.001)),
             timeout_text: plan.template.timeout.clone(),
             grace: self.cfg.kill_grace,
             log: log.clone(),
@@ -867,6 +867,9 @@ fn set_cond(conds: &mut Vec<Condition>, type_: &str, state: &str, msg: &str) {
 
 /// Applies `RunJobRequest.overrides`: args replace, env merges by name, taskCount and timeout
 /// replace.
+/// Cloud Run's longest task timeout (168 hours).
+const MAX_TASK_TIMEOUT_SECS: f64 = 168.0 * 3600.0;
+
 fn apply_overrides(t: &mut TaskTemplate, task_count: &mut i32, o: &Overrides) -> ApiResult<()> {
     for co in &o.container_overrides {
         let c = if co.name.is_empty() {
@@ -908,10 +911,10 @@ fn apply_overrides(t: &mut TaskTemplate, task_count: &mut i32, o: &Overrides) ->
         *task_count = n;
     }
     if let Some(tmo) = &o.timeout {
-        if parse_duration_secs(tmo).is_none() {
+        if !parse_duration_secs(tmo).is_some_and(|s| s > 0.0 && s <= MAX_TASK_TIMEOUT_SECS) {
             return Err(ApiError::new(
                 Code::InvalidArgument,
-                format!("timeout override {tmo:?} is not a duration"),
+                format!("timeout override {tmo:?} is not a duration between 0s and 168h (604800s)"),
             ));
         }
         t.timeout = tmo.clone();

@@ -15,7 +15,6 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// The largest request body the runtime reads: Cloud Storage takes single-request uploads of
 /// this size (larger ones are resumable, in chunks), and a large state in a gcs backend must
@@ -470,7 +469,7 @@ async fn route(
                 .unwrap_or(30.0)
                 .clamp(0.0, 600.0);
             Ok(json(
-                &rt.wait_operation(resource, Duration::from_secs_f64(secs))
+                &rt.wait_operation(resource, crate::api::common::clamp_secs(secs))
                     .await?,
             ))
         }

@@ -542,7 +542,7 @@ impl Runtime {
         let client = reqwest::Client::new();
         let mut req = client
             .request(method, &t.uri)
-            .timeout(Duration::from_secs_f64(deadline))
+            .timeout(crate::api::common::clamp_secs(deadline))
             .header("User-Agent", "Google-Cloud-Scheduler")
             .header("X-CloudScheduler", "true")
             .header(

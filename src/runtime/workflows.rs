@@ -487,7 +487,7 @@ impl Program {
                     Err(_) if attempt < max_retries => {
                         attempt += 1;
                         if delay > 0.0 {
-                            tokio::time::sleep(std::time::Duration::from_secs_f64(delay)).await;
+                            tokio::time::sleep(crate::api::common::clamp_secs(delay)).await;
                         }
                         delay = (delay * multiplier).min(max_delay);
                     }

@@ -331,7 +331,7 @@ impl RtHost {
             .get("timeout")
             .and_then(Value::as_f64)
             .unwrap_or(1800.0);
-        let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(timeout);
+        let deadline = tokio::time::Instant::now() + crate::api::common::clamp_secs(timeout);
         loop {
             let e = self
                 .rt
@@ -453,7 +453,7 @@ impl Host for RtHost {
                 "sys.log" => Ok(Value::Null),
                 "sys.sleep" => {
                     let secs = args.get("seconds").and_then(Value::as_f64).unwrap_or(0.0);
-                    tokio::time::sleep(Duration::from_secs_f64(secs.min(3600.0))).await;
+                    tokio::time::sleep(crate::api::common::clamp_secs(secs.min(3600.0))).await;
                     Ok(Value::Null)
                 }
                 "http.get" | "http.post" | "http.put" | "http.delete" | "http.patch"
@@ -525,7 +525,7 @@ async fn http_call(f: &str, args: &Value) -> Result<Value, WfError> {
             reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET),
             parsed,
         )
-        .timeout(Duration::from_secs_f64(timeout));
+        .timeout(crate::api::common::clamp_secs(timeout));
     for (k, v) in args
         .get("headers")
         .and_then(Value::as_object)

@@ -380,3 +380,109 @@ async fn large_uploads_are_accepted() {
     assert_eq!(data.len(), body.len());
     server.stop().await;
 }
+
+fn no_panic(o: &std::process::Output, what: &str) {
+    let t = text(o);
+    assert_ne!(o.status.code(), Some(101), "{what} panicked: {t}");
+    assert!(!t.contains("panicked"), "{what}: {t}");
+}
+
+/// Inputs fuzzing found panics on (issue 13, finding 9): each is now a located error.
+#[test]
+fn inputs_that_panicked_are_errors() {
+    let d = tempfile::tempdir().unwrap();
+    // A syntax error at a pasted smart quote (a multi-byte character).
+    super::write(
+        d.path(),
+        "main.tf",
+        "resource \"google_cloud_run_v2_job\" \"j\" {\n  name = \u{201c}x\u{201d}\n}\n",
+    );
+    let o = super::cli_support::runform(d.path(), &["validate", "."]);
+    no_panic(&o, "smart quotes");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("main.tf:2:10"), "{}", text(&o));
+    super::write(d.path(), "main.tf", "\u{e9}");
+    no_panic(
+        &super::cli_support::runform(d.path(), &["validate", "."]),
+        "a lone é",
+    );
+    // A duration past any clock.
+    super::write(
+        d.path(),
+        "main.tf",
+        "resource \"time_sleep\" \"w\" {\n  create_duration = \"18446744073709551616s\"\n}\n",
+    );
+    let o = super::cli_support::runform(d.path(), &["plan", "--local", "."]);
+    no_panic(&o, "create_duration");
+    assert!(!o.status.success());
+    assert!(text(&o).contains("too long"), "{}", text(&o));
+    let o = super::cli_support::runform(
+        d.path(),
+        &[
+            "plan",
+            "--local",
+            "--lock-timeout",
+            "99999999999999999999s",
+            ".",
+        ],
+    );
+    no_panic(&o, "--lock-timeout");
+    assert!(!o.status.success());
+    assert!(text(&o).contains("too long"), "{}", text(&o));
+}
+
+/// A run override's absurd timeout is refused, and the runtime's workers live on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_absurd_override_timeout_is_refused() {
+    let server = super::local_server(None).await;
+    let url = server.url();
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!("{url}{JOBS}?jobId=t"))
+        .json(&serde_json::json!({"template": {"template": {"containers": [{"image": "busybox", "command": ["/bin/true"]}]}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    for timeout in ["1e300s", "-5s", "604801s"] {
+        let r = http
+            .post(format!("{url}{JOBS}/t:run"))
+            .json(&serde_json::json!({"overrides": {"timeout": timeout}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{timeout}");
+    }
+    let r = http
+        .post(format!("{url}{JOBS}/t:run"))
+        .json(&serde_json::json!({"overrides": {"timeout": "30s"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    server.stop().await;
+}
+
+/// `runform ... | head`: the reader goes away; runform ends quietly (status 141, as SIGPIPE
+/// would), without a panic.
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    use std::io::Read;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_runform"))
+        .args(["providers", "schema", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut first)
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    no_panic(&o, "closed pipe");
+    assert_eq!(o.status.code(), Some(141));
+}
