@@ -21,6 +21,8 @@ pub struct Outcome {
     pub done: Vec<(String, Action)>,
     pub failed: Vec<(String, String)>,
     pub skipped: Vec<String>,
+    /// Not started because the endpoint stopped answering.
+    pub not_started: Vec<String>,
 }
 
 /// Orders changes into waves: a change runs after the changes it depends on; a delete runs
@@ -292,6 +294,12 @@ pub async fn apply(
                     if blocked {
                         lock(failed_addrs).insert(c.addr.clone());
                         lock(outcome).skipped.push(c.addr.clone());
+                        return;
+                    }
+                    // A dead endpoint: finish what is in flight, start nothing more.
+                    if ctx.client.unreachable() && c.action != Action::StateOnly {
+                        lock(failed_addrs).insert(c.addr.clone());
+                        lock(outcome).not_started.push(c.addr.clone());
                         return;
                     }
                     if !c.unknown.is_empty() {

@@ -1810,7 +1810,16 @@ async fn execute(
     for addr in &outcome.skipped {
         eprintln!("skipped {addr}: a resource it depends on failed");
     }
-    if outcome.failed.is_empty() {
+    if !outcome.not_started.is_empty() {
+        eprintln!(
+            "error: {} stopped answering: {} action(s) completed and are recorded in state; {} not started: {}\nhint: run apply again once it answers; it picks up where this one stopped",
+            t.label,
+            outcome.done.len(),
+            outcome.not_started.len(),
+            outcome.not_started.join(", ")
+        );
+    }
+    if outcome.failed.is_empty() && outcome.not_started.is_empty() {
         if plan.destroy {
             println!("\nDestroy complete! Resources: {} destroyed.", s.destroy);
         } else {

@@ -3,6 +3,7 @@
 //! "local" code path: only the base URL and auth differ.
 
 pub mod auth;
+pub mod retry;
 
 use crate::api::ext::{ImageMapping, LogEntry};
 use crate::api::run::*;
@@ -59,6 +60,26 @@ impl CloudError {
 }
 
 pub type CloudResult<T> = Result<T, CloudError>;
+
+/// A non-2xx answer as an error: Google's error body when there is one, else its text.
+fn api_error(method: &reqwest::Method, url: String, status: u16, bytes: &[u8]) -> CloudError {
+    let (code, message) = match serde_json::from_slice::<ErrorBody>(bytes) {
+        Ok(e) if !e.error.message.is_empty() || !e.error.status.is_empty() => {
+            (e.error.status, e.error.message)
+        }
+        _ => (
+            String::new(),
+            String::from_utf8_lossy(bytes).chars().take(300).collect(),
+        ),
+    };
+    CloudError::Api {
+        method: method.to_string(),
+        url,
+        status,
+        code,
+        message,
+    }
+}
 
 /// Each Google API's base URL (one URL for all of them on an emulator).
 #[derive(Clone, Debug)]
@@ -152,6 +173,10 @@ pub struct Client {
     calls: Arc<AtomicU64>,
     poll_initial: Duration,
     poll_max: Duration,
+    /// How failed calls are retried.
+    retry: retry::RetryPolicy,
+    /// Quota cool-down and reachability, shared by clones.
+    pressure: Arc<retry::Pressure>,
     pub endpoint: Endpoint,
 }
 
@@ -220,8 +245,20 @@ impl Client {
             calls: Arc::new(AtomicU64::new(0)),
             poll_initial,
             poll_max,
+            retry: if google {
+                retry::RetryPolicy::GOOGLE
+            } else {
+                retry::RetryPolicy::LOCAL
+            },
+            pressure: Arc::default(),
             endpoint,
         })
+    }
+
+    /// Did calls stop reaching the endpoint (connections failing after retries)? An apply
+    /// then starts no more actions.
+    pub fn unreachable(&self) -> bool {
+        self.pressure.unreachable()
     }
 
     /// Applies the provider block's settings: who to call as (credentials, access token,
@@ -313,49 +350,88 @@ impl Client {
         body: Option<&B>,
     ) -> CloudResult<T> {
         let url = format!("{}/{}", base, path.trim_start_matches('/'));
-        // GET is idempotent: retry transient failures (503, 429) with backoff.
-        let retries = if method == Method::GET { 4 } else { 0 };
-        let mut delay = Duration::from_millis(200);
-        let mut attempt = 0;
-        loop {
-            let mut req = self.http.request(method.clone(), &url).query(query);
-            if let Some(b) = body {
-                req = req.json(b);
-            }
-            let (status, bytes) = self.exchange(req, &url).await?;
-            if (200..300).contains(&status) {
-                let text = if bytes.is_empty() {
-                    &b"{}"[..]
-                } else {
-                    &bytes[..]
-                };
-                return serde_json::from_slice(text).map_err(|e| CloudError::Decode {
-                    url: url.clone(),
-                    message: e.to_string(),
-                });
-            }
-            if (status == 503 || status == 429) && attempt < retries {
-                attempt += 1;
-                tokio::time::sleep(delay).await;
-                delay *= 2;
-                continue;
-            }
-            let (code, message) = match serde_json::from_slice::<ErrorBody>(&bytes) {
-                Ok(e) if !e.error.message.is_empty() || !e.error.status.is_empty() => {
-                    (e.error.status, e.error.message)
+        let (status, bytes) = self
+            .call(&method, &url, || {
+                let req = self.http.request(method.clone(), &url).query(query);
+                match body {
+                    Some(b) => req.json(b),
+                    None => req,
                 }
-                _ => (
-                    String::new(),
-                    String::from_utf8_lossy(&bytes).chars().take(300).collect(),
-                ),
+            })
+            .await?;
+        if (200..300).contains(&status) {
+            // Only a deletion (Cloud Storage's 204) answers nothing: anywhere else an empty
+            // answer would read as an empty object (an empty list: every job gone).
+            let text = if bytes.is_empty() && (status == 204 || method == Method::DELETE) {
+                &b"{}"[..]
+            } else {
+                &bytes[..]
             };
-            return Err(CloudError::Api {
-                method: method.to_string(),
-                url,
-                status,
-                code,
-                message,
+            return serde_json::from_slice(text).map_err(|e| CloudError::Decode {
+                url: format!("{method} {url}"),
+                message: if bytes.is_empty() {
+                    format!("an empty body (HTTP {status}) where JSON was expected")
+                } else {
+                    e.to_string()
+                },
             });
+        }
+        Err(api_error(&method, url, status, &bytes))
+    }
+
+    /// Sends a request (built afresh for each attempt) and retries it as [`retry`] says.
+    /// Returns the last answer: a success, or an error that is not worth retrying (or the
+    /// last retryable one once the budget is spent).
+    async fn call(
+        &self,
+        method: &Method,
+        url: &str,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> CloudResult<(u16, Vec<u8>)> {
+        let policy = self.retry;
+        let started = tokio::time::Instant::now();
+        let once_only = retry::unsafe_to_repeat(method, url);
+        let mut attempt = 0u32;
+        let mut connect_failures = 0u32;
+        loop {
+            self.pressure.wait_turn().await;
+            let out_of_budget = |wait: Duration| started.elapsed() + wait > policy.budget;
+            match self.exchange(build(), url).await {
+                Ok((status, after, bytes)) => {
+                    self.pressure.mark_reachable();
+                    if once_only || !retry::retryable(status, &bytes) {
+                        return Ok((status, bytes));
+                    }
+                    let wait = retry::retry_after(after.as_deref())
+                        .unwrap_or_else(|| policy.backoff(attempt));
+                    if status == 429 {
+                        // Quota: slow every call down, not only this one.
+                        self.pressure.slow_down(wait.max(policy.backoff(attempt)));
+                    }
+                    if out_of_budget(wait) {
+                        return Ok((status, bytes));
+                    }
+                    tokio::time::sleep(wait).await;
+                }
+                Err(CloudError::Transport { url: u, source }) => {
+                    // Not sent at all when it could not connect: safe to repeat any call.
+                    let never_sent = source.is_connect();
+                    connect_failures += u32::from(never_sent);
+                    if (once_only && !never_sent) || connect_failures >= policy.connect_attempts {
+                        if connect_failures >= policy.connect_attempts {
+                            self.pressure.mark_unreachable();
+                        }
+                        return Err(CloudError::Transport { url: u, source });
+                    }
+                    let wait = policy.backoff(attempt);
+                    if out_of_budget(wait) {
+                        return Err(CloudError::Transport { url: u, source });
+                    }
+                    tokio::time::sleep(wait).await;
+                }
+                Err(e) => return Err(e),
+            }
+            attempt += 1;
         }
     }
 
@@ -1040,7 +1116,7 @@ impl Client {
         &self,
         mut req: reqwest::RequestBuilder,
         url: &str,
-    ) -> CloudResult<(u16, Vec<u8>)> {
+    ) -> CloudResult<(u16, Option<String>, Vec<u8>)> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         let (auth, headers, timeout, iam_credentials, runtime_token) = {
             let c = self.conn.read().unwrap_or_else(|e| e.into_inner());
@@ -1070,8 +1146,13 @@ impl Client {
         };
         let resp = req.send().await.map_err(transport)?;
         let status = resp.status().as_u16();
+        let after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let bytes = resp.bytes().await.map_err(transport)?;
-        Ok((status, bytes.into()))
+        Ok((status, after, bytes.into()))
     }
 
     /// One request with a raw body (Cloud Storage media), authenticated like the rest.
@@ -1082,26 +1163,19 @@ impl Client {
         query: &[(&str, String)],
         body: Option<(&str, Vec<u8>)>,
     ) -> CloudResult<Vec<u8>> {
-        let mut req = self.http.request(method.clone(), url).query(query);
-        if let Some((ct, data)) = body {
-            req = req.header("content-type", ct).body(data);
-        }
-        let (status, bytes) = self.exchange(req, url).await?;
+        let (status, bytes) = self
+            .call(&method, url, || {
+                let req = self.http.request(method.clone(), url).query(query);
+                match &body {
+                    Some((ct, data)) => req.header("content-type", *ct).body(data.clone()),
+                    None => req,
+                }
+            })
+            .await?;
         if (200..300).contains(&status) {
             return Ok(bytes);
         }
-        let e: ErrorBody = serde_json::from_slice(&bytes).unwrap_or_default();
-        Err(CloudError::Api {
-            method: method.to_string(),
-            url: url.to_string(),
-            status,
-            code: e.error.status,
-            message: if e.error.message.is_empty() {
-                String::from_utf8_lossy(&bytes).chars().take(300).collect()
-            } else {
-                e.error.message
-            },
-        })
+        Err(api_error(&method, url.to_string(), status, &bytes))
     }
 
     fn object_path(bucket: &str, name: &str) -> String {

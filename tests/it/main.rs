@@ -7,6 +7,7 @@ mod containers;
 use cli as cli_support;
 mod every_argument;
 mod examples;
+mod faults;
 mod gcs_backend;
 mod http_targets;
 mod iam_cli;

@@ -1,0 +1,186 @@
+//! Applies through a proxy that fails calls (issue 13, finding 3): 429 and 503 answers, half of
+//! them after the call reached the runtime and took effect. Every apply must still succeed,
+//! end with a clean plan, and leave exactly the configured jobs (nothing duplicated, nothing
+//! lost).
+
+use super::cli_support::{runform, text};
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use rand::{Rng, SeedableRng};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// What the proxy did.
+#[derive(Default)]
+pub struct Faults {
+    pub calls: AtomicUsize,
+    pub before: AtomicUsize,
+    pub after: AtomicUsize,
+}
+
+/// A proxy on 127.0.0.1 in front of `target` failing `rate` of the calls (seeded): half
+/// answered 429/503 without forwarding, half forwarded first (so they take effect) and then
+/// answered 429/503 anyway. Returns its URL.
+pub async fn fault_proxy(target: String, rate: f64, seed: u64) -> (String, Arc<Faults>) {
+    let faults = Arc::new(Faults::default());
+    let rng = Arc::new(Mutex::new(rand::rngs::StdRng::seed_from_u64(seed)));
+    let http = reqwest::Client::new();
+    let f = faults.clone();
+    let app = axum::Router::new().fallback(
+        move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+            let (http, target, f, rng) = (http.clone(), target.clone(), f.clone(), rng.clone());
+            async move {
+                f.calls.fetch_add(1, Ordering::Relaxed);
+                let (fail, after, quota) = {
+                    let mut r = rng.lock().unwrap();
+                    (r.random_bool(rate), r.random_bool(0.5), r.random_bool(0.5))
+                };
+                let injected = || {
+                    let (status, name) = if quota {
+                        (StatusCode::TOO_MANY_REQUESTS, "RESOURCE_EXHAUSTED")
+                    } else {
+                        (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE")
+                    };
+                    let body = serde_json::json!({"error": {"code": status.as_u16(), "status": name, "message": "injected fault"}});
+                    (status, [("content-type", "application/json")], body.to_string()).into_response()
+                };
+                if fail && !after {
+                    f.before.fetch_add(1, Ordering::Relaxed);
+                    return injected();
+                }
+                let url = format!(
+                    "{target}{}",
+                    uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
+                );
+                let mut req = http.request(method, url).body(body);
+                for k in ["content-type", "authorization", "x-runform-token"] {
+                    if let Some(v) = headers.get(k) {
+                        req = req.header(k, v);
+                    }
+                }
+                let answer = match req.send().await {
+                    Ok(a) => a,
+                    Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+                };
+                if fail {
+                    f.after.fetch_add(1, Ordering::Relaxed);
+                    let _ = answer.bytes().await;
+                    return injected();
+                }
+                let status = StatusCode::from_u16(answer.status().as_u16()).unwrap();
+                let ct = answer
+                    .headers()
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("application/json")
+                    .to_string();
+                let bytes = answer.bytes().await.unwrap_or_default();
+                let mut r: Response = (status, bytes).into_response();
+                r.headers_mut()
+                    .insert("content-type", ct.parse().unwrap());
+                r
+            }
+        },
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, faults)
+}
+
+/// `n` jobs; round `r` changes every job's env and label, and from round 3 on renames the
+/// last ten (a replacement: delete and create).
+pub fn jobs_stack(n: usize, round: usize) -> String {
+    (0..n)
+        .map(|i| {
+            let name = if round >= 3 && i >= n - 10 {
+                format!("job-{i}-b")
+            } else {
+                format!("job-{i}")
+            };
+            format!(
+                r#"
+resource "google_cloud_run_v2_job" "j{i}" {{
+  name                = "{name}"
+  project             = "faults"
+  location            = "us-central1"
+  deletion_protection = false
+  labels = {{
+    round = "r{round}"
+  }}
+  template {{
+    template {{
+      containers {{
+        image   = "busybox"
+        command = ["/bin/true"]
+        env {{
+          name  = "ROUND"
+          value = "{round}"
+        }}
+      }}
+    }}
+  }}
+}}
+"#
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn applies_converge_behind_a_proxy_failing_15_percent_of_calls() {
+    let server = super::local_server(None).await;
+    let (proxy, faults) = fault_proxy(server.url(), 0.15, 13).await;
+    let d = tempfile::tempdir().unwrap();
+    for round in 0..5 {
+        super::write(d.path(), "main.tf", &jobs_stack(60, round));
+        let dir = d.path().to_path_buf();
+        let p = proxy.clone();
+        let o = tokio::task::spawn_blocking(move || {
+            runform(&dir, &["apply", "--endpoint", &p, "--auto-approve", "."])
+        })
+        .await
+        .unwrap();
+        assert!(o.status.success(), "round {round}: {}", text(&o));
+        let dir = d.path().to_path_buf();
+        let p = proxy.clone();
+        let o = tokio::task::spawn_blocking(move || {
+            runform(
+                &dir,
+                &["plan", "--endpoint", &p, "--detailed-exitcode", "."],
+            )
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "round {round}: the plan after apply must be clean: {}",
+            text(&o)
+        );
+        let jobs = server
+            .runtime
+            .list_jobs("projects/faults/locations/us-central1", None, None)
+            .unwrap()
+            .jobs;
+        assert_eq!(jobs.len(), 60, "round {round}: exactly 60 jobs");
+        for j in &jobs {
+            let j: serde_json::Value = serde_json::from_str(j.get()).unwrap();
+            assert_eq!(j["labels"]["round"], format!("r{round}"), "{j}");
+        }
+    }
+    let (calls, before, after) = (
+        faults.calls.load(Ordering::Relaxed),
+        faults.before.load(Ordering::Relaxed),
+        faults.after.load(Ordering::Relaxed),
+    );
+    eprintln!("{calls} calls through the proxy: {before} failed before the runtime, {after} after it acted");
+    assert!(
+        before > 20 && after > 20,
+        "faults were injected: {before} / {after}"
+    );
+    server.stop().await;
+}
