@@ -739,30 +739,31 @@ pub async fn local_run_warnings(client: &Client, plan: &Plan) -> Vec<String> {
     if !client.is_local() {
         return Vec::new();
     }
-    let mut warnings = Vec::new();
-    for c in &plan.changes {
-        if c.ty != "google_cloud_run_v2_job" || c.action == crate::model::Action::Delete {
-            continue;
-        }
-        let Some(containers) = c
-            .body
-            .as_ref()
-            .and_then(|b| b["template"]["template"]["containers"].as_array())
-        else {
-            continue;
-        };
-        // A runtime that cannot answer (an older one) gets no warning, not a failed plan.
-        let Ok(problems) = client.check_containers(containers).await else {
-            continue;
-        };
-        warnings.extend(
-            problems
-                .into_iter()
-                .flatten()
-                .map(|p| format!("{}: {p}", c.addr)),
-        );
+    // Every job's containers in one call: (job address, container JSON).
+    use serde_json::Value;
+    let containers: Vec<(&str, &Value)> = plan
+        .changes
+        .iter()
+        .filter(|c| c.ty == "google_cloud_run_v2_job" && c.action != crate::model::Action::Delete)
+        .filter_map(|c| {
+            let list = c.body.as_ref()?["template"]["template"]["containers"].as_array()?;
+            Some(list.iter().map(move |k| (c.addr.as_str(), k)))
+        })
+        .flatten()
+        .collect();
+    if containers.is_empty() {
+        return Vec::new();
     }
-    warnings
+    let bodies: Vec<Value> = containers.iter().map(|(_, k)| (*k).clone()).collect();
+    // A runtime that cannot answer (an older one) gets no warning, not a failed plan.
+    let Ok(problems) = client.check_containers(&bodies).await else {
+        return Vec::new();
+    };
+    containers
+        .iter()
+        .zip(problems)
+        .filter_map(|((addr, _), p)| p.map(|p| format!("{addr}: {p}")))
+        .collect()
 }
 
 pub fn make_plan(

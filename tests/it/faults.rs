@@ -23,6 +23,16 @@ pub struct Faults {
 /// answered 429/503 without forwarding, half forwarded first (so they take effect) and then
 /// answered 429/503 anyway. Returns its URL.
 pub async fn fault_proxy(target: String, rate: f64, seed: u64) -> (String, Arc<Faults>) {
+    fault_proxy_at("127.0.0.1:0", target, rate, seed).await
+}
+
+/// [`fault_proxy`] on a given address.
+pub async fn fault_proxy_at(
+    addr: &str,
+    target: String,
+    rate: f64,
+    seed: u64,
+) -> (String, Arc<Faults>) {
     let faults = Arc::new(Faults::default());
     let rng = Arc::new(Mutex::new(rand::rngs::StdRng::seed_from_u64(seed)));
     let http = reqwest::Client::new();
@@ -83,7 +93,7 @@ pub async fn fault_proxy(target: String, rate: f64, seed: u64) -> (String, Arc<F
             }
         },
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
@@ -182,5 +192,170 @@ async fn applies_converge_behind_a_proxy_failing_15_percent_of_calls() {
         before > 20 && after > 20,
         "faults were injected: {before} / {after}"
     );
+    server.stop().await;
+}
+
+async fn spawn_blocking_runform(dir: &std::path::Path, args: Vec<String>) -> std::process::Output {
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        runform(&dir, &refs)
+    })
+    .await
+    .unwrap()
+}
+
+/// A server answering every call `200` with an empty body: read as `{}`, an empty job list
+/// made every job look deleted, and `apply --refresh-only` dropped them all from the state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_answer_is_an_error_not_an_empty_list() {
+    let server = super::local_server(None).await;
+    let d = tempfile::tempdir().unwrap();
+    super::write(d.path(), "main.tf", &jobs_stack(3, 0));
+    let apply = |url: String, extra: &[&str]| {
+        let mut a = vec![
+            "apply".to_string(),
+            "--endpoint".into(),
+            url,
+            "--auto-approve".into(),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a.push(".".into());
+        a
+    };
+    let o = spawn_blocking_runform(d.path(), apply(server.url(), &[])).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let empty = axum::Router::new().fallback(|| async { (StatusCode::OK, "") });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, empty).await;
+    });
+    let o = spawn_blocking_runform(d.path(), apply(url, &["--refresh-only"])).await;
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("empty body"), "{}", text(&o));
+    let o = spawn_blocking_runform(
+        d.path(),
+        vec![
+            "state".into(),
+            "list".into(),
+            "--endpoint".into(),
+            server.url(),
+        ],
+    )
+    .await;
+    assert_eq!(
+        text(&o).matches("google_cloud_run_v2_job.").count(),
+        3,
+        "{}",
+        text(&o)
+    );
+    server.stop().await;
+}
+
+/// The endpoint dies mid-apply: the apply finishes what is in flight, starts nothing more,
+/// says what was applied and what was not, and the next apply completes the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_endpoint_stops_the_apply_and_the_next_one_finishes() {
+    let server = super::local_server(None).await;
+    // A proxy that serves 15 calls, then shuts down (connections refused from then on).
+    let target = server.url();
+    let served = Arc::new(AtomicUsize::new(0));
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let stop_tx = Arc::new(Mutex::new(Some(stop_tx)));
+    let http = reqwest::Client::new();
+    let s2 = served.clone();
+    let app = axum::Router::new().fallback(
+        move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+            let (http, target, served, stop) =
+                (http.clone(), target.clone(), s2.clone(), stop_tx.clone());
+            async move {
+                if served.fetch_add(1, Ordering::SeqCst) + 1 >= 15 {
+                    if let Some(tx) = stop.lock().unwrap().take() {
+                        let _ = tx.send(());
+                    }
+                }
+                let url = format!(
+                    "{target}{}",
+                    uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
+                );
+                let mut req = http.request(method, url).body(body);
+                if let Some(v) = headers.get("content-type") {
+                    req = req.header("content-type", v);
+                }
+                let a = req.send().await.unwrap();
+                let status = StatusCode::from_u16(a.status().as_u16()).unwrap();
+                let mut r = (status, a.bytes().await.unwrap()).into_response();
+                r.headers_mut()
+                    .insert("content-type", "application/json".parse().unwrap());
+                r
+            }
+        },
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stop_rx.await;
+            })
+            .await;
+    });
+    let d = tempfile::tempdir().unwrap();
+    super::write(d.path(), "main.tf", &jobs_stack(30, 0));
+    let o = spawn_blocking_runform(
+        d.path(),
+        [
+            "apply",
+            "--endpoint",
+            &proxy,
+            "--auto-approve",
+            "--parallelism",
+            "1",
+            ".",
+        ]
+        .map(String::from)
+        .to_vec(),
+    )
+    .await;
+    let t = text(&o);
+    assert!(!o.status.success(), "{t}");
+    assert!(
+        t.contains("stopped answering") && t.contains("not started"),
+        "{t}"
+    );
+    let created = server
+        .runtime
+        .list_jobs("projects/faults/locations/us-central1", None, None)
+        .unwrap()
+        .jobs
+        .len();
+    assert!(
+        created > 0 && created < 30,
+        "{created} created before the endpoint died ({} calls): {t}",
+        served.load(Ordering::SeqCst)
+    );
+    // The next apply (the endpoint back at the same address) creates the rest, nothing twice.
+    let addr = proxy.trim_start_matches("http://").to_string();
+    let (back, _) = fault_proxy_at(&addr, server.url(), 0.0, 1).await;
+    assert_eq!(back, proxy);
+    let o = spawn_blocking_runform(
+        d.path(),
+        ["apply", "--endpoint", &proxy, "--auto-approve", "."]
+            .map(String::from)
+            .to_vec(),
+    )
+    .await;
+    assert!(
+        o.status.success(),
+        "first apply: {t}\n\nsecond apply: {}",
+        text(&o)
+    );
+    let jobs = server
+        .runtime
+        .list_jobs("projects/faults/locations/us-central1", None, None)
+        .unwrap()
+        .jobs;
+    assert_eq!(jobs.len(), 30);
     server.stop().await;
 }
