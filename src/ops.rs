@@ -508,17 +508,29 @@ async fn connect(
         return Ok((client, format!("endpoint {url}"), None));
     }
     if local {
-        let dir = local_dir(stack_dir);
+        return connect_local(&local_dir(stack_dir)).await;
+    }
+    let client = Client::new(Endpoint::Google).await?;
+    Ok((client, "Google Cloud".into(), None))
+}
+
+/// The stack's local runtime: a `runform local serve` recorded in `server.json`, else one
+/// started inside this command on the stack's data. One runtime per data dir: while another
+/// command's runtime holds it, this one waits (saying so) rather than start a second runtime,
+/// which would take the first one's running executions for interrupted ones.
+async fn connect_local(dir: &Path) -> anyhow::Result<(Client, String, Option<Server>)> {
+    let mut said = false;
+    loop {
         if let Ok(text) = std::fs::read_to_string(dir.join("server.json")) {
             if let Ok(rec) = serde_json::from_str::<ServerRecord>(&text) {
                 let client = Client::new(Endpoint::Custom(rec.url.clone())).await?;
-                client.set_runtime_token(runtime_token(&dir));
+                client.set_runtime_token(runtime_token(dir));
                 if client.health().await {
                     return Ok((client, format!("local runtime at {}", rec.url), None));
                 }
             }
         }
-        let server = Server::start(
+        let started = Server::start(
             RuntimeConfig {
                 data_dir: Some(dir.join("data")),
                 executor: executor_from_env()?,
@@ -526,16 +538,31 @@ async fn connect(
             },
             "127.0.0.1:0".parse()?,
         )
-        .await?;
-        let client = Client::new(Endpoint::Custom(server.url())).await?;
-        let what = format!(
-            "local runtime (in this command, {} executor)",
-            server.runtime.executor().name()
-        );
-        return Ok((client, what, Some(server)));
+        .await;
+        match started {
+            Ok(server) => {
+                let client = Client::new(Endpoint::Custom(server.url())).await?;
+                let what = format!(
+                    "local runtime (in this command, {} executor)",
+                    server.runtime.executor().name()
+                );
+                return Ok((client, what, Some(server)));
+            }
+            Err(e) => match e.downcast_ref::<crate::runtime::DataDirInUse>() {
+                Some(busy) => {
+                    if !said {
+                        eprintln!(
+                            "waiting: the local runtime of another runform command (pid {}) is using this stack's data; this command goes on when it ends (or run `runform local serve` so that commands share one)",
+                            busy.pid
+                        );
+                        said = true;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+                None => return Err(e),
+            },
+        }
     }
-    let client = Client::new(Endpoint::Google).await?;
-    Ok((client, "Google Cloud".into(), None))
 }
 
 /// The selected workspace: `RUNFORM_WORKSPACE` (or `TF_WORKSPACE`), else the one

@@ -1,5 +1,5 @@
 //! Retries as Google's API guidance asks: 429, 500, 502, 503, 504 (and errors whose status is
-//! `UNAVAILABLE` or `ABORTED`) and connection failures are retried for every call, with
+//! `UNAVAILABLE`) and connection failures are retried for every call, with
 //! exponential backoff and full jitter, honouring `Retry-After`. A 429 (quota) slows every
 //! call of the client down for a while, not just the one that got it. A call that keeps
 //! failing to connect marks the endpoint unreachable, so an apply stops starting actions.
@@ -47,7 +47,7 @@ impl RetryPolicy {
     }
 }
 
-/// Is an answer worth retrying: the status, or the error body's gRPC status name?
+/// Is an answer worth retrying as it is: the status, or the error body's gRPC status name?
 pub fn retryable(status: u16, body: &[u8]) -> bool {
     if matches!(status, 429 | 500 | 502 | 503 | 504) {
         return true;
@@ -59,7 +59,9 @@ pub fn retryable(status: u16, body: &[u8]) -> bool {
         .ok()
         .and_then(|v| v["error"]["status"].as_str().map(str::to_string))
         .unwrap_or_default();
-    matches!(code.as_str(), "UNAVAILABLE" | "ABORTED")
+    // `ABORTED` (a concurrent change: an IAM policy's etag moved on) is retried by whoever
+    // built the request, after reading again: the same request would fail the same way.
+    code == "UNAVAILABLE"
 }
 
 /// A `Retry-After` header's wait (seconds; an HTTP date is read as "soon").
@@ -135,7 +137,7 @@ mod tests {
         }
         assert!(!retryable(400, b"{}"));
         assert!(!retryable(404, b""));
-        assert!(retryable(409, br#"{"error": {"status": "ABORTED"}}"#));
+        assert!(!retryable(409, br#"{"error": {"status": "ABORTED"}}"#));
         assert!(!retryable(
             409,
             br#"{"error": {"status": "ALREADY_EXISTS"}}"#

@@ -111,6 +111,8 @@ pub struct Runtime {
     /// The runtime's own URL (`http://127.0.0.1:PORT`), for tasks to call back; set when the
     /// server starts.
     pub(crate) base_url: std::sync::OnceLock<String>,
+    /// The data directory's lock, held while this runtime lives: one runtime per data dir.
+    _data_lock: Option<nix::fcntl::Flock<std::fs::File>>,
     _tmp: Option<tempdir::TempDir>,
 }
 
@@ -139,6 +141,10 @@ impl Runtime {
         std::fs::create_dir_all(&logs_dir)?;
         std::fs::create_dir_all(&work_dir)?;
         owner_only(&base)?;
+        let data_lock = match &cfg.data_dir {
+            Some(d) => Some(lock_data_dir(d)?),
+            None => None,
+        };
         let store = Store::open(cfg.data_dir.as_deref())?;
         let cfg_manual = cfg.manual_clock;
         let rt = Arc::new(Runtime {
@@ -153,6 +159,7 @@ impl Runtime {
             tokens: auth::Tokens::default(),
             executor: Default::default(),
             base_url: Default::default(),
+            _data_lock: data_lock,
             _tmp: tmp,
         });
         rt.recover_interrupted()?;
@@ -243,6 +250,51 @@ impl Server {
         }
         if let Some(h) = self.handle.take() {
             let _ = tokio::time::timeout(Duration::from_secs(5), h).await;
+        }
+    }
+}
+
+/// The error when another runtime holds a data directory (its pid, when it wrote one).
+#[derive(Debug, thiserror::Error)]
+#[error("another local runtime (pid {pid}) is using {dir}")]
+pub struct DataDirInUse {
+    pub dir: String,
+    pub pid: String,
+}
+
+/// Takes the data directory's lock (`runtime.lock`, released when the process ends, however
+/// it ends): two runtimes on one store would each take the other's running executions for
+/// interrupted ones.
+fn lock_data_dir(dir: &std::path::Path) -> anyhow::Result<nix::fcntl::Flock<std::fs::File>> {
+    use std::io::{Read, Seek, Write};
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = dir.join("runtime.lock");
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)?;
+    match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+        Ok(mut held) => {
+            held.set_len(0)?;
+            held.rewind()?;
+            write!(held, "{}", std::process::id())?;
+            Ok(held)
+        }
+        Err((mut file, _)) => {
+            let mut pid = String::new();
+            let _ = file.read_to_string(&mut pid);
+            Err(DataDirInUse {
+                dir: dir.display().to_string(),
+                pid: if pid.trim().is_empty() {
+                    "?".into()
+                } else {
+                    pid.trim().to_string()
+                },
+            }
+            .into())
         }
     }
 }

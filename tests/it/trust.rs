@@ -486,3 +486,93 @@ fn a_closed_pipe_ends_quietly() {
     no_panic(&o, "closed pipe");
     assert_eq!(o.status.code(), Some(141));
 }
+
+/// One runtime per data dir (issue 13, finding 7): while a command's own runtime runs an
+/// execution, a second `--local` command on the stack waits for it instead of starting a
+/// runtime that would take the running execution for an interrupted one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_local_command_waits_for_the_first_runtime() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join(".runform/local/data");
+    // The first command's runtime (no server.json: it is inside a command).
+    let first = runform::runtime::Server::start(
+        runform::runtime::RuntimeConfig {
+            data_dir: Some(data.clone()),
+            ..Default::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let rt = first.runtime.clone();
+    let mut j = runform::api::run::Job::default();
+    j.template
+        .template
+        .containers
+        .push(runform::api::run::Container {
+            image: "busybox".into(),
+            command: vec!["/bin/sh".into(), "-c".into(), "sleep 2".into()],
+            ..Default::default()
+        });
+    rt.create_job("projects/p/locations/us-central1", "long", j, false)
+        .unwrap();
+    let (exec, _) = rt
+        .run_job(
+            "projects/p/locations/us-central1/jobs/long",
+            Default::default(),
+            None,
+        )
+        .unwrap();
+    // A second runtime on the same data is refused outright.
+    let second = runform::runtime::Server::start(
+        runform::runtime::RuntimeConfig {
+            data_dir: Some(data.clone()),
+            ..Default::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await;
+    let err = second
+        .err()
+        .expect("a second runtime on one data dir")
+        .to_string();
+    assert!(
+        err.contains("another local runtime") && err.contains(&std::process::id().to_string()),
+        "{err}"
+    );
+    // A second command waits, saying why, and goes on once the first runtime is gone.
+    let dir = d.path().to_path_buf();
+    let cmd = tokio::task::spawn_blocking(move || {
+        super::cli_support::runform(
+            &dir,
+            &[
+                "executions",
+                "--local",
+                "projects/p/locations/us-central1/jobs/long",
+            ],
+        )
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert!(!cmd.is_finished(), "the second command waits");
+    for _ in 0..200 {
+        if rt.get_execution(&exec.name).unwrap().is_done() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let e = rt.get_execution(&exec.name).unwrap();
+    assert!(
+        e.succeeded(),
+        "not marked interrupted by the waiting command: {:?}",
+        e.completed()
+    );
+    first.stop().await;
+    drop(rt);
+    let o = cmd.await.unwrap();
+    assert!(
+        text(&o).contains("waiting: the local runtime of another runform command"),
+        "{}",
+        text(&o)
+    );
+    assert!(o.status.success(), "{}", text(&o));
+}
