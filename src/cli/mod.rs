@@ -705,10 +705,12 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                             &stack,
                             &planned_args,
                             &t.state_file.load()?,
+                            &target_key(&target),
                         )?;
                         eprintln!(
-                            "Saved the plan to {}; apply it with `runform apply {}`",
+                            "Saved the plan to {}; apply it with `runform apply {}{}`",
                             out.display(),
+                            target_flags(&target),
                             out.display()
                         );
                     }
@@ -1852,8 +1854,12 @@ fn save_planfile(
     stack: &crate::config::Stack,
     args: &LoadArgs,
     state: &crate::state::State,
+    target: &str,
 ) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let pf = PlanFile {
+        target: target.to_string(),
         json: crate::plan::json::plan_json(plan, stack, state),
         format: PLANFILE_FORMAT.into(),
         dir: std::fs::canonicalize(dir)?.display().to_string(),
@@ -1861,10 +1867,46 @@ fn save_planfile(
         args: args.clone(),
         local_images: stack.local_images.clone(),
     };
+    // A plan holds the planned values: the owner's only, as the state is.
     let tmp = out.with_extension("tmp");
-    std::fs::write(&tmp, serde_json::to_vec(&pf)?)?;
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(&serde_json::to_vec(&pf)?)?;
+    f.sync_all()?;
     std::fs::rename(&tmp, out)?;
     Ok(())
+}
+
+/// Which target a command talks to, as a saved plan records it: `google`, `local`, or
+/// `endpoint URL`.
+fn target_key(t: &TargetArgs) -> String {
+    match (&t.endpoint, t.local) {
+        (Some(url), _) => format!("endpoint {}", url.trim_end_matches('/')),
+        (None, true) => "local".into(),
+        (None, false) => "google".into(),
+    }
+}
+
+/// The flags that select a target key's target (for messages).
+fn target_flags(t: &TargetArgs) -> String {
+    match (&t.endpoint, t.local) {
+        (Some(url), _) => format!("--endpoint {url} "),
+        (None, true) => "--local ".into(),
+        (None, false) => String::new(),
+    }
+}
+
+/// What a target key means, in words.
+fn target_words(key: &str) -> String {
+    match key {
+        "google" => "Google Cloud".into(),
+        "local" => "the local runtime (--local)".into(),
+        other => other.replacen("endpoint ", "the endpoint ", 1),
+    }
 }
 
 async fn apply_planfile(
@@ -1879,6 +1921,15 @@ async fn apply_planfile(
             "{} has format {:?}; this runform reads {PLANFILE_FORMAT}",
             path.display(),
             pf.format
+        );
+    }
+    // A plan made for one target (the local runtime) must not apply to another (Google).
+    if !pf.target.is_empty() && pf.target != target_key(target) {
+        bail!(
+            "{} was planned for {}, not {}; apply it there, or make a new plan for this target",
+            path.display(),
+            target_words(&pf.target),
+            target_words(&target_key(target))
         );
     }
     let dir = PathBuf::from(&pf.dir);

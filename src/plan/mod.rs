@@ -1226,6 +1226,10 @@ fn select_targets(
 #[derive(Debug, Serialize, Deserialize)]
 pub struct PlanFile {
     pub format: String,
+    /// The target the plan was made for (`google`, `local`, `endpoint URL`); applying it
+    /// elsewhere is refused.
+    #[serde(default)]
+    pub target: String,
     pub dir: String,
     pub plan: Plan,
     /// What the configuration was read with (variables; what the plan replaces and updates):

@@ -576,3 +576,30 @@ async fn a_second_local_command_waits_for_the_first_runtime() {
     );
     assert!(o.status.success(), "{}", text(&o));
 }
+
+/// A saved plan is the owner's only (0600) and applies only to the target it was made for
+/// (issue 13, finding 5: a plan made for the local runtime applied to Google).
+#[test]
+fn a_saved_plan_is_private_and_bound_to_its_target() {
+    let d = tempfile::tempdir().unwrap();
+    super::write(
+        d.path(),
+        "main.tf",
+        "resource \"google_cloud_run_v2_job\" \"j\" {\n  name = \"pf\"\n  project = \"p\"\n  location = \"us-central1\"\n  deletion_protection = false\n  template {\n    template {\n      containers {\n        image = \"busybox\"\n        command = [\"/bin/true\"]\n      }\n    }\n  }\n}\n",
+    );
+    let o = super::cli_support::runform(d.path(), &["plan", "--local", "--out", "p.plan", "."]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(mode(&d.path().join("p.plan")), 0o600);
+    assert!(text(&o).contains("runform apply --local p.plan"), "{}", text(&o));
+    for (args, said) in [
+        (vec!["apply", "p.plan"], "not Google Cloud"),
+        (vec!["apply", "--endpoint", "http://127.0.0.1:9", "p.plan"], "not the endpoint http://127.0.0.1:9"),
+    ] {
+        let o = super::cli_support::runform(d.path(), &args);
+        assert!(!o.status.success());
+        let t = text(&o);
+        assert!(t.contains("was planned for the local runtime") && t.contains(said), "{t}");
+    }
+    let o = super::cli_support::runform(d.path(), &["apply", "--local", "p.plan"]);
+    assert!(o.status.success(), "{}", text(&o));
+}
