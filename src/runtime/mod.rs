@@ -50,6 +50,9 @@ pub struct RuntimeConfig {
     /// A token every call must carry (`runform local serve --token`); `None` lets any local
     /// caller in, as the emulators Google's clients expect.
     pub token: Option<String>,
+    /// How long a client may take to send a request's headers (and a kept-alive connection
+    /// may sit idle) before the runtime closes the connection.
+    pub header_timeout: Duration,
 }
 
 impl Default for RuntimeConfig {
@@ -61,6 +64,7 @@ impl Default for RuntimeConfig {
             executor: executor::ExecutorChoice::Process,
             docker_host: None,
             token: None,
+            header_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -216,13 +220,8 @@ impl Server {
             .is_none()
             .then(|| tokio::spawn(scheduler::run_loop(Arc::downgrade(&runtime))));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let handle = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
+        let header_timeout = runtime.cfg.header_timeout;
+        let handle = tokio::spawn(serve_http(listener, app, header_timeout, rx));
         Ok(Server {
             addr,
             runtime,
@@ -306,6 +305,40 @@ fn owner_only(dir: &std::path::Path) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
         .map_err(|e| anyhow::anyhow!("cannot make {} private: {e}", dir.display()))
+}
+
+/// Serves `app` on `listener` until `stop` fires. Every connection has a header-read
+/// timeout (a client that opens connections and sends headers slowly or never, the
+/// "slowloris", gets them closed) and keep-alive connections close when idle that long.
+async fn serve_http(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    header_timeout: Duration,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    loop {
+        let accepted = tokio::select! {
+            _ = &mut stop => return,
+            a = listener.accept() => a,
+        };
+        let Ok((stream, _)) = accepted else {
+            // Out of file descriptors and the like: back off a moment rather than spin.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        tokio::spawn(async move {
+            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout);
+            let _ = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .await;
+        });
+    }
 }
 
 /// Current time as RFC 3339 UTC with microseconds, as Google's APIs print it.

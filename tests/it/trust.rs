@@ -590,16 +590,74 @@ fn a_saved_plan_is_private_and_bound_to_its_target() {
     let o = super::cli_support::runform(d.path(), &["plan", "--local", "--out", "p.plan", "."]);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(mode(&d.path().join("p.plan")), 0o600);
-    assert!(text(&o).contains("runform apply --local p.plan"), "{}", text(&o));
+    assert!(
+        text(&o).contains("runform apply --local p.plan"),
+        "{}",
+        text(&o)
+    );
     for (args, said) in [
         (vec!["apply", "p.plan"], "not Google Cloud"),
-        (vec!["apply", "--endpoint", "http://127.0.0.1:9", "p.plan"], "not the endpoint http://127.0.0.1:9"),
+        (
+            vec!["apply", "--endpoint", "http://127.0.0.1:9", "p.plan"],
+            "not the endpoint http://127.0.0.1:9",
+        ),
     ] {
         let o = super::cli_support::runform(d.path(), &args);
         assert!(!o.status.success());
         let t = text(&o);
-        assert!(t.contains("was planned for the local runtime") && t.contains(said), "{t}");
+        assert!(
+            t.contains("was planned for the local runtime") && t.contains(said),
+            "{t}"
+        );
     }
     let o = super::cli_support::runform(d.path(), &["apply", "--local", "p.plan"]);
     assert!(o.status.success(), "{}", text(&o));
+}
+
+/// A client that opens a connection and never finishes its headers (slowloris) is cut off
+/// after the header timeout, and meanwhile 300 such connections do not stop the runtime from
+/// answering (issue 13, finding 10).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_and_idle_connections_are_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = runform::runtime::Server::start(
+        runform::runtime::RuntimeConfig {
+            header_timeout: std::time::Duration::from_millis(500),
+            ..Default::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let mut idle = Vec::new();
+    for i in 0..300 {
+        let mut s = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        if i % 2 == 0 {
+            s.write_all(b"GET /runform/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+                .await
+                .unwrap();
+        }
+        idle.push(s);
+    }
+    let r = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        reqwest::get(format!("{}/runform/v1/health", server.url())),
+    )
+    .await
+    .expect("answers despite 300 idle connections")
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    // The half-sent requests are closed by the runtime once the timeout passes.
+    let mut s = idle.swap_remove(0);
+    let mut buf = [0u8; 512];
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(5), s.read(&mut buf))
+        .await
+        .expect("the runtime closes a connection that never finishes its headers");
+    let n = closed.unwrap_or(0);
+    assert!(
+        n == 0 || String::from_utf8_lossy(&buf[..n]).contains(" 408 "),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    server.stop().await;
 }
