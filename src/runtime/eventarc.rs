@@ -125,6 +125,7 @@ impl Runtime {
         parent: &str,
         id: &str,
         mut t: Value,
+        validate_only: bool,
     ) -> ApiResult<crate::api::Operation> {
         if id.is_empty()
             || !id
@@ -152,7 +153,10 @@ impl Runtime {
         if t.get("eventDataContentType").is_none() {
             t["eventDataContentType"] = json!("application/json");
         }
-        self.store().put(Kind::Trigger, &name, &t)?;
+        // validateOnly: checked, answered, not stored.
+        if !validate_only {
+            self.store().put(Kind::Trigger, &name, &t)?;
+        }
         let mut resp = t.clone();
         resp["@type"] = json!(TRIGGER_TYPE);
         self.eventarc_op(&name, "create", resp)
@@ -182,7 +186,13 @@ impl Runtime {
         name: &str,
         patch: Value,
         mask: &str,
+        allow_missing: bool,
+        validate_only: bool,
     ) -> ApiResult<crate::api::Operation> {
+        if allow_missing && self.get_trigger(name).is_err() {
+            let (parent, id) = name.rsplit_once("/triggers/").unwrap_or((name, ""));
+            return self.create_trigger(parent, id, patch, validate_only);
+        }
         let mut t = self.get_trigger(name)?;
         let fields: Vec<String> = if mask.trim().is_empty() || mask == "*" {
             patch
@@ -209,15 +219,29 @@ impl Runtime {
         Self::check_trigger(&t)?;
         t["updateTime"] = json!(now_rfc3339());
         t["etag"] = json!(uuid::Uuid::new_v4().simple().to_string());
-        self.store().put(Kind::Trigger, name, &t)?;
+        if !validate_only {
+            self.store().put(Kind::Trigger, name, &t)?;
+        }
         let mut resp = t.clone();
         resp["@type"] = json!(TRIGGER_TYPE);
         self.eventarc_op(name, "update", resp)
     }
 
-    pub fn delete_trigger(&self, name: &str) -> ApiResult<crate::api::Operation> {
-        let t = self.get_trigger(name)?;
-        self.store().delete(Kind::Trigger, name)?;
+    pub fn delete_trigger(
+        &self,
+        name: &str,
+        allow_missing: bool,
+        validate_only: bool,
+    ) -> ApiResult<crate::api::Operation> {
+        let t = match self.get_trigger(name) {
+            Ok(t) => t,
+            // allowMissing: deleting what is not there succeeds.
+            Err(_) if allow_missing => json!({"name": name}),
+            Err(e) => return Err(e),
+        };
+        if !validate_only {
+            self.store().delete(Kind::Trigger, name)?;
+        }
         let mut resp = t;
         resp["@type"] = json!(TRIGGER_TYPE);
         self.eventarc_op(name, "delete", resp)

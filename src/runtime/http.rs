@@ -551,7 +551,12 @@ async fn v1(
         return match (method.as_str(), segs.len()) {
             ("POST", 5) => {
                 let id = q.get("triggerId").cloned().unwrap_or_default();
-                Ok(json(&rt.create_trigger(&parent, &id, body_as(body)?)?))
+                Ok(json(&rt.create_trigger(
+                    &parent,
+                    &id,
+                    body_as(body)?,
+                    flag(q, "validateOnly"),
+                )?))
             }
             ("GET", 5) => Ok(json(&rt.list_triggers(&parent)?)),
             ("GET", 6) => Ok(json(&rt.get_trigger(resource)?)),
@@ -559,8 +564,14 @@ async fn v1(
                 resource,
                 body_as(body)?,
                 q.get("updateMask").map(String::as_str).unwrap_or(""),
+                flag(q, "allowMissing"),
+                flag(q, "validateOnly"),
             )?)),
-            ("DELETE", 6) => Ok(json(&rt.delete_trigger(resource)?)),
+            ("DELETE", 6) => Ok(json(&rt.delete_trigger(
+                resource,
+                flag(q, "allowMissing"),
+                flag(q, "validateOnly"),
+            )?)),
             _ => Err(ApiError::new(
                 Code::NotFound,
                 format!("the local runtime does not serve {method} /v1/{resource}"),

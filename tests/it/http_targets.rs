@@ -101,6 +101,7 @@ async fn eventarc_http_endpoint_gets_the_cloudevent_in_binary_mode() {
                              {"attribute": "subject", "value": "objects/in/*.csv", "operator": "match-path-pattern"}],
             "destination": {"httpEndpoint": {"uri": format!("{url}/events")}}
         }),
+        false,
     )
     .unwrap();
     rt.put_object("events-bucket", "in/report.csv", "text/csv", b"a,b", None)

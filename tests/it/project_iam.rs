@@ -183,7 +183,7 @@ async fn a_trigger_account_without_workflows_invoker_is_refused() {
         "eventFilters": [{"attribute": "type", "value": "google.cloud.storage.object.v1.finalized"}, {"attribute": "bucket", "value": "in-proj"}],
         "serviceAccount": "events@proj.iam.gserviceaccount.com",
         "destination": {"workflow": format!("{parent}/workflows/w")}
-    })).unwrap()).unwrap();
+    })).unwrap(), false).unwrap();
     let delivered = |n: usize| {
         let rt = rt.clone();
         async move {

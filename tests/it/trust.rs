@@ -661,3 +661,68 @@ async fn slow_and_idle_connections_are_cut_off() {
     );
     server.stop().await;
 }
+
+/// Eventarc's `validateOnly` checks without changing anything (it used to create the
+/// trigger), and `allowMissing` on update and delete behaves as Google's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eventarc_validate_only_changes_nothing() {
+    let server = super::local_server(None).await;
+    let url = server.url();
+    let http = reqwest::Client::new();
+    let base = format!("{url}/v1/projects/p/locations/us-central1/triggers");
+    let trigger = serde_json::json!({
+        "eventFilters": [{"attribute": "type", "value": "google.cloud.storage.object.v1.finalized"}],
+        "destination": {"httpEndpoint": {"uri": "http://127.0.0.1:9/hook"}}
+    });
+    let exists = || {
+        server
+            .runtime
+            .get_trigger("projects/p/locations/us-central1/triggers/t")
+            .is_ok()
+    };
+    let r = http
+        .post(format!("{base}?triggerId=t&validateOnly=true"))
+        .json(&trigger)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(!exists(), "validateOnly created the trigger");
+    // An invalid trigger is still refused under validateOnly.
+    let r = http
+        .post(format!("{base}?triggerId=t&validateOnly=true"))
+        .json(&serde_json::json!({"eventFilters": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // PATCH with allowMissing creates; DELETE with validateOnly keeps; allowMissing deletes
+    // what is not there without an error.
+    let r = http
+        .patch(format!("{base}/t?allowMissing=true"))
+        .json(&trigger)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    assert!(exists());
+    let r = http
+        .delete(format!("{base}/t?validateOnly=true"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(exists(), "validateOnly deleted the trigger");
+    let r = http.delete(format!("{base}/t")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(!exists());
+    let r = http.delete(format!("{base}/t")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    let r = http
+        .delete(format!("{base}/t?allowMissing=true"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    server.stop().await;
+}
