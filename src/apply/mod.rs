@@ -318,9 +318,15 @@ pub async fn apply(
                     ctx.observer
                         .note(&format!("{}: {}...", c.addr, verb(c.action)));
                     // Nothing to call for a state-only change (Terraform-only arguments).
-                    let res = if c.action == Action::StateOnly {
-                        let prior = lock(shared).resources.get(&c.addr).cloned();
+                    let prior = lock(shared).resources.get(&c.addr).cloned();
+                    let res = if c.action == Action::StateOnly && (prior.is_some() || !c.adopt) {
                         state_only_entry(prior, &c)
+                    } else if c.action == Action::StateOnly {
+                        // Found live with no state entry (an interrupted apply created it):
+                        // adopting reads it, which makes the entry.
+                        let mut adopt = c.clone();
+                        adopt.action = Action::Adopt;
+                        rt.apply(ctx, &adopt).await
                     } else {
                         rt.apply(ctx, &c).await
                     };

@@ -761,7 +761,13 @@ impl ResourceType for Job {
                 Action::NoOp
             }
         } else if state_only {
-            Action::StateOnly
+            // A job an interrupted apply created (no state entry yet) is adopted: reading it
+            // makes its entry; a state-only change needs one to change.
+            if change.adopt {
+                Action::Adopt
+            } else {
+                Action::StateOnly
+            }
         } else {
             Action::Update
         };

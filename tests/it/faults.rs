@@ -359,3 +359,142 @@ async fn a_dead_endpoint_stops_the_apply_and_the_next_one_finishes() {
     assert_eq!(jobs.len(), 30);
     server.stop().await;
 }
+
+/// Figures for the README (run by hand; they take about a minute each):
+/// `cargo nextest run --run-ignored only figures --no-capture`.
+/// 20 applies of 200 jobs, each through a proxy failing 10% of calls (half after they took
+/// effect, a new seed each run): how many converge (apply succeeds, the next plan is clean,
+/// exactly 200 jobs exist).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: prints figures for the README"]
+async fn figures_200_resources_under_10_percent_faults() {
+    let mut converged = 0;
+    let t0 = std::time::Instant::now();
+    for run in 0..20u64 {
+        let server = super::local_server(None).await;
+        let (proxy, faults) = fault_proxy(server.url(), 0.10, 1000 + run).await;
+        let d = tempfile::tempdir().unwrap();
+        let stack = jobs_stack(200, 0).replace("\"faults\"", &format!("\"faults{run}\""));
+        super::write(d.path(), "main.tf", &stack);
+        let apply = spawn_blocking_runform(
+            d.path(),
+            ["apply", "--endpoint", &proxy, "--auto-approve", "."]
+                .map(String::from)
+                .to_vec(),
+        )
+        .await;
+        let plan = spawn_blocking_runform(
+            d.path(),
+            ["plan", "--endpoint", &proxy, "--detailed-exitcode", "."]
+                .map(String::from)
+                .to_vec(),
+        )
+        .await;
+        let jobs = server
+            .runtime
+            .list_jobs(
+                &format!("projects/faults{run}/locations/us-central1"),
+                Some("1000"),
+                None,
+            )
+            .unwrap()
+            .jobs
+            .len();
+        let ok = apply.status.success() && plan.status.code() == Some(0) && jobs == 200;
+        converged += usize::from(ok);
+        eprintln!(
+            "run {run}: {} ({} calls, {} failed before, {} after the runtime acted; {jobs} jobs)",
+            if ok { "converged" } else { "DID NOT CONVERGE" },
+            faults.calls.load(Ordering::Relaxed),
+            faults.before.load(Ordering::Relaxed),
+            faults.after.load(Ordering::Relaxed),
+        );
+        if !ok {
+            eprintln!("{}\n{}", text(&apply), text(&plan));
+        }
+        server.stop().await;
+    }
+    eprintln!(
+        "200 resources under 10% injected faults: {converged} of 20 runs converged in {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+    assert_eq!(converged, 20);
+}
+
+/// 20 applies of 60 jobs killed with SIGKILL at a random point (after 0-59 completed
+/// creates), each followed by a plain apply: how many recover (the apply succeeds, the plan is
+/// clean, the state and the runtime both hold exactly the 60 jobs).
+#[test]
+#[ignore = "a benchmark: prints figures for the README"]
+fn figures_kill_9_at_20_random_points() {
+    use std::io::BufRead;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+    let mut recovered = 0;
+    for run in 0..20 {
+        let d = tempfile::tempdir().unwrap();
+        super::write(d.path(), "main.tf", &jobs_stack(60, 0));
+        let kill_after: usize = rng.random_range(0..60);
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_runform"))
+            .args([
+                "apply",
+                "--local",
+                "--auto-approve",
+                "--parallelism",
+                "4",
+                ".",
+            ])
+            .current_dir(d.path())
+            .env("RUNFORM_EXECUTOR", "process")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let mut done = 0;
+        if kill_after > 0 {
+            for line in std::io::BufReader::new(stderr).lines() {
+                if line
+                    .map(|l| l.contains("creating complete"))
+                    .unwrap_or(false)
+                {
+                    done += 1;
+                    if done >= kill_after {
+                        break;
+                    }
+                }
+            }
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let apply = runform(d.path(), &["apply", "--local", "--auto-approve", "."]);
+        let plan = runform(d.path(), &["plan", "--local", "--detailed-exitcode", "."]);
+        let state: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(d.path().join(".runform/local/runform.tfstate")).unwrap(),
+        )
+        .unwrap();
+        let in_state = state["resources"].as_object().map_or(0, |m| m.len());
+        let rt = runform::runtime::Runtime::open(runform::runtime::RuntimeConfig {
+            data_dir: Some(d.path().join(".runform/local/data")),
+            ..Default::default()
+        })
+        .unwrap();
+        let live = rt
+            .list_jobs("projects/faults/locations/us-central1", None, None)
+            .unwrap()
+            .jobs
+            .len();
+        drop(rt);
+        let ok =
+            apply.status.success() && plan.status.code() == Some(0) && in_state == 60 && live == 60;
+        recovered += usize::from(ok);
+        eprintln!(
+            "run {run}: killed after {done} creates: {} (state {in_state}, runtime {live})",
+            if ok { "recovered" } else { "DID NOT RECOVER" }
+        );
+        if !ok {
+            eprintln!("{}\n{}", text(&apply), text(&plan));
+        }
+    }
+    eprintln!("kill -9 at 20 random points: {recovered} of 20 recovered");
+    assert_eq!(recovered, 20);
+}

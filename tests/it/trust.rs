@@ -726,3 +726,50 @@ async fn eventarc_validate_only_changes_nothing() {
     assert_eq!(r.status(), 200);
     server.stop().await;
 }
+
+/// A job an interrupted apply created but did not record (killed between the create and the
+/// journal) is adopted by the next apply, even when its Terraform-only arguments
+/// (`deletion_protection`) are all that differs: that used to be a "state-only change" with
+/// no state entry, and the apply failed (found by the kill -9 figures).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unrecorded_create_is_adopted() {
+    let server = super::local_server(None).await;
+    let url = server.url();
+    let d = tempfile::tempdir().unwrap();
+    let job = |name: &str| {
+        format!("resource \"google_cloud_run_v2_job\" \"{name}\" {{\n  name = \"{name}\"\n  project = \"p\"\n  location = \"us-central1\"\n  deletion_protection = false\n  template {{\n    template {{\n      containers {{\n        image = \"busybox\"\n        command = [\"/bin/true\"]\n      }}\n    }}\n  }}\n}}\n")
+    };
+    super::write(d.path(), "main.tf", &job("first"));
+    let o = super::examples::cli(d.path(), &url, &["apply", "--auto-approve", "."]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let o = super::examples::cli(d.path(), &url, &["state", "pull"]).await;
+    let lineage = serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["lineage"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // What the killed apply had sent for `second`: created, never journaled.
+    let mut j = runform::api::run::Job::default();
+    j.annotations.insert("runform.dev/lineage".into(), lineage);
+    j.annotations.insert(
+        "runform.dev/address".into(),
+        "google_cloud_run_v2_job.second".into(),
+    );
+    j.template
+        .template
+        .containers
+        .push(runform::api::run::Container {
+            image: "busybox".into(),
+            command: vec!["/bin/true".into()],
+            ..Default::default()
+        });
+    server
+        .runtime
+        .create_job("projects/p/locations/us-central1", "second", j, false)
+        .unwrap();
+    super::write(d.path(), "main.tf", &[job("first"), job("second")].concat());
+    let o = super::examples::cli(d.path(), &url, &["apply", "--auto-approve", "."]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let o = super::examples::cli(d.path(), &url, &["plan", "--detailed-exitcode", "."]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    server.stop().await;
+}
