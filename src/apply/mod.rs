@@ -328,7 +328,16 @@ pub async fn apply(
                         adopt.action = Action::Adopt;
                         rt.apply(ctx, &adopt).await
                     } else {
-                        rt.apply(ctx, &c).await
+                        // A long operation (a job's LRO, an execution) says it is still going,
+                        // as Terraform does.
+                        let verb = verb(c.action);
+                        with_progress(rt.apply(ctx, &c), PROGRESS_EVERY, |secs| {
+                            ctx.observer.note(&format!(
+                                "{}: still {verb}... [{secs}s elapsed]",
+                                c.addr
+                            ))
+                        })
+                        .await
                     };
                     match res {
                         Ok(mut entry) => {
@@ -367,6 +376,27 @@ pub async fn apply(
     outcome.into_inner().unwrap_or_else(|p| p.into_inner())
 }
 
+/// How often a running action says it is still going.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Runs `work`, calling `note(seconds elapsed)` every `every` while it runs.
+async fn with_progress<T>(
+    work: impl std::future::Future<Output = T>,
+    every: std::time::Duration,
+    mut note: impl FnMut(u64),
+) -> T {
+    let work = std::pin::pin!(work);
+    let mut work = work;
+    let start = tokio::time::Instant::now();
+    let mut tick = tokio::time::interval_at(start + every, every);
+    loop {
+        tokio::select! {
+            out = &mut work => return out,
+            _ = tick.tick() => note(start.elapsed().as_secs()),
+        }
+    }
+}
+
 pub fn verb(a: Action) -> &'static str {
     match a {
         Action::Create => "creating",
@@ -384,6 +414,22 @@ pub fn verb(a: Action) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn long_actions_say_they_are_still_going() {
+        let mut notes = Vec::new();
+        let out = with_progress(
+            async {
+                tokio::time::sleep(std::time::Duration::from_secs(25)).await;
+                7
+            },
+            PROGRESS_EVERY,
+            |s| notes.push(s),
+        )
+        .await;
+        assert_eq!(out, 7);
+        assert_eq!(notes, [10, 20]);
+    }
 
     #[test]
     fn deletes_run_after_their_dependents() {
