@@ -8,6 +8,7 @@ use cli as cli_support;
 mod every_argument;
 mod examples;
 mod faults;
+mod fuzz;
 mod gcs_backend;
 mod http_targets;
 mod iam_cli;
