@@ -773,3 +773,247 @@ async fn an_unrecorded_create_is_adopted() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     server.stop().await;
 }
+
+/// Every REST method family of the runtime, with `allowMissing` and `validateOnly` where
+/// Google has them, each under a timeout, followed by a health check: a lock held across a
+/// re-entrant call (the `allowMissing` deadlock) or an await hangs here instead of in a
+/// user's terminal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_rest_method_answers() {
+    use reqwest::Method;
+    let server = super::local_server(None).await;
+    let url = server.url();
+    let http = reqwest::Client::new();
+    let loc = "projects/sweep/locations/us-central1";
+    let job = serde_json::json!({"template": {"template": {"containers": [{"image": "busybox", "command": ["/bin/true"]}]}}});
+    let sched = serde_json::json!({"schedule": "0 2 * * *", "timeZone": "UTC", "httpTarget": {"uri": "http://127.0.0.1:9/x", "httpMethod": "POST"}});
+    let trigger = serde_json::json!({"eventFilters": [{"attribute": "type", "value": "google.cloud.storage.object.v1.finalized"}], "destination": {"httpEndpoint": {"uri": "http://127.0.0.1:9/h"}}});
+    let workflow =
+        serde_json::json!({"sourceContents": "main:\n  steps:\n    - done:\n        return: 1\n"});
+    let repo = serde_json::json!({"format": "DOCKER"});
+    let sa = serde_json::json!({"accountId": "sweeper", "serviceAccount": {"displayName": "s"}});
+    let e = serde_json::json!({});
+    let calls: Vec<(Method, String, serde_json::Value)> = vec![
+        // Cloud Run jobs, executions, tasks, operations.
+        (
+            Method::POST,
+            format!("/v2/{loc}/jobs?jobId=j&validateOnly=true"),
+            job.clone(),
+        ),
+        (
+            Method::PATCH,
+            format!("/v2/{loc}/jobs/j?allowMissing=true&validateOnly=true"),
+            job.clone(),
+        ),
+        (
+            Method::PATCH,
+            format!("/v2/{loc}/jobs/j?allowMissing=true"),
+            job.clone(),
+        ),
+        (Method::POST, format!("/v2/{loc}/jobs?jobId=j"), job.clone()),
+        (Method::GET, format!("/v2/{loc}/jobs"), e.clone()),
+        (Method::GET, format!("/v2/{loc}/jobs/j"), e.clone()),
+        (
+            Method::PATCH,
+            format!("/v2/{loc}/jobs/j?validateOnly=true"),
+            job.clone(),
+        ),
+        (Method::PATCH, format!("/v2/{loc}/jobs/j"), job.clone()),
+        (
+            Method::POST,
+            format!("/v2/{loc}/jobs/j:run?validateOnly=true"),
+            e.clone(),
+        ),
+        (Method::POST, format!("/v2/{loc}/jobs/j:run"), e.clone()),
+        (
+            Method::GET,
+            format!("/v2/{loc}/jobs/j/executions"),
+            e.clone(),
+        ),
+        (
+            Method::GET,
+            format!("/v2/{loc}/jobs/j:getIamPolicy"),
+            e.clone(),
+        ),
+        (
+            Method::POST,
+            format!("/v2/{loc}/jobs/j:setIamPolicy"),
+            serde_json::json!({"policy": {}}),
+        ),
+        (
+            Method::POST,
+            format!("/v2/{loc}/jobs/j:testIamPermissions"),
+            serde_json::json!({"permissions": ["run.jobs.get"]}),
+        ),
+        (Method::GET, format!("/v2/{loc}/operations"), e.clone()),
+        (
+            Method::DELETE,
+            format!("/v2/{loc}/jobs/j?validateOnly=true"),
+            e.clone(),
+        ),
+        // Cloud Scheduler.
+        (
+            Method::POST,
+            format!("/v1/{loc}/jobs"),
+            serde_json::json!({"name": format!("{loc}/jobs/s"), "schedule": "0 2 * * *", "timeZone": "UTC", "httpTarget": {"uri": "http://127.0.0.1:9/x", "httpMethod": "POST"}}),
+        ),
+        (Method::GET, format!("/v1/{loc}/jobs"), e.clone()),
+        (Method::GET, format!("/v1/{loc}/jobs/s"), e.clone()),
+        (Method::PATCH, format!("/v1/{loc}/jobs/s"), sched.clone()),
+        (Method::POST, format!("/v1/{loc}/jobs/s:pause"), e.clone()),
+        (Method::POST, format!("/v1/{loc}/jobs/s:resume"), e.clone()),
+        (Method::DELETE, format!("/v1/{loc}/jobs/s"), e.clone()),
+        // Eventarc.
+        (
+            Method::POST,
+            format!("/v1/{loc}/triggers?triggerId=t&validateOnly=true"),
+            trigger.clone(),
+        ),
+        (
+            Method::PATCH,
+            format!("/v1/{loc}/triggers/t?allowMissing=true"),
+            trigger.clone(),
+        ),
+        (Method::GET, format!("/v1/{loc}/triggers"), e.clone()),
+        (
+            Method::DELETE,
+            format!("/v1/{loc}/triggers/t?validateOnly=true"),
+            e.clone(),
+        ),
+        (Method::DELETE, format!("/v1/{loc}/triggers/t"), e.clone()),
+        (
+            Method::DELETE,
+            format!("/v1/{loc}/triggers/t?allowMissing=true"),
+            e.clone(),
+        ),
+        // Workflows and their executions.
+        (
+            Method::POST,
+            format!("/v1/{loc}/workflows?workflowId=w"),
+            workflow.clone(),
+        ),
+        (Method::GET, format!("/v1/{loc}/workflows/w"), e.clone()),
+        (
+            Method::PATCH,
+            format!("/v1/{loc}/workflows/w"),
+            workflow.clone(),
+        ),
+        (
+            Method::POST,
+            format!("/v1/{loc}/workflows/w/executions"),
+            e.clone(),
+        ),
+        (
+            Method::GET,
+            format!("/v1/{loc}/workflows/w/executions"),
+            e.clone(),
+        ),
+        (Method::DELETE, format!("/v1/{loc}/workflows/w"), e.clone()),
+        // Artifact Registry.
+        (
+            Method::POST,
+            format!("/v1/{loc}/repositories?repositoryId=r"),
+            repo.clone(),
+        ),
+        (Method::GET, format!("/v1/{loc}/repositories/r"), e.clone()),
+        (
+            Method::PATCH,
+            format!("/v1/{loc}/repositories/r"),
+            repo.clone(),
+        ),
+        (
+            Method::DELETE,
+            format!("/v1/{loc}/repositories/r"),
+            e.clone(),
+        ),
+        // IAM, projects, services.
+        (
+            Method::POST,
+            "/v1/projects/sweep/serviceAccounts".into(),
+            sa.clone(),
+        ),
+        (
+            Method::GET,
+            "/v1/projects/sweep/serviceAccounts".into(),
+            e.clone(),
+        ),
+        (
+            Method::POST,
+            "/v1/projects/sweep/serviceAccounts/sweeper@sweep.iam.gserviceaccount.com:disable"
+                .into(),
+            e.clone(),
+        ),
+        (
+            Method::DELETE,
+            "/v1/projects/sweep/serviceAccounts/sweeper@sweep.iam.gserviceaccount.com".into(),
+            e.clone(),
+        ),
+        (
+            Method::POST,
+            "/v1/projects/sweep:getIamPolicy".into(),
+            e.clone(),
+        ),
+        (
+            Method::POST,
+            "/v1/projects/sweep/services/run.googleapis.com:enable".into(),
+            e.clone(),
+        ),
+        (
+            Method::GET,
+            "/v1/projects/sweep/services/run.googleapis.com".into(),
+            e.clone(),
+        ),
+        // Cloud Storage.
+        (
+            Method::POST,
+            "/storage/v1/b?project=sweep".into(),
+            serde_json::json!({"name": "sweep-bucket"}),
+        ),
+        (
+            Method::GET,
+            "/storage/v1/b/sweep-bucket/o".into(),
+            e.clone(),
+        ),
+        (
+            Method::PATCH,
+            "/storage/v1/b/sweep-bucket".into(),
+            serde_json::json!({"labels": {"a": "b"}}),
+        ),
+        (
+            Method::DELETE,
+            "/storage/v1/b/sweep-bucket".into(),
+            e.clone(),
+        ),
+        // Finally the job itself.
+        (
+            Method::DELETE,
+            format!("/v2/{loc}/jobs/j?allowMissing=true"),
+            e.clone(),
+        ),
+        (Method::DELETE, format!("/v2/{loc}/jobs/j"), e.clone()),
+    ];
+    for (method, path, body) in calls {
+        let mut req = http.request(method.clone(), format!("{url}{path}"));
+        if !body.as_object().is_some_and(|o| o.is_empty()) || method != Method::GET {
+            req = req.json(&body);
+        }
+        let answered = tokio::time::timeout(std::time::Duration::from_secs(10), req.send())
+            .await
+            .unwrap_or_else(|_| panic!("{method} {path} did not answer within 10 s"))
+            .unwrap();
+        assert!(
+            answered.status().as_u16() < 500,
+            "{method} {path}: {}",
+            answered.status()
+        );
+        let health = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            http.get(format!("{url}/runform/v1/health")).send(),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("the runtime stopped answering after {method} {path}"))
+        .unwrap();
+        assert_eq!(health.status(), 200);
+    }
+    server.stop().await;
+}
