@@ -4,8 +4,9 @@
 //! deletions, duplications and splices. Nothing may panic: a panicking input is saved under
 //! `target/fuzz-crashes/`.
 //!
-//! `RUNFORM_FUZZ_INPUTS=10000000 cargo nextest run --release --run-ignored only fuzz_ --no-capture`
-//! (the count defaults to 100,000; it prints inputs, panics and inputs per second).
+//! `RUNFORM_FUZZ_INPUTS=10000000 cargo test --release --test it fuzz_ -- --ignored --nocapture`
+//! (cargo test: nextest's slow-test timeout would stop it). The count defaults to 100,000; one
+//! worker per core; it prints inputs, panics and inputs per second as it goes.
 
 use rand::{Rng, SeedableRng};
 use std::path::{Path, PathBuf};
@@ -140,61 +141,73 @@ fn parser_inputs(input: &[u8], rng: &mut impl Rng) -> Vec<String> {
 #[test]
 #[ignore = "a fuzzer: run by hand with RUNFORM_FUZZ_INPUTS"]
 fn fuzz_loader_and_parsers() {
+    use std::sync::atomic::{AtomicU64, Ordering};
     let n: u64 = std::env::var("RUNFORM_FUZZ_INPUTS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
+    let seed: u64 = std::env::var("RUNFORM_FUZZ_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(13);
     let seeds = seeds();
     assert!(seeds.len() > 10, "seeds from examples/ and tests/fixtures/");
-    let mut rng = rand::rngs::StdRng::seed_from_u64(
-        std::env::var("RUNFORM_FUZZ_SEED")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(13),
-    );
-    let work = tempfile::tempdir().unwrap();
     let crashes = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/fuzz-crashes");
-    let args = runform::config::LoadArgs::default();
     let started = std::time::Instant::now();
-    let mut panics = 0u64;
-    for i in 0..n {
-        let input = mutate(&seeds, &mut rng);
-        std::fs::write(work.path().join("main.tf"), &input).unwrap();
-        let parsers = parser_inputs(&input, &mut rng);
-        let dir = work.path().to_path_buf();
-        let args = &args;
-        let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let _ = runform::ops::load_stack(&dir, args, None, None);
-            for p in &parsers {
-                let _ = runform::api::common::parse_go_duration(p);
-                let _ = runform::api::run::parse_duration_secs(p);
-                let _ = runform::api::run::parse_quantity(p);
-                if let Some(secs) = runform::api::run::parse_duration_secs(p) {
-                    let _ = runform::api::common::clamp_secs(secs);
+    let next = AtomicU64::new(0);
+    let panics = AtomicU64::new(0);
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    std::thread::scope(|scope| {
+        for w in 0..workers {
+            let (seeds, crashes, next, panics) = (&seeds, &crashes, &next, &panics);
+            scope.spawn(move || {
+                let mut rng = rand::rngs::StdRng::seed_from_u64(seed.wrapping_add(w as u64));
+                let work = tempfile::tempdir().unwrap();
+                let args = runform::config::LoadArgs::default();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        return;
+                    }
+                    let input = mutate(seeds, &mut rng);
+                    std::fs::write(work.path().join("main.tf"), &input).unwrap();
+                    let parsers = parser_inputs(&input, &mut rng);
+                    let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        let _ = runform::ops::load_stack(work.path(), &args, None, None);
+                        for p in &parsers {
+                            let _ = runform::api::common::parse_go_duration(p);
+                            let _ = runform::api::run::parse_quantity(p);
+                            if let Some(secs) = runform::api::run::parse_duration_secs(p) {
+                                let _ = runform::api::common::clamp_secs(secs);
+                            }
+                        }
+                    }))
+                    .is_ok();
+                    if !ok {
+                        panics.fetch_add(1, Ordering::Relaxed);
+                        std::fs::create_dir_all(crashes).unwrap();
+                        std::fs::write(crashes.join(format!("crash-{i}.tf")), &input).unwrap();
+                        std::fs::write(
+                            crashes.join(format!("crash-{i}.parsers")),
+                            parsers.join("\n"),
+                        )
+                        .unwrap();
+                    }
+                    if (i + 1) % 100_000 == 0 {
+                        eprintln!(
+                            "{} inputs, {} panics, {:.0} inputs/s",
+                            i + 1,
+                            panics.load(Ordering::Relaxed),
+                            (i + 1) as f64 / started.elapsed().as_secs_f64()
+                        );
+                    }
                 }
-            }
-        }))
-        .is_ok();
-        if !ok {
-            panics += 1;
-            std::fs::create_dir_all(&crashes).unwrap();
-            std::fs::write(crashes.join(format!("crash-{i}.tf")), &input).unwrap();
-            std::fs::write(
-                crashes.join(format!("crash-{i}.parsers")),
-                parsers.join("\n"),
-            )
-            .unwrap();
+            });
         }
-        if (i + 1) % 100_000 == 0 {
-            eprintln!(
-                "{} inputs, {panics} panics, {:.0} inputs/s",
-                i + 1,
-                (i + 1) as f64 / started.elapsed().as_secs_f64()
-            );
-        }
-    }
+    });
+    let panics = panics.load(Ordering::Relaxed);
     eprintln!(
-        "fuzzed {n} inputs in {:.0} s: {panics} panics ({} seeds)",
+        "fuzzed {n} inputs in {:.0} s on {workers} workers: {panics} panics ({} seeds)",
         started.elapsed().as_secs_f64(),
         seeds.len()
     );
