@@ -676,8 +676,7 @@ pub async fn refresh(
     state: &State,
     page_size: usize,
 ) -> anyhow::Result<Live> {
-    use crate::resources::LiveApi;
-    let mut families: BTreeSet<(LiveApi, String, String)> = BTreeSet::new();
+    let mut families: BTreeSet<Family> = BTreeSet::new();
     if let Some(s) = stack {
         for rc in &s.resources {
             if let Some(rt) = registry(&rc.ty) {
@@ -687,13 +686,44 @@ pub async fn refresh(
             }
         }
     }
-    for e in state.resources.values() {
-        if let Some(rt) = registry(&e.ty) {
-            if let (Some(api), Some((p, l))) = (rt.live_api(), rt.family_of_id(&e.id)) {
-                families.insert((api, p, l));
-            }
-        }
-    }
+    families.extend(
+        state
+            .resources
+            .values()
+            .filter_map(|e| family_of_object(&e.ty, &e.id)),
+    );
+    list_families(client, &families, page_size).await
+}
+
+/// The live objects of the families holding these objects (type, id): what a saved plan
+/// read, read again.
+pub async fn refresh_objects(
+    client: &Client,
+    objects: &[(String, String)],
+    page_size: usize,
+) -> anyhow::Result<Live> {
+    let families: BTreeSet<Family> = objects
+        .iter()
+        .filter_map(|(ty, id)| family_of_object(ty, id))
+        .collect();
+    list_families(client, &families, page_size).await
+}
+
+/// One list call's scope: (API, project, location).
+type Family = (crate::resources::LiveApi, String, String);
+
+fn family_of_object(ty: &str, id: &str) -> Option<Family> {
+    let rt = registry(ty)?;
+    let (p, l) = rt.family_of_id(id)?;
+    Some((rt.live_api()?, p, l))
+}
+
+async fn list_families(
+    client: &Client,
+    families: &BTreeSet<Family>,
+    page_size: usize,
+) -> anyhow::Result<Live> {
+    use crate::resources::LiveApi;
     type Raw = Box<serde_json::value::RawValue>;
     #[derive(serde::Deserialize)]
     struct Named {

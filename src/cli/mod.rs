@@ -4,6 +4,8 @@ use crate::api::run::{last_segment, Execution, RunJobRequest};
 use crate::api::run::{ContainerOverride, EnvVar, Overrides};
 use crate::ops::{self, LoadArgs, Target};
 use crate::plan::{Action, Plan, PlanFile, PLANFILE_FORMAT};
+
+mod planfile;
 use crate::resources::Ctx;
 use crate::view::{self, Style};
 use anyhow::{anyhow, bail, Context as _};
@@ -593,18 +595,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
         Cmd::Show { planfile, json } => {
-            let pf: PlanFile = serde_json::from_slice(
-                &std::fs::read(&planfile)
-                    .map_err(|e| anyhow!("cannot read {}: {e}", planfile.display()))?,
-            )
-            .map_err(|e| anyhow!("{} is not a runform plan file: {e}", planfile.display()))?;
+            let pf = planfile::read(&planfile)?.as_saved()?;
             if json {
-                if pf.json.is_empty() {
-                    bail!(
-                        "{} was saved by an older runform without JSON; make a new plan",
-                        planfile.display()
-                    );
-                }
                 println!("{}", pf.json);
             } else {
                 print!("{}", view::render_plan(&pf.plan, &Style::detect()));
@@ -742,10 +734,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             select,
             target,
         } => {
-            if path.is_file() {
-                return apply_planfile(&path, &target, parallelism).await;
-            }
             let args = parse_vars(&vars, is_local(&target))?;
+            if path.is_file() {
+                return apply_planfile(&path, &args, &target, parallelism).await;
+            }
             apply_cmd(
                 &path,
                 &args,
@@ -1856,8 +1848,6 @@ fn save_planfile(
     state: &crate::state::State,
     target: &str,
 ) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
     let pf = PlanFile {
         target: target.to_string(),
         json: crate::plan::json::plan_json(plan, stack, state),
@@ -1866,19 +1856,9 @@ fn save_planfile(
         plan: plan.clone(),
         args: args.clone(),
         local_images: stack.local_images.clone(),
+        salt: String::new(),
     };
-    // A plan holds the planned values: the owner's only, as the state is.
-    let tmp = out.with_extension("tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    f.write_all(&serde_json::to_vec(&pf)?)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, out)?;
-    Ok(())
+    planfile::save(out, pf)
 }
 
 /// Which target a command talks to, as a saved plan records it: `google`, `local`, or
@@ -1911,59 +1891,72 @@ fn target_words(key: &str) -> String {
 
 async fn apply_planfile(
     path: &Path,
+    given: &LoadArgs,
     target: &TargetArgs,
     parallelism: usize,
 ) -> anyhow::Result<i32> {
-    let pf: PlanFile = serde_json::from_slice(&std::fs::read(path)?)
-        .map_err(|e| anyhow!("{} is not a runform plan file: {e}", path.display()))?;
-    if pf.format != PLANFILE_FORMAT {
-        bail!(
-            "{} has format {:?}; this runform reads {PLANFILE_FORMAT}",
-            path.display(),
-            pf.format
-        );
+    let mut saved = planfile::read(path)?;
+    if !given.var_files.is_empty() {
+        bail!("--var-file: a saved plan applies with the variables it was made with");
     }
+    saved.restore_vars(&given.vars)?;
     // A plan made for one target (the local runtime) must not apply to another (Google).
-    if !pf.target.is_empty() && pf.target != target_key(target) {
+    if !saved.target.is_empty() && saved.target != target_key(target) {
         bail!(
             "{} was planned for {}, not {}; apply it there, or make a new plan for this target",
             path.display(),
-            target_words(&pf.target),
+            target_words(&saved.target),
             target_words(&target_key(target))
         );
     }
-    let dir = PathBuf::from(&pf.dir);
+    let dir = PathBuf::from(&saved.dir);
     let t = ops::target(&dir, is_local(target), target.endpoint.as_deref()).await?;
     let r = async {
         let _lock = t.state_file.lock_wait("apply", target.lock_timeout)?;
         let state = t.state_file.load()?;
-        if state.lineage != pf.plan.lineage && (state.serial != 0 || !state.resources.is_empty()) {
-            bail!("the saved plan was made for a different state (lineage {} vs {}); make a new plan", pf.plan.lineage, state.lineage);
+        let saved_plan = saved.as_saved()?.plan;
+        if state.lineage != saved_plan.lineage && (state.serial != 0 || !state.resources.is_empty()) {
+            bail!("the saved plan was made for a different state (lineage {} vs {}); make a new plan", saved_plan.lineage, state.lineage);
         }
-        if state.serial != pf.plan.serial {
-            bail!("the saved plan is stale: the state changed since it was made (serial {} → {}); make a new plan", pf.plan.serial, state.serial);
+        if state.serial != saved_plan.serial {
+            bail!("the saved plan is stale: the state changed since it was made (serial {} → {}); make a new plan", saved_plan.serial, state.serial);
         }
-        if !pf.plan.blocked.is_empty() {
-            bail!("the saved plan cannot be applied: {}", pf.plan.blocked.join("; "));
+        if !saved_plan.blocked.is_empty() {
+            bail!("the saved plan cannot be applied: {}", saved_plan.blocked.join("; "));
         }
-        // Refuse if any live object the plan read changed since (Terraform checks only state).
-        let live = ops::refresh(&t.client, None, &state, 1000).await?;
-        for (id, etag) in &pf.plan.live_etags {
-            let now = live.get(id).and_then(|v| crate::plan::etag_of(v));
-            if now.as_deref() != Some(etag.as_str()) {
-                bail!("the saved plan is stale: {id} changed outside this plan since it was made; make a new plan");
+        // Refuse if any live object the plan read is not as it was (Terraform checks only
+        // the state): read again exactly those objects' families.
+        let live = ops::refresh_objects(&t.client, &saved_plan.read_objects, 1000).await?;
+        let now = crate::plan::fingerprints(&saved_plan.read_objects, &live);
+        for (key, then) in &saved_plan.live_etags {
+            let seen = now.get(key).map(String::as_str).unwrap_or_default();
+            if seen != then {
+                let what = match (then.is_empty(), seen.is_empty()) {
+                    (true, _) => "was created",
+                    (_, true) => "was deleted",
+                    _ => "changed",
+                };
+                bail!("the saved plan is stale: {key} {what} outside this plan since it was made; make a new plan");
             }
         }
-        print!("{}", view::render_plan(&pf.plan, &Style::detect()));
-        // Deferred changes are planned again from the configuration: it must be the one the
-        // plan was made from.
-        let deferred = pf.plan.changes.iter().any(|c| !c.unknown.is_empty());
-        if deferred {
-            let (stack, _, _) = ops::load_stack(&dir, &pf.args, Some(&state), Some(&t.client));
-            if stack.is_some_and(|s| s.digest != pf.plan.config_digest) {
+        // The configuration is read again when the plan has values known only during apply
+        // (planned from it) or secrets (restored from it).
+        let deferred = saved_plan.changes.iter().any(|c| !c.unknown.is_empty());
+        let pf = if saved.redacted || deferred {
+            let (stack, diags, sources) = ops::load_stack(&dir, &saved.args, Some(&state), Some(&t.client));
+            let Some(stack) = stack else {
+                eprint!("{}", sources.render_all(&diags));
+                bail!("the configuration in {} could not be read; the saved plan needs it for its secrets or for values known only during apply", dir.display());
+            };
+            if deferred && stack.digest != saved_plan.config_digest {
                 bail!("the configuration in {} changed since the plan was saved, and the plan has values known only during apply, which are planned from it; make a new plan", dir.display());
             }
-        }
+            let candidates = planfile::candidates(&stack, &state, &live);
+            saved.restore(&candidates)?
+        } else {
+            saved.restore(&[])?
+        };
+        print!("{}", view::render_plan(&pf.plan, &Style::detect()));
         let stack = crate::config::Stack {
             local_images: pf.local_images.clone(),
             ..Default::default()

@@ -358,8 +358,13 @@ fn drift_change(d: &Drift, state: &State, sens: &[String]) -> Value {
             v
         })
     };
-    let before = before.map(|v| tf_value(&d.ty, &v, &[], &[]));
-    let after = after.map(|v| tf_value(&d.ty, &v, &[], &[]));
+    // Values sensitive when last applied stay masked on both sides.
+    let marked: &[String] = state
+        .resources
+        .get(&d.addr)
+        .map_or(&[], |e| e.sensitive.as_slice());
+    let before = before.map(|v| tf_value(&d.ty, &v, &[], marked));
+    let after = after.map(|v| tf_value(&d.ty, &v, &[], marked));
     let (b, _, bs) = parts(before.as_ref(), sens);
     let (a, au, as_) = parts(after.as_ref(), sens);
     m.insert(
@@ -638,7 +643,7 @@ pub fn plan_json(plan: &Plan, stack: &Stack, state: &State) -> String {
         .resources
         .iter()
         .map(|(addr, e)| {
-            let v = tf_value(&e.ty, &e.values.to_value(), &[], &[]);
+            let v = tf_value(&e.ty, &e.values.to_value(), &[], &e.sensitive);
             resource_values(addr, &e.ty, Some(&v), sens)
         })
         .collect();

@@ -1,6 +1,7 @@
 //! The pure diff: desired (Stack) × state × live → [`Plan`]. No I/O here.
 
 pub mod json;
+pub mod redact;
 
 use crate::config::Stack;
 use crate::diag::{Diagnostic, Diagnostics};
@@ -30,8 +31,13 @@ pub struct Plan {
     pub serial: u64,
     pub config_digest: String,
     pub target: String,
-    /// Live objects read, by id → etag (a saved plan is refused if any changed).
+    /// What the plan read of each live object it looked up, by live key: its etag, a
+    /// digest of an object without one, or "" for one that did not exist. A saved plan is
+    /// refused if any of them is different when it is applied.
     pub live_etags: BTreeMap<String, String>,
+    /// The objects (type, id) the plan looked up: those in the state and those configured.
+    #[serde(default)]
+    pub read_objects: Vec<(String, String)>,
     pub sensitive_values: Vec<String>,
     pub api_calls: u64,
     pub destroy: bool,
@@ -166,6 +172,59 @@ pub fn etag_of(v: &serde_json::value::RawValue) -> Option<String> {
         etag: Option<String>,
     }
     serde_json::from_str::<Etag>(v.get()).ok()?.etag
+}
+
+/// What a plan saw of a live object: its etag, or for an object without one a digest of
+/// its (canonical) JSON.
+pub fn fingerprint(v: &serde_json::value::RawValue) -> String {
+    use sha2::Digest;
+    etag_of(v).unwrap_or_else(|| {
+        let canonical = serde_json::from_str::<Value>(v.get())
+            .map(|j| j.to_string())
+            .unwrap_or_else(|_| v.get().to_string());
+        format!("sha256:{}", hex::encode(sha2::Sha256::digest(canonical)))
+    })
+}
+
+/// The objects (type, id) a plan looks up in the live objects: every state entry's, and
+/// every configured instance's (its import id when it is imported).
+fn objects_read(
+    stack: &Stack,
+    state: &State,
+    imports: &BTreeMap<&str, &str>,
+    destroy: bool,
+) -> Vec<(String, String)> {
+    let mut read: BTreeSet<(String, String)> = state
+        .resources
+        .values()
+        .map(|e| (e.ty.clone(), e.id.clone()))
+        .collect();
+    for rc in stack.resources.iter().filter(|_| !destroy) {
+        let Some(rt) = registry(&rc.ty) else { continue };
+        let id = match imports.get(rc.addr.as_str()) {
+            Some(iid) => rt.canonical_id(iid, &rc.values),
+            None => match rc.values.get("id").and_then(Value::as_str) {
+                Some(id) => id.to_string(),
+                None => continue,
+            },
+        };
+        read.insert((rc.ty.clone(), id));
+    }
+    read.into_iter()
+        .filter(|(ty, id)| !id.is_empty() && registry(ty).and_then(|rt| rt.live_api()).is_some())
+        .collect()
+}
+
+/// What `live` holds for each object read (see [`Plan::live_etags`]).
+pub fn fingerprints(objects: &[(String, String)], live: &Live) -> BTreeMap<String, String> {
+    objects
+        .iter()
+        .filter_map(|(ty, id)| registry(ty)?.live_api().map(|a| a.key(id)))
+        .map(|key| {
+            let seen = live.get(&key).map(|v| fingerprint(v)).unwrap_or_default();
+            (key, seen)
+        })
+        .collect()
 }
 
 /// Live objects as refreshed: wire JSON text by resource id.
@@ -621,10 +680,8 @@ pub fn plan(
             format!("{} is authoritative for {role} across the whole project {project}: this apply removes {} from {role} (granted outside this binding); use google_project_iam_member to add members without removing others", c.addr, removes.join(", "))
         });
     }
-    let live_etags = live
-        .iter()
-        .filter_map(|(k, v)| etag_of(v).map(|e| (k.clone(), e)))
-        .collect();
+    let read_objects = objects_read(stack, state, &imports, destroy);
+    let live_etags = fingerprints(&read_objects, live);
     Ok(Plan {
         changes,
         lineage: state.lineage.clone(),
@@ -632,6 +689,7 @@ pub fn plan(
         config_digest: stack.digest.clone(),
         target: String::new(),
         live_etags,
+        read_objects,
         sensitive_values: stack.sensitive_values.clone(),
         api_calls: 0,
         destroy,
@@ -1239,6 +1297,10 @@ pub struct PlanFile {
     /// The plan as Terraform's plan JSON, rendered when saved (`runform show --json`).
     #[serde(default)]
     pub json: String,
+    /// The salt of the hashes that stand for the plan's sensitive values on disk.
+    #[serde(default)]
+    pub salt: String,
 }
 
-pub const PLANFILE_FORMAT: &str = "runform-plan-v2";
+/// v3: sensitive values are tokens on disk (a v2 reader would apply the tokens).
+pub const PLANFILE_FORMAT: &str = "runform-plan-v3";

@@ -1017,3 +1017,202 @@ async fn every_rest_method_answers() {
     }
     server.stop().await;
 }
+
+/// A stack whose job's env holds a sensitive variable, alone and inside a longer string.
+const SECRET_STACK: &str = r#"
+variable "pw" {
+  type      = string
+  sensitive = true
+}
+resource "google_cloud_run_v2_job" "j" {
+  name                = "secretive"
+  project             = "p"
+  location            = "us-central1"
+  deletion_protection = false
+  template {
+    template {
+      containers {
+        image   = "busybox"
+        command = ["/bin/true"]
+        env {
+          name  = "PW"
+          value = var.pw
+        }
+        env {
+          name  = "URL"
+          value = "postgres://u:${var.pw}@db:5432/app"
+        }
+      }
+    }
+  }
+}
+"#;
+
+/// A saved plan holds no secret (neither the new value nor the one last applied); apply
+/// takes them again from the variables, refuses a changed or missing one before any call,
+/// and applies the planned value when it is given again (issue 13, finding 5).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_plan_holds_no_secrets() {
+    let server = super::local_server(None).await;
+    let url = server.url();
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    super::write(dir, "main.tf", SECRET_STACK);
+    let run = |args: &[&str]| {
+        let mut a = vec![args[0], "--endpoint", url.as_str()];
+        a.extend(&args[1..]);
+        super::cli_support::runform(dir, &a)
+    };
+    let env_of_job = || async {
+        let job: serde_json::Value = reqwest::get(format!("{url}{JOBS}/secretive"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        job["template"]["template"]["containers"][0]["env"].clone()
+    };
+
+    // Created from a --var: the plan file does not keep it; apply needs it again.
+    let o = run(&["plan", "--var", "pw=first-Secret-1", "--out", "p.plan", "."]);
+    assert!(o.status.success(), "{}", text(&o));
+    let saved = std::fs::read_to_string(dir.join("p.plan")).unwrap();
+    assert!(!saved.contains("first-Secret-1"), "{saved}");
+    let o = run(&["apply", "p.plan"]);
+    assert!(
+        !o.status.success() && text(&o).contains("give it again (--var pw="),
+        "{}",
+        text(&o)
+    );
+    let o = run(&["apply", "--var", "pw=other", "p.plan"]);
+    assert!(
+        !o.status.success() && text(&o).contains("not the one this plan was made with"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        env_of_job().await,
+        serde_json::Value::Null,
+        "nothing created yet"
+    );
+    let o = run(&["apply", "--var", "pw=first-Secret-1", "p.plan"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!text(&o).contains("first-Secret-1"), "{}", text(&o));
+    assert_eq!(env_of_job().await[0]["value"], "first-Secret-1");
+
+    // Rotated through a .tfvars file: neither the old value (from the state) nor the new
+    // one is in the plan; a value changed since the plan is refused, naming where it was.
+    super::write(dir, "terraform.tfvars", "pw = \"second-Secret-2\"\n");
+    let o = run(&["plan", "--out", "p2.plan", "."]);
+    assert!(o.status.success(), "{}", text(&o));
+    let saved = std::fs::read_to_string(dir.join("p2.plan")).unwrap();
+    for secret in ["first-Secret-1", "second-Secret-2"] {
+        assert!(!saved.contains(secret), "{secret} in {saved}");
+    }
+    super::write(dir, "terraform.tfvars", "pw = \"third-Secret-3\"\n");
+    let o = run(&["apply", "p2.plan"]);
+    let t = text(&o);
+    assert!(
+        !o.status.success()
+            && t.contains("the saved plan is stale: the sensitive value of google_cloud_run_v2_job.j.template.template.containers[0].env[\"PW\"].value is not the one planned"),
+        "{t}"
+    );
+    assert!(!t.contains("Secret-"), "{t}");
+    assert_eq!(env_of_job().await[0]["value"], "first-Secret-1");
+    super::write(dir, "terraform.tfvars", "pw = \"second-Secret-2\"\n");
+    let o = run(&["apply", "p2.plan"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let env = env_of_job().await;
+    assert_eq!(env[0]["value"], "second-Secret-2");
+    assert_eq!(env[1]["value"], "postgres://u:second-Secret-2@db:5432/app");
+    // `show` reads the file as saved: secrets masked, names shown.
+    let o = super::cli_support::runform(dir, &["show", "p2.plan"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("env[\"URL\"].value"), "{}", text(&o));
+    let o = run(&["plan", "--detailed-exitcode", "."]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
+
+fn job_stack(names: &[&str], image: &str) -> String {
+    names
+        .iter()
+        .map(|n| {
+            format!(
+                "resource \"google_cloud_run_v2_job\" \"{n}\" {{\n  name = \"{n}\"\n  project = \"p\"\n  location = \"us-central1\"\n  deletion_protection = false\n  template {{\n    template {{\n      containers {{\n        image = \"{image}\"\n      }}\n    }}\n  }}\n}}\n"
+            )
+        })
+        .collect()
+}
+
+/// The staleness check of a saved plan covers the objects the plan read, no more: other jobs
+/// in the same project and location may come and go; one the plan read that changed, or one
+/// it would create that appeared meanwhile, makes it stale (issue 13, finding 5).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_plan_is_stale_only_when_what_it_read_changed() {
+    let server = super::local_server(None).await;
+    let url = server.url();
+    let http = reqwest::Client::new();
+    let create = |id: &str| {
+        http.post(format!("{url}{JOBS}?jobId={id}"))
+            .header("content-type", "application/json")
+            .body(job_body())
+            .send()
+    };
+    assert!(create("someone-elses").await.unwrap().status().is_success());
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let run = |args: &[&str]| {
+        let mut a = vec![args[0], "--endpoint", url.as_str()];
+        a.extend(&args[1..]);
+        super::cli_support::runform(dir, &a)
+    };
+
+    // A new stack beside another job; a third job appears before the apply.
+    super::write(dir, "main.tf", &job_stack(&["a", "b"], "busybox"));
+    let o = run(&["plan", "--out", "new.plan", "."]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(create("yet-another").await.unwrap().status().is_success());
+    let o = run(&["apply", "new.plan"]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    // An update planned for `a`, then `a` changed by someone else: stale.
+    super::write(dir, "main.tf", &job_stack(&["a", "b"], "busybox:1"));
+    let o = run(&["plan", "--out", "upd.plan", "."]);
+    assert!(o.status.success(), "{}", text(&o));
+    let mut job: serde_json::Value = http
+        .get(format!("{url}{JOBS}/a"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    job["labels"] = serde_json::json!({"by": "hand"});
+    let r = http
+        .patch(format!("{url}{JOBS}/a"))
+        .header("content-type", "application/json")
+        .body(job.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let o = run(&["apply", "upd.plan"]);
+    let t = text(&o);
+    assert!(
+        !o.status.success()
+            && t.contains("the saved plan is stale: projects/p/locations/us-central1/jobs/a changed outside this plan"),
+        "{t}"
+    );
+
+    // A create planned for `c`, and `c` created by someone else meanwhile: stale.
+    super::write(dir, "main.tf", &job_stack(&["a", "b", "c"], "busybox"));
+    let o = run(&["plan", "--out", "c.plan", "."]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(create("c").await.unwrap().status().is_success());
+    let o = run(&["apply", "c.plan"]);
+    let t = text(&o);
+    assert!(
+        !o.status.success() && t.contains("jobs/c was created outside this plan"),
+        "{t}"
+    );
+}
