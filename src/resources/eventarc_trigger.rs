@@ -364,9 +364,17 @@ impl ResourceType for Triggers {
             let live = match change.action {
                 Action::Create | Action::Replace => {
                     let (parent, tid) = id.rsplit_once("/triggers/").ok_or("bad trigger id")?;
-                    c.create_trigger(parent, tid, &body, super::timeout_for(change, "create"))
+                    match c
+                        .create_trigger(parent, tid, &body, super::timeout_for(change, "create"))
                         .await
-                        .map_err(err)?
+                    {
+                        Ok(t) => t,
+                        // A create retried after it took effect (or an interrupted apply's).
+                        Err(e) if e.status() == Some(409) => {
+                            super::adopt_if_sent(e, &body, c.get_trigger(&id)).await?
+                        }
+                        Err(e) => return Err(err(e)),
+                    }
                 }
                 Action::Update => {
                     let mask = super::mask_of(change);

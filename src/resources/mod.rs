@@ -464,3 +464,66 @@ pub async fn report_task_output(ctx: &Ctx, addr: &str, e: &Execution) {
         ));
     }
 }
+
+/// Whether `live` holds every field of `sent` as it was sent: the object this create made
+/// (a create retried after it had taken effect, or an interrupted apply's), not someone
+/// else's object of the same name. Fields sent empty or null are not compared (the server
+/// leaves them out); numbers sent as strings (int64) compare by their text; lists compare
+/// item by item.
+pub fn holds_what_was_sent(sent: &Value, live: &Value) -> bool {
+    match (sent, live) {
+        (Value::Object(s), Value::Object(l)) => s
+            .iter()
+            .filter(|(_, x)| !is_empty_json(x))
+            .all(|(k, x)| l.get(k).is_some_and(|y| holds_what_was_sent(x, y))),
+        (Value::Array(s), Value::Array(l)) => {
+            s.len() == l.len() && s.iter().zip(l).all(|(x, y)| holds_what_was_sent(x, y))
+        }
+        (Value::Number(n), Value::String(t)) | (Value::String(t), Value::Number(n)) => {
+            n.to_string() == *t
+        }
+        (s, l) => s == l,
+    }
+}
+
+/// A create answered 409 (already exists): the live object, when it is what was sent (see
+/// [`holds_what_was_sent`]); otherwise the 409 stands, with a hint.
+pub async fn adopt_if_sent<T, F>(
+    conflict: crate::cloud::CloudError,
+    sent: &Value,
+    live: F,
+) -> Result<T, String>
+where
+    T: serde::Serialize,
+    F: std::future::Future<Output = crate::cloud::CloudResult<Option<T>>>,
+{
+    let Some(found) = live.await.map_err(|e| e.to_string())? else {
+        return Err(conflict.to_string());
+    };
+    let found_json = serde_json::to_value(&found).map_err(|e| e.to_string())?;
+    if holds_what_was_sent(sent, &found_json) {
+        Ok(found)
+    } else {
+        Err(format!("{conflict}\nhint: an object of this name exists and is not the one this apply sent; import it (an `import` block or `runform import`), or choose another name"))
+    }
+}
+
+#[cfg(test)]
+mod adopt_tests {
+    use super::holds_what_was_sent;
+    use serde_json::json;
+
+    #[test]
+    fn only_the_object_sent_is_adopted() {
+        let sent =
+            json!({"location": "US", "labels": {"a": "1"}, "versioning": null, "cors": [], "n": 3});
+        let live = json!({"location": "US", "labels": {"a": "1", "x": "y"}, "n": "3", "etag": "e"});
+        assert!(holds_what_was_sent(&sent, &live));
+        let theirs = json!({"location": "EU", "labels": {"a": "1"}, "n": "3"});
+        assert!(!holds_what_was_sent(&sent, &theirs));
+        assert!(!holds_what_was_sent(
+            &json!({"l": [1, 2]}),
+            &json!({"l": [1]})
+        ));
+    }
+}

@@ -422,16 +422,16 @@ impl ResourceType for Repositories {
                         .await
                     {
                         Ok(r) => r,
-                        Err(e) if e.status() == Some(409) => serde_json::to_value(
-                            c.list_repositories(s(&v, "project"), s(&v, "location"))
-                                .await
-                                .map_err(|e| e.to_string())?
-                                .iter()
-                                .filter_map(|r| serde_json::from_str::<Value>(r.get()).ok())
-                                .find(|r| r["name"] == id.as_str())
-                                .ok_or_else(|| e.to_string())?,
-                        )
-                        .map_err(|e| e.to_string())?,
+                        Err(e) if e.status() == Some(409) => {
+                            let found = async {
+                                Ok(c.list_repositories(s(&v, "project"), s(&v, "location"))
+                                    .await?
+                                    .iter()
+                                    .filter_map(|r| serde_json::from_str::<Value>(r.get()).ok())
+                                    .find(|r| r["name"] == id.as_str()))
+                            };
+                            super::adopt_if_sent(e, &body, found).await?
+                        }
                         Err(e) => return Err(e.to_string()),
                     }
                 }

@@ -235,12 +235,24 @@ impl ResourceType for ServiceAccounts {
                     };
                     match c.create_service_account(s(&v, "project"), &req).await {
                         Ok(a) => a,
-                        // Created by an interrupted apply (or allowed to exist): take it over.
-                        Err(e) if e.status() == Some(409) => c
-                            .get_service_account(&name)
-                            .await
-                            .map_err(err)?
-                            .ok_or_else(|| e.to_string())?,
+                        // Allowed to exist: take it over.
+                        Err(e)
+                            if e.status() == Some(409)
+                                && v.get("create_ignore_already_exists")
+                                    .and_then(Value::as_bool)
+                                    .unwrap_or(false) =>
+                        {
+                            c.get_service_account(&name)
+                                .await
+                                .map_err(err)?
+                                .ok_or_else(|| e.to_string())?
+                        }
+                        // Created by a retried or interrupted create: the same account.
+                        Err(e) if e.status() == Some(409) => {
+                            let sent = serde_json::to_value(&req.service_account)
+                                .map_err(|e| e.to_string())?;
+                            super::adopt_if_sent(e, &sent, c.get_service_account(&name)).await?
+                        }
                         Err(e) => return Err(err(e)),
                     }
                 }

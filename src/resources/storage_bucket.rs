@@ -630,11 +630,10 @@ impl ResourceType for Buckets {
                 Action::Create | Action::Replace => {
                     match c.insert_bucket(s(&v, "project"), &body).await {
                         Ok(b) => b,
-                        Err(e) if e.status() == Some(409) => c
-                            .get_bucket(s(&v, "name"))
-                            .await
-                            .map_err(err)?
-                            .ok_or_else(|| e.to_string())?,
+                        // Bucket names are global: a 409 may be anyone's bucket.
+                        Err(e) if e.status() == Some(409) => {
+                            super::adopt_if_sent(e, &body, c.get_bucket(s(&v, "name"))).await?
+                        }
                         Err(e) => return Err(err(e)),
                     }
                 }

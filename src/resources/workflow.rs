@@ -368,9 +368,28 @@ impl ResourceType for Workflows {
             let live = match change.action {
                 Action::Create | Action::Replace => {
                     let (parent, wf) = id.rsplit_once("/workflows/").ok_or("bad workflow id")?;
-                    c.create_workflow(parent, wf, &body, super::timeout_for(change, "create"))
+                    match c
+                        .create_workflow(parent, wf, &body, super::timeout_for(change, "create"))
                         .await
-                        .map_err(err)?
+                    {
+                        Ok(w) => w,
+                        // A create retried after it took effect (or an interrupted apply's).
+                        Err(e) if e.status() == Some(409) => {
+                            let sent = serde_json::to_value(&body).map_err(|e| e.to_string())?;
+                            let found = async {
+                                Ok(c.list_workflows(
+                                    id.split('/').nth(1).unwrap_or(""),
+                                    id.split('/').nth(3).unwrap_or(""),
+                                )
+                                .await?
+                                .iter()
+                                .filter_map(|r| serde_json::from_str::<Workflow>(r.get()).ok())
+                                .find(|w| w.name == id))
+                            };
+                            super::adopt_if_sent(e, &sent, found).await?
+                        }
+                        Err(e) => return Err(err(e)),
+                    }
                 }
                 Action::Update => {
                     let mask = super::mask_of(change);

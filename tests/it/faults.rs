@@ -17,7 +17,28 @@ pub struct Faults {
     pub calls: AtomicUsize,
     pub before: AtomicUsize,
     pub after: AtomicUsize,
+    /// Calls being answered right now, and the most at once since the last reset.
+    pub in_flight: AtomicUsize,
+    pub max_in_flight: AtomicUsize,
 }
+
+/// What the proxy does with one call.
+pub enum Verdict {
+    Forward,
+    /// Answer 429 (`quota`) or 503 without forwarding.
+    FailBefore {
+        quota: bool,
+    },
+    /// Forward (the call takes effect), then answer 429 or 503 anyway.
+    FailAfter {
+        quota: bool,
+    },
+    /// Forward this call, then stop listening (connections refused from then on).
+    ForwardThenShutDown,
+}
+
+/// Decides each call's fate from its method and URI.
+pub type Rule = Box<dyn FnMut(&Method, &Uri) -> Verdict + Send>;
 
 /// A proxy on 127.0.0.1 in front of `target` failing `rate` of the calls (seeded): half
 /// answered 429/503 without forwarding, half forwarded first (so they take effect) and then
@@ -33,62 +54,64 @@ pub async fn fault_proxy_at(
     rate: f64,
     seed: u64,
 ) -> (String, Arc<Faults>) {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let rule: Rule = Box::new(move |_, _| {
+        let (fail, after, quota) = (
+            rng.random_bool(rate),
+            rng.random_bool(0.5),
+            rng.random_bool(0.5),
+        );
+        match (fail, after) {
+            (false, _) => Verdict::Forward,
+            (true, false) => Verdict::FailBefore { quota },
+            (true, true) => Verdict::FailAfter { quota },
+        }
+    });
+    proxy_at(addr, target, rule).await
+}
+
+fn injected(quota: bool) -> Response {
+    let (status, name) = if quota {
+        (StatusCode::TOO_MANY_REQUESTS, "RESOURCE_EXHAUSTED")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE")
+    };
+    let body = serde_json::json!({"error": {"code": status.as_u16(), "status": name, "message": "injected fault"}});
+    (
+        status,
+        [("content-type", "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// A proxy on `addr` in front of `target` that treats each call as `rule` says.
+pub async fn proxy_at(addr: &str, target: String, rule: Rule) -> (String, Arc<Faults>) {
     let faults = Arc::new(Faults::default());
-    let rng = Arc::new(Mutex::new(rand::rngs::StdRng::seed_from_u64(seed)));
+    let rule = Arc::new(Mutex::new(rule));
     let http = reqwest::Client::new();
     let f = faults.clone();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let stop_tx = Arc::new(Mutex::new(Some(stop_tx)));
     let app = axum::Router::new().fallback(
         move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-            let (http, target, f, rng) = (http.clone(), target.clone(), f.clone(), rng.clone());
+            let (http, target, f, rule, stop) = (
+                http.clone(),
+                target.clone(),
+                f.clone(),
+                rule.clone(),
+                stop_tx.clone(),
+            );
             async move {
                 f.calls.fetch_add(1, Ordering::Relaxed);
-                let (fail, after, quota) = {
-                    let mut r = rng.lock().unwrap();
-                    (r.random_bool(rate), r.random_bool(0.5), r.random_bool(0.5))
-                };
-                let injected = || {
-                    let (status, name) = if quota {
-                        (StatusCode::TOO_MANY_REQUESTS, "RESOURCE_EXHAUSTED")
-                    } else {
-                        (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE")
-                    };
-                    let body = serde_json::json!({"error": {"code": status.as_u16(), "status": name, "message": "injected fault"}});
-                    (status, [("content-type", "application/json")], body.to_string()).into_response()
-                };
-                if fail && !after {
-                    f.before.fetch_add(1, Ordering::Relaxed);
-                    return injected();
-                }
-                let url = format!(
-                    "{target}{}",
-                    uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
-                );
-                let mut req = http.request(method, url).body(body);
-                for k in ["content-type", "authorization", "x-runform-token"] {
-                    if let Some(v) = headers.get(k) {
-                        req = req.header(k, v);
-                    }
-                }
-                let answer = match req.send().await {
-                    Ok(a) => a,
-                    Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
-                };
-                if fail {
-                    f.after.fetch_add(1, Ordering::Relaxed);
-                    let _ = answer.bytes().await;
-                    return injected();
-                }
-                let status = StatusCode::from_u16(answer.status().as_u16()).unwrap();
-                let ct = answer
-                    .headers()
-                    .get("content-type")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("application/json")
-                    .to_string();
-                let bytes = answer.bytes().await.unwrap_or_default();
-                let mut r: Response = (status, bytes).into_response();
-                r.headers_mut()
-                    .insert("content-type", ct.parse().unwrap());
+                let now = f.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                f.max_in_flight.fetch_max(now, Ordering::SeqCst);
+                let verdict = (rule.lock().unwrap())(&method, &uri);
+                let r = answer(
+                    &http, &target, &f, verdict, method, uri, headers, body, &stop,
+                )
+                .await;
+                f.in_flight.fetch_sub(1, Ordering::SeqCst);
                 r
             }
         },
@@ -96,9 +119,66 @@ pub async fn fault_proxy_at(
     let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stop_rx.await;
+            })
+            .await;
     });
     (url, faults)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn answer(
+    http: &reqwest::Client,
+    target: &str,
+    f: &Faults,
+    verdict: Verdict,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+    stop: &Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+) -> Response {
+    if let Verdict::FailBefore { quota } = verdict {
+        f.before.fetch_add(1, Ordering::Relaxed);
+        return injected(quota);
+    }
+    if let Verdict::ForwardThenShutDown = verdict {
+        if let Some(tx) = stop.lock().unwrap().take() {
+            let _ = tx.send(());
+        }
+    }
+    let url = format!(
+        "{target}{}",
+        uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
+    );
+    let mut req = http.request(method, url).body(body);
+    for k in ["content-type", "authorization", "x-runform-token"] {
+        if let Some(v) = headers.get(k) {
+            req = req.header(k, v);
+        }
+    }
+    let answer = match req.send().await {
+        Ok(a) => a,
+        Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+    };
+    if let Verdict::FailAfter { quota } = verdict {
+        f.after.fetch_add(1, Ordering::Relaxed);
+        let _ = answer.bytes().await;
+        return injected(quota);
+    }
+    let status = StatusCode::from_u16(answer.status().as_u16()).unwrap();
+    let ct = answer
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .to_string();
+    let bytes = answer.bytes().await.unwrap_or_default();
+    let mut r: Response = (status, bytes).into_response();
+    r.headers_mut().insert("content-type", ct.parse().unwrap());
+    r
 }
 
 /// `n` jobs; round `r` changes every job's env and label, and from round 3 on renames the
@@ -259,48 +339,16 @@ async fn an_empty_answer_is_an_error_not_an_empty_list() {
 async fn a_dead_endpoint_stops_the_apply_and_the_next_one_finishes() {
     let server = super::local_server(None).await;
     // A proxy that serves 15 calls, then shuts down (connections refused from then on).
-    let target = server.url();
-    let served = Arc::new(AtomicUsize::new(0));
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let stop_tx = Arc::new(Mutex::new(Some(stop_tx)));
-    let http = reqwest::Client::new();
-    let s2 = served.clone();
-    let app = axum::Router::new().fallback(
-        move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-            let (http, target, served, stop) =
-                (http.clone(), target.clone(), s2.clone(), stop_tx.clone());
-            async move {
-                if served.fetch_add(1, Ordering::SeqCst) + 1 >= 15 {
-                    if let Some(tx) = stop.lock().unwrap().take() {
-                        let _ = tx.send(());
-                    }
-                }
-                let url = format!(
-                    "{target}{}",
-                    uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
-                );
-                let mut req = http.request(method, url).body(body);
-                if let Some(v) = headers.get("content-type") {
-                    req = req.header("content-type", v);
-                }
-                let a = req.send().await.unwrap();
-                let status = StatusCode::from_u16(a.status().as_u16()).unwrap();
-                let mut r = (status, a.bytes().await.unwrap()).into_response();
-                r.headers_mut()
-                    .insert("content-type", "application/json".parse().unwrap());
-                r
-            }
-        },
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let proxy = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stop_rx.await;
-            })
-            .await;
+    let mut served = 0;
+    let rule: Rule = Box::new(move |_, _| {
+        served += 1;
+        if served >= 15 {
+            Verdict::ForwardThenShutDown
+        } else {
+            Verdict::Forward
+        }
     });
+    let (proxy, faults) = proxy_at("127.0.0.1:0", server.url(), rule).await;
     let d = tempfile::tempdir().unwrap();
     super::write(d.path(), "main.tf", &jobs_stack(30, 0));
     let o = spawn_blocking_runform(
@@ -333,7 +381,7 @@ async fn a_dead_endpoint_stops_the_apply_and_the_next_one_finishes() {
     assert!(
         created > 0 && created < 30,
         "{created} created before the endpoint died ({} calls): {t}",
-        served.load(Ordering::SeqCst)
+        faults.calls.load(Ordering::SeqCst)
     );
     // The next apply (the endpoint back at the same address) creates the rest, nothing twice.
     let addr = proxy.trim_start_matches("http://").to_string();
@@ -497,4 +545,153 @@ fn figures_kill_9_at_20_random_points() {
     }
     eprintln!("kill -9 at 20 random points: {recovered} of 20 recovered");
     assert_eq!(recovered, 20);
+}
+
+/// One object of every type that is created with a POST.
+const EVERY_TYPE: &str = r#"
+provider "google" {
+  project = "adopt"
+  region  = "us-central1"
+}
+resource "google_storage_bucket" "b" {
+  name          = "adopt-bucket"
+  location      = "US"
+  force_destroy = true
+  labels        = { team = "data" }
+}
+resource "google_service_account" "sa" {
+  account_id   = "adopt-sa"
+  display_name = "Adopted"
+}
+resource "google_artifact_registry_repository" "r" {
+  repository_id = "adopt-repo"
+  location      = "us-central1"
+  format        = "DOCKER"
+}
+resource "google_cloud_run_v2_job" "j" {
+  name                = "adopt-job"
+  location            = "us-central1"
+  deletion_protection = false
+  template {
+    template {
+      containers {
+        image   = "busybox"
+        command = ["/bin/true"]
+      }
+    }
+  }
+}
+resource "google_workflows_workflow" "w" {
+  name                = "adopt-workflow"
+  region              = "us-central1"
+  deletion_protection = false
+  service_account     = google_service_account.sa.id
+  source_contents     = "main:\n  steps:\n    - done:\n        return: 1\n"
+  labels              = { team = "data" }
+}
+resource "google_eventarc_trigger" "t" {
+  name     = "adopt-trigger"
+  location = "us-central1"
+  matching_criteria {
+    attribute = "type"
+    value     = "google.cloud.storage.object.v1.finalized"
+  }
+  matching_criteria {
+    attribute = "bucket"
+    value     = google_storage_bucket.b.name
+  }
+  destination {
+    workflow = google_workflows_workflow.w.id
+  }
+  service_account = google_service_account.sa.email
+}
+resource "google_cloud_scheduler_job" "s" {
+  name     = "adopt-schedule"
+  region   = "us-central1"
+  schedule = "0 * * * *"
+  http_target {
+    uri = "https://example.com/"
+  }
+}
+"#;
+
+/// Every create is answered 503 after it took effect: each retried create gets 409, and the
+/// object found is adopted because it is the one sent (issue 13, finding 3): the apply
+/// succeeds, the plan is clean, nothing is made twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_type_adopts_its_own_create_answered_with_an_error() {
+    let server = super::local_server(None).await;
+    let mut failed: std::collections::BTreeSet<String> = Default::default();
+    let rule: Rule = Box::new(move |method, uri| {
+        if *method == Method::POST && failed.insert(uri.path().to_string()) {
+            Verdict::FailAfter { quota: false }
+        } else {
+            Verdict::Forward
+        }
+    });
+    let (proxy, faults) = proxy_at("127.0.0.1:0", server.url(), rule).await;
+    let d = tempfile::tempdir().unwrap();
+    super::write(d.path(), "main.tf", EVERY_TYPE);
+    let args = |cmd: &[&str]| {
+        let mut a: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
+        a.extend(["--endpoint".into(), proxy.clone(), ".".into()]);
+        a
+    };
+    let o = spawn_blocking_runform(d.path(), args(&["apply", "--auto-approve"])).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        faults.after.load(Ordering::Relaxed) >= 7,
+        "every create was failed after it took effect"
+    );
+    let o = spawn_blocking_runform(d.path(), args(&["plan", "--detailed-exitcode"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    server.stop().await;
+}
+
+/// A create answered 409 for an object that is not the one sent (someone else's bucket of
+/// that name) is an error, not a takeover.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn someone_elses_object_of_the_same_name_is_not_adopted() {
+    let server = super::local_server(None).await;
+    // Someone else makes a bucket of that name between this apply's plan and its create.
+    let runtime = server.runtime.clone();
+    let rule: Rule = Box::new(move |method, uri| {
+        if *method == Method::POST && uri.path() == "/storage/v1/b" {
+            let theirs = serde_json::json!({"name": "adopt-bucket", "location": "EU"});
+            let _ = runtime.insert_bucket("other", &theirs);
+        }
+        Verdict::Forward
+    });
+    let (proxy, _) = proxy_at("127.0.0.1:0", server.url(), rule).await;
+    let d = tempfile::tempdir().unwrap();
+    let stack = EVERY_TYPE
+        .split("resource \"google_service_account\"")
+        .next()
+        .unwrap();
+    super::write(d.path(), "main.tf", stack);
+    let o = spawn_blocking_runform(
+        d.path(),
+        ["apply", "--endpoint", &proxy, "--auto-approve", "."]
+            .map(String::from)
+            .to_vec(),
+    )
+    .await;
+    let t = text(&o);
+    assert!(
+        !o.status.success() && t.contains("is not the one this apply sent"),
+        "{t}"
+    );
+    let o = spawn_blocking_runform(
+        d.path(),
+        ["state", "list", "--endpoint", &server.url()]
+            .map(String::from)
+            .to_vec(),
+    )
+    .await;
+    assert!(
+        !text(&o).contains("google_storage_bucket.b"),
+        "{}",
+        text(&o)
+    );
+    server.stop().await;
 }
