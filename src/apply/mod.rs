@@ -331,7 +331,8 @@ pub async fn apply(
                         // A long operation (a job's LRO, an execution) says it is still going,
                         // as Terraform does.
                         let verb = verb(c.action);
-                        with_progress(rt.apply(ctx, &c), PROGRESS_EVERY, |secs| {
+                        let act = crate::resources::within_timeouts(&c, rt.apply(ctx, &c));
+                        with_progress(act, PROGRESS_EVERY, |secs| {
                             ctx.observer.note(&format!(
                                 "{}: still {verb}... [{secs}s elapsed]",
                                 c.addr

@@ -351,7 +351,7 @@ impl Client {
     ) -> CloudResult<T> {
         let url = format!("{}/{}", base, path.trim_start_matches('/'));
         let (status, bytes) = self
-            .call(&method, &url, || {
+            .call(&url, || {
                 let req = self.http.request(method.clone(), &url).query(query);
                 match body {
                     Some(b) => req.json(b),
@@ -384,28 +384,41 @@ impl Client {
     /// last retryable one once the budget is spent).
     async fn call(
         &self,
-        method: &Method,
         url: &str,
         build: impl Fn() -> reqwest::RequestBuilder,
     ) -> CloudResult<(u16, Vec<u8>)> {
         let policy = self.retry;
-        let started = tokio::time::Instant::now();
-        let once_only = retry::unsafe_to_repeat(method, url);
+        // Retries end with the client's budget, or sooner with the action's `timeouts`.
+        let mut give_up_at = tokio::time::Instant::now() + policy.budget;
+        if let Some(d) = retry::deadline() {
+            give_up_at = give_up_at.min(d);
+        }
+        let once_only = retry::is_once_only();
         let mut attempt = 0u32;
         let mut connect_failures = 0u32;
         loop {
             self.pressure.wait_turn().await;
-            let out_of_budget = |wait: Duration| started.elapsed() + wait > policy.budget;
-            match self.exchange(build(), url).await {
+            let out_of_budget = |wait: Duration| tokio::time::Instant::now() + wait > give_up_at;
+            let answer = {
+                let _in_flight = self.pressure.enter().await;
+                self.exchange(build(), url).await
+            };
+            match answer {
                 Ok((status, after, bytes)) => {
                     self.pressure.mark_reachable();
+                    if status == 429 {
+                        // Quota: slow every call down and let fewer in flight, not only
+                        // this one.
+                        self.pressure.quota_exceeded();
+                    } else {
+                        self.pressure.answered();
+                    }
                     if once_only || !retry::retryable(status, &bytes) {
                         return Ok((status, bytes));
                     }
                     let wait = retry::retry_after(after.as_deref())
                         .unwrap_or_else(|| policy.backoff(attempt));
                     if status == 429 {
-                        // Quota: slow every call down, not only this one.
                         self.pressure.slow_down(wait.max(policy.backoff(attempt)));
                     }
                     if out_of_budget(wait) {
@@ -973,10 +986,10 @@ impl Client {
         }
     }
 
-    /// Starts an execution; returns the operation (its metadata names the execution).
+    /// Starts an execution; returns the operation (its metadata names the execution). Never
+    /// repeated once it may have reached the server: a second run is a second execution.
     pub async fn run_job(&self, name: &str, req: &RunJobRequest) -> CloudResult<Operation> {
-        self.send(Method::POST, &format!("v2/{name}:run"), &[], Some(req))
-            .await
+        retry::once_only(self.send(Method::POST, &format!("v2/{name}:run"), &[], Some(req))).await
     }
 
     pub async fn get_execution(&self, name: &str) -> CloudResult<Execution> {
@@ -1164,7 +1177,7 @@ impl Client {
         body: Option<(&str, Vec<u8>)>,
     ) -> CloudResult<Vec<u8>> {
         let (status, bytes) = self
-            .call(&method, url, || {
+            .call(url, || {
                 let req = self.http.request(method.clone(), url).query(query);
                 match &body {
                     Some((ct, data)) => req.header("content-type", *ct).body(data.clone()),

@@ -1,13 +1,44 @@
 //! Retries as Google's API guidance asks: 429, 500, 502, 503, 504 (and errors whose status is
 //! `UNAVAILABLE`) and connection failures are retried for every call, with
-//! exponential backoff and full jitter, honouring `Retry-After`. A 429 (quota) slows every
-//! call of the client down for a while, not just the one that got it. A call that keeps
+//! exponential backoff and full jitter, honouring `Retry-After`, until the deadline of the
+//! action the call serves (its resource's `timeouts`, see [`within`]). A 429 (quota) slows
+//! the whole client down: every call waits out a cool-down, and fewer calls are let in flight
+//! at once (halved on each 429, grown back by one per window of successes). A call that keeps
 //! failing to connect marks the endpoint unreachable, so an apply stops starting actions.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
+
+tokio::task_local! {
+    /// When the action the current task serves must be done by (its `timeouts`).
+    static DEADLINE: Instant;
+    /// The current call must not be sent twice once it may have taken effect.
+    static ONCE_ONLY: bool;
+}
+
+/// Runs `f` with its calls' retries bounded by `deadline` (an action's `timeouts`).
+pub async fn within<F: Future>(deadline: Instant, f: F) -> F::Output {
+    DEADLINE.scope(deadline, f).await
+}
+
+/// Runs `f`, whose call must not be repeated once it may have taken effect: a second
+/// `jobs:run` would start a second execution (the API has no request id to deduplicate it).
+/// It is still retried when it never reached the server (could not connect).
+pub async fn once_only<F: Future>(f: F) -> F::Output {
+    ONCE_ONLY.scope(true, f).await
+}
+
+/// The deadline [`within`] set for this task, if any.
+pub fn deadline() -> Option<Instant> {
+    DEADLINE.try_with(|d| *d).ok()
+}
+
+pub fn is_once_only() -> bool {
+    ONCE_ONLY.try_with(|o| *o).unwrap_or(false)
+}
 
 /// How a client retries.
 #[derive(Debug, Clone, Copy)]
@@ -74,16 +105,95 @@ pub fn retry_after(value: Option<&str>) -> Option<Duration> {
     }
 }
 
-/// State shared by a client and its clones: the quota cool-down and whether the endpoint is
-/// reachable.
+/// The most calls a client has in flight at once, before any 429 and when grown back.
+pub const MAX_IN_FLIGHT: usize = 64;
+
+/// How many calls may be in flight: halved by a 429, grown back by one after as many
+/// successes as the limit (additive increase, multiplicative decrease).
+#[derive(Debug)]
+struct Window {
+    limit: usize,
+    in_flight: usize,
+    successes: usize,
+}
+
+impl Default for Window {
+    fn default() -> Window {
+        Window {
+            limit: MAX_IN_FLIGHT,
+            in_flight: 0,
+            successes: 0,
+        }
+    }
+}
+
+/// State shared by a client and its clones: the quota cool-down, the calls in flight and
+/// whether the endpoint is reachable.
 #[derive(Debug, Default)]
 pub struct Pressure {
     /// No call starts before this instant (set by a 429).
     cool_down_until: Mutex<Option<Instant>>,
+    window: Mutex<Window>,
+    /// Wakes calls waiting for room in the window.
+    room: tokio::sync::Notify,
     unreachable: AtomicBool,
 }
 
+/// A call's place in the window; gives it back when dropped.
+pub struct InFlight<'a>(&'a Pressure);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.window().in_flight -= 1;
+        self.0.room.notify_waiters();
+    }
+}
+
 impl Pressure {
+    fn window(&self) -> std::sync::MutexGuard<'_, Window> {
+        self.window.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits for room in the window of calls in flight, and takes it.
+    pub async fn enter(&self) -> InFlight<'_> {
+        loop {
+            // Registered before checking, so a place freed in between is not missed.
+            let freed = self.room.notified();
+            {
+                let mut w = self.window();
+                if w.in_flight < w.limit {
+                    w.in_flight += 1;
+                    return InFlight(self);
+                }
+            }
+            freed.await;
+        }
+    }
+
+    /// The calls allowed in flight now.
+    pub fn limit(&self) -> usize {
+        self.window().limit
+    }
+
+    /// A 429: half as many calls in flight (at least one).
+    pub fn quota_exceeded(&self) {
+        let mut w = self.window();
+        w.limit = (w.limit.min(w.in_flight.max(1)) / 2).max(1);
+        w.successes = 0;
+    }
+
+    /// A call that got an answer (not a 429): after `limit` of them, one more in flight.
+    pub fn answered(&self) {
+        let mut w = self.window();
+        w.successes += 1;
+        if w.successes >= w.limit && w.limit < MAX_IN_FLIGHT {
+            w.limit += 1;
+            w.successes = 0;
+            drop(w);
+            self.room.notify_waiters();
+        }
+    }
+
     /// Waits out a cool-down in force.
     pub async fn wait_turn(&self) {
         let until = *self
@@ -118,12 +228,6 @@ impl Pressure {
     pub fn unreachable(&self) -> bool {
         self.unreachable.load(Ordering::Relaxed)
     }
-}
-
-/// Calls that must not be sent twice once they may have taken effect: a second `jobs:run`
-/// would start a second execution (the API has no request id to deduplicate it).
-pub fn unsafe_to_repeat(method: &reqwest::Method, url: &str) -> bool {
-    *method == reqwest::Method::POST && url.split('?').next().unwrap_or("").ends_with(":run")
 }
 
 #[cfg(test)]
@@ -164,15 +268,47 @@ mod tests {
         assert_eq!(retry_after(None), None);
     }
 
-    #[test]
-    fn runs_are_not_repeated() {
-        assert!(unsafe_to_repeat(
-            &reqwest::Method::POST,
-            "http://x/v2/projects/p/locations/l/jobs/j:run"
-        ));
-        assert!(!unsafe_to_repeat(
-            &reqwest::Method::POST,
-            "http://x/v2/projects/p/locations/l/jobs?jobId=j"
-        ));
+    #[tokio::test]
+    async fn a_429_halves_the_calls_in_flight_and_successes_grow_them_back() {
+        let p = std::sync::Arc::new(Pressure::default());
+        let held: Vec<InFlight> = {
+            let mut v = Vec::new();
+            for _ in 0..10 {
+                v.push(p.enter().await);
+            }
+            v
+        };
+        p.quota_exceeded();
+        assert_eq!(p.limit(), 5);
+        p.quota_exceeded();
+        assert_eq!(p.limit(), 2);
+        // With 10 still in flight, an eleventh waits until only one is left.
+        let waiter = {
+            let p = p.clone();
+            tokio::spawn(async move {
+                let _g = p.enter().await;
+            })
+        };
+        let mut held = held;
+        while held.len() > 2 {
+            held.pop();
+            tokio::task::yield_now().await;
+            assert!(!waiter.is_finished(), "{} in flight", held.len());
+        }
+        held.pop();
+        waiter.await.unwrap();
+        for _ in 0..2 {
+            p.answered();
+        }
+        assert_eq!(p.limit(), 3);
+    }
+
+    #[tokio::test]
+    async fn deadlines_and_once_only_are_per_task() {
+        assert_eq!(deadline(), None);
+        let at = Instant::now() + Duration::from_secs(5);
+        assert_eq!(within(at, async { deadline() }).await, Some(at));
+        assert!(once_only(async { is_once_only() }).await);
+        assert!(!is_once_only());
     }
 }

@@ -235,6 +235,24 @@ pub fn timeout_for(change: &crate::model::Change, op: &str) -> std::time::Durati
         .unwrap_or(DEFAULT_TIMEOUT)
 }
 
+/// Runs an apply action with the retries of its calls bounded by the resource's `timeouts`
+/// for it (the provider's 20 minutes by default), as the provider bounds its retries. An
+/// execution is bounded by its own task timeouts instead.
+pub async fn within_timeouts<F: std::future::Future>(
+    change: &crate::model::Change,
+    f: F,
+) -> F::Output {
+    use crate::model::change::Action;
+    let budget = match change.action {
+        Action::Create | Action::Adopt => timeout_for(change, "create"),
+        Action::Update | Action::StateOnly => timeout_for(change, "update"),
+        Action::Delete | Action::Forget => timeout_for(change, "delete"),
+        Action::Replace => timeout_for(change, "delete") + timeout_for(change, "create"),
+        Action::Execute | Action::NoOp => return f.await,
+    };
+    crate::cloud::retry::within(tokio::time::Instant::now() + budget, f).await
+}
+
 /// Types with the provider's `deletion_protection` (default true since provider 6.0).
 pub const DELETION_PROTECTED_TYPES: &[&str] = &[cloud_run_v2_job::TYPE, workflow::TYPE];
 

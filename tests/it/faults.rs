@@ -695,3 +695,89 @@ async fn someone_elses_object_of_the_same_name_is_not_adopted() {
     );
     server.stop().await;
 }
+
+/// Quota errors slow the whole client down: after a burst of 429s, fewer calls are in
+/// flight at once, not just the one call waiting (issue 13, finding 3).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quota_errors_leave_fewer_calls_in_flight() {
+    #[derive(Default)]
+    struct Seen {
+        refused: AtomicUsize,
+        in_flight: AtomicUsize,
+        max_after_refusals: AtomicUsize,
+    }
+    let seen = Arc::new(Seen::default());
+    let s = seen.clone();
+    let app = axum::Router::new().fallback(move || {
+        let s = s.clone();
+        async move {
+            if s.refused.fetch_add(1, Ordering::SeqCst) < 10 {
+                let body = serde_json::json!({"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "message": "quota"}});
+                return (StatusCode::TOO_MANY_REQUESTS, [("content-type", "application/json")], body.to_string()).into_response();
+            }
+            let now = s.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            s.max_after_refusals.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+            s.in_flight.fetch_sub(1, Ordering::SeqCst);
+            let job = serde_json::json!({"name": "projects/p/locations/l/jobs/j"});
+            ([("content-type", "application/json")], job.to_string()).into_response()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let client = runform::cloud::Client::new(runform::cloud::Endpoint::Custom(url))
+        .await
+        .unwrap();
+    // Ten calls at once: each one's first try is refused, then they are retried.
+    let calls = (0..10).map(|_| client.get_job("projects/p/locations/l/jobs/j"));
+    for r in futures::future::join_all(calls).await {
+        assert!(r.unwrap().is_some());
+    }
+    let most = seen.max_after_refusals.load(Ordering::SeqCst);
+    assert!(
+        most <= 4,
+        "after ten 429s, {most} calls were in flight at once"
+    );
+}
+
+/// A create that is never accepted (503 on every try) gives up when the resource's
+/// `timeouts { create }` is spent, not after the provider's 20 minutes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_end_with_the_resources_timeouts() {
+    let server = super::local_server(None).await;
+    let rule: Rule = Box::new(|method, uri| {
+        if *method == Method::POST && uri.path().starts_with("/v2/") {
+            Verdict::FailBefore { quota: false }
+        } else {
+            Verdict::Forward
+        }
+    });
+    let (proxy, faults) = proxy_at("127.0.0.1:0", server.url(), rule).await;
+    let d = tempfile::tempdir().unwrap();
+    let stack = jobs_stack(1, 0).replace(
+        "  deletion_protection = false\n",
+        "  deletion_protection = false\n  timeouts {\n    create = \"2s\"\n  }\n",
+    );
+    assert!(stack.contains("create = \"2s\""));
+    super::write(d.path(), "main.tf", &stack);
+    let started = std::time::Instant::now();
+    let o = spawn_blocking_runform(
+        d.path(),
+        ["apply", "--endpoint", &proxy, "--auto-approve", "."]
+            .map(String::from)
+            .to_vec(),
+    )
+    .await;
+    let t = text(&o);
+    assert!(!o.status.success() && t.contains("503"), "{t}");
+    assert!(faults.before.load(Ordering::Relaxed) >= 2, "it retried");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "gave up after {:?}",
+        started.elapsed()
+    );
+    server.stop().await;
+}
