@@ -144,26 +144,11 @@ fn job(image: &str, command: &[&str], args: &[&str]) -> Job {
 }
 
 fn start(rt: &Arc<Runtime>, id: &str, j: Job) -> String {
-    rt.create_job(PARENT, id, j, false).unwrap();
-    let (exec, _) = rt
-        .run_job(
-            &format!("{PARENT}/jobs/{id}"),
-            RunJobRequest::default(),
-            None,
-        )
-        .unwrap();
-    exec.name
+    super::start_job(rt, PARENT, id, j)
 }
 
 async fn finish(rt: &Arc<Runtime>, exec: &str) -> Execution {
-    for _ in 0..1200 {
-        let e = rt.get_execution(exec).unwrap();
-        if e.is_done() {
-            return e;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("execution {exec} did not finish");
+    super::wait_execution(rt, exec, Duration::from_millis(50)).await
 }
 
 async fn run(rt: &Arc<Runtime>, id: &str, j: Job) -> Execution {

@@ -54,3 +54,37 @@ pub async fn local_server(clock: Option<&str>) -> runform::runtime::Server {
     .await
     .unwrap()
 }
+
+/// The project and location the in-process runtime tests use.
+pub const PARENT: &str = "projects/p/locations/us-central1";
+
+/// Creates job `id` under `parent` in an in-process runtime and runs it; returns the
+/// execution's name.
+pub fn start_job(
+    rt: &std::sync::Arc<runform::runtime::Runtime>,
+    parent: &str,
+    id: &str,
+    job: runform::api::run::Job,
+) -> String {
+    rt.create_job(parent, id, job, false).unwrap();
+    let (exec, _) = rt
+        .run_job(&format!("{parent}/jobs/{id}"), Default::default(), None)
+        .unwrap();
+    exec.name
+}
+
+/// Waits (polling every `step`, up to 2,000 times) for an execution to end.
+pub async fn wait_execution(
+    rt: &std::sync::Arc<runform::runtime::Runtime>,
+    exec: &str,
+    step: std::time::Duration,
+) -> runform::api::run::Execution {
+    for _ in 0..2000 {
+        let e = rt.get_execution(exec).unwrap();
+        if e.is_done() {
+            return e;
+        }
+        tokio::time::sleep(step).await;
+    }
+    panic!("execution {exec} did not finish");
+}

@@ -214,19 +214,10 @@ async fn tasks_find_the_metadata_server_with_google_auth() {
             },
             ..Default::default()
         };
-        rt.create_job(parent, id, job, false).unwrap();
-        let name = format!("{parent}/jobs/{id}");
-        let (exec, _) = rt.run_job(&name, RunJobRequest::default(), None).unwrap();
-        let mut done = rt.get_execution(&exec.name).unwrap();
-        for _ in 0..600 {
-            if done.is_done() {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            done = rt.get_execution(&exec.name).unwrap();
-        }
+        let exec = super::start_job(&rt, parent, id, job);
+        super::wait_execution(&rt, &exec, std::time::Duration::from_millis(50)).await;
         let logs: String = rt
-            .logs(&exec.name, None)
+            .logs(&exec, None)
             .unwrap()
             .iter()
             .map(|l| format!("{}\n", l.line))

@@ -17,29 +17,15 @@ fn job(cmd: &str, task_count: i32, parallelism: i32, max_retries: i32, timeout: 
     j
 }
 
-const PARENT: &str = "projects/p/locations/us-central1";
+use super::PARENT;
 
 async fn run_to_end(rt: &Arc<Runtime>, id: &str, j: Job) -> Execution {
     run_to_end_step(rt, id, j, Duration::from_millis(10)).await
 }
 
 async fn run_to_end_step(rt: &Arc<Runtime>, id: &str, j: Job, step: Duration) -> Execution {
-    rt.create_job(PARENT, id, j, false).unwrap();
-    let (exec, _) = rt
-        .run_job(
-            &format!("{PARENT}/jobs/{id}"),
-            RunJobRequest::default(),
-            None,
-        )
-        .unwrap();
-    for _ in 0..2000 {
-        let e = rt.get_execution(&exec.name).unwrap();
-        if e.is_done() {
-            return e;
-        }
-        tokio::time::sleep(step).await;
-    }
-    panic!("execution did not finish");
+    let exec = super::start_job(rt, PARENT, id, j);
+    super::wait_execution(rt, &exec, step).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -240,21 +240,8 @@ async fn the_runtime_data_is_private() {
             command: vec!["/bin/echo".into(), "hi".into()],
             ..Default::default()
         });
-    rt.create_job("projects/p/locations/us-central1", "priv", j, false)
-        .unwrap();
-    let (exec, _) = rt
-        .run_job(
-            "projects/p/locations/us-central1/jobs/priv",
-            Default::default(),
-            None,
-        )
-        .unwrap();
-    for _ in 0..200 {
-        if rt.get_execution(&exec.name).unwrap().is_done() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let exec = super::start_job(&rt, super::PARENT, "priv", j);
+    super::wait_execution(&rt, &exec, std::time::Duration::from_millis(20)).await;
     server.stop().await;
     assert_eq!(mode(&dir), 0o700);
     assert_eq!(mode(&dir.join("runtime.sqlite3")), 0o600);

@@ -234,13 +234,7 @@ impl Engine {
     ) -> Outcome {
         if let Err(e) = self.docker.start_container(id, None).await {
             let msg = format!("the container could not start: {}", short_error(e));
-            a.log.write("stderr", &msg).await;
-            return Outcome::Failed {
-                exit_code: Some(127),
-                signal: None,
-                message: msg,
-                retryable: true,
-            };
+            return Outcome::start_failure(&a.log, msg).await;
         }
         let logs = tokio::spawn(pump_logs(
             self.docker.clone(),

@@ -132,6 +132,18 @@ impl Outcome {
         }
     }
 
+    /// The task's process or container could not be started: said in its log, and failed as
+    /// a shell's "command not found" (127), worth retrying.
+    pub async fn start_failure(log: &LogSink, message: String) -> Outcome {
+        log.write("stderr", &message).await;
+        Outcome::Failed {
+            exit_code: Some(127),
+            signal: None,
+            message,
+            retryable: true,
+        }
+    }
+
     /// The outcome of an exit status: 0 succeeds, anything else fails with Cloud Run's wording.
     pub fn of_exit(code: i64) -> Outcome {
         if code == 0 {

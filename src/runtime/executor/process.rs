@@ -39,13 +39,7 @@ pub async fn run(
         Ok(c) => c,
         Err(e) => {
             let msg = format!("could not start {:?}: {e}", argv[0]);
-            a.log.write("stderr", &msg).await;
-            return Outcome::Failed {
-                exit_code: Some(127),
-                signal: None,
-                message: msg,
-                retryable: true,
-            };
+            return Outcome::start_failure(&a.log, msg).await;
         }
     };
     let pid = child.id();
