@@ -211,6 +211,19 @@ pub fn permission_for(method: &str, path: &str, query: Option<&str>) -> Option<(
             format!("projects/_/buckets/{bucket}"),
         ));
     }
+    if let Some(rest) = path.strip_prefix("/download/storage/v1/b/") {
+        let bucket = rest.split('/').next()?;
+        return Some((
+            "storage.objects.get".into(),
+            format!("projects/_/buckets/{bucket}"),
+        ));
+    }
+    if let Some(bucket) = super::storage_http::xml_bucket(method, path) {
+        return Some((
+            "storage.objects.get".into(),
+            format!("projects/_/buckets/{bucket}"),
+        ));
+    }
     let rest = path
         .strip_prefix("/v2/")
         .or_else(|| path.strip_prefix("/v1/"))?;
@@ -288,6 +301,13 @@ fn storage_permission(method: &str, rest: &str, query: Option<&str>) -> Option<(
         ("GET", ["b", b, "o", ..]) => ("storage.objects.get", format!("projects/_/buckets/{b}")),
         ("DELETE", ["b", b, "o", ..]) => {
             ("storage.objects.delete", format!("projects/_/buckets/{b}"))
+        }
+        ("PATCH" | "PUT", ["b", b, "o", _]) => {
+            ("storage.objects.update", format!("projects/_/buckets/{b}"))
+        }
+        // Copies and rewrites create in the destination bucket; compose in its own.
+        ("POST", ["b", _, "o", _, _, "b", b, "o", _]) | ("POST", ["b", b, "o", _, "compose"]) => {
+            ("storage.objects.create", format!("projects/_/buckets/{b}"))
         }
         _ => return None,
     };

@@ -27,11 +27,6 @@ pub fn router(rt: Arc<Runtime>) -> Router {
             move |method: Method, uri: Uri, headers: axum::http::HeaderMap, body: Bytes| {
                 let rt = rt.clone();
                 async move {
-                    let ct = headers
-                        .get("content-type")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("")
-                        .to_string();
                     let cors = cors_for(&rt, &method, &uri, &headers);
                     if let Err(e) = rt.guard(&method, &uri, &headers, body.len(), !cors.is_empty())
                     {
@@ -59,8 +54,10 @@ pub fn router(rt: Arc<Runtime>) -> Router {
                         return r;
                     }
                     let mut r = super::auth::as_caller(caller, async move {
-                        if let Some(r) = storage_route(&rt, &method, &uri, &ct, &body) {
-                            return r.unwrap_or_else(error);
+                        if let Some(r) =
+                            super::storage_http::route(&rt, &method, &uri, &headers, &body)
+                        {
+                            return super::storage_http::answer(r);
                         }
                         handle(rt, method, uri, body).await
                     })
@@ -140,115 +137,7 @@ fn oauth_token(rt: &Runtime, body: &Bytes) -> Response {
     }
 }
 
-/// The `ifGenerationMatch` precondition of a storage request.
-fn generation_match(q: &HashMap<String, String>) -> ApiResult<Option<u64>> {
-    q.get("ifGenerationMatch")
-        .map(|g| {
-            g.parse::<u64>().map_err(|_| {
-                ApiError::new(
-                    Code::InvalidArgument,
-                    format!("invalid ifGenerationMatch {g:?}"),
-                )
-            })
-        })
-        .transpose()
-}
-
-/// The Cloud Storage JSON API routes (`/storage/v1`, `/upload/storage/v1`,
-/// `/download/storage/v1`); `None` for any other path.
-fn storage_route(
-    rt: &Arc<Runtime>,
-    method: &Method,
-    uri: &Uri,
-    content_type: &str,
-    body: &Bytes,
-) -> Option<ApiResult<Response>> {
-    let raw = uri.path();
-    let (kind, rest) = if let Some(r) = raw.strip_prefix("/storage/v1/") {
-        ("json", r)
-    } else if let Some(r) = raw.strip_prefix("/upload/storage/v1/") {
-        ("upload", r)
-    } else if let Some(r) = raw.strip_prefix("/download/storage/v1/") {
-        ("download", r)
-    } else {
-        return None;
-    };
-    let q = parse_query(uri.query());
-    let dec = |s: &str| {
-        percent_encoding::percent_decode_str(s)
-            .decode_utf8_lossy()
-            .to_string()
-    };
-    let segs: Vec<&str> = rest.splitn(4, '/').collect();
-    let empty = || (StatusCode::NO_CONTENT, "").into_response();
-    Some((|| -> ApiResult<Response> {
-        match (kind, method.as_str(), segs.as_slice()) {
-            ("json", "POST", ["b"]) => {
-                let v: serde_json::Value = body_as(body)?;
-                Ok(json(&rt.insert_bucket(
-                    q.get("project").map(String::as_str).unwrap_or(""),
-                    &v,
-                )?))
-            }
-            ("json", "GET", ["projects", p, "serviceAccount"]) => {
-                Ok(json(&super::projects::storage_service_account(&dec(p))))
-            }
-            ("json", "GET", ["b"]) => Ok(json(
-                &rt.list_buckets(q.get("project").map(String::as_str).unwrap_or(""))?,
-            )),
-            ("json", "GET", ["b", b]) => Ok(json(&rt.get_bucket(&dec(b))?)),
-            ("json", "PATCH", ["b", b]) => {
-                let v: serde_json::Value = body_as(body)?;
-                Ok(json(&rt.patch_bucket(&dec(b), &v)?))
-            }
-            ("json", "DELETE", ["b", b]) => {
-                rt.delete_bucket(&dec(b))?;
-                Ok(empty())
-            }
-            ("json", "GET", ["b", b, "o"]) => Ok(json(
-                &rt.list_objects(&dec(b), q.get("prefix").map(String::as_str).unwrap_or(""))?,
-            )),
-            ("json" | "download", "GET", ["b", b, "o", o]) => {
-                if kind == "download" || q.get("alt").map(String::as_str) == Some("media") {
-                    let (ct, data) = rt.object_bytes(&dec(b), &dec(o))?;
-                    Ok((StatusCode::OK, [("content-type", ct)], data).into_response())
-                } else {
-                    Ok(json(&rt.get_object(&dec(b), &dec(o))?))
-                }
-            }
-            ("json", "DELETE", ["b", b, "o", o]) => {
-                rt.delete_object_if(&dec(b), &dec(o), generation_match(&q)?)?;
-                Ok(empty())
-            }
-            ("upload", "POST", ["b", b, "o"]) => {
-                let bucket = dec(b);
-                match q.get("uploadType").map(String::as_str).unwrap_or("media") {
-                    "multipart" => {
-                        let (meta, media_ct, data) = super::storage::parse_multipart(content_type, body)
-                            .map_err(|e| ApiError::new(Code::InvalidArgument, e))?;
-                        let name = meta["name"].as_str().map(str::to_string).or_else(|| q.get("name").cloned()).unwrap_or_default();
-                        let ct = meta["contentType"].as_str().map(str::to_string).unwrap_or(media_ct);
-                        Ok(json(&rt.put_object_if(&bucket, &name, &ct, &data, Some(&meta), generation_match(&q)?)?))
-                    }
-                    "media" => {
-                        let name = q.get("name").cloned().unwrap_or_default();
-                        Ok(json(&rt.put_object_if(&bucket, &name, content_type, body, None, generation_match(&q)?)?))
-                    }
-                    other => Err(ApiError::new(
-                        Code::InvalidArgument,
-                        format!("uploadType={other} is not supported by the local runtime (media and multipart are)"),
-                    )),
-                }
-            }
-            _ => Err(ApiError::new(
-                Code::NotFound,
-                format!("the local runtime does not serve {method} {raw}"),
-            )),
-        }
-    })())
-}
-
-fn json<T: Serialize>(v: &T) -> Response {
+pub(super) fn json<T: Serialize>(v: &T) -> Response {
     match serde_json::to_vec(v) {
         Ok(b) => (
             StatusCode::OK,
@@ -260,7 +149,7 @@ fn json<T: Serialize>(v: &T) -> Response {
     }
 }
 
-fn error(e: ApiError) -> Response {
+pub(super) fn error(e: ApiError) -> Response {
     let status = StatusCode::from_u16(e.code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = serde_json::to_vec(&e.body).unwrap_or_default();
     (
@@ -271,7 +160,7 @@ fn error(e: ApiError) -> Response {
         .into_response()
 }
 
-fn parse_query(q: Option<&str>) -> HashMap<String, String> {
+pub(super) fn parse_query(q: Option<&str>) -> HashMap<String, String> {
     let mut m = HashMap::new();
     for part in q.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (k, v) = part.split_once('=').unwrap_or((part, ""));
@@ -285,7 +174,7 @@ fn parse_query(q: Option<&str>) -> HashMap<String, String> {
     m
 }
 
-fn body_as<T: DeserializeOwned + Default>(body: &Bytes) -> ApiResult<T> {
+pub(super) fn body_as<T: DeserializeOwned + Default>(body: &Bytes) -> ApiResult<T> {
     if body.iter().all(|b| b.is_ascii_whitespace()) {
         return Ok(T::default());
     }

@@ -71,19 +71,103 @@ fn object_mutations() -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(|p| p.into_inner())
 }
 
-fn check_generation(current: Option<&Value>, want: Option<u64>) -> ApiResult<()> {
-    let Some(want) = want else { return Ok(()) };
-    let have = current
-        .and_then(|o| o["generation"].as_str())
+fn int_field(o: Option<&Value>, k: &str) -> u64 {
+    o.and_then(|o| o[k].as_str())
         .and_then(|g| g.parse::<u64>().ok())
-        .unwrap_or(0);
-    if have != want {
-        return Err(gcs_error(
-            412,
-            "At least one of the pre-conditions you specified did not hold.",
-        ));
+        .unwrap_or(0)
+}
+
+/// The `if(Meta)Generation(Not)Match` preconditions of a request. A generation of 0 stands
+/// for "no live object" (`ifGenerationMatch=0`: create only).
+#[derive(Debug, Default, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Preconditions {
+    pub generation_match: Option<u64>,
+    pub generation_not_match: Option<u64>,
+    pub metageneration_match: Option<u64>,
+    pub metageneration_not_match: Option<u64>,
+}
+
+impl Preconditions {
+    pub fn generation(g: Option<u64>) -> Preconditions {
+        Preconditions {
+            generation_match: g,
+            ..Default::default()
+        }
     }
-    Ok(())
+
+    /// Checks them against the live object (`None`: there is none). A failed one is HTTP 412;
+    /// on a read (`read`), a failed "not match" is 304 Not Modified, as Google answers.
+    pub fn check(&self, current: Option<&Value>, read: bool) -> ApiResult<()> {
+        let generation = int_field(current, "generation");
+        let metageneration = int_field(current, "metageneration");
+        let failed = || {
+            gcs_error(
+                412,
+                "At least one of the pre-conditions you specified did not hold.",
+            )
+        };
+        let not_modified = || {
+            if read {
+                let mut e = ApiError::new(Code::FailedPrecondition, "Not Modified");
+                e.body.error.code = 304;
+                e
+            } else {
+                failed()
+            }
+        };
+        if self.generation_match.is_some_and(|g| g != generation) {
+            return Err(failed());
+        }
+        if self
+            .metageneration_match
+            .is_some_and(|m| current.is_none() || m != metageneration)
+        {
+            return Err(failed());
+        }
+        if self.generation_not_match.is_some_and(|g| g == generation) {
+            return Err(not_modified());
+        }
+        if self
+            .metageneration_not_match
+            .is_some_and(|m| current.is_some() && m == metageneration)
+        {
+            return Err(not_modified());
+        }
+        Ok(())
+    }
+}
+
+/// An object's etag: its generation and metageneration (as Google's, a protobuf of both).
+fn object_etag(generation: u64, metageneration: u64) -> String {
+    let mut etag = vec![0x08];
+    varint(generation, &mut etag);
+    etag.push(0x10);
+    varint(metageneration, &mut etag);
+    b64(&etag)
+}
+
+/// Object fields a client may set on upload, patch, copy and compose (besides `contentType`).
+const WRITABLE: &[&str] = &[
+    "metadata",
+    "cacheControl",
+    "contentEncoding",
+    "contentDisposition",
+    "contentLanguage",
+    "customTime",
+    "temporaryHold",
+    "eventBasedHold",
+];
+
+/// What `list_objects` is asked for (the JSON API's list parameters).
+#[derive(Debug, Default, Clone)]
+pub struct ObjectQuery {
+    pub prefix: String,
+    pub delimiter: String,
+    pub start_offset: String,
+    pub end_offset: String,
+    pub max_results: Option<usize>,
+    pub page_token: String,
+    pub include_trailing_delimiter: bool,
 }
 
 impl Runtime {
@@ -258,6 +342,22 @@ impl Runtime {
         metadata: Option<&Value>,
         if_generation_match: Option<u64>,
     ) -> ApiResult<Value> {
+        let pre = Preconditions::generation(if_generation_match);
+        self.put_object_with(bucket, name, content_type, data, metadata, &pre)
+    }
+
+    /// Stores a new generation of an object: `metadata` is the object resource the client
+    /// sent (its writable fields are kept), `pre` checked against the live generation and
+    /// applied in one step.
+    pub fn put_object_with(
+        self: &std::sync::Arc<Self>,
+        bucket: &str,
+        name: &str,
+        content_type: &str,
+        data: &[u8],
+        metadata: Option<&Value>,
+        pre: &Preconditions,
+    ) -> ApiResult<Value> {
         self.get_bucket(bucket)?;
         if name.is_empty() || name.len() > 1024 || name.contains(['\r', '\n']) {
             return Err(gcs_error(400, format!("invalid object name {name:?}")));
@@ -265,7 +365,7 @@ impl Runtime {
         let _guard = object_mutations();
         let key = format!("{bucket}/{name}");
         let previous: Option<Value> = self.store().get(Kind::Object, &key);
-        check_generation(previous.as_ref(), if_generation_match)?;
+        pre.check(previous.as_ref(), false)?;
         let generation = (chrono::Utc::now().timestamp_micros() as u64).max(
             previous
                 .as_ref()
@@ -282,9 +382,6 @@ impl Runtime {
             ))
         );
         write_private(&dir.join(&file), data).map_err(|e| gcs_error(500, e.to_string()))?;
-        let mut etag = vec![0x08];
-        varint(generation, &mut etag);
-        etag.extend([0x10, 0x01]);
         // The runtime's clock (a test's manual one), which lifecycle ages are measured on.
         let now = self
             .now()
@@ -299,11 +396,13 @@ impl Runtime {
             "contentType": if content_type.is_empty() { "application/octet-stream" } else { content_type },
             "storageClass": "STANDARD", "size": data.len().to_string(),
             "md5Hash": b64(&md5(data)), "crc32c": b64(&crc32c(data).to_be_bytes()),
-            "etag": b64(&etag), "timeCreated": now, "updated": now, "timeStorageClassUpdated": now, "timeFinalized": now,
+            "etag": object_etag(generation, 1), "timeCreated": now, "updated": now, "timeStorageClassUpdated": now, "timeFinalized": now,
             "runformFile": file,
         });
-        if let Some(m) = metadata.and_then(|m| m.get("metadata")) {
-            obj["metadata"] = m.clone();
+        for k in WRITABLE {
+            if let Some(v) = metadata.and_then(|m| m.get(*k)).filter(|v| !v.is_null()) {
+                obj[*k] = v.clone();
+            }
         }
         self.store().put(Kind::Object, &key, &obj)?;
         if let Some(old) = previous {
@@ -320,14 +419,36 @@ impl Runtime {
             name,
             &obj,
         ));
-        Ok(public(obj))
+        Ok(self.public(obj))
     }
 
     pub fn get_object(&self, bucket: &str, name: &str) -> ApiResult<Value> {
         self.store()
             .get::<Value>(Kind::Object, &format!("{bucket}/{name}"))
-            .map(public)
+            .map(|o| self.public(o))
             .ok_or_else(|| gcs_error(404, format!("No such object: {bucket}/{name}")))
+    }
+
+    /// The object (with its `generation` when one is asked for), if `pre` holds.
+    pub fn get_object_checked(
+        &self,
+        bucket: &str,
+        name: &str,
+        generation: Option<u64>,
+        pre: &Preconditions,
+    ) -> ApiResult<Value> {
+        let obj = self.get_object(bucket, name)?;
+        if generation.is_some_and(|g| g != int_field(Some(&obj), "generation")) {
+            return Err(gcs_error(
+                404,
+                format!(
+                    "No such object: {bucket}/{name} (generation {})",
+                    generation.unwrap_or(0)
+                ),
+            ));
+        }
+        pre.check(Some(&obj), true)?;
+        Ok(obj)
     }
 
     pub fn object_bytes(&self, bucket: &str, name: &str) -> ApiResult<(String, Vec<u8>)> {
@@ -335,9 +456,7 @@ impl Runtime {
             .store()
             .get(Kind::Object, &format!("{bucket}/{name}"))
             .ok_or_else(|| gcs_error(404, format!("No such object: {bucket}/{name}")))?;
-        let file = obj["runformFile"].as_str().unwrap_or("");
-        let data = std::fs::read(self.objects_dir().join(file))
-            .map_err(|e| gcs_error(500, e.to_string()))?;
+        let data = self.object_data(&obj)?;
         Ok((
             obj["contentType"]
                 .as_str()
@@ -347,19 +466,262 @@ impl Runtime {
         ))
     }
 
+    fn object_data(&self, stored: &Value) -> ApiResult<Vec<u8>> {
+        let file = stored["runformFile"].as_str().unwrap_or("");
+        std::fs::read(self.objects_dir().join(file)).map_err(|e| gcs_error(500, e.to_string()))
+    }
+
     pub fn list_objects(&self, bucket: &str, prefix: &str) -> ApiResult<Value> {
+        self.query_objects(
+            bucket,
+            &ObjectQuery {
+                prefix: prefix.to_string(),
+                ..Default::default()
+            },
+        )
+    }
+
+    /// Lists objects as the JSON API does: by `prefix`, rolled up into `prefixes` at the
+    /// `delimiter`, within `[startOffset, endOffset)`, `maxResults` (items and prefixes
+    /// together) a page, in name order.
+    pub fn query_objects(&self, bucket: &str, q: &ObjectQuery) -> ApiResult<Value> {
         self.get_bucket(bucket)?;
         let store = self.store();
-        let names: Vec<String> = store
-            .names_with_prefix(Kind::Object, &format!("{bucket}/{prefix}"))
+        let skip = format!("{bucket}/").len();
+        let after = decode_page_token(&q.page_token)?;
+        let mut entries: Vec<(String, Option<Value>)> = Vec::new();
+        let mut last_prefix: Option<String> = None;
+        for key in store.names_with_prefix(Kind::Object, &format!("{bucket}/{}", q.prefix)) {
+            let name = &key[skip..];
+            if (!q.start_offset.is_empty() && name < q.start_offset.as_str())
+                || (!q.end_offset.is_empty() && name >= q.end_offset.as_str())
+            {
+                continue;
+            }
+            let rolled = (!q.delimiter.is_empty())
+                .then(|| {
+                    let rest = &name[q.prefix.len()..];
+                    rest.find(&q.delimiter)
+                        .map(|i| name[..q.prefix.len() + i + q.delimiter.len()].to_string())
+                })
+                .flatten();
+            match rolled {
+                Some(p) => {
+                    let is_marker = name == p;
+                    if last_prefix.as_deref() != Some(&p) {
+                        entries.push((p.clone(), None));
+                        last_prefix = Some(p);
+                    }
+                    if is_marker && q.include_trailing_delimiter {
+                        entries.push((name.to_string(), store.get::<Value>(Kind::Object, key)));
+                    }
+                }
+                None => entries.push((name.to_string(), store.get::<Value>(Kind::Object, key))),
+            }
+        }
+        let mut items = Vec::new();
+        let mut prefixes = Vec::new();
+        let mut next = None;
+        let page = q.max_results.unwrap_or(1000).clamp(1, 1000);
+        let mut taken = 0;
+        for (name, obj) in entries {
+            if after.as_deref().is_some_and(|a| name.as_str() <= a) {
+                continue;
+            }
+            if taken == page {
+                next = Some(encode_page_token(&prefixes, &items));
+                break;
+            }
+            taken += 1;
+            match obj {
+                Some(o) => items.push(self.public(o)),
+                None => prefixes.push(Value::String(name)),
+            }
+        }
+        let mut out = json!({"kind": "storage#objects", "items": items});
+        if !prefixes.is_empty() {
+            out["prefixes"] = Value::Array(prefixes);
+        }
+        if let Some(t) = next {
+            out["nextPageToken"] = json!(t);
+        }
+        Ok(out)
+    }
+
+    /// PATCH of an object's metadata: each writable field the body names is replaced (null
+    /// removes it); a new metageneration and etag; a `metadataUpdated` event.
+    pub fn patch_object(
+        self: &std::sync::Arc<Self>,
+        bucket: &str,
+        name: &str,
+        patch: &Value,
+        pre: &Preconditions,
+    ) -> ApiResult<Value> {
+        let _guard = object_mutations();
+        let key = format!("{bucket}/{name}");
+        let mut obj: Value = self
+            .store()
+            .get(Kind::Object, &key)
+            .ok_or_else(|| gcs_error(404, format!("No such object: {bucket}/{name}")))?;
+        pre.check(Some(&obj), false)?;
+        let Value::Object(fields) = patch else {
+            return Err(gcs_error(400, "an object patch is a JSON object"));
+        };
+        for (k, v) in fields {
+            if !WRITABLE.contains(&k.as_str()) && k != "contentType" {
+                continue;
+            }
+            match (k.as_str(), v) {
+                (_, Value::Null) => {
+                    if let Value::Object(m) = &mut obj {
+                        m.remove(k);
+                    }
+                }
+                // Custom metadata merges key by key; a null value removes that key.
+                ("metadata", Value::Object(new)) => {
+                    let mut merged = obj["metadata"].as_object().cloned().unwrap_or_default();
+                    for (mk, mv) in new {
+                        if mv.is_null() {
+                            merged.remove(mk);
+                        } else {
+                            merged.insert(mk.clone(), mv.clone());
+                        }
+                    }
+                    obj["metadata"] = Value::Object(merged);
+                }
+                _ => obj[k.as_str()] = v.clone(),
+            }
+        }
+        let generation = int_field(Some(&obj), "generation");
+        let metageneration = int_field(Some(&obj), "metageneration") + 1;
+        obj["metageneration"] = json!(metageneration.to_string());
+        obj["etag"] = json!(object_etag(generation, metageneration));
+        obj["updated"] = json!(self
+            .now()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+        self.store().put(Kind::Object, &key, &obj)?;
+        self.publish_event(storage_event(
+            "google.cloud.storage.object.v1.metadataUpdated",
+            bucket,
+            name,
+            &obj,
+        ));
+        Ok(self.public(obj))
+    }
+
+    /// `copyTo` / `rewriteTo`: a new object with the source's bytes; its metadata is the
+    /// source's writable fields, overlaid by what `overrides` (the request body) sets.
+    #[allow(clippy::too_many_arguments)]
+    pub fn copy_object(
+        self: &std::sync::Arc<Self>,
+        source: (&str, &str),
+        source_generation: Option<u64>,
+        source_pre: &Preconditions,
+        dest: (&str, &str),
+        overrides: &Value,
+        pre: &Preconditions,
+    ) -> ApiResult<Value> {
+        let (sb, so) = source;
+        let src = self.get_object_checked(sb, so, source_generation, source_pre)?;
+        let stored: Value = self
+            .store()
+            .get(Kind::Object, &format!("{sb}/{so}"))
+            .ok_or_else(|| gcs_error(404, format!("No such object: {sb}/{so}")))?;
+        let data = self.object_data(&stored)?;
+        let mut meta = json!({});
+        for k in WRITABLE {
+            if let Some(v) = src.get(*k) {
+                meta[*k] = v.clone();
+            }
+        }
+        let mut content_type = src["contentType"].as_str().unwrap_or("").to_string();
+        if let Value::Object(m) = overrides {
+            for (k, v) in m {
+                if k == "contentType" {
+                    content_type = v.as_str().unwrap_or("").to_string();
+                } else if WRITABLE.contains(&k.as_str()) {
+                    meta[k.as_str()] = v.clone();
+                }
+            }
+        }
+        self.put_object_with(dest.0, dest.1, &content_type, &data, Some(&meta), pre)
+    }
+
+    /// `compose`: the sources' bytes in order (at most 32, each checked against its own
+    /// `objectPreconditions.ifGenerationMatch`) as one object; `componentCount` adds up and
+    /// there is no `md5Hash`, as on Google.
+    pub fn compose_objects(
+        self: &std::sync::Arc<Self>,
+        bucket: &str,
+        name: &str,
+        request: &Value,
+        pre: &Preconditions,
+    ) -> ApiResult<Value> {
+        let sources = request["sourceObjects"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if sources.is_empty() || sources.len() > 32 {
+            return Err(gcs_error(
+                400,
+                format!(
+                    "compose takes 1 to 32 source objects, not {}",
+                    sources.len()
+                ),
+            ));
+        }
+        let mut data = Vec::new();
+        let mut components = 0u64;
+        let mut first_type = String::new();
+        for s in &sources {
+            let sname = s["name"].as_str().unwrap_or("");
+            let generation = s["generation"].as_str().and_then(|g| g.parse().ok());
+            let spre = Preconditions::generation(
+                s.pointer("/objectPreconditions/ifGenerationMatch")
+                    .and_then(|g| g.as_str().and_then(|g| g.parse().ok()).or(g.as_u64())),
+            );
+            let obj = self.get_object_checked(bucket, sname, generation, &spre)?;
+            let stored: Value = self
+                .store()
+                .get(Kind::Object, &format!("{bucket}/{sname}"))
+                .unwrap_or_default();
+            data.extend(self.object_data(&stored)?);
+            components += obj["componentCount"].as_u64().unwrap_or(1);
+            if first_type.is_empty() {
+                first_type = obj["contentType"].as_str().unwrap_or("").to_string();
+            }
+        }
+        let dest = &request["destination"];
+        let content_type = dest["contentType"]
+            .as_str()
             .map(str::to_string)
-            .collect();
-        let items: Vec<Value> = names
-            .iter()
-            .filter_map(|n| store.get::<Value>(Kind::Object, n))
-            .map(public)
-            .collect();
-        Ok(json!({"kind": "storage#objects", "items": items}))
+            .unwrap_or(first_type);
+        let obj = self.put_object_with(bucket, name, &content_type, &data, Some(dest), pre)?;
+        let key = format!("{bucket}/{name}");
+        let _guard = object_mutations();
+        let mut stored: Value = self.store().get(Kind::Object, &key).unwrap_or(obj);
+        if let Value::Object(m) = &mut stored {
+            m.remove("md5Hash");
+        }
+        stored["componentCount"] = json!(components);
+        self.store().put(Kind::Object, &key, &stored)?;
+        Ok(self.public(stored))
+    }
+
+    /// An object's bytes and stored resource, for a read (`generation` and `pre` checked).
+    pub fn read_object(
+        &self,
+        bucket: &str,
+        name: &str,
+        generation: Option<u64>,
+        pre: &Preconditions,
+    ) -> ApiResult<(Value, Vec<u8>)> {
+        let obj = self.get_object_checked(bucket, name, generation, pre)?;
+        let stored: Value = self
+            .store()
+            .get(Kind::Object, &format!("{bucket}/{name}"))
+            .ok_or_else(|| gcs_error(404, format!("No such object: {bucket}/{name}")))?;
+        Ok((obj, self.object_data(&stored)?))
     }
 
     pub fn delete_object(self: &std::sync::Arc<Self>, bucket: &str, name: &str) -> ApiResult<()> {
@@ -373,13 +735,27 @@ impl Runtime {
         name: &str,
         if_generation_match: Option<u64>,
     ) -> ApiResult<()> {
+        self.delete_object_with(
+            bucket,
+            name,
+            &Preconditions::generation(if_generation_match),
+        )
+    }
+
+    /// A deletion, if `pre` holds.
+    pub fn delete_object_with(
+        self: &std::sync::Arc<Self>,
+        bucket: &str,
+        name: &str,
+        pre: &Preconditions,
+    ) -> ApiResult<()> {
         let _guard = object_mutations();
         let key = format!("{bucket}/{name}");
         let obj: Value = self
             .store()
             .get(Kind::Object, &key)
             .ok_or_else(|| gcs_error(404, format!("No such object: {bucket}/{name}")))?;
-        check_generation(Some(&obj), if_generation_match)?;
+        pre.check(Some(&obj), false)?;
         self.store().delete(Kind::Object, &key)?;
         if let Some(f) = obj["runformFile"].as_str() {
             let _ = std::fs::remove_file(self.objects_dir().join(f));
@@ -544,7 +920,48 @@ pub fn cors_headers(bucket: &Value, origin: &str, method: &str) -> Vec<(&'static
 }
 
 /// The object as clients see it (without runform's bookkeeping).
-fn public(mut o: Value) -> Value {
+/// A page token: the last name a page returned (opaque to clients).
+fn encode_page_token(prefixes: &[Value], items: &[Value]) -> String {
+    let last_prefix = prefixes.last().and_then(Value::as_str).unwrap_or("");
+    let last_item = items.last().and_then(|o| o["name"].as_str()).unwrap_or("");
+    b64(last_prefix.max(last_item).as_bytes())
+}
+
+fn decode_page_token(t: &str) -> ApiResult<Option<String>> {
+    if t.is_empty() {
+        return Ok(None);
+    }
+    base64::engine::general_purpose::STANDARD
+        .decode(t)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .map(Some)
+        .ok_or_else(|| gcs_error(400, format!("invalid pageToken {t:?}")))
+}
+
+impl Runtime {
+    /// An object as clients see it: without runform's bookkeeping, and with links to this
+    /// runtime (Python's client downloads from `mediaLink` verbatim, so it must not point at
+    /// Google).
+    fn public(&self, o: Value) -> Value {
+        let mut o = without_bookkeeping(o);
+        if let Some(base) = self.base_url.get() {
+            let bucket = o["bucket"].as_str().unwrap_or("").to_string();
+            let name = o["name"].as_str().unwrap_or("").to_string();
+            let enc =
+                percent_encoding::utf8_percent_encode(&name, percent_encoding::NON_ALPHANUMERIC)
+                    .to_string();
+            let generation = o["generation"].as_str().unwrap_or("").to_string();
+            o["selfLink"] = json!(format!("{base}/storage/v1/b/{bucket}/o/{enc}"));
+            o["mediaLink"] = json!(format!(
+                "{base}/download/storage/v1/b/{bucket}/o/{enc}?generation={generation}&alt=media"
+            ));
+        }
+        o
+    }
+}
+
+fn without_bookkeeping(mut o: Value) -> Value {
     if let Value::Object(m) = &mut o {
         m.remove("runformFile");
     }
@@ -562,11 +979,10 @@ fn storage_event(ty: &str, bucket: &str, name: &str, obj: &Value) -> Value {
         "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         "datacontenttype": "application/json",
         "bucket": bucket,
-        "data": public(obj.clone()),
+        "data": without_bookkeeping(obj.clone()),
     })
 }
 
-/// MD5 (RFC 1321), for `md5Hash`.
 /// Writes an object's bytes readable by the owner only.
 fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
@@ -580,6 +996,7 @@ fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
     f.write_all(data)
 }
 
+/// MD5 (RFC 1321), for `md5Hash`.
 fn md5(data: &[u8]) -> [u8; 16] {
     const S: [u32; 64] = [
         7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5,

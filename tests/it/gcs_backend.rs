@@ -254,3 +254,98 @@ async fn storage_preconditions_answer_412() {
     assert_eq!(c.download_object("bkt", "s").await.unwrap().unwrap(), b"2");
     server.stop().await;
 }
+
+/// Runs the real `terraform` in `dir` with its gcs backend pointed at the runtime.
+fn terraform(dir: &std::path::Path, storage_host: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new("terraform")
+        .args(args)
+        .current_dir(dir)
+        .env("TF_CLI_CONFIG_FILE", "/dev/null")
+        .env("TF_IN_AUTOMATION", "1")
+        .env("CHECKPOINT_DISABLE", "1")
+        .env("STORAGE_EMULATOR_HOST", storage_host)
+        .env("GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent")
+        .output()
+        .expect("terraform must be on the PATH (Terraform 1.11 is the judge of the gcs backend)")
+}
+
+/// Terraform's own `gcs` backend (Go's storage client: XML-API reads, multipart writes,
+/// create-only lock objects) keeps its state and lock in the local runtime: init, apply,
+/// a clean re-plan, and a held lock refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terraforms_gcs_backend_keeps_its_state_in_the_runtime() {
+    let server = super::local_server(None).await;
+    let rt = server.runtime.clone();
+    rt.insert_bucket("tfproj", &serde_json::json!({"name": "tf-state"}))
+        .unwrap();
+    let host = server.url().trim_start_matches("http://").to_string();
+    let d = tempfile::tempdir().unwrap();
+    super::write(
+        d.path(),
+        "main.tf",
+        r#"
+terraform {
+  backend "gcs" {
+    bucket = "tf-state"
+    prefix = "env/dev"
+  }
+}
+resource "terraform_data" "x" {
+  input = "kept in the runtime"
+}
+output "x" {
+  value = terraform_data.x.output
+}
+"#,
+    );
+    let dir = d.path().to_path_buf();
+    let tf = move |args: &'static [&'static str]| {
+        let (dir, host) = (dir.clone(), host.clone());
+        async move {
+            tokio::task::spawn_blocking(move || terraform(&dir, &host, args))
+                .await
+                .unwrap()
+        }
+    };
+    let o = tf(&["init", "-input=false", "-no-color"]).await;
+    assert!(o.status.success(), "init: {}", text(&o));
+    let o = tf(&["apply", "-auto-approve", "-input=false", "-no-color"]).await;
+    assert!(o.status.success(), "apply: {}", text(&o));
+    let (_, bytes) = rt
+        .object_bytes("tf-state", "env/dev/default.tfstate")
+        .unwrap();
+    let state: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(
+        state["outputs"]["x"]["value"], "kept in the runtime",
+        "{state}"
+    );
+    assert!(
+        rt.get_object("tf-state", "env/dev/default.tflock").is_err(),
+        "the lock is released"
+    );
+    let o = tf(&["plan", "-detailed-exitcode", "-input=false", "-no-color"]).await;
+    assert_eq!(o.status.code(), Some(0), "re-plan: {}", text(&o));
+
+    // Someone else holds the lock: Terraform is refused and names the holder.
+    let lock = serde_json::json!({
+        "ID": "held-by-test", "Operation": "OperationTypeApply", "Info": "",
+        "Who": "someone@elsewhere", "Version": "1.11.4",
+        "Created": "2026-12-01T00:00:00Z", "Path": "gs://tf-state/env/dev/default.tflock",
+    });
+    rt.put_object(
+        "tf-state",
+        "env/dev/default.tflock",
+        "application/json",
+        lock.to_string().as_bytes(),
+        None,
+    )
+    .unwrap();
+    let o = tf(&["plan", "-lock-timeout=0s", "-input=false", "-no-color"]).await;
+    let t = text(&o);
+    assert!(
+        !o.status.success() && t.contains("Error acquiring the state lock"),
+        "{t}"
+    );
+    assert!(t.contains("someone@elsewhere"), "{t}");
+    server.stop().await;
+}

@@ -119,6 +119,12 @@ async fn google_cloud_storage_python_client_works_against_the_runtime() {
         "download ok",
         "list ok",
         "errors ok",
+        "resumable ok",
+        "range ok",
+        "delimiter ok",
+        "patch ok",
+        "copy compose ok",
+        "preconditions ok",
         "delete ok",
     ] {
         assert!(stdout.contains(step), "missing step {step}: {stdout}");
