@@ -170,8 +170,13 @@ impl Runtime {
 
     pub fn list_triggers(&self, parent: &str) -> ApiResult<Value> {
         let store = self.store();
+        // `locations/-` lists every location's triggers, as Google does.
+        let prefix = match parent.strip_suffix("/locations/-") {
+            Some(project) => format!("{project}/locations/"),
+            None => format!("{parent}/triggers/"),
+        };
         let names: Vec<String> = store
-            .names_with_prefix(Kind::Trigger, &format!("{parent}/triggers/"))
+            .names_with_prefix(Kind::Trigger, &prefix)
             .map(str::to_string)
             .collect();
         let triggers: Vec<Value> = names

@@ -9,13 +9,16 @@ use super::{now_rfc3339, ApiError, ApiResult, Runtime};
 pub use crate::api::ext::{ImageMapping, LogEntry};
 use crate::api::run::*;
 use crate::api::{Code, Enum, Operation, Status};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{watch, Semaphore};
 
 /// Google's sample job image; the runtime has a built-in stand-in for it.
+/// The store key of the set of cancel operations (their response is the execution).
+const CANCEL_OPS: &str = "_cancels";
+
 pub const SAMPLE_IMAGE: &str = "us-docker.pkg.dev/cloudrun/container/job";
 
 struct ExecPlan {
@@ -47,7 +50,7 @@ impl Runtime {
         let job = self.get_job(job_name)?;
         if !req.etag.is_empty() && req.etag != job.etag {
             return Err(ApiError::new(
-                Code::FailedPrecondition,
+                Code::Aborted,
                 "etag does not match the job's current etag",
             ));
         }
@@ -198,12 +201,18 @@ impl Runtime {
         let Some(ops) = links.remove(&exec.name) else {
             return;
         };
+        let mut cancels: BTreeSet<String> =
+            store.get(Kind::Operation, CANCEL_OPS).unwrap_or_default();
         for (op_name, job_response) in ops {
             let Some(mut op) = store.get::<Operation>(Kind::Operation, &op_name) else {
                 continue;
             };
             op.done = true;
-            if exec.succeeded() {
+            if cancels.remove(&op_name) {
+                // A cancel succeeded when the execution ended, however it ended: its
+                // response is the execution, as on Google.
+                op.response = Some(to_any(EXECUTION_TYPE, exec));
+            } else if exec.succeeded() {
                 op.response = Some(if job_response {
                     let job_name = exec.name.split("/executions/").next().unwrap_or("");
                     match store.get::<Job>(Kind::Job, job_name) {
@@ -233,6 +242,7 @@ impl Runtime {
             let _ = store.put(Kind::Operation, &op_name, &op);
         }
         let _ = store.put(Kind::Operation, "_links", &links);
+        let _ = store.put(Kind::Operation, CANCEL_OPS, &cancels);
     }
 
     async fn drive(self: Arc<Self>, mut plan: ExecPlan, cancel: watch::Receiver<bool>) {
@@ -629,7 +639,14 @@ impl Runtime {
                 format!("execution {} has already finished", exec.short_name()),
             ));
         }
-        self.store().put(Kind::Operation, &op.name, &op)?;
+        {
+            let mut store = self.store();
+            store.put(Kind::Operation, &op.name, &op)?;
+            let mut cancels: BTreeSet<String> =
+                store.get(Kind::Operation, CANCEL_OPS).unwrap_or_default();
+            cancels.insert(op.name.clone());
+            store.put(Kind::Operation, CANCEL_OPS, &cancels)?;
+        }
         self.update_exec(name, |e| {
             set_cond(
                 &mut e.conditions,

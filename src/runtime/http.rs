@@ -362,9 +362,10 @@ async fn route(
                     .await?,
             ))
         }
+        // As under /v1 and /storage, and as Google answers a path it does not have: 404.
         _ => Err(ApiError::new(
-            Code::Unimplemented,
-            format!("the local runtime does not implement {m} /v2/{rest}"),
+            Code::NotFound,
+            format!("the local runtime does not serve {m} /v2/{rest}"),
         )),
     }
 }

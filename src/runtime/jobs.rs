@@ -308,7 +308,11 @@ impl Runtime {
     ) -> ApiResult<RawJobsPage> {
         let limit = page_size(page_size_q)?;
         let after = page_token_decode(token)?;
-        let prefix = format!("{parent}/jobs/");
+        // `locations/-` lists every location's jobs, as Google does.
+        let prefix = match parent.strip_suffix("/locations/-") {
+            Some(project) => format!("{project}/locations/"),
+            None => format!("{parent}/jobs/"),
+        };
         let store = self.store();
         let (jobs, more): (Vec<Box<serde_json::value::RawValue>>, bool) =
             store.page(Kind::Job, &prefix, after.as_deref(), limit);
@@ -351,9 +355,10 @@ impl Runtime {
             }
             None => return Err(not_found("JOB", name)),
         };
+        // Google answers a stale etag with ABORTED (409): read again and retry.
         if !job.etag.is_empty() && job.etag != existing.etag {
             return Err(ApiError::new(
-                Code::FailedPrecondition,
+                Code::Aborted,
                 format!(
                     "etag {} does not match the current etag {} of job {}; read it again and retry",
                     job.etag,
@@ -423,7 +428,7 @@ impl Runtime {
         if let Some(e) = etag.filter(|e| !e.is_empty()) {
             if e != job.etag {
                 return Err(ApiError::new(
-                    Code::FailedPrecondition,
+                    Code::Aborted,
                     format!("etag {e} does not match the current etag {}", job.etag),
                 ));
             }
@@ -457,7 +462,31 @@ impl Runtime {
     pub fn get_execution(&self, name: &str) -> ApiResult<Execution> {
         self.store()
             .get::<Execution>(Kind::Execution, name)
+            .map(|e| self.presented_execution(e))
             .ok_or_else(|| not_found("EXECUTION", name))
+    }
+
+    /// Where an execution's (or a task's) logs can be read: the runtime's log endpoint.
+    fn log_uri(&self, execution: &str, task: Option<i32>) -> String {
+        let base = self.base_url.get().map(String::as_str).unwrap_or("");
+        let task = task.map(|t| format!("&task={t}")).unwrap_or_default();
+        format!("{base}/runform/v1/logs?execution={execution}{task}")
+    }
+
+    /// An execution as clients read it: with its `logUri` and an `etag` of its content.
+    fn presented_execution(&self, mut e: Execution) -> Execution {
+        e.log_uri = self.log_uri(&e.name, None);
+        e.etag.clear();
+        e.etag = etag_of(&e);
+        e
+    }
+
+    fn presented_task(&self, mut t: Task) -> Task {
+        let exec = t.name.split("/tasks/").next().unwrap_or("").to_string();
+        t.log_uri = self.log_uri(&exec, Some(t.index));
+        t.etag.clear();
+        t.etag = etag_of(&t);
+        t
     }
 
     /// Children of `parent` (which must exist as `parent_kind`) under `{parent}/{segment}/`,
@@ -527,7 +556,10 @@ impl Runtime {
             token,
         )?;
         Ok(ListExecutionsResponse {
-            executions,
+            executions: executions
+                .into_iter()
+                .map(|e| self.presented_execution(e))
+                .collect(),
             next_page_token,
         })
     }
@@ -564,6 +596,7 @@ impl Runtime {
     pub fn get_task(&self, name: &str) -> ApiResult<Task> {
         self.store()
             .get::<Task>(Kind::Task, name)
+            .map(|t| self.presented_task(t))
             .ok_or_else(|| not_found("TASK", name))
     }
 
@@ -584,7 +617,7 @@ impl Runtime {
             token,
         )?;
         Ok(ListTasksResponse {
-            tasks,
+            tasks: tasks.into_iter().map(|t| self.presented_task(t)).collect(),
             next_page_token,
         })
     }

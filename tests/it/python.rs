@@ -71,6 +71,7 @@ async fn google_cloud_run_python_client_works_against_the_runtime() {
         "update ok",
         "run ok",
         "executions ok",
+        "details ok",
         "errors ok",
         "delete ok",
     ] {

@@ -455,20 +455,20 @@ async fn an_absurd_override_timeout_is_refused() {
 #[test]
 fn a_closed_pipe_ends_quietly() {
     use std::io::Read;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_runform"))
+    // A pipe smaller than the output (the schema is about 60 KB, under the default 64 KiB
+    // pipe: the command could finish before the reader closed it, and exit 0).
+    let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+    nix::fcntl::fcntl(&write_end, nix::fcntl::FcntlArg::F_SETPIPE_SZ(4096)).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_runform"))
         .args(["providers", "schema", "--json"])
-        .stdout(Stdio::piped())
+        .stdout(Stdio::from(write_end))
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut reader = std::fs::File::from(read_end);
     let mut first = [0u8; 16];
-    child
-        .stdout
-        .as_mut()
-        .unwrap()
-        .read_exact(&mut first)
-        .unwrap();
-    drop(child.stdout.take());
+    reader.read_exact(&mut first).unwrap();
+    drop(reader);
     let o = child.wait_with_output().unwrap();
     no_panic(&o, "closed pipe");
     assert_eq!(o.status.code(), Some(141));
@@ -1202,4 +1202,24 @@ async fn a_saved_plan_is_stale_only_when_what_it_read_changed() {
         !o.status.success() && t.contains("jobs/c was created outside this plan"),
         "{t}"
     );
+}
+
+/// A path the runtime does not serve is 404 under every API root, as Google answers it (it
+/// was 501 under /v2 only, which clients read differently).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_paths_are_404_everywhere() {
+    let server = super::local_server(None).await;
+    for path in [
+        "/v2/projects/p/locations/l/nonsense",
+        "/v1/projects/p/locations/l/nonsense",
+        "/storage/v1/nonsense",
+    ] {
+        let r = reqwest::get(format!("{}{path}", server.url()))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["status"], "NOT_FOUND", "{path}: {body}");
+    }
+    server.stop().await;
 }

@@ -106,6 +106,26 @@ def main() -> int:
         assert one.index == t.index
     print("executions ok:", len(task_list), "tasks")
 
+    # Executions and tasks carry an etag and a logUri, as on Google.
+    assert got_exec.etag and got_exec.log_uri, (got_exec.etag, got_exec.log_uri)
+    assert all(t.etag and t.log_uri for t in task_list), task_list
+    # `locations/-` lists every location's jobs.
+    other = f"projects/{project}/locations/asia-east1"
+    jobs.create_job(parent=other, job=job, job_id="elsewhere").result(timeout=30)
+    everywhere = sorted(j.name for j in jobs.list_jobs(parent=f"projects/{project}/locations/-"))
+    assert everywhere == sorted([name, f"{parent}/jobs/pyjob2", f"{other}/jobs/elsewhere"]), everywhere
+    jobs.delete_job(name=f"{other}/jobs/elsewhere").result(timeout=30)
+    # A cancel's operation ends with the cancelled execution (its result does not raise).
+    sleeper = run_v2.Job(template=run_v2.ExecutionTemplate(template=run_v2.TaskTemplate(
+        max_retries=0, timeout="60s",
+        containers=[run_v2.Container(image="busybox", command=["/bin/sh", "-c", "sleep 30"])])))
+    jobs.create_job(parent=parent, job=sleeper, job_id="sleeper").result(timeout=30)
+    started = jobs.run_job(name=f"{parent}/jobs/sleeper")
+    cancelled = executions.cancel_execution(name=started.metadata.name).result(timeout=30)
+    assert cancelled.name == started.metadata.name and cancelled.cancelled_count == 1, cancelled
+    jobs.delete_job(name=f"{parent}/jobs/sleeper").result(timeout=30)
+    print("details ok")
+
     # Errors come back as the client's own exception types.
     from google.api_core import exceptions
 
@@ -119,6 +139,14 @@ def main() -> int:
         raise AssertionError("expected AlreadyExists")
     except exceptions.Conflict:  # 409 ALREADY_EXISTS; the REST transport maps by HTTP code
         pass
+    # A stale etag is 409 ABORTED, as Google answers it.
+    stale = jobs.get_job(name=name)
+    stale.etag = '"0000000000000000"'
+    try:
+        jobs.update_job(job=stale).result(timeout=30)
+        raise AssertionError("expected Aborted")
+    except exceptions.Conflict as e:
+        assert e.code == 409 and "etag" in str(e), e
     print("errors ok")
 
     # IAM through the client.

@@ -40,6 +40,10 @@ def main() -> int:
 
     listed = [t.name for t in client.list_triggers(parent=parent)]
     assert listed == [name], listed
+    # `locations/-`: every location's triggers.
+    project = parent.split("/")[1]
+    everywhere = [t.name for t in client.list_triggers(parent=f"projects/{project}/locations/-")]
+    assert everywhere == [name], everywhere
     print("list ok")
 
     updated = client.update_trigger(
