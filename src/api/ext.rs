@@ -26,4 +26,7 @@ pub struct LogEntry {
     pub attempt: i32,
     pub stream: String,
     pub line: String,
+    /// When it was written (RFC 3339), where known.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub timestamp: String,
 }

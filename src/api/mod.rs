@@ -31,4 +31,5 @@ pub enum Api {
     Compute,
     ServiceUsage,
     ArtifactRegistry,
+    Logging,
 }

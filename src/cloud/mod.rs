@@ -95,6 +95,7 @@ struct Bases {
     compute: String,
     serviceusage: String,
     artifactregistry: String,
+    logging: String,
 }
 
 impl Bases {
@@ -111,6 +112,7 @@ impl Bases {
             Api::Compute => &self.compute,
             Api::ServiceUsage => &self.serviceusage,
             Api::ArtifactRegistry => &self.artifactregistry,
+            Api::Logging => &self.logging,
         }
     }
     fn set(&mut self, api: Api, url: String) {
@@ -126,6 +128,7 @@ impl Bases {
             Api::Compute => &mut self.compute,
             Api::ServiceUsage => &mut self.serviceusage,
             Api::ArtifactRegistry => &mut self.artifactregistry,
+            Api::Logging => &mut self.logging,
         };
         *slot = url;
     }
@@ -143,6 +146,7 @@ impl Bases {
             compute: g("compute"),
             serviceusage: g("serviceusage"),
             artifactregistry: g("artifactregistry"),
+            logging: g("logging"),
         }
     }
     fn custom(url: &str) -> Bases {
@@ -158,7 +162,8 @@ impl Bases {
             resourcemanager: u.clone(),
             compute: u.clone(),
             serviceusage: u.clone(),
-            artifactregistry: u,
+            artifactregistry: u.clone(),
+            logging: u,
         }
     }
 }
@@ -1079,19 +1084,54 @@ impl Client {
         .await
     }
 
-    /// Task logs. The local runtime serves them; on Google they live in Cloud Logging.
+    /// Task logs, read from Cloud Logging (`entries:list`) on Google and on the local runtime
+    /// alike: the lines of execution `exec` (of one task when `task` is given), in the order
+    /// each attempt wrote them, tasks and attempts in turn.
     pub async fn logs(&self, exec: &str, task: Option<i32>) -> CloudResult<Vec<LogEntry>> {
-        #[derive(serde::Deserialize)]
-        struct Resp {
-            #[serde(default)]
-            entries: Vec<LogEntry>,
-        }
-        let mut q = vec![("execution", exec.to_string())];
+        let (project, location) = crate::api::run::project_location(exec).unwrap_or(("", ""));
+        let job = exec
+            .split("/jobs/")
+            .nth(1)
+            .and_then(|r| r.split('/').next())
+            .unwrap_or("");
+        let short = exec.rsplit('/').next().unwrap_or("");
+        let mut filter = format!(
+            "resource.type=\"cloud_run_job\" AND resource.labels.job_name=\"{job}\" AND resource.labels.location=\"{location}\" AND labels.\"run.googleapis.com/execution_name\"=\"{short}\""
+        );
         if let Some(t) = task {
-            q.push(("task", t.to_string()));
+            filter.push_str(&format!(
+                " AND labels.\"run.googleapis.com/task_index\"=\"{t}\""
+            ));
         }
-        let r: Resp = self.get("runform/v1/logs", &q).await?;
-        Ok(r.entries)
+        let base = self.base(Api::Logging);
+        let mut out = Vec::new();
+        let mut token = String::new();
+        loop {
+            let mut req = serde_json::json!({
+                "resourceNames": [format!("projects/{project}")],
+                "filter": filter, "orderBy": "timestamp asc", "pageSize": 1000,
+            });
+            if !token.is_empty() {
+                req["pageToken"] = serde_json::json!(token);
+            }
+            let page: serde_json::Value = self
+                .send_to(&base, Method::POST, "v2/entries:list", &[], Some(&req))
+                .await?;
+            out.extend(
+                page["entries"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(line_of_entry),
+            );
+            token = page["nextPageToken"].as_str().unwrap_or("").to_string();
+            if token.is_empty() {
+                break;
+            }
+        }
+        // Stable: by task and attempt, each attempt's lines as written.
+        out.sort_by_key(|e| (e.task, e.attempt));
+        Ok(out)
     }
 
     pub async fn register_image(&self, m: &ImageMapping) -> CloudResult<()> {
@@ -1499,5 +1539,40 @@ where
             .join()
             .map_err(|_| "data source reader failed".to_string())?
         }),
+    }
+}
+
+/// A Cloud Logging entry of a Cloud Run task as runform shows it.
+fn line_of_entry(e: &serde_json::Value) -> LogEntry {
+    let label = |k: &str| {
+        e["labels"][k]
+            .as_str()
+            .and_then(|v| v.parse::<i32>().ok())
+            .unwrap_or(0)
+    };
+    let log = e["logName"].as_str().unwrap_or("");
+    let stream = if log.ends_with("%2Fstdout") {
+        "stdout"
+    } else if log.ends_with("%2Fstderr") {
+        "stderr"
+    } else if log.ends_with("%2Fvarlog%2Fsystem") {
+        "system"
+    } else {
+        "runform"
+    };
+    let line = match (&e["textPayload"], &e["jsonPayload"]) {
+        (serde_json::Value::String(t), _) => t.clone(),
+        (_, serde_json::Value::Object(p)) => match p.get("message") {
+            Some(serde_json::Value::String(m)) => m.clone(),
+            _ => serde_json::Value::Object(p.clone()).to_string(),
+        },
+        _ => String::new(),
+    };
+    LogEntry {
+        task: label("run.googleapis.com/task_index"),
+        attempt: label("run.googleapis.com/task_attempt"),
+        stream: stream.into(),
+        line,
+        timestamp: e["timestamp"].as_str().unwrap_or("").to_string(),
     }
 }

@@ -64,6 +64,7 @@ pub const ROUTED_ENDPOINTS: &[(&str, Api, &str)] = &[
     ("compute", Api::Compute, "/compute/v1"),
     ("service_usage", Api::ServiceUsage, "/v1"),
     ("artifact_registry", Api::ArtifactRegistry, "/v1"),
+    ("logging", Api::Logging, "/v2"),
 ];
 
 /// Every other `<service>_custom_endpoint` the provider has (accepted; runform calls none of
@@ -158,7 +159,6 @@ const OTHER_ENDPOINTS: &[&str] = &[
     "integration_connectors",
     "integrations",
     "kms",
-    "logging",
     "looker",
     "lustre",
     "managed_kafka",

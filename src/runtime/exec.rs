@@ -846,12 +846,13 @@ impl Runtime {
             }
             let text = std::fs::read_to_string(&p).unwrap_or_default();
             for line in text.lines() {
-                let (stream, l) = line.split_once(' ').unwrap_or(("stdout", line));
+                let (stream, at, l) = super::executor::parse_log_line(line);
                 out.push(LogEntry {
                     task: t,
                     attempt: a,
                     stream: stream.to_string(),
                     line: l.to_string(),
+                    timestamp: at.unwrap_or_default().to_string(),
                 });
             }
         }

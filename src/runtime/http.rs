@@ -225,6 +225,12 @@ async fn route(
             format!("the local runtime does not serve {path}"),
         ));
     };
+    // Cloud Logging v2 shares the /v2 prefix with Cloud Run.
+    if (method.as_str(), rest) == ("POST", "entries:list") {
+        return Ok(json(
+            &rt.list_log_entries(&body_as::<serde_json::Value>(body)?)?,
+        ));
+    }
     // A project number works where a project id does.
     let canonical = rt.canonical_job_name(rest);
     let rest: &str = &canonical;

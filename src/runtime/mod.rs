@@ -11,6 +11,8 @@ pub mod guard;
 pub mod http;
 pub mod iam_admin;
 pub mod jobs;
+pub mod log_filter;
+pub mod logging;
 pub mod metadata;
 pub mod platform;
 pub mod projects;

@@ -188,3 +188,103 @@ fn concurrent_policy_read_modify_writes_lose_nothing() {
     let p = rt.get_policy(&name).unwrap();
     assert_eq!(p.bindings[0].members.len(), 100, "an update was lost");
 }
+
+/// Runs the real `gcloud` with its endpoints pointed at the runtime and no credentials.
+fn gcloud(url: &str, config: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new("gcloud")
+        .args(args)
+        .env("CLOUDSDK_CONFIG", config)
+        .env("CLOUDSDK_AUTH_DISABLE_CREDENTIALS", "true")
+        .env("CLOUDSDK_CORE_PROJECT", "p")
+        .env("CLOUDSDK_CORE_DISABLE_PROMPTS", "1")
+        .env("CLOUDSDK_API_ENDPOINT_OVERRIDES_LOGGING", format!("{url}/"))
+        .output()
+        .expect("gcloud must be on the PATH (it is the judge of the runtime's APIs)")
+}
+
+/// Task output is in Cloud Logging as Cloud Run writes it: `gcloud logging read` finds an
+/// execution's lines by the labels and resource Cloud Run uses, a JSON line as
+/// `jsonPayload` with its severity, and `runform logs`' own client code reads the same API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gcloud_logging_read_finds_task_output() {
+    let server = super::local_server(None).await;
+    let rt = server.runtime.clone();
+    let e = run_to_end(
+        &rt,
+        "logjob",
+        job(
+            r#"echo "plain line $CLOUD_RUN_TASK_INDEX"; echo '{"severity":"WARNING","message":"structured","n":1}'; echo oops >&2"#,
+            2,
+            2,
+            0,
+            "30s",
+        ),
+    )
+    .await;
+    assert!(e.succeeded(), "{e:?}");
+    let short = e.name.rsplit('/').next().unwrap().to_string();
+    let config = tempfile::tempdir().unwrap();
+    let url = server.url();
+    let filter = format!(
+        "resource.type=\"cloud_run_job\" AND resource.labels.job_name=\"logjob\" AND labels.\"run.googleapis.com/execution_name\"=\"{short}\""
+    );
+    let (u, c, f) = (url.clone(), config.path().to_path_buf(), filter.clone());
+    let o = tokio::task::spawn_blocking(move || {
+        gcloud(
+            &u,
+            &c,
+            &["logging", "read", &f, "--format=json", "--limit=50"],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let entries: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(entries.len(), 6, "{entries:#?}");
+    let texts: Vec<&str> = entries
+        .iter()
+        .filter_map(|e| e["textPayload"].as_str())
+        .collect();
+    for want in ["plain line 0", "plain line 1", "oops"] {
+        assert!(texts.contains(&want), "{want} in {texts:?}");
+    }
+    let structured: Vec<&serde_json::Value> = entries
+        .iter()
+        .filter(|e| e["jsonPayload"]["message"] == "structured")
+        .collect();
+    assert_eq!(structured.len(), 2, "{entries:#?}");
+    assert!(structured.iter().all(|e| e["severity"] == "WARNING"));
+    let first = &entries[0];
+    assert_eq!(first["resource"]["labels"]["project_id"], "p");
+    assert_eq!(first["resource"]["labels"]["location"], "us-central1");
+    assert!(first["logName"]
+        .as_str()
+        .unwrap()
+        .starts_with("projects/p/logs/run.googleapis.com%2Fstd"));
+    // gcloud's default order is newest first.
+    let times: Vec<&str> = entries
+        .iter()
+        .map(|e| e["timestamp"].as_str().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "{times:?}");
+    // A severity filter, as the console sends it.
+    let (u, c) = (url.clone(), config.path().to_path_buf());
+    let f = format!("{filter} AND severity>=WARNING");
+    let o = tokio::task::spawn_blocking(move || {
+        gcloud(&u, &c, &["logging", "read", &f, "--format=json"])
+    })
+    .await
+    .unwrap();
+    let warned: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(warned.len(), 2, "{warned:#?}");
+
+    // runform's client reads the same API (as it reads Google's Cloud Logging).
+    let client = runform::cloud::Client::new(runform::cloud::Endpoint::Custom(url))
+        .await
+        .unwrap();
+    let lines = client.logs(&e.name, Some(1)).await.unwrap();
+    let shown: Vec<&str> = lines.iter().map(|l| l.line.as_str()).collect();
+    assert_eq!(shown, ["plain line 1", "structured", "oops"], "{lines:?}");
+    assert!(lines.iter().all(|l| l.task == 1 && !l.timestamp.is_empty()));
+    server.stop().await;
+}

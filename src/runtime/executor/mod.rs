@@ -300,6 +300,23 @@ pub struct LogSink {
     file: Arc<tokio::sync::Mutex<Option<tokio::fs::File>>>,
 }
 
+/// When a log line was written (each line of a log file is `STREAM@TIME TEXT`; Cloud Logging
+/// gives every entry its time).
+fn log_time() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// Splits a log file's line into (stream, time if recorded, text). Lines written before
+/// times were recorded are `STREAM TEXT`.
+pub fn parse_log_line(line: &str) -> (&str, Option<&str>, &str) {
+    let (head, text) = line.split_once(' ').unwrap_or((line, ""));
+    match head.split_once('@') {
+        Some((stream, at)) => (stream, Some(at), text),
+        None if matches!(head, "stdout" | "stderr" | "system" | "runform") => (head, None, text),
+        None => ("stdout", None, line),
+    }
+}
+
 impl LogSink {
     pub async fn open(path: &Path) -> LogSink {
         if let Some(parent) = path.parent() {
@@ -326,12 +343,10 @@ impl LogSink {
     pub async fn write(&self, stream: &str, text: &str) {
         let mut g = self.file.lock().await;
         if let Some(f) = g.as_mut() {
+            let at = log_time();
             let mut buf = String::new();
             for l in text.lines() {
-                buf.push_str(stream);
-                buf.push(' ');
-                buf.push_str(l);
-                buf.push('\n');
+                buf.push_str(&format!("{stream}@{at} {l}\n"));
             }
             let _ = f.write_all(buf.as_bytes()).await;
         }
@@ -341,7 +356,10 @@ impl LogSink {
     pub async fn write_line(&self, stream: &str, line: &str) {
         let mut g = self.file.lock().await;
         if let Some(f) = g.as_mut() {
-            let _ = f.write_all(format!("{stream} {line}\n").as_bytes()).await;
+            let at = log_time();
+            let _ = f
+                .write_all(format!("{stream}@{at} {line}\n").as_bytes())
+                .await;
         }
     }
 
