@@ -514,6 +514,12 @@ async fn connect(
     Ok((client, "Google Cloud".into(), None))
 }
 
+/// The URL of the stack's `runform local serve`, if one is recorded.
+pub fn recorded_runtime_url(stack_dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(local_dir(stack_dir).join("server.json")).ok()?;
+    Some(serde_json::from_str::<ServerRecord>(&text).ok()?.url)
+}
+
 /// The stack's local runtime: a `runform local serve` recorded in `server.json`, else one
 /// started inside this command on the stack's data. One runtime per data dir: while another
 /// command's runtime holds it, this one waits (saying so) rather than start a second runtime,

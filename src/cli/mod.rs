@@ -445,6 +445,20 @@ enum LocalCmd {
         #[arg(long, num_args = 0..=1, default_missing_value = "")]
         token: Option<String>,
     },
+    /// Print `export` lines that point gcloud and Google's client libraries at a local
+    /// runtime, with no credentials: `eval "$(runform local env)"`.
+    Env {
+        /// The runtime's URL (default: the stack's `runform local serve`, else
+        /// http://127.0.0.1:8790).
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// The project gcloud and the clients use by default.
+        #[arg(long, default_value = "runform-local")]
+        project: String,
+        /// The stack directory whose runtime to point at.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
     /// Upload a file to a bucket on the local runtime (emits the storage events Eventarc
     /// triggers listen to): `runform local upload photo.jpg gs://input-proj/photos/cat.jpg`.
     Upload {
@@ -859,6 +873,68 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                     dir,
                 },
         } => upload(&file, &to, create_bucket, content_type, &dir).await,
+        Cmd::Local {
+            cmd:
+                LocalCmd::Env {
+                    endpoint,
+                    project,
+                    dir,
+                },
+        } => {
+            let url = match endpoint {
+                Some(u) => u,
+                None => ops::recorded_runtime_url(&dir)
+                    .unwrap_or_else(|| "http://127.0.0.1:8790".into()),
+            };
+            print!("{}", local_env(&url, &project)?);
+            Ok(0)
+        }
+    }
+}
+
+/// The environment that points gcloud and Google's client libraries at the runtime at `url`:
+/// every API endpoint overridden (plain HTTP), the runtime as gcloud's HTTP proxy (gcloud
+/// turns an endpoint override into a regional host, `us-central1-127.0.0.1:PORT`, that only
+/// the runtime knows; anything else sent through it, such as HTTPS to Google, is refused),
+/// no credentials, and the project.
+fn local_env(url: &str, project: &str) -> anyhow::Result<String> {
+    let base = url.trim_end_matches('/');
+    let authority = base
+        .strip_prefix("http://")
+        .ok_or_else(|| anyhow!("--endpoint {url}: the local runtime speaks http://HOST:PORT"))?;
+    let (host, port) = authority
+        .rsplit_once(':')
+        .ok_or_else(|| anyhow!("--endpoint {url}: give the port"))?;
+    let mut vars = crate::runtime::executor::endpoint_env(base);
+    vars.push((
+        "CLOUDSDK_API_ENDPOINT_OVERRIDES_LOGGING".into(),
+        format!("{base}/"),
+    ));
+    vars.extend(
+        [
+            ("CLOUDSDK_PROXY_TYPE", "http"),
+            ("CLOUDSDK_PROXY_ADDRESS", host),
+            ("CLOUDSDK_PROXY_PORT", port),
+            ("CLOUDSDK_AUTH_DISABLE_CREDENTIALS", "true"),
+            ("CLOUDSDK_CORE_PROJECT", project),
+            ("GOOGLE_CLOUD_PROJECT", project),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    Ok(vars
+        .iter()
+        .map(|(k, v)| format!("export {k}={}\n", shell_quote(v)))
+        .collect())
+}
+
+/// A value as one shell word.
+fn shell_quote(v: &str) -> String {
+    if v.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_./:@".contains(c))
+    {
+        v.to_string()
+    } else {
+        format!("'{}'", v.replace('\'', "'\\''"))
     }
 }
 

@@ -17,9 +17,27 @@ use axum::http::{HeaderMap, Method, Uri};
 
 pub use crate::api::ext::TOKEN_HEADER;
 
-/// Host names the runtime answers to (it binds loopback only).
+/// Host names the runtime answers to (it binds loopback only), also with a Google region
+/// in front (`us-central1-127.0.0.1`): gcloud derives a regional host from an endpoint
+/// override, and reaches it through the runtime as its HTTP proxy. Such a name is not one a
+/// web page can be served from (its last label is a number).
 fn loopback_host(host: &str) -> bool {
-    matches!(host, "127.0.0.1" | "localhost" | "[::1]" | "::1")
+    let plain = |h: &str| matches!(h, "127.0.0.1" | "localhost" | "[::1]" | "::1");
+    plain(host) || regional(host).is_some_and(plain)
+}
+
+/// `REGION-HOST` → `HOST`, for a region name (`us-central1`, `europe-west4`).
+fn regional(host: &str) -> Option<&str> {
+    let mut parts = host.splitn(3, '-');
+    let (area, rest) = (parts.next()?, parts.next()?);
+    let tail = parts.next()?;
+    let digits = rest.trim_start_matches(|c: char| c.is_ascii_lowercase());
+    let region_ok = !area.is_empty()
+        && area.chars().all(|c| c.is_ascii_lowercase())
+        && !digits.is_empty()
+        && digits.len() < rest.len()
+        && digits.chars().all(|c| c.is_ascii_digit());
+    region_ok.then_some(tail)
 }
 
 /// Splits `host[:port]` (IPv6 in brackets).
@@ -156,6 +174,11 @@ mod tests {
         assert!(!own_authority("evil.example:8790", Some(8790)));
         assert!(!own_authority("127.0.0.1", Some(8790)));
         assert!(!own_authority("127.0.0.1.evil.example:8790", Some(8790)));
+        // gcloud's regional host for an endpoint override.
+        assert!(own_authority("us-central1-127.0.0.1:8790", Some(8790)));
+        assert!(own_authority("europe-west4-localhost:8790", Some(8790)));
+        assert!(!own_authority("evil-127.0.0.1:8790", Some(8790)));
+        assert!(!own_authority("us-central1-evil.example:8790", Some(8790)));
         assert!(own_origin("http://127.0.0.1:8790", Some(8790)));
         assert!(!own_origin("https://127.0.0.1:8790", Some(8790)));
         assert!(!own_origin("null", Some(8790)));

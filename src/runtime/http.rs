@@ -32,6 +32,7 @@ pub fn router(rt: Arc<Runtime>) -> Router {
                     {
                         return error(e);
                     }
+                    rt.note_projects(uri.path());
                     if method == Method::POST && uri.path() == "/token" {
                         return oauth_token(&rt, &body);
                     }
@@ -56,6 +57,12 @@ pub fn router(rt: Arc<Runtime>) -> Router {
                     let mut r = super::auth::as_caller(caller, async move {
                         if let Some(r) =
                             super::storage_http::route(&rt, &method, &uri, &headers, &body)
+                        {
+                            return super::storage_http::answer(r);
+                        }
+                        let q = parse_query(uri.query());
+                        if let Some(r) =
+                            super::run_v1::route(&rt, &method, &uri, &headers, &body, &q)
                         {
                             return super::storage_http::answer(r);
                         }
@@ -299,29 +306,12 @@ async fn route(
             let (_, op) = rt.run_job(resource, req, None)?;
             Ok(json(&op))
         }
-        (["projects", "locations", "jobs"], false, "GET" | "POST", Some("getIamPolicy")) => {
-            Ok(json(&rt.get_policy(resource)?))
-        }
-        (["projects", "locations", "jobs"], false, "POST", Some("setIamPolicy")) => {
-            #[derive(serde::Deserialize, Default)]
-            struct Req {
-                #[serde(default)]
-                policy: Policy,
-            }
-            let req: Req = body_as(body)?;
-            Ok(json(&rt.set_policy(resource, req.policy)?))
-        }
-        (["projects", "locations", "jobs"], false, "POST", Some("testIamPermissions")) => {
-            #[derive(serde::Deserialize, serde::Serialize, Default)]
-            struct Perms {
-                #[serde(default, skip_serializing_if = "Vec::is_empty")]
-                permissions: Vec<String>,
-            }
-            rt.get_job(resource)?;
-            let req: Perms = body_as(body)?;
-            // The local runtime's caller is the project owner: it holds every permission.
-            Ok(json(&req))
-        }
+        (
+            ["projects", "locations", "jobs"],
+            false,
+            "GET" | "POST",
+            Some(v @ ("getIamPolicy" | "setIamPolicy" | "testIamPermissions")),
+        ) => job_iam(rt, resource, v, body),
         (["projects", "locations", "jobs", "executions"], true, "GET", None) => {
             let (ps, pt) = page();
             Ok(json(&rt.list_executions(&segs[..6].join("/"), ps, pt)?))
@@ -376,6 +366,33 @@ async fn route(
     }
 }
 
+/// A Cloud Run job's IAM policy (v2 and v1 alike).
+fn job_iam(rt: &Arc<Runtime>, job: &str, verb: &str, body: &Bytes) -> ApiResult<Response> {
+    match verb {
+        "getIamPolicy" => Ok(json(&rt.get_policy(job)?)),
+        "setIamPolicy" => {
+            #[derive(serde::Deserialize, Default)]
+            struct Req {
+                #[serde(default)]
+                policy: Policy,
+            }
+            let req: Req = body_as(body)?;
+            Ok(json(&rt.set_policy(job, req.policy)?))
+        }
+        _ => {
+            #[derive(serde::Deserialize, serde::Serialize, Default)]
+            struct Perms {
+                #[serde(default, skip_serializing_if = "Vec::is_empty")]
+                permissions: Vec<String>,
+            }
+            rt.get_job(job)?;
+            let req: Perms = body_as(body)?;
+            // The local runtime's caller is the project owner: it holds every permission.
+            Ok(json(&req))
+        }
+    }
+}
+
 /// runform's own extensions (not part of any Google API): image mappings and task logs.
 /// The v1 APIs: Cloud Scheduler (`projects/*/locations/*/jobs`).
 async fn v1(
@@ -410,6 +427,14 @@ async fn v1(
         }
         let r: Req = body_as(body)?;
         return Ok(json(&rt.set_policy(resource, r.policy)?));
+    }
+    // Cloud Run v1's job IAM (what gcloud calls; Cloud Scheduler's jobs have no IAM).
+    if let (
+        ["projects", _, "locations", _, "jobs", _],
+        Some(v @ ("getIamPolicy" | "setIamPolicy" | "testIamPermissions")),
+    ) = (segs.as_slice(), verb)
+    {
+        return job_iam(rt, resource, v, body);
     }
     // Service Usage v1.
     match (segs.as_slice(), method.as_str(), verb) {

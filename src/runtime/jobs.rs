@@ -812,6 +812,27 @@ impl Runtime {
     /// Cloud Run accepts a project number where a project id goes (Google's scheduler sample
     /// calls `namespaces/NUMBER/jobs/J:run`): a name whose project is all digits is rewritten
     /// to the project whose (synthetic) number that is, if a job lives there.
+    /// Remembers the project ids a request path names (`projects/ID/...`,
+    /// `namespaces/ID/...`).
+    pub(crate) fn note_projects(&self, path: &str) {
+        let segs: Vec<&str> = path.split('/').collect();
+        for w in segs.windows(2) {
+            let (key, id) = (w[0], w[1]);
+            let is_id = !id.is_empty()
+                && id.len() <= 30
+                && !id.chars().all(|c| c.is_ascii_digit())
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            if matches!(key, "projects" | "namespaces") && is_id {
+                self.projects_seen
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(id.to_string());
+            }
+        }
+    }
+
     pub fn canonical_job_name(&self, name: &str) -> String {
         let segs: Vec<&str> = name.split('/').collect();
         let Some(number) = segs
@@ -820,10 +841,18 @@ impl Runtime {
         else {
             return name.to_string();
         };
+        let seen: Vec<String> = self
+            .projects_seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect();
         let store = self.store();
         let found = store
             .names_with_prefix(Kind::Job, "projects/")
             .filter_map(|n| n.split('/').nth(1))
+            .chain(seen.iter().map(String::as_str))
             .find(|p| super::workflows_api::project_number(p) == *number)
             .map(str::to_string);
         match found {

@@ -16,6 +16,7 @@ pub mod logging;
 pub mod metadata;
 pub mod platform;
 pub mod projects;
+pub mod run_v1;
 pub mod scheduler;
 pub mod storage;
 pub mod storage_http;
@@ -119,6 +120,9 @@ pub struct Runtime {
     /// The runtime's own URL (`http://127.0.0.1:PORT`), for tasks to call back; set when the
     /// server starts.
     pub(crate) base_url: std::sync::OnceLock<String>,
+    /// Project ids callers have named (in paths), so that a project number (gcloud sends one
+    /// as a v1 namespace) finds its project even before anything exists in it.
+    pub(crate) projects_seen: Mutex<std::collections::BTreeSet<String>>,
     /// The data directory's lock, held while this runtime lives: one runtime per data dir.
     _data_lock: Option<nix::fcntl::Flock<std::fs::File>>,
     _tmp: Option<tempdir::TempDir>,
@@ -167,6 +171,7 @@ impl Runtime {
             tokens: auth::Tokens::default(),
             executor: Default::default(),
             base_url: Default::default(),
+            projects_seen: Default::default(),
             _data_lock: data_lock,
             _tmp: tmp,
         });

@@ -9,6 +9,7 @@ mod every_argument;
 mod examples;
 mod faults;
 mod fuzz;
+mod gcloud;
 mod gcs_backend;
 mod http_targets;
 mod iam_cli;
