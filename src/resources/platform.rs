@@ -133,8 +133,9 @@ impl ResourceType for Services {
                 c.reason = Some("it was disabled outside runform".into());
                 Action::Create
             }
-            (false, false) => Action::Create,
-            (true, false) => Action::Adopt,
+            // Enabling an enabled service changes nothing, and Terraform plans it as a
+            // create (a project's default services, Cloud Run's here, are enabled already).
+            (_, false) => Action::Create,
             (true, true) => {
                 let before = c.before.clone().unwrap_or(Value::Null);
                 let mut attrs = Vec::new();

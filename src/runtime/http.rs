@@ -448,6 +448,16 @@ async fn v1(
             return Ok(json(&rt.set_service(resource, false)?))
         }
         (["projects", p, "services"], "GET", None) => return Ok(json(&rt.list_services(p)?)),
+        (["projects", p, "services"], "POST", Some("batchEnable")) => {
+            #[derive(serde::Deserialize, Default)]
+            #[serde(rename_all = "camelCase")]
+            struct Req {
+                #[serde(default)]
+                service_ids: Vec<String>,
+            }
+            let r: Req = body_as(body)?;
+            return Ok(json(&rt.batch_enable_services(p, &r.service_ids)?));
+        }
         _ => {}
     }
     if let (["projects", _, "serviceAccounts", target], "POST", Some("generateAccessToken")) =

@@ -28,24 +28,28 @@ impl Runtime {
     }
 
     /// `projects/P/services/S`.
+    /// Whether a service is enabled: as last set, else enabled only for the services the
+    /// runtime is (Cloud Run: gcloud checks it before `run jobs` commands).
+    fn service_enabled(&self, project: &str, service: &str) -> bool {
+        let key = format!("projects/{project}/services/{service}");
+        match self.store().get::<Value>(Kind::Service, &key) {
+            Some(v) => v["enabled"].as_bool().unwrap_or(true),
+            None => ENABLED_BY_DEFAULT.contains(&service),
+        }
+    }
+
     pub fn get_service(&self, name: &str) -> ApiResult<Value> {
         let (project, service) = split_service(name)?;
-        let enabled = self.store().contains(
-            Kind::Service,
-            &format!("projects/{project}/services/{service}"),
-        );
+        let enabled = self.service_enabled(project, service);
         Ok(service_json(project, service, enabled))
     }
 
     pub fn set_service(&self, name: &str, enable: bool) -> ApiResult<Value> {
         let (project, service) = split_service(name)?;
         let key = format!("projects/{project}/services/{service}");
-        if enable {
-            self.store()
-                .put(Kind::Service, &key, &json!({"enabled": true}))?;
-        } else {
-            self.store().delete(Kind::Service, &key)?;
-        }
+        // Disabling is remembered (a service enabled by default stays off).
+        self.store()
+            .put(Kind::Service, &key, &json!({"enabled": enable}))?;
         let op = self.done_op(
             &format!("projects/{project}/locations/global"),
             json!({"service": service_json(project, service, enable)}),
@@ -61,12 +65,34 @@ impl Runtime {
             .names_with_prefix(Kind::Service, &prefix)
             .map(str::to_string)
             .collect();
-        let services: Vec<Value> = names
+        let mut all: std::collections::BTreeSet<&str> = names
             .iter()
             .filter_map(|n| n.strip_prefix(&prefix))
+            .collect();
+        all.extend(ENABLED_BY_DEFAULT);
+        let services: Vec<Value> = all
+            .into_iter()
+            .filter(|s| self.service_enabled(project, s))
             .map(|s| service_json(project, s, true))
             .collect();
         Ok(json!({ "services": services }))
+    }
+
+    /// `services:batchEnable`: every service in `serviceIds` enabled, one operation.
+    pub fn batch_enable_services(&self, project: &str, ids: &[String]) -> ApiResult<Value> {
+        for id in ids {
+            self.store().put(
+                Kind::Service,
+                &format!("projects/{project}/services/{id}"),
+                &json!({"enabled": true}),
+            )?;
+        }
+        let services: Vec<Value> = ids.iter().map(|s| service_json(project, s, true)).collect();
+        let op = self.done_op(
+            &format!("projects/{project}/locations/global"),
+            json!({"services": services}),
+        )?;
+        Ok(serde_json::to_value(op).unwrap_or_default())
     }
 
     pub fn create_repository(
@@ -197,3 +223,6 @@ fn service_json(project: &str, service: &str, enabled: bool) -> Value {
         "state": if enabled { "ENABLED" } else { "DISABLED" },
     })
 }
+
+/// Services a project of the runtime has enabled until someone disables them.
+const ENABLED_BY_DEFAULT: &[&str] = &["run.googleapis.com"];

@@ -29,6 +29,12 @@ async fn gcloud_runs_jobs_on_the_runtime_set_up_by_local_env() {
             .collect::<Vec<_>>()
             .join("\n")
     };
+    // Cloud Run is enabled by default; `services enable` (batchEnable) adds the others.
+    assert_eq!(
+        section("services").trim(),
+        "eventarc.googleapis.com\nrun.googleapis.com\nworkflows.googleapis.com",
+        "{out}\n{err}"
+    );
     assert_eq!(section("list").trim(), "hello", "{out}");
     assert_eq!(section("describe").trim(), "3", "{out}");
     let execs = section("executions");
