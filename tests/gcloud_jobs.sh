@@ -12,6 +12,9 @@ step() { echo "== $1"; }
 step services
 gcloud services enable workflows.googleapis.com eventarc.googleapis.com
 gcloud services list --enabled --format='value(config.name)'
+step secrets
+printf 'from-gcloud' | gcloud secrets create tok --data-file=- --format=none
+gcloud secrets versions access latest --secret tok; echo
 step create
 gcloud run jobs create hello "${R[@]}" --image busybox --command /bin/sh \
   --args=-c,'echo hello from task $CLOUD_RUN_TASK_INDEX of $CLOUD_RUN_TASK_COUNT says $GREETING' --tasks 2

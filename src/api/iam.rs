@@ -56,7 +56,15 @@ pub fn project_of(resource: &str) -> String {
 fn role_patterns(role: &str) -> &'static [&'static str] {
     match role {
         "roles/owner" => &["*"],
-        "roles/editor" => &["*", "-*.setIamPolicy"],
+        // Editors manage secrets but do not read their payloads, as on Google.
+        "roles/editor" => &["*", "-*.setIamPolicy", "-secretmanager.versions.access"],
+        "roles/secretmanager.admin" => &["secretmanager.*"],
+        "roles/secretmanager.secretAccessor" => &["secretmanager.versions.access"],
+        "roles/secretmanager.viewer" => &["secretmanager.*.get", "secretmanager.*.list"],
+        "roles/secretmanager.secretVersionAdder" => &["secretmanager.versions.add"],
+        "roles/secretmanager.secretVersionManager" => {
+            &["secretmanager.versions.*", "-secretmanager.versions.access"]
+        }
         "roles/viewer" => &["*.get", "*.list", "*.getIamPolicy"],
         "roles/run.admin" => &["run.*"],
         "roles/run.developer" => &["run.*", "-*.setIamPolicy"],

@@ -906,10 +906,6 @@ fn local_env(url: &str, project: &str) -> anyhow::Result<String> {
         .rsplit_once(':')
         .ok_or_else(|| anyhow!("--endpoint {url}: give the port"))?;
     let mut vars = crate::runtime::executor::endpoint_env(base);
-    vars.push((
-        "CLOUDSDK_API_ENDPOINT_OVERRIDES_LOGGING".into(),
-        format!("{base}/"),
-    ));
     vars.extend(
         [
             ("CLOUDSDK_PROXY_TYPE", "http"),

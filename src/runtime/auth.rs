@@ -173,6 +173,10 @@ impl Runtime {
         if segs.len() >= 6 && segs[4] == "jobs" && permission.starts_with("run.") {
             policies.push(self.get_policy(&segs[..6].join("/")).unwrap_or_default());
         }
+        // A secret's own policy grants on it and its versions.
+        if segs.len() >= 4 && segs[2] == "secrets" {
+            policies.push(self.get_policy(&segs[..4].join("/")).unwrap_or_default());
+        }
         if policies
             .iter()
             .any(|p| crate::api::iam::grants_at(p, member, permission, self.now()))
@@ -265,8 +269,13 @@ pub fn permission_for(method: &str, path: &str, query: Option<&str>) -> Option<(
         ("serviceAccounts", false) => "iam.serviceAccounts",
         ("services", false) => "serviceusage.services",
         ("repositories", false) => "artifactregistry.repositories",
+        ("secrets", false) => "secretmanager.secrets",
+        ("versions", false) => "secretmanager.versions",
         _ => return None,
     };
+    if verb == Some("addVersion") {
+        return Some(("secretmanager.versions.add".into(), resource.to_string()));
+    }
     let action = match (method, is_collection, verb) {
         (_, _, Some("testIamPermissions")) => return None,
         (_, _, Some("resume")) => "enable",

@@ -482,7 +482,8 @@ impl Runtime {
                     .join("volumes")
                     .join(exec_id)
                     .join(format!("task{idx}-attempt{attempt}"));
-                match self.prepare_volumes(container, &plan.template.volumes, &root) {
+                let identity = (plan.job_name(), plan.template.service_account.as_str());
+                match self.prepare_volumes(container, &plan.template.volumes, &root, identity) {
                     Ok(p) => p,
                     Err(msg) => {
                         log.write("stderr", &msg).await;
@@ -492,9 +493,16 @@ impl Runtime {
             }
             _ => Default::default(),
         };
+        let env = match self.task_env(plan, idx, attempt, container).await {
+            Ok(env) => env,
+            Err(msg) => {
+                log.write("stderr", &msg).await;
+                return Outcome::setup_failure(msg);
+            }
+        };
         let a = Attempt {
             container,
-            env: self.task_env(plan, idx, attempt, container, log).await,
+            env,
             labels: vec![
                 ("runform.job".into(), plan.job_name().to_string()),
                 ("runform.execution".into(), exec_id.to_string()),
@@ -567,14 +575,14 @@ impl Runtime {
 
     /// The task's environment: Cloud Run's contract variables, the metadata server, the
     /// runtime's endpoints for Google's libraries and tools, then the container's own env.
+    /// A secret the job's account may not read fails the attempt, naming the permission.
     async fn task_env(
         &self,
         plan: &ExecPlan,
         idx: i32,
         attempt: i32,
         container: &Container,
-        log: &LogSink,
-    ) -> Vec<(String, String)> {
+    ) -> Result<Vec<(String, String)>, String> {
         let mut env: Vec<(String, String)> = vec![
             ("CLOUD_RUN_JOB".into(), plan.job_short.clone()),
             (
@@ -596,24 +604,22 @@ impl Runtime {
         for e in &container.env {
             let value = match (&e.value, &e.value_source) {
                 (Some(v), _) => v.clone(),
-                (None, Some(src)) => match self.secret_value(src) {
-                    Some(v) => v,
-                    None => {
-                        log.write("stderr", &format!("runform: secret for env {} is not available locally; see README \"Secrets on the local runtime\"", e.name)).await;
-                        continue;
-                    }
+                (None, Some(src)) => match &src.secret_key_ref {
+                    Some(r) => self
+                        .secret_for_task(
+                            plan.job_name(),
+                            &plan.template.service_account,
+                            &r.secret,
+                            &r.version,
+                        )
+                        .map_err(|why| format!("env {}: secret {:?}: {why}", e.name, r.secret))?,
+                    None => String::new(),
                 },
                 (None, None) => String::new(),
             };
             env.push((e.name.clone(), value));
         }
-        env
-    }
-
-    fn secret_value(&self, src: &EnvVarSource) -> Option<String> {
-        let r = src.secret_key_ref.as_ref()?;
-        self.secret_text(last_segment(&r.secret), &r.version)
-            .map(|s| s.trim_end_matches('\n').to_string())
+        Ok(env)
     }
 
     /// `executions:cancel`.

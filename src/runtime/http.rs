@@ -366,10 +366,83 @@ async fn route(
     }
 }
 
-/// A Cloud Run job's IAM policy (v2 and v1 alike).
-fn job_iam(rt: &Arc<Runtime>, job: &str, verb: &str, body: &Bytes) -> ApiResult<Response> {
+/// Secret Manager v1: `projects/P/secrets[/S[/versions[/V]]]` and their verbs; `None` for
+/// any other path.
+fn secret_manager(
+    rt: &Arc<Runtime>,
+    method: &str,
+    segs: &[&str],
+    resource: &str,
+    verb: Option<&str>,
+    q: &HashMap<String, String>,
+    body: &Bytes,
+) -> Option<ApiResult<Response>> {
+    if segs.get(2) != Some(&"secrets") {
+        return None;
+    }
+    let secret = segs.get(..4).map(|s| s.join("/")).unwrap_or_default();
+    let value = || body_as::<serde_json::Value>(body);
+    let r = (|| match (segs, method, verb) {
+        (["projects", _, "secrets"], "GET", None) => {
+            Ok(json(&rt.list_secrets(&segs[..2].join("/"))?))
+        }
+        (["projects", _, "secrets"], "POST", None) => {
+            let id = q.get("secretId").map(String::as_str).unwrap_or("");
+            Ok(json(&rt.create_secret(
+                &segs[..2].join("/"),
+                id,
+                &value()?,
+            )?))
+        }
+        (["projects", _, "secrets", _], "GET", None) => Ok(json(&rt.get_secret(resource)?)),
+        (["projects", _, "secrets", _], "PATCH", None) => {
+            let mask = q.get("updateMask").map(String::as_str).unwrap_or("");
+            Ok(json(&rt.patch_secret(resource, &value()?, mask)?))
+        }
+        (["projects", _, "secrets", _], "DELETE", None) => {
+            rt.delete_secret(resource)?;
+            Ok(json(&serde_json::json!({})))
+        }
+        (["projects", _, "secrets", _], "POST", Some("addVersion")) => {
+            Ok(json(&rt.add_secret_version(resource, &value()?)?))
+        }
+        (
+            ["projects", _, "secrets", _],
+            _,
+            Some(v @ ("getIamPolicy" | "setIamPolicy" | "testIamPermissions")),
+        ) => {
+            rt.get_secret(resource)?;
+            policy_verb(rt, resource, v, body)
+        }
+        (["projects", _, "secrets", _, "versions"], "GET", None) => {
+            Ok(json(&rt.list_secret_versions(&secret)?))
+        }
+        (["projects", _, "secrets", _, "versions", v], "GET", None) => {
+            Ok(json(&rt.get_secret_version(&secret, v)?))
+        }
+        (["projects", _, "secrets", _, "versions", v], "GET", Some("access")) => {
+            Ok(json(&rt.access_secret_version(&secret, v)?))
+        }
+        (
+            ["projects", _, "secrets", _, "versions", v],
+            "POST",
+            Some(s @ ("enable" | "disable" | "destroy")),
+        ) => Ok(json(&rt.set_secret_version_state(&secret, v, s)?)),
+        _ => Err(ApiError::new(
+            Code::NotFound,
+            format!(
+                "the local runtime does not serve {method} /v1/{resource}{}",
+                verb.map(|v| format!(":{v}")).unwrap_or_default()
+            ),
+        )),
+    })();
+    Some(r)
+}
+
+/// An IAM policy verb on any resource the runtime keeps policies for.
+fn policy_verb(rt: &Arc<Runtime>, resource: &str, verb: &str, body: &Bytes) -> ApiResult<Response> {
     match verb {
-        "getIamPolicy" => Ok(json(&rt.get_policy(job)?)),
+        "getIamPolicy" => Ok(json(&rt.get_policy(resource)?)),
         "setIamPolicy" => {
             #[derive(serde::Deserialize, Default)]
             struct Req {
@@ -377,7 +450,7 @@ fn job_iam(rt: &Arc<Runtime>, job: &str, verb: &str, body: &Bytes) -> ApiResult<
                 policy: Policy,
             }
             let req: Req = body_as(body)?;
-            Ok(json(&rt.set_policy(job, req.policy)?))
+            Ok(json(&rt.set_policy(resource, req.policy)?))
         }
         _ => {
             #[derive(serde::Deserialize, serde::Serialize, Default)]
@@ -385,12 +458,19 @@ fn job_iam(rt: &Arc<Runtime>, job: &str, verb: &str, body: &Bytes) -> ApiResult<
                 #[serde(default, skip_serializing_if = "Vec::is_empty")]
                 permissions: Vec<String>,
             }
-            rt.get_job(job)?;
             let req: Perms = body_as(body)?;
             // The local runtime's caller is the project owner: it holds every permission.
             Ok(json(&req))
         }
     }
+}
+
+/// A Cloud Run job's IAM policy (v2 and v1 alike).
+fn job_iam(rt: &Arc<Runtime>, job: &str, verb: &str, body: &Bytes) -> ApiResult<Response> {
+    if verb == "testIamPermissions" {
+        rt.get_job(job)?;
+    }
+    policy_verb(rt, job, verb, body)
 }
 
 /// runform's own extensions (not part of any Google API): image mappings and task logs.
@@ -427,6 +507,9 @@ async fn v1(
         }
         let r: Req = body_as(body)?;
         return Ok(json(&rt.set_policy(resource, r.policy)?));
+    }
+    if let Some(r) = secret_manager(rt, method.as_str(), &segs, resource, verb, q, body) {
+        return r;
     }
     // Cloud Run v1's job IAM (what gcloud calls; Cloud Scheduler's jobs have no IAM).
     if let (

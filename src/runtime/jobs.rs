@@ -66,6 +66,9 @@ fn not_found(kind: &str, name: &str) -> ApiError {
     )
 }
 
+/// The account a job without one runs as on the local runtime.
+pub const DEFAULT_SERVICE_ACCOUNT: &str = "local-compute@developer.gserviceaccount.com";
+
 fn etag_of<T: serde::Serialize>(v: &T) -> String {
     let bytes = serde_json::to_vec(v).unwrap_or_default();
     let digest = Sha256::digest(&bytes);
@@ -146,7 +149,7 @@ impl Runtime {
             tt.timeout = "600s".into();
         }
         if tt.service_account.is_empty() {
-            tt.service_account = "local-compute@developer.gserviceaccount.com".into();
+            tt.service_account = DEFAULT_SERVICE_ACCOUNT.into();
         }
         if tt.execution_environment.is_default() {
             tt.execution_environment = Enum::new("EXECUTION_ENVIRONMENT_GEN2");
@@ -679,10 +682,19 @@ impl Runtime {
     }
 
     /// The IAM policy of a job, or of a project (`projects/P`, always there).
-    pub fn get_policy(&self, resource: &str) -> ApiResult<Policy> {
-        if !crate::api::iam::is_project(resource) {
-            self.get_job(resource)?;
+    /// The object a policy is on must exist: a project (always), a secret, or a job.
+    fn policy_target_exists(&self, resource: &str) -> ApiResult<()> {
+        if crate::api::iam::is_project(resource) {
+            return Ok(());
         }
+        if resource.split('/').nth(2) == Some("secrets") {
+            return self.get_secret(resource).map(|_| ());
+        }
+        self.get_job(resource).map(|_| ())
+    }
+
+    pub fn get_policy(&self, resource: &str) -> ApiResult<Policy> {
+        self.policy_target_exists(resource)?;
         Ok(Self::policy_in(&self.store(), resource))
     }
 
@@ -697,9 +709,7 @@ impl Runtime {
     }
 
     pub fn set_policy(&self, resource: &str, mut policy: Policy) -> ApiResult<Policy> {
-        if !crate::api::iam::is_project(resource) {
-            self.get_job(resource)?;
-        }
+        self.policy_target_exists(resource)?;
         // Check the etag and write under one lock: two concurrent read-modify-writes must not
         // both pass the check (the second gets ABORTED and retries).
         let mut store = self.store();

@@ -18,6 +18,7 @@ pub mod platform;
 pub mod projects;
 pub mod run_v1;
 pub mod scheduler;
+pub mod secrets;
 pub mod storage;
 pub mod storage_http;
 pub mod store;

@@ -30,6 +30,10 @@ pub enum Kind {
     Service,
     /// Artifact Registry repositories.
     Repository,
+    /// Secret Manager secrets (`projects/P/secrets/S`) and their versions
+    /// (`projects/P/secrets/S/versions/N`, with the payload).
+    Secret,
+    SecretVersion,
 }
 
 impl Kind {
@@ -52,9 +56,11 @@ impl Kind {
             Kind::Delivery => "delivery",
             Kind::Service => "service",
             Kind::Repository => "repository",
+            Kind::Secret => "secret",
+            Kind::SecretVersion => "secret_version",
         }
     }
-    fn all() -> [Kind; 17] {
+    fn all() -> [Kind; 19] {
         [
             Kind::Job,
             Kind::Execution,
@@ -73,6 +79,8 @@ impl Kind {
             Kind::Delivery,
             Kind::Service,
             Kind::Repository,
+            Kind::Secret,
+            Kind::SecretVersion,
         ]
     }
 }

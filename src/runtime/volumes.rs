@@ -1,7 +1,7 @@
 //! A task's volumes on the local runtime, prepared per attempt for the container executor:
 //! - `empty_dir`: an in-memory tmpfs (`size_limit`, else half the memory limit, as Cloud Run);
 //! - `secret`: a read-only directory of files holding the secret's versions, from the
-//!   runtime's secrets (README "Secrets on the local runtime");
+//!   runtime's Secret Manager, read as the job's service account (README "Secrets on the local runtime");
 //! - `gcs`: a directory holding the runtime bucket's objects as files (read-only when asked).
 //!   When the attempt ends, files it wrote or changed become objects (with their storage
 //!   events, so Eventarc triggers fire) and files it deleted are deleted.
@@ -66,11 +66,13 @@ pub fn unsupported(v: &Volume) -> Option<String> {
 
 impl Runtime {
     /// Prepares `c`'s volume mounts for one attempt under `root`.
+    /// Secret volumes are read as `service_account`, the account job `job` runs as.
     pub(crate) fn prepare_volumes(
         self: &Arc<Self>,
         c: &Container,
         volumes: &[Volume],
         root: &Path,
+        (job, service_account): (&str, &str),
     ) -> Result<Prepared, String> {
         let mut out = Prepared::default();
         if c.volume_mounts.is_empty() {
@@ -110,7 +112,7 @@ impl Runtime {
                     size,
                 });
             } else if let Some(s) = &v.secret {
-                self.write_secret_volume(s, &dir)?;
+                self.write_secret_volume(s, &dir, (job, service_account))?;
                 out.mounts.push(Mount::Bind {
                     source: source(&dir),
                     path: vm.mount_path.clone(),
@@ -140,7 +142,12 @@ impl Runtime {
     /// The files of a secret volume: one per item (`path` holding `version`), or, with no
     /// items, one named after the secret holding its latest version; modes as asked
     /// (`defaultMode`, else 0444).
-    fn write_secret_volume(&self, s: &Value, dir: &Path) -> Result<(), String> {
+    fn write_secret_volume(
+        &self,
+        s: &Value,
+        dir: &Path,
+        (job, service_account): (&str, &str),
+    ) -> Result<(), String> {
         use std::os::unix::fs::PermissionsExt;
         let secret = s["secret"].as_str().unwrap_or_default();
         let short = secret.rsplit('/').next().unwrap_or(secret);
@@ -162,12 +169,9 @@ impl Runtime {
             if Path::new(&path).is_absolute() || path.split('/').any(|p| p == "..") {
                 return Err(format!("secret volume item path {path:?} must be relative"));
             }
-            let value = self.secret_text(short, &version).ok_or_else(|| {
-                format!(
-                    "secret {short:?} version {version:?} is not available on the local runtime; \
-                     see README \"Secrets on the local runtime\""
-                )
-            })?;
+            let value = self
+                .secret_for_task(job, service_account, secret, &version)
+                .map_err(|e| format!("secret volume {secret:?} version {version:?}: {e}"))?;
             let file = dir.join(&path);
             if let Some(parent) = file.parent() {
                 std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
@@ -177,24 +181,6 @@ impl Runtime {
                 .map_err(|e| e.to_string())?;
         }
         Ok(())
-    }
-
-    /// A secret's value on the local runtime: `DATA/secrets/NAME/VERSION`, else
-    /// `DATA/secrets/NAME` (one value for every version).
-    pub(crate) fn secret_text(&self, short: &str, version: &str) -> Option<String> {
-        let dir = self.cfg.data_dir.as_ref()?.join("secrets");
-        let version = if version.is_empty() {
-            "latest"
-        } else {
-            version
-        };
-        // Both name files under DATA/secrets: never a path (`../`, `/etc/passwd`).
-        if !secret_id_ok(short) || !secret_id_ok(version) {
-            return None;
-        }
-        std::fs::read_to_string(dir.join(short).join(version))
-            .or_else(|_| std::fs::read_to_string(dir.join(short)))
-            .ok()
     }
 
     /// Writes the bucket's objects as files under `dir`; returns what it wrote.

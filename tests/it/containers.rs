@@ -429,11 +429,15 @@ async fn volumes_gcs_secret_and_empty_dir_are_mounted() {
     }
     let image = shell_image();
     let data = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(data.path().join("secrets/tls")).unwrap();
-    std::fs::write(data.path().join("secrets/tls/2"), "cert-v2").unwrap();
-    std::fs::write(data.path().join("secrets/tls/latest"), "cert-latest").unwrap();
     let server = docker_server(Some(data.path()), Duration::from_secs(2)).await;
     let rt = &server.runtime;
+    // Secret volumes read Secret Manager, as the job's account.
+    super::secret_for_default_account(
+        rt,
+        "box-proj",
+        "tls",
+        &["cert-v1", "cert-v2", "cert-latest"],
+    );
     rt.insert_bucket("box-proj", &json!({"name": "box-data"}))
         .unwrap();
     rt.put_object(

@@ -1,7 +1,7 @@
 //! The real gcloud against the local runtime, set up only by `runform local env`: `run jobs
 //! create/list/update/describe/execute --wait/executions list/replace/add-iam-policy-binding/
 //! get-iam-policy/delete` (Cloud Run's v1 surface, reached through the regional host gcloud
-//! derives) and `logging read`.
+//! derives), `logging read`, `services enable/list` and `secrets create/versions access`.
 
 /// Runs `tests/gcloud_jobs.sh` and returns what it printed, failing with all of it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -35,6 +35,7 @@ async fn gcloud_runs_jobs_on_the_runtime_set_up_by_local_env() {
         "eventarc.googleapis.com\nrun.googleapis.com\nworkflows.googleapis.com",
         "{out}\n{err}"
     );
+    assert_eq!(section("secrets").trim(), "from-gcloud", "{out}\n{err}");
     assert_eq!(section("list").trim(), "hello", "{out}");
     assert_eq!(section("describe").trim(), "3", "{out}");
     let execs = section("executions");

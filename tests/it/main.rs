@@ -89,3 +89,34 @@ pub async fn wait_execution(
     }
     panic!("execution {exec} did not finish");
 }
+
+/// Creates secret `projects/PROJECT/secrets/ID` with a version per value (1, 2, ...) and lets
+/// the account a job without one runs as read it.
+pub fn secret_for_default_account(
+    rt: &runform::runtime::Runtime,
+    project: &str,
+    id: &str,
+    values: &[&str],
+) {
+    use base64::Engine;
+    let secret = rt
+        .create_secret(
+            &format!("projects/{project}"),
+            id,
+            &serde_json::json!({"replication": {"automatic": {}}}),
+        )
+        .unwrap();
+    let name = secret["name"].as_str().unwrap().to_string();
+    for v in values {
+        let data = base64::engine::general_purpose::STANDARD.encode(v);
+        rt.add_secret_version(&name, &serde_json::json!({"payload": {"data": data}}))
+            .unwrap();
+    }
+    let account = runform::runtime::jobs::DEFAULT_SERVICE_ACCOUNT;
+    let policy: runform::api::Policy = serde_json::from_value(serde_json::json!({
+        "bindings": [{"role": "roles/secretmanager.secretAccessor",
+                      "members": [format!("serviceAccount:{account}")]}]
+    }))
+    .unwrap();
+    rt.set_policy(&name, policy).unwrap();
+}

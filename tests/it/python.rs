@@ -132,6 +132,22 @@ async fn google_cloud_storage_python_client_works_against_the_runtime() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn google_cloud_secret_manager_python_client_works_against_the_runtime() {
+    let stdout = run_script("secretmanager_check.py", "google.cloud.secretmanager_v1").await;
+    for step in [
+        "create ok",
+        "versions ok",
+        "states ok",
+        "update ok",
+        "iam ok",
+        "errors ok",
+        "delete ok",
+    ] {
+        assert!(stdout.contains(step), "missing step {step}: {stdout}");
+    }
+}
+
 /// Google's auth library calls as service accounts: a key whose token_uri is the runtime
 /// (the JWT-bearer grant) and impersonation through generateAccessToken; the runtime records
 /// the caller as creator and refuses what its IAM policies do not allow with Google's 403.

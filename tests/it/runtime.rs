@@ -283,8 +283,77 @@ async fn gcloud_logging_read_finds_task_output() {
         .await
         .unwrap();
     let lines = client.logs(&e.name, Some(1)).await.unwrap();
-    let shown: Vec<&str> = lines.iter().map(|l| l.line.as_str()).collect();
-    assert_eq!(shown, ["plain line 1", "structured", "oops"], "{lines:?}");
+    // stdout and stderr are two pipes: their lines may interleave either way.
+    let mut shown: Vec<&str> = lines.iter().map(|l| l.line.as_str()).collect();
+    shown.sort();
+    assert_eq!(shown, ["oops", "plain line 1", "structured"], "{lines:?}");
     assert!(lines.iter().all(|l| l.task == 1 && !l.timestamp.is_empty()));
+    server.stop().await;
+}
+
+/// A task's secret env var is read from Secret Manager as the job's service account: without
+/// `secretmanager.versions.access` the attempt fails naming the permission and the account;
+/// with a grant on the secret the task sees the value (`latest`, or a pinned version).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secret_env_vars_need_access_as_the_jobs_account() {
+    let server = super::local_server(None).await;
+    let rt = server.runtime.clone();
+    let with_secret = |version: &str| {
+        let mut j = job("echo \"token=$TOKEN\"", 1, 1, 0, "30s");
+        j.template.template.service_account = "app@p.iam.gserviceaccount.com".into();
+        j.template.template.containers[0].env.push(EnvVar {
+            name: "TOKEN".into(),
+            value: None,
+            value_source: Some(EnvVarSource {
+                secret_key_ref: Some(SecretKeySelector {
+                    secret: "api-token".into(),
+                    version: version.into(),
+                }),
+            }),
+        });
+        j
+    };
+    use base64::Engine;
+    let secret = "projects/p/secrets/api-token";
+    rt.create_secret(
+        "projects/p",
+        "api-token",
+        &serde_json::json!({"replication": {"automatic": {}}}),
+    )
+    .unwrap();
+    for v in ["one", "two"] {
+        let data = base64::engine::general_purpose::STANDARD.encode(v);
+        rt.add_secret_version(secret, &serde_json::json!({"payload": {"data": data}}))
+            .unwrap();
+    }
+    let denied = run_to_end(&rt, "denied", with_secret("latest")).await;
+    assert!(!denied.succeeded(), "{denied:?}");
+    let logs = rt.logs(&denied.name, None).unwrap();
+    let text: String = logs.iter().map(|l| format!("{}\n", l.line)).collect();
+    assert!(
+        text.contains("secretmanager.versions.access")
+            && text.contains("app@p.iam.gserviceaccount.com"),
+        "{text}"
+    );
+    let policy: runform::api::Policy = serde_json::from_value(serde_json::json!({
+        "bindings": [{"role": "roles/secretmanager.secretAccessor",
+                      "members": ["serviceAccount:app@p.iam.gserviceaccount.com"]}]
+    }))
+    .unwrap();
+    rt.set_policy(secret, policy).unwrap();
+    for (id, version, want) in [
+        ("latest", "latest", "token=two"),
+        ("pinned", "1", "token=one"),
+    ] {
+        let e = run_to_end(&rt, id, with_secret(version)).await;
+        assert!(e.succeeded(), "{e:?}");
+        let out: Vec<String> = rt
+            .logs(&e.name, None)
+            .unwrap()
+            .into_iter()
+            .map(|l| l.line)
+            .collect();
+        assert!(out.iter().any(|l| l == want), "{out:?}");
+    }
     server.stop().await;
 }

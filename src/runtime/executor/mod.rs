@@ -398,6 +398,8 @@ pub fn endpoint_env(base: &str) -> Vec<(String, String)> {
         "CLOUDRESOURCEMANAGER",
         "SERVICEUSAGE",
         "ARTIFACTREGISTRY",
+        "SECRETMANAGER",
+        "LOGGING",
     ] {
         env.push((
             format!("CLOUDSDK_API_ENDPOINT_OVERRIDES_{api}"),
