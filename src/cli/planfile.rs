@@ -18,8 +18,6 @@ const NUMBER_ROOTS: &[&str] = &["after", "before", "body", "extra", "old", "new"
 
 /// Writes `pf` to `out`, 0600, atomically, with every sensitive value replaced by a token.
 pub fn save(out: &Path, mut pf: PlanFile) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
     pf.salt = redact::new_salt();
     let redactor = Redactor::new(&pf.salt, secrets_of(&pf.plan), NUMBER_ROOTS);
     let mut v = serde_json::to_value(&pf)?;
@@ -32,16 +30,7 @@ pub fn save(out: &Path, mut pf: PlanFile) -> anyhow::Result<()> {
         hold_back_sensitive_vars(&redactor, &pf.args, &mut v);
     }
     // A plan holds planned values: the owner's only, as the state is.
-    let tmp = out.with_extension("tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    f.write_all(&serde_json::to_vec(&v)?)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, out)?;
+    crate::state::write_private_atomic(out, &serde_json::to_vec(&v)?)?;
     Ok(())
 }
 

@@ -58,13 +58,13 @@ pub fn router(rt: Arc<Runtime>) -> Router {
                         if let Some(r) =
                             super::storage_http::route(&rt, &method, &uri, &headers, &body)
                         {
-                            return super::storage_http::answer(r);
+                            return r.unwrap_or_else(error);
                         }
                         let q = parse_query(uri.query());
                         if let Some(r) =
                             super::run_v1::route(&rt, &method, &uri, &headers, &body, &q)
                         {
-                            return super::storage_http::answer(r);
+                            return r.unwrap_or_else(error);
                         }
                         handle(rt, method, uri, body).await
                     })

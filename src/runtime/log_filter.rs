@@ -352,6 +352,20 @@ fn compare(entry: &Value, path: &[String], op: Op, want: &str) -> bool {
 }
 
 impl Filter {
+    /// The value `path` must equal for any entry to match (an `=` joined by `AND` at the
+    /// top), so a caller can skip what cannot match without reading it.
+    pub fn required(&self, path: &[&str]) -> Option<&str> {
+        match self {
+            Filter::And(a, b) => a.required(path).or_else(|| b.required(path)),
+            Filter::Compare {
+                path: p,
+                op: Op::Eq,
+                value,
+            } if p.iter().map(String::as_str).eq(path.iter().copied()) => Some(value),
+            _ => None,
+        }
+    }
+
     pub fn matches(&self, entry: &Value) -> bool {
         match self {
             Filter::All => true,
@@ -418,6 +432,18 @@ mod tests {
             let parsed = parse(f).unwrap_or_else(|e| panic!("{f}: {e}"));
             assert_eq!(parsed.matches(&e), want, "{f}: {parsed:?}");
         }
+    }
+
+    #[test]
+    fn what_an_entry_must_equal_is_known_before_reading_it() {
+        let f = parse(r#"severity>=INFO AND (resource.labels.job_name="etl" labels."run.googleapis.com/execution_name"="etl-abc")"#).unwrap();
+        assert_eq!(
+            f.required(&["labels", "run.googleapis.com/execution_name"]),
+            Some("etl-abc")
+        );
+        assert_eq!(f.required(&["resource", "labels", "job_name"]), Some("etl"));
+        let f = parse(r#"resource.labels.job_name="a" OR resource.labels.job_name="b""#).unwrap();
+        assert_eq!(f.required(&["resource", "labels", "job_name"]), None);
     }
 
     #[test]

@@ -149,12 +149,17 @@ impl Runtime {
                 .map_err(|_| bad(format!("invalid pageToken {t:?}")))?,
             None => 0,
         };
+        // Only the executions the filter can match are read (runform asks for one).
+        let only_exec = filter.required(&["labels", "run.googleapis.com/execution_name"]);
+        let only_job = filter.required(&["resource", "labels", "job_name"]);
         let executions: Vec<Execution> = self.store().all(Kind::Execution);
         let mut entries: Vec<Value> = executions
             .iter()
             .filter(|e| {
                 crate::api::run::project_location(&e.name)
                     .is_some_and(|(p, _)| projects.iter().any(|want| want == p))
+                    && only_exec.is_none_or(|x| e.name.rsplit('/').next() == Some(x))
+                    && only_job.is_none_or(|j| e.name.contains(&format!("/jobs/{j}/")))
             })
             .flat_map(|e| self.execution_entries(e))
             .filter(|e| filter.matches(e))

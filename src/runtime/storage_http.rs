@@ -3,7 +3,7 @@
 //! upload sessions, ranged reads, preconditions on every call, and the XML-API reads that Go
 //! clients make (`GET /BUCKET/OBJECT`, how Terraform's `gcs` backend reads its state).
 
-use super::http::{body_as, error, json, parse_query};
+use super::http::{body_as, json, parse_query};
 use super::storage::{ObjectQuery, Preconditions};
 use super::uploads::{ContentRange, Upload};
 use super::{ApiError, ApiResult, Runtime};
@@ -439,11 +439,6 @@ pub(crate) fn xml_bucket<'a>(method: &str, path: &'a str) -> Option<&'a str> {
     }
     let (bucket, object) = path.strip_prefix('/')?.split_once('/')?;
     (bucket.len() >= 3 && !API_ROOTS.contains(&bucket) && !object.is_empty()).then_some(bucket)
-}
-
-/// Answers an error as the JSON API does (used where a route is decided here).
-pub(super) fn answer(r: ApiResult<Response>) -> Response {
-    r.unwrap_or_else(error)
 }
 
 #[cfg(test)]

@@ -370,27 +370,12 @@ impl StateFile {
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let tmp = with_suffix(&self.path, ".tmp");
-        {
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            f.write_all(&serde_json::to_vec_pretty(state)?)?;
-            f.write_all(b"\n")?;
-            f.sync_all()?;
-        }
+        let mut text = serde_json::to_vec_pretty(state)?;
+        text.push(b'\n');
         if self.path.exists() {
             let _ = std::fs::copy(&self.path, with_suffix(&self.path, ".backup"));
         }
-        std::fs::rename(&tmp, &self.path)?;
-        if let Some(dir) = self.path.parent() {
-            if let Ok(d) = std::fs::File::open(dir) {
-                let _ = d.sync_all();
-            }
-        }
+        write_private_atomic(&self.path, &text)?;
         Ok(())
     }
 
@@ -617,6 +602,30 @@ fn hostname() -> String {
     std::fs::read_to_string("/etc/hostname")
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|_| "localhost".into())
+}
+
+/// Writes `bytes` to `path` readable by the owner only (0600), all or nothing: a temporary
+/// file beside it, synced, renamed over it, the directory synced. State files and saved plans
+/// are written this way.
+pub fn write_private_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = with_suffix(path, ".tmp");
+    {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
 }
 
 fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
