@@ -124,6 +124,7 @@ fn role_patterns(role: &str) -> &'static [&'static str] {
         "roles/artifactregistry.admin" => &["artifactregistry.*"],
         "roles/artifactregistry.reader" => &["artifactregistry.*.get", "artifactregistry.*.list"],
         "roles/logging.logWriter" => &["logging.logEntries.create"],
+        "roles/logging.viewer" => &["logging.logEntries.list", "logging.*.get", "logging.*.list"],
         "roles/pubsub.publisher" => &["pubsub.topics.publish"],
         _ => &[],
     }

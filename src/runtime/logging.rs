@@ -127,6 +127,13 @@ impl Runtime {
                 "resourceNames must name at least one project (projects/P)".into(),
             ));
         }
+        // The projects are in the body, where the request guard does not look: a caller with
+        // an identity (a task's token) needs `logging.logEntries.list` on each.
+        if let super::auth::Caller::Principal(member) = super::auth::caller() {
+            for p in &projects {
+                self.authorize(&member, "logging.logEntries.list", &format!("projects/{p}"))?;
+            }
+        }
         let filter = super::log_filter::parse(req["filter"].as_str().unwrap_or(""))
             .map_err(|e| bad(format!("invalid filter: {e}")))?;
         let descending = match req["orderBy"].as_str().unwrap_or("timestamp asc").trim() {

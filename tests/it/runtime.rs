@@ -357,3 +357,48 @@ async fn secret_env_vars_need_access_as_the_jobs_account() {
     }
     server.stop().await;
 }
+
+/// Reading logs as an identity (a task's token, a service account's self-signed JWT) needs
+/// `logging.logEntries.list` on the project named in the body (`roles/logging.viewer`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_logs_as_an_account_needs_logging_viewer() {
+    use base64::Engine;
+    let server = super::local_server(None).await;
+    let rt = server.runtime.clone();
+    let sa = rt
+        .create_service_account(
+            "p",
+            runform::api::iam_admin::CreateServiceAccountRequest {
+                account_id: "reader".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let claims = serde_json::json!({"iss": sa.email, "sub": sa.email});
+    let b64 = |v: &serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    let jwt = format!(
+        "{}.{}.c2ln",
+        b64(&serde_json::json!({"alg": "RS256"})),
+        b64(&claims)
+    );
+    let list = || {
+        reqwest::Client::new()
+            .post(format!("{}/v2/entries:list", server.url()))
+            .header("authorization", format!("Bearer {jwt}"))
+            .header("content-type", "application/json")
+            .body(serde_json::json!({"resourceNames": ["projects/p"]}).to_string())
+            .send()
+    };
+    let r = list().await.unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap().contains("logging.logEntries.list"));
+    let policy: runform::api::Policy = serde_json::from_value(serde_json::json!({
+        "bindings": [{"role": "roles/logging.viewer", "members": [format!("serviceAccount:{}", sa.email)]}]
+    }))
+    .unwrap();
+    rt.set_policy("projects/p", policy).unwrap();
+    assert_eq!(list().await.unwrap().status(), 200);
+    server.stop().await;
+}
