@@ -769,6 +769,7 @@ async fn list_families(
                 }
             }
             LiveApi::Repositories => named(*api, client.list_repositories(p, l).await?)?,
+            LiveApi::Secrets => named(*api, client.list_secrets(p).await?)?,
             // `p` is the job here; a job that does not exist has no policy.
             LiveApi::JobIam => match client.get_iam_policy(p).await {
                 Ok(policy) => vec![(api.key(p), serde_json::value::to_raw_value(&policy)?)],

@@ -407,6 +407,14 @@ pub fn parse_go_duration(s: &str) -> Result<std::time::Duration, String> {
         .ok_or_else(|| format!("duration {s:?} is too long (at most 100 years)"))
 }
 
+/// Is `s` a Secret Manager id (a secret's or a version's: letters, digits, `_` and `-`)?
+pub fn secret_id_ok(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 255
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -32,4 +32,5 @@ pub enum Api {
     ServiceUsage,
     ArtifactRegistry,
     Logging,
+    SecretManager,
 }

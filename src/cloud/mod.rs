@@ -96,6 +96,7 @@ struct Bases {
     serviceusage: String,
     artifactregistry: String,
     logging: String,
+    secretmanager: String,
 }
 
 impl Bases {
@@ -113,6 +114,7 @@ impl Bases {
             Api::ServiceUsage => &self.serviceusage,
             Api::ArtifactRegistry => &self.artifactregistry,
             Api::Logging => &self.logging,
+            Api::SecretManager => &self.secretmanager,
         }
     }
     fn set(&mut self, api: Api, url: String) {
@@ -129,6 +131,7 @@ impl Bases {
             Api::ServiceUsage => &mut self.serviceusage,
             Api::ArtifactRegistry => &mut self.artifactregistry,
             Api::Logging => &mut self.logging,
+            Api::SecretManager => &mut self.secretmanager,
         };
         *slot = url;
     }
@@ -147,6 +150,7 @@ impl Bases {
             serviceusage: g("serviceusage"),
             artifactregistry: g("artifactregistry"),
             logging: g("logging"),
+            secretmanager: g("secretmanager"),
         }
     }
     fn custom(url: &str) -> Bases {
@@ -163,7 +167,8 @@ impl Bases {
             compute: u.clone(),
             serviceusage: u.clone(),
             artifactregistry: u.clone(),
-            logging: u,
+            logging: u.clone(),
+            secretmanager: u,
         }
     }
 }
@@ -852,7 +857,8 @@ impl Client {
                 alias = "accounts",
                 alias = "workflows",
                 alias = "triggers",
-                alias = "repositories"
+                alias = "repositories",
+                alias = "secrets"
             )]
             jobs: Vec<Box<serde_json::value::RawValue>>,
             #[serde(default)]
@@ -1043,6 +1049,17 @@ impl Client {
     }
 
     pub async fn get_iam_policy(&self, resource: &str) -> CloudResult<Policy> {
+        if is_secret(resource) {
+            return self
+                .send_to(
+                    &self.base(Api::SecretManager),
+                    Method::GET,
+                    &format!("v1/{resource}:getIamPolicy"),
+                    &[("options.requestedPolicyVersion", "3".to_string())],
+                    None::<&()>,
+                )
+                .await;
+        }
         if crate::api::iam::is_project(resource) {
             // Resource Manager v1: POST projects/P:getIamPolicy.
             return self
@@ -1064,6 +1081,17 @@ impl Client {
 
     /// Replaces the policy; a stale etag gets 409 ABORTED (the caller re-reads and retries).
     pub async fn set_iam_policy(&self, resource: &str, policy: &Policy) -> CloudResult<Policy> {
+        if is_secret(resource) {
+            return self
+                .send_to(
+                    &self.base(Api::SecretManager),
+                    Method::POST,
+                    &format!("v1/{resource}:setIamPolicy"),
+                    &[],
+                    Some(&serde_json::json!({ "policy": policy })),
+                )
+                .await;
+        }
         if crate::api::iam::is_project(resource) {
             return self
                 .send_to(
@@ -1080,6 +1108,120 @@ impl Client {
             &format!("v2/{resource}:setIamPolicy"),
             &[],
             Some(&serde_json::json!({ "policy": policy })),
+        )
+        .await
+    }
+
+    // ---- Secret Manager v1 --------------------------------------------------------------
+
+    pub async fn create_secret(
+        &self,
+        project: &str,
+        id: &str,
+        body: &serde_json::Value,
+    ) -> CloudResult<serde_json::Value> {
+        self.send_to(
+            &self.base(Api::SecretManager),
+            Method::POST,
+            &format!("v1/projects/{project}/secrets"),
+            &[("secretId", id.to_string())],
+            Some(body),
+        )
+        .await
+    }
+
+    pub async fn get_secret(&self, name: &str) -> CloudResult<Option<serde_json::Value>> {
+        self.get_opt(&self.base(Api::SecretManager), &format!("v1/{name}"))
+            .await
+    }
+
+    pub async fn list_secrets(
+        &self,
+        project: &str,
+    ) -> CloudResult<Vec<Box<serde_json::value::RawValue>>> {
+        self.list_all(
+            &self.base(Api::SecretManager),
+            &format!("v1/projects/{project}/secrets"),
+            250,
+        )
+        .await
+    }
+
+    pub async fn patch_secret(
+        &self,
+        name: &str,
+        body: &serde_json::Value,
+        mask: &str,
+    ) -> CloudResult<serde_json::Value> {
+        self.send_to(
+            &self.base(Api::SecretManager),
+            Method::PATCH,
+            &format!("v1/{name}"),
+            &[("updateMask", mask.to_string())],
+            Some(body),
+        )
+        .await
+    }
+
+    pub async fn delete_secret(&self, name: &str) -> CloudResult<()> {
+        self.delete_quiet(&self.base(Api::SecretManager), &format!("v1/{name}"))
+            .await
+    }
+
+    /// `:addVersion` with the payload's bytes (base64 on the wire).
+    pub async fn add_secret_version(
+        &self,
+        secret: &str,
+        data: &[u8],
+    ) -> CloudResult<serde_json::Value> {
+        use base64::Engine;
+        let body = serde_json::json!({"payload": {
+            "data": base64::engine::general_purpose::STANDARD.encode(data),
+        }});
+        self.send_to(
+            &self.base(Api::SecretManager),
+            Method::POST,
+            &format!("v1/{secret}:addVersion"),
+            &[],
+            Some(&body),
+        )
+        .await
+    }
+
+    pub async fn get_secret_version(&self, name: &str) -> CloudResult<Option<serde_json::Value>> {
+        self.get_opt(&self.base(Api::SecretManager), &format!("v1/{name}"))
+            .await
+    }
+
+    /// `:access`: the version's payload bytes.
+    pub async fn access_secret_version(&self, name: &str) -> CloudResult<Vec<u8>> {
+        use base64::Engine;
+        let v: serde_json::Value = self
+            .send_to::<(), _>(
+                &self.base(Api::SecretManager),
+                Method::GET,
+                &format!("v1/{name}:access"),
+                &[],
+                None,
+            )
+            .await?;
+        Ok(base64::engine::general_purpose::STANDARD
+            .decode(v["payload"]["data"].as_str().unwrap_or(""))
+            .unwrap_or_default())
+    }
+
+    /// `:enable`, `:disable` or `:destroy` on a version.
+    pub async fn secret_version_verb(
+        &self,
+        name: &str,
+        verb: &str,
+    ) -> CloudResult<serde_json::Value> {
+        self.send_to(
+            &self.base(Api::SecretManager),
+            Method::POST,
+            &format!("v1/{name}:{verb}"),
+            &[],
+            Some(&serde_json::json!({})),
         )
         .await
     }
@@ -1575,4 +1717,9 @@ fn line_of_entry(e: &serde_json::Value) -> LogEntry {
         line,
         timestamp: e["timestamp"].as_str().unwrap_or("").to_string(),
     }
+}
+
+/// `projects/P/secrets/S`: a Secret Manager secret (its IAM is Secret Manager's).
+fn is_secret(resource: &str) -> bool {
+    resource.split('/').nth(2) == Some("secrets")
 }

@@ -65,6 +65,7 @@ pub const ROUTED_ENDPOINTS: &[(&str, Api, &str)] = &[
     ("service_usage", Api::ServiceUsage, "/v1"),
     ("artifact_registry", Api::ArtifactRegistry, "/v1"),
     ("logging", Api::Logging, "/v2"),
+    ("secret_manager", Api::SecretManager, "/v1"),
 ];
 
 /// Every other `<service>_custom_endpoint` the provider has (accepted; runform calls none of
@@ -192,7 +193,6 @@ const OTHER_ENDPOINTS: &[&str] = &[
     "pubsub_lite",
     "redis",
     "resource_manager3",
-    "secret_manager",
     "secret_manager_regional",
     "secure_source_manager",
     "security_center",

@@ -66,6 +66,19 @@ access_token   string      C S
 default_labels map(string) C
 ";
 
+const SECRET_VERSION: &str = "
+id                    string C
+secret                string R
+project               string O C
+version               string O C
+is_secret_data_base64 bool   O
+secret_data           string C S
+name                  string C
+create_time           string C
+destroy_time          string C
+enabled               bool   C
+";
+
 const IAM_POLICY: &str = "
 id                                string      C
 policy_data                       string      C
@@ -169,6 +182,7 @@ static SCHEMAS: LazyLock<BTreeMap<&'static str, Schema>> = LazyLock::new(|| {
         ("google_compute_default_service_account", DEFAULT_SA),
         ("google_storage_project_service_account", STORAGE_SA),
         ("google_client_config", CLIENT_CONFIG),
+        ("google_secret_manager_secret_version", SECRET_VERSION),
     ]
     .into_iter()
     .map(|(n, t)| (n, Schema::parse(t)))
@@ -265,6 +279,48 @@ pub async fn read(
                 "zone": arg(args, "zone"),
                 "access_token": client.access_token().await,
                 "id": format!("projects/{p}/regions/{}/zones/", arg(args, "region").unwrap_or_default()),
+            })
+        }
+        "google_secret_manager_secret_version" => {
+            let secret = arg(args, "secret").ok_or("secret is required")?;
+            let name = if secret.starts_with("projects/") {
+                secret.to_string()
+            } else {
+                format!(
+                    "projects/{}/secrets/{secret}",
+                    need_project(args, "project", ty)?
+                )
+            };
+            let version = arg(args, "version").unwrap_or("latest");
+            let path = format!("{name}/versions/{version}");
+            let v = client
+                .get_secret_version(&path)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("secret version {path} was not found"))?;
+            let bytes = client
+                .access_secret_version(&path)
+                .await
+                .map_err(|e| e.to_string())?;
+            let data = if args.get("is_secret_data_base64") == Some(&Value::Bool(true)) {
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD.encode(&bytes)
+            } else {
+                String::from_utf8(bytes).map_err(|_| {
+                    format!("secret version {path} is not text: set is_secret_data_base64 = true")
+                })?
+            };
+            let full = v["name"].as_str().unwrap_or(&path).to_string();
+            json!({
+                "secret": secret,
+                "project": name.split('/').nth(1),
+                "version": full.rsplit('/').next(),
+                "secret_data": data,
+                "name": full,
+                "id": full,
+                "create_time": v["createTime"],
+                "destroy_time": v.get("destroyTime").cloned().unwrap_or(json!("")),
+                "enabled": v["state"] == "ENABLED",
             })
         }
         other => return Err(format!("data source {other:?} is not supported")),

@@ -27,6 +27,9 @@ pub const POLICY: &str = "google_cloud_run_v2_job_iam_policy";
 pub const PROJECT_MEMBER: &str = "google_project_iam_member";
 pub const PROJECT_BINDING: &str = "google_project_iam_binding";
 pub const PROJECT_POLICY: &str = "google_project_iam_policy";
+pub const SECRET_MEMBER: &str = "google_secret_manager_secret_iam_member";
+pub const SECRET_BINDING: &str = "google_secret_manager_secret_iam_binding";
+pub const SECRET_POLICY: &str = "google_secret_manager_secret_iam_policy";
 pub const TYPES: &[&str] = &[
     MEMBER,
     BINDING,
@@ -34,6 +37,9 @@ pub const TYPES: &[&str] = &[
     PROJECT_MEMBER,
     PROJECT_BINDING,
     PROJECT_POLICY,
+    SECRET_MEMBER,
+    SECRET_BINDING,
+    SECRET_POLICY,
 ];
 
 /// What the IAM resource is attached to.
@@ -41,6 +47,8 @@ pub const TYPES: &[&str] = &[
 pub enum IamOn {
     Job,
     Project,
+    /// A Secret Manager secret (`secret_id`).
+    Secret,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +67,9 @@ pub static POLICY_TYPE: JobIam = JobIam(IamKind::Policy, IamOn::Job);
 pub static PROJECT_MEMBER_TYPE: JobIam = JobIam(IamKind::Member, IamOn::Project);
 pub static PROJECT_BINDING_TYPE: JobIam = JobIam(IamKind::Binding, IamOn::Project);
 pub static PROJECT_POLICY_TYPE: JobIam = JobIam(IamKind::Policy, IamOn::Project);
+pub static SECRET_MEMBER_TYPE: JobIam = JobIam(IamKind::Member, IamOn::Secret);
+pub static SECRET_BINDING_TYPE: JobIam = JobIam(IamKind::Binding, IamOn::Secret);
+pub static SECRET_POLICY_TYPE: JobIam = JobIam(IamKind::Policy, IamOn::Secret);
 
 /// The IAM resource type of a type name.
 pub fn iam_type(ty: &str) -> Option<&'static JobIam> {
@@ -69,6 +80,9 @@ pub fn iam_type(ty: &str) -> Option<&'static JobIam> {
         PROJECT_MEMBER => &PROJECT_MEMBER_TYPE,
         PROJECT_BINDING => &PROJECT_BINDING_TYPE,
         PROJECT_POLICY => &PROJECT_POLICY_TYPE,
+        SECRET_MEMBER => &SECRET_MEMBER_TYPE,
+        SECRET_BINDING => &SECRET_BINDING_TYPE,
+        SECRET_POLICY => &SECRET_POLICY_TYPE,
         _ => return None,
     })
 }
@@ -85,6 +99,8 @@ pub fn resource_of_id(id: &str) -> String {
     let segs: Vec<&str> = id.split('/').collect();
     if segs.len() >= 6 && segs[0] == "projects" && segs[4] == "jobs" {
         segs[..6].join("/")
+    } else if segs.len() >= 4 && segs[0] == "projects" && segs[2] == "secrets" {
+        segs[..4].join("/")
     } else if segs.len() == 2 && segs[0] == "projects" {
         id.to_string()
     } else {
@@ -113,6 +129,18 @@ pub fn resource_of(on: IamOn, values: &Value) -> String {
     match on {
         IamOn::Job => job_of(values),
         IamOn::Project => format!("projects/{}", s(values, "project")),
+        IamOn::Secret => secret_of(values),
+    }
+}
+
+/// The secret's name: `secret_id` as given when it is one (`google_secret_manager_secret.x.id`),
+/// else from the project.
+pub fn secret_of(values: &Value) -> String {
+    let id = s(values, "secret_id");
+    if id.starts_with("projects/") {
+        id.to_string()
+    } else {
+        format!("projects/{}/secrets/{id}", s(values, "project"))
     }
 }
 
@@ -127,6 +155,12 @@ etag        string C V tf
 ";
 const PROJECT_PARENT: &str = "
 id          string C
+project     string O C FN tf
+etag        string C V tf
+";
+const SECRET_PARENT: &str = "
+id          string C
+secret_id   string R FN tf
 project     string O C FN tf
 etag        string C V tf
 ";
@@ -163,6 +197,12 @@ static PROJECT_BINDING_SCHEMA: LazyLock<Schema> =
     LazyLock::new(|| iam_schema(PROJECT_PARENT, BINDING_TEXT));
 static PROJECT_POLICY_SCHEMA: LazyLock<Schema> =
     LazyLock::new(|| iam_schema(PROJECT_PARENT, POLICY_TEXT));
+static SECRET_MEMBER_SCHEMA: LazyLock<Schema> =
+    LazyLock::new(|| iam_schema(SECRET_PARENT, MEMBER_TEXT));
+static SECRET_BINDING_SCHEMA: LazyLock<Schema> =
+    LazyLock::new(|| iam_schema(SECRET_PARENT, BINDING_TEXT));
+static SECRET_POLICY_SCHEMA: LazyLock<Schema> =
+    LazyLock::new(|| iam_schema(SECRET_PARENT, POLICY_TEXT));
 
 impl JobIam {
     fn type_name(&self) -> &'static str {
@@ -173,6 +213,9 @@ impl JobIam {
             (IamKind::Member, IamOn::Project) => PROJECT_MEMBER,
             (IamKind::Binding, IamOn::Project) => PROJECT_BINDING,
             (IamKind::Policy, IamOn::Project) => PROJECT_POLICY,
+            (IamKind::Member, IamOn::Secret) => SECRET_MEMBER,
+            (IamKind::Binding, IamOn::Secret) => SECRET_BINDING,
+            (IamKind::Policy, IamOn::Secret) => SECRET_POLICY,
         }
     }
     fn resource(&self, values: &Value) -> String {
@@ -304,12 +347,15 @@ impl TypeInfo for JobIam {
             (IamKind::Member, IamOn::Project) => &PROJECT_MEMBER_SCHEMA,
             (IamKind::Binding, IamOn::Project) => &PROJECT_BINDING_SCHEMA,
             (IamKind::Policy, IamOn::Project) => &PROJECT_POLICY_SCHEMA,
+            (IamKind::Member, IamOn::Secret) => &SECRET_MEMBER_SCHEMA,
+            (IamKind::Binding, IamOn::Secret) => &SECRET_BINDING_SCHEMA,
+            (IamKind::Policy, IamOn::Secret) => &SECRET_POLICY_SCHEMA,
         }
     }
     fn derive(&self, d: &mut Derive, provider: &Provider) {
         match self.1 {
             IamOn::Job => provider.fill_defaults(d, Some("location")),
-            IamOn::Project => provider.fill_defaults(d, None),
+            IamOn::Project | IamOn::Secret => provider.fill_defaults(d, None),
         }
         let inputs: &[&str] = match (self.0, self.1) {
             (IamKind::Member, IamOn::Job) => {
@@ -320,6 +366,11 @@ impl TypeInfo for JobIam {
             (IamKind::Member, IamOn::Project) => &["project", "role", "member", "condition"],
             (IamKind::Binding, IamOn::Project) => &["project", "role", "condition"],
             (IamKind::Policy, IamOn::Project) => &["project"],
+            (IamKind::Member, IamOn::Secret) => {
+                &["project", "secret_id", "role", "member", "condition"]
+            }
+            (IamKind::Binding, IamOn::Secret) => &["project", "secret_id", "role", "condition"],
+            (IamKind::Policy, IamOn::Secret) => &["project", "secret_id"],
         };
         let kind = self.0;
         let this = *self;
@@ -327,7 +378,7 @@ impl TypeInfo for JobIam {
             let values = Value::Object(d.values.clone());
             // The provider's ids: the job's name, or a project's bare id.
             let resource = match this.1 {
-                IamOn::Job => this.resource(&values),
+                IamOn::Job | IamOn::Secret => this.resource(&values),
                 IamOn::Project => s(&values, "project").to_string(),
             };
             // A conditional grant's id ends with its condition's title, as the provider's.
@@ -357,6 +408,15 @@ impl TypeInfo for JobIam {
                             "set `project` here or in the provider block (or GOOGLE_PROJECT)",
                         ),
                 );
+            }
+        } else if self.1 == IamOn::Secret {
+            if crate::api::iam::project_of(&secret_of(v)) == "projects/"
+                || s(v, "secret_id").is_empty()
+            {
+                diags.push(Diagnostic::error(
+                    format!("{}: cannot tell which secret: set secret_id (its id, or the secret's name and the project)", rc.addr),
+                    Some(rc.span("secret_id")),
+                ));
             }
         } else {
             let job = job_of(v);

@@ -10,6 +10,7 @@ pub mod job_iam;
 pub mod labels;
 pub mod platform;
 pub mod provider_schema;
+pub mod secret_manager;
 pub mod service_account;
 pub mod storage_bucket;
 pub mod utility;
@@ -66,6 +67,8 @@ pub enum LiveApi {
     Services,
     /// Artifact Registry repositories, listed per project and location.
     Repositories,
+    /// Secret Manager secrets, listed per project.
+    Secrets,
 }
 
 impl LiveApi {
@@ -83,6 +86,7 @@ impl LiveApi {
             LiveApi::Buckets => format!("gcs:{id}"),
             LiveApi::Services => format!("serviceusage:{id}"),
             LiveApi::Repositories => format!("artifactregistry:{id}"),
+            LiveApi::Secrets => format!("secretmanager:{id}"),
         }
     }
 }
@@ -134,6 +138,8 @@ pub const TYPE_NAMES: &[&str] = &[
     job_execution::TYPE,
     platform::SERVICE,
     platform::REPOSITORY,
+    secret_manager::SECRET,
+    secret_manager::VERSION,
     "random_id",
     "random_string",
     "random_pet",
@@ -154,6 +160,8 @@ pub fn registry(ty: &str) -> Option<&'static dyn ResourceType> {
         storage_bucket::TYPE => Some(&storage_bucket::Buckets),
         platform::SERVICE => Some(&platform::Services),
         platform::REPOSITORY => Some(&platform::Repositories),
+        secret_manager::SECRET => Some(&secret_manager::Secrets),
+        secret_manager::VERSION => Some(&secret_manager::Versions),
         other => utility::by_name(other).map(|u| u as &dyn ResourceType),
     }
 }
@@ -192,6 +200,8 @@ pub fn type_info(ty: &str) -> Option<&'static dyn TypeInfo> {
         storage_bucket::TYPE => Some(&storage_bucket::BucketType),
         platform::SERVICE => Some(&platform::ServiceType),
         platform::REPOSITORY => Some(&platform::RepositoryType),
+        secret_manager::SECRET => Some(&secret_manager::SecretType),
+        secret_manager::VERSION => Some(&secret_manager::VersionType),
         other => utility::by_name(other).map(|u| u as &dyn TypeInfo),
     }
 }

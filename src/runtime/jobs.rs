@@ -66,9 +66,6 @@ fn not_found(kind: &str, name: &str) -> ApiError {
     )
 }
 
-/// The account a job without one runs as on the local runtime.
-pub const DEFAULT_SERVICE_ACCOUNT: &str = "local-compute@developer.gserviceaccount.com";
-
 fn etag_of<T: serde::Serialize>(v: &T) -> String {
     let bytes = serde_json::to_vec(v).unwrap_or_default();
     let digest = Sha256::digest(&bytes);
@@ -131,6 +128,11 @@ impl Runtime {
 
     /// Defaults the server fills in and reports back, as Cloud Run does.
     fn apply_server_defaults(job: &mut Job) {
+        // As on Google, a job without an account runs as its project's default compute
+        // account (`NUMBER-compute@developer.gserviceaccount.com`).
+        let default_account = super::projects::compute_default_service_account(
+            job.name.split('/').nth(1).unwrap_or("local"),
+        );
         if job.launch_stage.is_default() {
             job.launch_stage = Enum::new("GA");
         }
@@ -149,7 +151,7 @@ impl Runtime {
             tt.timeout = "600s".into();
         }
         if tt.service_account.is_empty() {
-            tt.service_account = DEFAULT_SERVICE_ACCOUNT.into();
+            tt.service_account = default_account;
         }
         if tt.execution_environment.is_default() {
             tt.execution_environment = Enum::new("EXECUTION_ENVIRONMENT_GEN2");

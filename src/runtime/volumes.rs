@@ -250,13 +250,7 @@ impl Runtime {
     }
 }
 
-/// Is `s` a Secret Manager id (a secret's or a version's: letters, digits, `_` and `-`)?
-pub fn secret_id_ok(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 255
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-}
+pub use crate::api::common::secret_id_ok;
 
 /// The problems with the secrets a job names (ids that are not Secret Manager ids).
 pub fn secret_reference_problems(job: &crate::api::run::Job) -> Vec<(String, String)> {

@@ -112,7 +112,7 @@ pub fn secret_for_default_account(
         rt.add_secret_version(&name, &serde_json::json!({"payload": {"data": data}}))
             .unwrap();
     }
-    let account = runform::runtime::jobs::DEFAULT_SERVICE_ACCOUNT;
+    let account = runform::runtime::projects::compute_default_service_account(project);
     let policy: runform::api::Policy = serde_json::from_value(serde_json::json!({
         "bindings": [{"role": "roles/secretmanager.secretAccessor",
                       "members": [format!("serviceAccount:{account}")]}]

@@ -313,3 +313,90 @@ async fn storage_event_sample(fixture: &str, project: &str) {
     assert!(o.status.success(), "{}", text(&o));
     server.stop().await;
 }
+
+/// The google provider's job-with-a-secret example: a secret, its version, the default compute
+/// account's access and a job reading it apply, re-plan clean, and the job's task sees the
+/// secret's value (read as the job's account); destroy removes it all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_secret_sample_applies_and_its_job_sees_the_secret() {
+    let server = Server::start(RuntimeConfig::default(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let url = server.url();
+    let rt = server.runtime.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    copy_fixture("job-secret", d);
+    let run = |args: &'static [&'static str]| {
+        let (d, url) = (d.to_path_buf(), url.clone());
+        async move {
+            let mut a: Vec<String> = vec![args[0].into(), "--endpoint".into(), url];
+            a.extend(args[1..].iter().map(|s| s.to_string()));
+            tokio::task::spawn_blocking(move || {
+                std::process::Command::new(env!("CARGO_BIN_EXE_runform"))
+                    .args(&a)
+                    .current_dir(&d)
+                    .env("GOOGLE_PROJECT", "secret-proj")
+                    .env("GOOGLE_REGION", "us-central1")
+                    .env("NO_COLOR", "1")
+                    .output()
+                    .unwrap()
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let o = run(&["apply", "--auto-approve", "."]).await;
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("Resources: 4 added"), "{t}");
+    assert!(
+        !t.contains("secret-data"),
+        "the secret is never printed: {t}"
+    );
+    let o = run(&["plan", "--detailed-exitcode", "."]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = run(&["run", "--wait", "cloudrun-job"]).await;
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    let execs = rt
+        .list_executions(
+            "projects/secret-proj/locations/us-central1/jobs/cloudrun-job",
+            None,
+            None,
+        )
+        .unwrap()
+        .executions;
+    let lines: Vec<String> = rt
+        .logs(&execs[0].name, None)
+        .unwrap()
+        .into_iter()
+        .map(|l| l.line)
+        .collect();
+    assert!(
+        lines.iter().any(|l| l == "the job sees secret-data"),
+        "{lines:?}"
+    );
+    // The data source reads the secret back (sensitive: shown only when asked for).
+    std::fs::write(
+        d.join("read_back.tf"),
+        "data \"google_secret_manager_secret_version\" \"read_back\" {\n  secret = google_secret_manager_secret.secret.secret_id\n}\noutput \"read_back\" {\n  value     = data.google_secret_manager_secret_version.read_back.secret_data\n  sensitive = true\n}\n",
+    )
+    .unwrap();
+    let o = run(&["apply", "--auto-approve", "."]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!text(&o).contains("secret-data"), "{}", text(&o));
+    let o = run(&["output", "--raw", "read_back"]).await;
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "secret-data",
+        "{}",
+        text(&o)
+    );
+    let o = run(&["destroy", "--auto-approve", "."]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(rt
+        .get_secret("projects/secret-proj/secrets/secret")
+        .is_err());
+    server.stop().await;
+}
