@@ -31,6 +31,8 @@ gcloud run jobs executions list --job hello "${R[@]}" --format='value(metadata.n
 step logging
 gcloud logging read 'resource.type="cloud_run_job" AND resource.labels.job_name="hello"' \
   --format='value(textPayload)' --limit 10
+step joblogs
+gcloud beta run jobs logs read hello "${R[@]}" --limit 10
 step replace
 gcloud run jobs describe hello "${R[@]}" --format export > "$CLOUDSDK_CONFIG/hello.yaml"
 sed -i 's/taskCount: 3/taskCount: 1/' "$CLOUDSDK_CONFIG/hello.yaml"

@@ -1,7 +1,7 @@
 //! The real gcloud against the local runtime, set up only by `runform local env`: `run jobs
 //! create/list/update/describe/execute --wait/executions list/replace/add-iam-policy-binding/
 //! get-iam-policy/delete` (Cloud Run's v1 surface, reached through the regional host gcloud
-//! derives), `logging read`, `services enable/list` and `secrets create/versions access`.
+//! derives), `logging read`, `beta run jobs logs read`, `services enable/list` and `secrets create/versions access`.
 
 /// Runs `tests/gcloud_jobs.sh` and returns what it printed, failing with all of it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -47,6 +47,11 @@ async fn gcloud_runs_jobs_on_the_runtime_set_up_by_local_env() {
     assert!(
         logs.contains("hello from task 2 of 3 says updated"),
         "logging read:\n{logs}\n{err}"
+    );
+    let joblogs = section("joblogs");
+    assert!(
+        joblogs.contains("hello from task 0 of 3 says updated"),
+        "run jobs logs read:\n{joblogs}\n{err}"
     );
     assert_eq!(section("replace").trim(), "1", "{out}");
     assert_eq!(
