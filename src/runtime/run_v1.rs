@@ -374,6 +374,40 @@ fn conditions_v1(conds: &Value, terminal: Option<&Value>, ready: &str) -> Value 
     Value::Array(out)
 }
 
+/// Env vars between the shapes (`to_v1`: from v2): a secret reference is v2's
+/// `valueSource.secretKeyRef {secret, version}` and v1's `valueFrom.secretKeyRef {name, key}`.
+fn convert_env(env: &Value, to_v1: bool) -> Vec<Value> {
+    let (from, to, keys) = if to_v1 {
+        (
+            "/valueSource/secretKeyRef",
+            "valueFrom",
+            [("secret", "name"), ("version", "key")],
+        )
+    } else {
+        (
+            "/valueFrom/secretKeyRef",
+            "valueSource",
+            [("name", "secret"), ("key", "version")],
+        )
+    };
+    env.as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| match e.pointer(from) {
+            Some(r) => {
+                let reference: Map<String, Value> = keys
+                    .iter()
+                    .map(|(a, b)| (b.to_string(), r[*a].clone()))
+                    .collect();
+                let mut out = json!({"name": e["name"]});
+                out[to] = json!({ "secretKeyRef": reference });
+                out
+            }
+            None => json!({"name": e["name"], "value": e["value"]}),
+        })
+        .collect()
+}
+
 /// A v2 TaskTemplate as a v1 TaskSpec.
 fn task_spec_v1(t: &Value) -> Value {
     let containers: Vec<Value> = t["containers"]
@@ -381,16 +415,7 @@ fn task_spec_v1(t: &Value) -> Value {
         .into_iter()
         .flatten()
         .map(|c| {
-            let env: Vec<Value> = c["env"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|e| match e.pointer("/valueSource/secretKeyRef") {
-                    Some(r) => json!({"name": e["name"], "valueFrom": {"secretKeyRef": {
-                        "name": r["secret"], "key": r["version"]}}}),
-                    None => json!({"name": e["name"], "value": e["value"]}),
-                })
-                .collect();
+            let env = convert_env(&c["env"], true);
             let mut v = json!({
                 "image": c["image"], "command": c["command"], "args": c["args"], "env": env,
                 "resources": {"limits": c.pointer("/resources/limits").cloned().unwrap_or(json!({}))},
@@ -452,16 +477,7 @@ fn job_from_v1(v1: &Value) -> ApiResult<Job> {
         .into_iter()
         .flatten()
         .map(|c| {
-            let env: Vec<Value> = c["env"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|e| match e.pointer("/valueFrom/secretKeyRef") {
-                    Some(r) => json!({"name": e["name"], "valueSource": {"secretKeyRef": {
-                        "secret": r["name"], "version": r["key"]}}}),
-                    None => json!({"name": e["name"], "value": e["value"]}),
-                })
-                .collect();
+            let env = convert_env(&c["env"], false);
             let mut v = json!({
                 "name": c["name"], "image": c["image"], "command": c["command"],
                 "args": c["args"], "env": env, "workingDir": c["workingDir"],

@@ -56,6 +56,19 @@ pub async fn local_server(clock: Option<&str>) -> runform::runtime::Server {
     .unwrap()
 }
 
+/// A runtime on 127.0.0.1:0 keeping its data in `data` (SQLite, logs, objects).
+pub async fn server_with_data(data: &Path) -> runform::runtime::Server {
+    runform::runtime::Server::start(
+        runform::runtime::RuntimeConfig {
+            data_dir: Some(data.to_path_buf()),
+            ..Default::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap()
+}
+
 /// The project and location the in-process runtime tests use.
 pub const PARENT: &str = "projects/p/locations/us-central1";
 

@@ -1,7 +1,6 @@
 //! Google's own Python client (google-cloud-run, REST transport, anonymous credentials) against
 //! the local runtime on 127.0.0.1:0. CI installs it from tests/python/requirements.txt.
 
-use runform::runtime::{RuntimeConfig, Server};
 use std::process::Command;
 
 /// Runs `tests/python/SCRIPT` against a fresh runtime; returns its stdout.
@@ -32,13 +31,7 @@ async fn run_script_full(script: &str, module: &str, storage_host: bool, extra: 
         String::from_utf8_lossy(&probe.stderr)
     );
     let data = tempfile::tempdir().unwrap();
-    let cfg = RuntimeConfig {
-        data_dir: Some(data.path().to_path_buf()),
-        ..Default::default()
-    };
-    let server = Server::start(cfg, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let server = super::server_with_data(data.path()).await;
     let script = format!("{}/tests/python/{script}", env!("CARGO_MANIFEST_DIR"));
     let url = server.url();
     let out = tokio::task::spawn_blocking(move || {

@@ -17,6 +17,28 @@ fn copy_fixture(name: &str, to: &Path) {
     }
 }
 
+/// Runs `runform COMMAND --endpoint URL ARGS...` in `dir` with `env` (off the async runtime).
+async fn runform_at(
+    dir: &Path,
+    url: &str,
+    env: &'static [(&'static str, &'static str)],
+    args: Vec<String>,
+) -> std::process::Output {
+    let mut a: Vec<String> = vec![args[0].clone(), "--endpoint".into(), url.to_string()];
+    a.extend(args[1..].iter().cloned());
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_runform"));
+        cmd.args(&a).current_dir(&dir).env("NO_COLOR", "1");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    })
+    .await
+    .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scheduled_job_sample_applies_fires_and_destroys() {
     let server = Server::start(
@@ -34,24 +56,12 @@ async fn scheduled_job_sample_applies_fires_and_destroys() {
     let d = dir.path();
     copy_fixture("scheduled", d);
     // No provider block: the project comes from the environment, as with the google provider.
+    const ENV: &[(&str, &str)] = &[
+        ("GOOGLE_PROJECT", "sample-proj"),
+        ("GOOGLE_REGION", "us-central1"),
+    ];
     let run = |args: &'static [&'static str]| {
-        let (d, url) = (d.to_path_buf(), url.clone());
-        async move {
-            let mut a: Vec<String> = vec![args[0].into(), "--endpoint".into(), url];
-            a.extend(args[1..].iter().map(|s| s.to_string()));
-            tokio::task::spawn_blocking(move || {
-                std::process::Command::new(env!("CARGO_BIN_EXE_runform"))
-                    .args(&a)
-                    .current_dir(&d)
-                    .env("GOOGLE_PROJECT", "sample-proj")
-                    .env("GOOGLE_REGION", "us-central1")
-                    .env("NO_COLOR", "1")
-                    .output()
-                    .unwrap()
-            })
-            .await
-            .unwrap()
-        }
+        runform_at(d, &url, ENV, args.iter().map(|s| s.to_string()).collect())
     };
     let o = run(&["apply", "--auto-approve", "."]).await;
     let t = text(&o);
@@ -327,24 +337,12 @@ async fn job_secret_sample_applies_and_its_job_sees_the_secret() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     copy_fixture("job-secret", d);
+    const ENV: &[(&str, &str)] = &[
+        ("GOOGLE_PROJECT", "secret-proj"),
+        ("GOOGLE_REGION", "us-central1"),
+    ];
     let run = |args: &'static [&'static str]| {
-        let (d, url) = (d.to_path_buf(), url.clone());
-        async move {
-            let mut a: Vec<String> = vec![args[0].into(), "--endpoint".into(), url];
-            a.extend(args[1..].iter().map(|s| s.to_string()));
-            tokio::task::spawn_blocking(move || {
-                std::process::Command::new(env!("CARGO_BIN_EXE_runform"))
-                    .args(&a)
-                    .current_dir(&d)
-                    .env("GOOGLE_PROJECT", "secret-proj")
-                    .env("GOOGLE_REGION", "us-central1")
-                    .env("NO_COLOR", "1")
-                    .output()
-                    .unwrap()
-            })
-            .await
-            .unwrap()
-        }
+        runform_at(d, &url, ENV, args.iter().map(|s| s.to_string()).collect())
     };
     let o = run(&["apply", "--auto-approve", "."]).await;
     let t = text(&o);

@@ -217,15 +217,7 @@ resource "google_cloud_run_v2_job" "j" {
 async fn the_runtime_data_is_private() {
     let data = tempfile::tempdir().unwrap();
     let dir = data.path().join("data");
-    let server = runform::runtime::Server::start(
-        runform::runtime::RuntimeConfig {
-            data_dir: Some(dir.clone()),
-            ..Default::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let server = super::server_with_data(&dir).await;
     let rt = server.runtime.clone();
     rt.insert_bucket("p", &serde_json::json!({"name": "priv-bucket"}))
         .unwrap();
@@ -482,15 +474,7 @@ async fn a_second_local_command_waits_for_the_first_runtime() {
     let d = tempfile::tempdir().unwrap();
     let data = d.path().join(".runform/local/data");
     // The first command's runtime (no server.json: it is inside a command).
-    let first = runform::runtime::Server::start(
-        runform::runtime::RuntimeConfig {
-            data_dir: Some(data.clone()),
-            ..Default::default()
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let first = super::server_with_data(&data).await;
     let rt = first.runtime.clone();
     let mut j = runform::api::run::Job::default();
     j.template
