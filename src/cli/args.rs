@@ -1,0 +1,174 @@
+//! The flags commands share (target, variables, plan selection, apply), and Terraform's
+//! single-dash spellings of them.
+
+use crate::ops::LoadArgs;
+use anyhow::anyhow;
+use clap::Args;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Args, Clone)]
+pub(super) struct TargetArgs {
+    /// Use the bundled local runtime (a running `runform local serve` for this stack, or one started inside the command).
+    #[arg(long, global = true)]
+    pub(super) local: bool,
+    /// Send every API call to this base URL, without auth (any REST emulator).
+    #[arg(long, env = "RUNFORM_ENDPOINT", global = true)]
+    pub(super) endpoint: Option<String>,
+    /// Print API call counts and other details.
+    #[arg(long, short, global = true)]
+    pub(super) verbose: bool,
+    /// How long a state-changing command waits for another run's state lock (e.g. 30s, 5m).
+    #[arg(long, global = true, default_value = "0s", value_parser = parse_duration)]
+    pub(super) lock_timeout: Duration,
+}
+
+/// `500ms`, `30s`, `5m`, `1h` (a bare number is seconds).
+pub(super) fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return crate::api::common::parse_go_duration(&format!("{s}s"));
+    }
+    crate::api::common::parse_go_duration(s)
+}
+
+#[derive(Args, Clone)]
+pub(super) struct VarArgs {
+    /// Set a variable: --var name=value (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub(super) vars: Vec<String>,
+    /// Read variables from a .tfvars file (repeatable).
+    #[arg(long = "var-file", value_name = "FILE")]
+    pub(super) var_files: Vec<PathBuf>,
+}
+
+#[derive(Args, Clone, Default)]
+pub(super) struct PlanArgs {
+    /// Plan only this address (and what it needs); repeatable. `x` selects all of x's
+    /// instances, `module.m` everything inside the module.
+    #[arg(long = "target", value_name = "ADDR")]
+    pub(super) targets: Vec<String>,
+    /// Destroy and re-create this resource instance even if nothing changed; repeatable.
+    #[arg(long = "replace", value_name = "ADDR")]
+    pub(super) replace: Vec<String>,
+    /// Only record what changed outside runform (objects deleted outside leave the state);
+    /// change nothing.
+    #[arg(long)]
+    pub(super) refresh_only: bool,
+}
+
+impl PlanArgs {
+    pub(super) fn options(&self, destroy: bool) -> crate::plan::PlanOptions {
+        crate::plan::PlanOptions {
+            destroy,
+            targets: self.targets.clone(),
+            replace: self.replace.clone(),
+            refresh_only: self.refresh_only,
+            imports: Vec::new(),
+        }
+    }
+}
+
+#[derive(Args, Clone)]
+pub(super) struct ApplyArgs {
+    /// Apply without asking for confirmation.
+    #[arg(long)]
+    pub(super) auto_approve: bool,
+    /// At most this many actions at once.
+    #[arg(long, default_value_t = 10)]
+    pub(super) parallelism: usize,
+}
+
+pub(super) fn parse_vars(v: &VarArgs, local: bool) -> anyhow::Result<LoadArgs> {
+    let vars = v
+        .vars
+        .iter()
+        .map(|s| {
+            s.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| anyhow!("--var {s:?}: expected NAME=VALUE"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(LoadArgs {
+        vars,
+        var_files: v.var_files.clone(),
+        local,
+        ..Default::default()
+    })
+}
+
+/// Terraform's single-dash long flags (`-json`, `-var=x`, `-out plan`) as runform's
+/// double-dash ones, so CI scripts written for Terraform run unchanged. Only flag names
+/// runform has are rewritten; everything after `--` is left alone.
+pub fn terraform_style_flags(args: impl IntoIterator<Item = String>) -> Vec<String> {
+    const LONG: &[&str] = &[
+        "json",
+        "plan",
+        "var",
+        "var-file",
+        "out",
+        "auto-approve",
+        "target",
+        "replace",
+        "refresh-only",
+        "detailed-exitcode",
+        "lock-timeout",
+        "parallelism",
+        "raw",
+        "destroy",
+        "check",
+        "diff",
+        "recursive",
+        "force",
+    ];
+    let mut out = Vec::new();
+    let mut rest = false;
+    for a in args {
+        if rest || a == "--" {
+            rest = true;
+            out.push(a);
+            continue;
+        }
+        let name = a
+            .strip_prefix('-')
+            .filter(|n| !n.starts_with('-'))
+            .map(|n| n.split_once('=').map_or(n, |(k, _)| k));
+        match name {
+            Some(n) if LONG.contains(&n) => out.push(format!("-{a}")),
+            _ => out.push(a),
+        }
+    }
+    out
+}
+
+pub(super) fn is_local(t: &TargetArgs) -> bool {
+    t.local && t.endpoint.is_none()
+}
+
+/// Which target a command talks to, as a saved plan records it: `google`, `local`, or
+/// `endpoint URL`.
+pub(super) fn target_key(t: &TargetArgs) -> String {
+    match (&t.endpoint, t.local) {
+        (Some(url), _) => format!("endpoint {}", url.trim_end_matches('/')),
+        (None, true) => "local".into(),
+        (None, false) => "google".into(),
+    }
+}
+
+/// The flags that select a target key's target (for messages).
+pub(super) fn target_flags(t: &TargetArgs) -> String {
+    match (&t.endpoint, t.local) {
+        (Some(url), _) => format!("--endpoint {url} "),
+        (None, true) => "--local ".into(),
+        (None, false) => String::new(),
+    }
+}
+
+/// What a target key means, in words.
+pub(super) fn target_words(key: &str) -> String {
+    match key {
+        "google" => "Google Cloud".into(),
+        "local" => "the local runtime (--local)".into(),
+        other => other.replacen("endpoint ", "the endpoint ", 1),
+    }
+}

@@ -1,0 +1,278 @@
+//! Job commands: `run`, `executions`, `logs`, `cancel`.
+
+use super::args::{is_local, TargetArgs};
+use crate::api::run::{last_segment, Execution, RunJobRequest};
+use crate::api::run::{ContainerOverride, EnvVar, Overrides};
+use crate::ops::{self, Target};
+use crate::resources::Ctx;
+use crate::view;
+use anyhow::{anyhow, bail, Context as _};
+use std::path::Path;
+use std::time::Duration;
+
+/// A job given as a stack job name, an address, or a full resource name.
+pub(super) fn resolve_job(t: &Target, dir: &Path, job: &str) -> anyhow::Result<String> {
+    if job.starts_with("projects/") {
+        return Ok(job.to_string());
+    }
+    let state = t.state_file.load()?;
+    let found: Vec<&str> = state
+        .resources
+        .iter()
+        .filter(|(addr, e)| {
+            e.ty == crate::resources::cloud_run_v2_job::TYPE
+                && (addr.as_str() == job
+                    || last_segment(&e.id) == job
+                    || addr.ends_with(&format!(".{job}")))
+        })
+        .map(|(_, e)| e.id.as_str())
+        .collect();
+    match found.as_slice() {
+        [one] => Ok(one.to_string()),
+        [] => bail!("no job {job:?} in the state of {} ({})\nhint: apply the stack first, or pass the full name projects/P/locations/L/jobs/J", dir.display(), t.label),
+        _ => bail!("{job:?} matches several jobs: {}", found.join(", ")),
+    }
+}
+
+pub(super) async fn resolve_execution(t: &Target, execution: &str) -> anyhow::Result<String> {
+    if execution.starts_with("projects/") {
+        return Ok(execution.to_string());
+    }
+    let state = t.state_file.load()?;
+    for e in state
+        .resources
+        .values()
+        .filter(|e| e.ty == crate::resources::cloud_run_v2_job::TYPE)
+    {
+        let short = last_segment(&e.id);
+        if execution.starts_with(&format!("{short}-")) {
+            return Ok(format!("{}/executions/{execution}", e.id));
+        }
+    }
+    bail!("no job in state owns execution {execution:?}\nhint: pass the full name projects/P/locations/L/jobs/J/executions/E")
+}
+
+/// `runform run`'s overrides of the job's settings for one execution.
+pub(super) struct RunOverrides {
+    pub(super) tasks: Option<i32>,
+    pub(super) env: Vec<String>,
+    pub(super) args: Vec<String>,
+    pub(super) task_timeout: Option<String>,
+}
+
+pub(super) async fn run_cmd(
+    t: &Target,
+    dir: &Path,
+    job: &str,
+    wait: bool,
+    given: RunOverrides,
+) -> anyhow::Result<i32> {
+    let RunOverrides {
+        tasks,
+        env,
+        args,
+        task_timeout,
+    } = given;
+    let name = resolve_job(t, dir, job)?;
+    let env: Vec<EnvVar> = env
+        .iter()
+        .map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| EnvVar {
+                    name: k.into(),
+                    value: Some(v.into()),
+                    value_source: None,
+                })
+                .ok_or_else(|| anyhow!("--env {kv:?}: expected K=V"))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let overrides =
+        (tasks.is_some() || !env.is_empty() || !args.is_empty() || task_timeout.is_some()).then(
+            || Overrides {
+                container_overrides: if env.is_empty() && args.is_empty() {
+                    vec![]
+                } else {
+                    vec![ContainerOverride {
+                        args: args.to_vec(),
+                        env,
+                        ..Default::default()
+                    }]
+                },
+                task_count: tasks,
+                timeout: task_timeout,
+            },
+        );
+    let op = t
+        .client
+        .run_job(
+            &name,
+            &RunJobRequest {
+                overrides,
+                ..Default::default()
+            },
+        )
+        .await?;
+    let exec_name = op
+        .metadata
+        .as_ref()
+        .and_then(|m| m.get("name"))
+        .and_then(|n| n.as_str())
+        .ok_or_else(|| anyhow!("the run operation did not name its execution"))?
+        .to_string();
+    println!("Started execution {}.", last_segment(&exec_name));
+    let wait = wait || t.embedded.is_some();
+    if !wait {
+        return Ok(0);
+    }
+    if t.embedded.is_some() {
+        eprintln!("(no `runform local serve` is running for this stack, so the execution runs inside this command; waiting for it)");
+    }
+    let ctx = Ctx {
+        client: t.client.clone(),
+        lineage: String::new(),
+        observer: Box::new(view::StderrObserver::new(false)),
+    };
+    let exec = crate::resources::wait_execution(
+        &ctx,
+        last_segment(&name),
+        &exec_name,
+        Duration::from_secs(7 * 24 * 3600),
+    )
+    .await
+    .map_err(|e| anyhow!(e))?;
+    print_tasks(t, &exec).await?;
+    if exec.succeeded() {
+        println!("Execution {} succeeded.", exec.short_name());
+        Ok(0)
+    } else {
+        eprintln!("{}", crate::resources::execution_failure(&ctx, &exec).await);
+        Ok(1)
+    }
+}
+
+pub(super) async fn print_tasks(t: &Target, exec: &Execution) -> anyhow::Result<()> {
+    let tasks = t.client.list_tasks(&exec.name).await?;
+    for task in tasks {
+        let state = task
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "Completed")
+            .map(|c| {
+                c.state
+                    .as_str()
+                    .trim_start_matches("CONDITION_")
+                    .to_lowercase()
+            })
+            .unwrap_or_default();
+        let exit = task
+            .last_attempt_result
+            .as_ref()
+            .and_then(|r| r.exit_code)
+            .map(|c| format!(", exit {c}"))
+            .unwrap_or_default();
+        println!(
+            "  task {:>4}: {state} after {} attempt(s){exit}",
+            task.index,
+            task.retried + 1
+        );
+    }
+    Ok(())
+}
+
+pub(super) async fn executions_cmd(t: &Target, job: Option<&str>) -> anyhow::Result<i32> {
+    let jobs: Vec<String> = match job {
+        Some(j) => vec![resolve_job(t, Path::new("."), j)?],
+        None => t
+            .state_file
+            .load()?
+            .resources
+            .values()
+            .filter(|e| e.ty == crate::resources::cloud_run_v2_job::TYPE)
+            .map(|e| e.id.clone())
+            .collect(),
+    };
+    println!(
+        "{:<32} {:<24} {:<10} {:>6} {:>6} {:>6}",
+        "EXECUTION", "JOB", "STATUS", "TASKS", "OK", "FAILED"
+    );
+    for j in jobs {
+        for e in t.client.list_executions(&j, 100).await? {
+            let status = if !e.is_done() {
+                "running"
+            } else if e.succeeded() {
+                "succeeded"
+            } else if e.cancelled() {
+                "cancelled"
+            } else {
+                "failed"
+            };
+            println!(
+                "{:<32} {:<24} {:<10} {:>6} {:>6} {:>6}",
+                e.short_name(),
+                last_segment(&j),
+                status,
+                e.task_count,
+                e.succeeded_count,
+                e.failed_count
+            );
+        }
+    }
+    Ok(0)
+}
+
+pub(super) async fn logs_cmd(
+    t: &Target,
+    execution: &str,
+    task: Option<i32>,
+    follow: bool,
+) -> anyhow::Result<i32> {
+    let name = resolve_execution(t, execution).await?;
+    let mut printed: std::collections::BTreeMap<(i32, i32), usize> = Default::default();
+    loop {
+        let exec = t.client.get_execution(&name).await?;
+        let entries = t.client.logs(&name, task).await.context("reading logs (the local runtime serves task logs; on Google they are in Cloud Logging)")?;
+        let mut count: std::collections::BTreeMap<(i32, i32), usize> = Default::default();
+        for e in entries {
+            let n = count.entry((e.task, e.attempt)).or_default();
+            *n += 1;
+            if *n > printed.get(&(e.task, e.attempt)).copied().unwrap_or(0) {
+                use std::io::Write;
+                // A closed pipe (`| head`) ends the command quietly.
+                if writeln!(
+                    std::io::stdout(),
+                    "[task {} attempt {}] {}",
+                    e.task,
+                    e.attempt,
+                    e.line
+                )
+                .is_err()
+                {
+                    return Ok(0);
+                }
+            }
+        }
+        printed = count;
+        if !follow || exec.is_done() {
+            return Ok(0);
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// The target of a job command, with the stack's provider settings (project, region).
+pub(super) async fn connect(dir: &Path, target: &TargetArgs) -> anyhow::Result<Target> {
+    let t = ops::target(dir, is_local(target), target.endpoint.as_deref()).await?;
+    if let Err(e) = ops::configure_from_stack(&t.client, dir) {
+        t.stop().await;
+        return Err(e);
+    }
+    Ok(t)
+}
+
+/// `runform cancel EXECUTION`.
+pub(super) async fn cancel_cmd(t: &Target, execution: &str) -> anyhow::Result<i32> {
+    let name = resolve_execution(t, execution).await?;
+    t.client.cancel_execution(&name).await?;
+    println!("Cancelling {}.", last_segment(&name));
+    Ok(0)
+}
