@@ -192,7 +192,7 @@ fn lex(src: &str) -> Result<Vec<Tok>, String> {
                     let body: String = chars[body_start..k].iter().collect();
                     out.push(Tok::Heredoc(
                         opener,
-                        body.trim_end_matches('\r').to_string(),
+                        format_heredoc_templates(body.trim_end_matches('\r')),
                     ));
                     i = k;
                     break;
@@ -256,6 +256,91 @@ fn lex(src: &str) -> Result<Vec<Tok>, String> {
     Ok(out)
 }
 
+/// A heredoc body as `terraform fmt` leaves it: the text as written, with each template
+/// sequence's expression (`${ var.a }`, `%{ for x in l }`) spaced as in a quoted string.
+/// A sequence that spans lines or does not lex is kept as written.
+fn format_heredoc_templates(body: &str) -> String {
+    let chars: Vec<char> = body.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let opens = (c == '$' || c == '%') && chars.get(i + 1) == Some(&'{');
+        if !opens {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        // `$${` and `%%{` are escapes: the text `${` / `%{`.
+        if i > 0 && chars[i - 1] == c {
+            let run = chars[..i].iter().rev().take_while(|x| **x == c).count();
+            if run % 2 == 1 {
+                out.push(c);
+                i += 1;
+                continue;
+            }
+        }
+        match template_sequence(&chars, i) {
+            Some((formatted, end)) => {
+                out.push_str(&formatted);
+                i = end;
+            }
+            None => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// The template sequence opening at `start` (`${` or `%{`), formatted, and the index after
+/// its closing brace; `None` when it does not close on its line or does not lex.
+fn template_sequence(chars: &[char], start: usize) -> Option<(String, usize)> {
+    let open_tilde = chars.get(start + 2) == Some(&'~');
+    let inner_start = start + if open_tilde { 3 } else { 2 };
+    let mut depth = 0usize;
+    let mut quote = false;
+    let mut k = inner_start;
+    while k < chars.len() {
+        let c = chars[k];
+        match c {
+            '\n' => return None,
+            '\\' if quote => k += 1,
+            '"' => quote = !quote,
+            '{' if !quote => depth += 1,
+            '}' if !quote && depth > 0 => depth -= 1,
+            '}' if !quote => break,
+            _ => {}
+        }
+        k += 1;
+    }
+    if k >= chars.len() {
+        return None;
+    }
+    let close_tilde = k > inner_start && chars[k - 1] == '~';
+    let inner_end = if close_tilde { k - 1 } else { k };
+    let inner: String = chars[inner_start..inner_end].iter().collect();
+    let toks = lex(&inner).ok()?;
+    if toks.iter().any(|t| *t == Tok::Newline) {
+        return None;
+    }
+    let mut text = String::new();
+    for (n, tok) in toks.iter().enumerate() {
+        if n > 0 && space_after(&toks[n - 1], n.checked_sub(2).map(|b| &toks[b]), tok) {
+            text.push(' ');
+        }
+        text.push_str(&render(tok));
+    }
+    let formatted = format!(
+        "{}{{{}{text}{}}}",
+        chars[start],
+        if open_tilde { "~" } else { "" },
+        if close_tilde { "~" } else { "" }
+    );
+    Some((formatted, k + 1))
+}
+
 fn render(t: &Tok) -> String {
     match t {
         Tok::Newline => "\n".into(),
@@ -277,6 +362,9 @@ fn space_after(subject: &Tok, before: Option<&Tok>, after: &Tok) -> bool {
         (_, Punct("," | "...")) => false,
         (Punct(","), _) => true,
         (OQuote | QuotedLit(_), _) | (_, QuotedLit(_) | CQuote) => false,
+        // Adjacent template sequences (`"${a}${b}"`, `%{if x}${y}%{endif}`) are string
+        // contents: a space between them would change the string.
+        (TemplateClose(_), TemplateOpen(_)) => false,
         (Heredoc(..), _) => true,
         (Ident(k), _) if k == "in" && matches!(before, Some(Ident(_))) => true,
         (Ident(_) | Number(_), Punct("[")) => false,

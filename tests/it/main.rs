@@ -2,6 +2,7 @@
 //! the built binary against runtimes on 127.0.0.1 port 0.
 
 mod cli;
+mod day2;
 mod conformance;
 mod containers;
 use cli as cli_support;
