@@ -322,7 +322,7 @@ fn template_sequence(chars: &[char], start: usize) -> Option<(String, usize)> {
     let inner_end = if close_tilde { k - 1 } else { k };
     let inner: String = chars[inner_start..inner_end].iter().collect();
     let toks = lex(&inner).ok()?;
-    if toks.iter().any(|t| *t == Tok::Newline) {
+    if toks.contains(&Tok::Newline) {
         return None;
     }
     let mut text = String::new();

@@ -449,3 +449,36 @@ mod tests {
         assert_eq!(ErrorBody::new(Code::Aborted, "x").error.code, 409);
     }
 }
+
+/// A duration as a person writes it: `45s`, `5m`, `1h30m`, `250ms`.
+pub fn format_duration_short(d: std::time::Duration) -> String {
+    let secs = d.as_secs();
+    if secs == 0 {
+        return format!("{}ms", d.as_millis());
+    }
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if s > 0 || out.is_empty() {
+        out.push_str(&format!("{s}s"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod duration_text_tests {
+    #[test]
+    fn durations_read_as_written() {
+        use super::format_duration_short as f;
+        use std::time::Duration;
+        assert_eq!(f(Duration::from_secs(300)), "5m");
+        assert_eq!(f(Duration::from_secs(5400)), "1h30m");
+        assert_eq!(f(Duration::from_secs(45)), "45s");
+        assert_eq!(f(Duration::from_millis(250)), "250ms");
+    }
+}

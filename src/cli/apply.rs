@@ -17,6 +17,9 @@ pub(super) fn confirm(auto_approve: bool) -> anyhow::Result<bool> {
     if auto_approve {
         return Ok(true);
     }
+    if !view::ui().input {
+        bail!("refusing to apply without confirmation: -input=false forbids asking\nhint: pass --auto-approve (-auto-approve), or apply a saved plan file");
+    }
     if !std::io::stdin().is_terminal() {
         bail!("refusing to apply without confirmation: no terminal to ask on\nhint: pass --auto-approve (e.g. in CI), or apply a saved plan file");
     }

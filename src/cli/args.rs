@@ -120,6 +120,9 @@ pub fn terraform_style_flags(args: impl IntoIterator<Item = String>) -> Vec<Stri
         "diff",
         "recursive",
         "force",
+        "no-color",
+        "input",
+        "quiet",
     ];
     let mut out = Vec::new();
     let mut rest = false;

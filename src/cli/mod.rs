@@ -36,6 +36,16 @@ use workspace::WorkspaceCmd;
 pub struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
+    /// No colors in the output (as NO_COLOR=1).
+    #[arg(long, global = true)]
+    no_color: bool,
+    /// Do not stream the tasks' log lines while executions run (progress lines stay).
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    /// Whether questions may be asked on a terminal (`-input=false`, as Terraform's: apply
+    /// then needs --auto-approve or a saved plan).
+    #[arg(long, global = true, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", default_value = "true", action = clap::ArgAction::Set)]
+    input: bool,
 }
 
 #[derive(Subcommand)]
@@ -255,6 +265,11 @@ enum ProvidersCmd {
 
 /// Runs the CLI; returns the process exit code.
 pub async fn run(cli: Cli) -> i32 {
+    crate::view::set_ui(crate::view::Ui {
+        color: !cli.no_color,
+        quiet: cli.quiet,
+        input: cli.input,
+    });
     match dispatch(cli).await {
         Ok(code) => code,
         Err(e) => {

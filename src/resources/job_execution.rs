@@ -316,7 +316,6 @@ impl ResourceType for JobExecution {
             if !exec.succeeded() {
                 return Err(super::execution_failure(ctx, &exec).await);
             }
-            super::report_task_output(ctx, &change.addr, &exec).await;
             Ok(Some(entry))
         })
     }

@@ -42,7 +42,15 @@ pub struct PlanInput<'a> {
 /// Progress reporting during apply (implemented by the view).
 pub trait Observer: Send + Sync {
     fn note(&self, msg: &str);
-    fn execution_progress(&self, addr: &str, exec: &Execution);
+    /// An execution being waited on, each time it is read; `elapsed` since the wait began.
+    fn execution_progress(&self, addr: &str, exec: &Execution, elapsed: Duration);
+    /// Whether the tasks' log lines should be read and passed to [`Observer::task_log`]
+    /// while an execution is waited on.
+    fn wants_task_logs(&self) -> bool {
+        false
+    }
+    /// A line a task wrote, in the order written across tasks.
+    fn task_log(&self, _addr: &str, _entry: &crate::api::ext::LogEntry) {}
 }
 
 pub struct Ctx {
@@ -400,13 +408,23 @@ pub async fn wait_execution(
 ) -> Result<Execution, String> {
     let start = tokio::time::Instant::now();
     let mut delay = Duration::from_millis(if ctx.client.is_local() { 50 } else { 2000 });
+    let mut logs = ctx.observer.wants_task_logs().then(LogCursor::default);
     loop {
         let e = ctx
             .client
             .get_execution(name)
             .await
             .map_err(|e| e.to_string())?;
-        ctx.observer.execution_progress(addr, &e);
+        // Read after the execution, so that once it is done every line has been seen.
+        if let Some(cursor) = &mut logs {
+            if let Err(why) = cursor.stream(ctx, addr, name).await {
+                ctx.observer.note(&format!(
+                    "{addr}: cannot read the task logs ({why}); waiting without them"
+                ));
+                logs = None;
+            }
+        }
+        ctx.observer.execution_progress(addr, &e, start.elapsed());
         if e.is_done() {
             return Ok(e);
         }
@@ -419,6 +437,39 @@ pub async fn wait_execution(
         } else {
             10
         }));
+    }
+}
+
+/// Which of an execution's log lines were already passed on: per task attempt, how many.
+#[derive(Default)]
+struct LogCursor {
+    seen: std::collections::BTreeMap<(i32, i32), usize>,
+}
+
+impl LogCursor {
+    /// Passes the lines written since the last call to the observer, oldest first (lines
+    /// the runtime itself wrote about the tasks are left to `runform logs`).
+    async fn stream(&mut self, ctx: &Ctx, addr: &str, name: &str) -> Result<(), String> {
+        let entries = ctx
+            .client
+            .logs(name, None)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut count: std::collections::BTreeMap<(i32, i32), usize> = Default::default();
+        let mut new = Vec::new();
+        for e in entries {
+            let n = count.entry((e.task, e.attempt)).or_default();
+            *n += 1;
+            if *n > self.seen.get(&(e.task, e.attempt)).copied().unwrap_or(0) {
+                new.push(e);
+            }
+        }
+        self.seen = count;
+        new.sort_by(|a, b| a.timestamp.cmp(&b.timestamp));
+        for e in new.iter().filter(|e| e.stream != "runform") {
+            ctx.observer.task_log(addr, e);
+        }
+        Ok(())
     }
 }
 
@@ -470,27 +521,6 @@ pub async fn execution_failure(ctx: &Ctx, e: &Execution) -> String {
         ));
     }
     msg
-}
-
-/// Shows what each task printed (first lines), where the runtime serves logs.
-pub async fn report_task_output(ctx: &Ctx, addr: &str, e: &Execution) {
-    let Ok(lines) = ctx.client.logs(&e.name, None).await else {
-        return;
-    };
-    let shown = 40;
-    for l in lines.iter().filter(|l| l.stream != "runform").take(shown) {
-        ctx.observer.note(&format!(
-            "{addr}: [task {} attempt {}] {}",
-            l.task, l.attempt, l.line
-        ));
-    }
-    if lines.len() > shown {
-        ctx.observer.note(&format!(
-            "{addr}: ... {} more lines: runform logs {}",
-            lines.len() - shown,
-            e.short_name()
-        ));
-    }
 }
 
 /// Whether `live` holds every field of `sent` as it was sent: the object this create made

@@ -419,10 +419,23 @@ impl StateFile {
         timeout: std::time::Duration,
     ) -> anyhow::Result<LockGuard> {
         let deadline = std::time::Instant::now() + timeout;
+        let mut said = false;
         loop {
             match self.try_lock(operation)? {
                 Ok(g) => return Ok(g),
                 Err(holder) => {
+                    // A wait is never silent: say once whose lock it waits for.
+                    if !said && !timeout.is_zero() {
+                        eprintln!(
+                            "Waiting up to {} for the state lock held by {} (operation {}, since {}, lock ID {})...",
+                            crate::api::common::format_duration_short(timeout),
+                            holder.who,
+                            holder.operation,
+                            holder.created,
+                            holder.id
+                        );
+                        said = true;
+                    }
                     if std::time::Instant::now() >= deadline {
                         let waited = if timeout.is_zero() {
                             String::new()

@@ -1,13 +1,16 @@
 //! Rendering: the human plan (deterministic, no timestamps or random IDs, sensitive values
 //! masked), the summary line, and apply progress. Computes nothing.
 
-use crate::api::run::Execution;
 use crate::model::change::path_in;
 use crate::plan::{Action, Plan};
-use crate::resources::Observer;
 use serde_json::Value;
 use std::fmt::Write;
 use std::io::IsTerminal;
+
+mod progress;
+mod ui;
+pub use progress::StderrObserver;
+pub use ui::{set_ui, ui, Ui};
 
 pub struct Style {
     pub color: bool,
@@ -16,7 +19,9 @@ pub struct Style {
 impl Style {
     pub fn detect() -> Style {
         Style {
-            color: std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal(),
+            color: ui().color
+                && std::env::var_os("NO_COLOR").is_none()
+                && std::io::stdout().is_terminal(),
         }
     }
     fn paint(&self, code: &str, s: &str) -> String {
@@ -506,46 +511,4 @@ pub fn summary_line(plan: &Plan) -> String {
         "Plan: {import}{} to add, {} to change, {} to destroy, {} to execute{forget}.",
         s.add, s.change, s.destroy, s.execute
     )
-}
-
-/// Reports apply progress on stderr (data stays on stdout).
-pub struct StderrObserver {
-    pub verbose: bool,
-    last: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
-}
-
-impl StderrObserver {
-    pub fn new(verbose: bool) -> Self {
-        StderrObserver {
-            verbose,
-            last: Default::default(),
-        }
-    }
-}
-
-impl Observer for StderrObserver {
-    fn note(&self, msg: &str) {
-        eprintln!("{msg}");
-    }
-    fn execution_progress(&self, addr: &str, e: &Execution) {
-        let line = format!(
-            "{addr}: execution {}: {} running, {} succeeded, {} failed, {} cancelled of {} tasks{}",
-            e.short_name(),
-            e.running_count,
-            e.succeeded_count,
-            e.failed_count,
-            e.cancelled_count,
-            e.task_count,
-            if e.retried_count > 0 {
-                format!(" ({} retried)", e.retried_count)
-            } else {
-                String::new()
-            }
-        );
-        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
-        if last.get(addr) != Some(&line) {
-            eprintln!("{line}");
-            last.insert(addr.to_string(), line);
-        }
-    }
 }

@@ -83,5 +83,143 @@ fn fmt_agrees_byte_for_byte_with_terraform_fmt() {
         copies.len(),
         differ.join("\n")
     );
-    assert!(refused < copies.len() / 4, "terraform refused {refused} files");
+    assert!(
+        refused < copies.len() / 4,
+        "terraform refused {refused} files"
+    );
+}
+
+/// runform with `args` in `dir`, against the runtime at `url` (`--endpoint`), off the
+/// blocking pool; `env` adds variables.
+async fn runform_endpoint(
+    dir: &Path,
+    url: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    let mut a: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    a.insert(1, format!("--endpoint={url}"));
+    let dir = dir.to_path_buf();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_runform"));
+        cmd.args(&a)
+            .current_dir(&dir)
+            .env("NO_COLOR", "1")
+            .env_remove("RUNFORM_ENDPOINT");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+/// Times, generated execution names and temporary paths, filtered out of command output.
+fn filtered(s: &str, dir: &Path) -> String {
+    let re_elapsed = regex::Regex::new(r"\[\d+s elapsed\]").unwrap();
+    let re_exec = regex::Regex::new(r"\b([a-z][a-z0-9-]*?)-[a-z0-9]{5}\b").unwrap();
+    let s = s.replace(&dir.display().to_string(), "DIR");
+    let s = re_elapsed.replace_all(&s, "[Ns elapsed]");
+    re_exec.replace_all(&s, "$1-XXXXX").to_string()
+}
+
+/// Three tasks whose lines interleave (each waits for the previous line's marker file
+/// before writing): the CI-log progress of `run --wait` shows every line as written, in the
+/// order written across tasks, between task-count lines with elapsed times.
+fn interleaving_job(sync: &Path) -> String {
+    format!(
+        r#"
+provider "google" {{
+  project = "p"
+  region  = "us-central1"
+}}
+resource "google_cloud_run_v2_job" "interleave" {{
+  name                = "interleave"
+  location            = "us-central1"
+  deletion_protection = false
+  template {{
+    task_count  = 3
+    parallelism = 3
+    template {{
+      max_retries = 0
+      containers {{
+        image   = "busybox"
+        command = ["/bin/sh", "-c"]
+        args    = ["i=$CLOUD_RUN_TASK_INDEX; for k in $i $((i+3)); do while [ ! -e $SYNC/$k ]; do sleep 0.05; done; echo \"line $k from task $i\"; touch $SYNC/$((k+1)); done"]
+        env {{
+          name  = "SYNC"
+          value = "{}"
+        }}
+      }}
+    }}
+  }}
+}}
+"#,
+        sync.display()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_wait_streams_interleaved_task_logs_between_progress_lines() {
+    let server = super::local_server(None).await;
+    let url = server.url();
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let sync = d.join("sync");
+    std::fs::create_dir_all(&sync).unwrap();
+    write(d, "main.tf", &interleaving_job(&sync));
+    let o = runform_endpoint(d, &url, &["apply", "--auto-approve", "."], &[]).await;
+    assert!(o.status.success(), "{}", text(&o));
+
+    std::fs::write(sync.join("0"), "").unwrap();
+    let o = runform_endpoint(d, &url, &["run", "--wait", "interleave"], &[]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let err = filtered(&String::from_utf8_lossy(&o.stderr), d);
+    let status = regex::Regex::new(
+        r"^interleave: execution interleave-XXXXX: \d running, \d succeeded, 0 failed of 3 tasks \[Ns elapsed\]$",
+    )
+    .unwrap();
+    let (statuses, logs): (Vec<&str>, Vec<&str>) = err.lines().partition(|l| status.is_match(l));
+    assert_eq!(
+        logs.join("\n"),
+        "interleave: [task 0] line 0 from task 0
+interleave: [task 1] line 1 from task 1
+interleave: [task 2] line 2 from task 2
+interleave: [task 0] line 3 from task 0
+interleave: [task 1] line 4 from task 1
+interleave: [task 2] line 5 from task 2",
+        "stderr:\n{err}"
+    );
+    assert_eq!(
+        statuses.last().copied(),
+        Some(
+            "interleave: execution interleave-XXXXX: 0 running, 3 succeeded, 0 failed of 3 tasks [Ns elapsed]"
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        filtered(&String::from_utf8_lossy(&o.stdout), d),
+        "Started execution interleave-XXXXX.
+  task    0: succeeded after 1 attempt(s), exit 0
+  task    1: succeeded after 1 attempt(s), exit 0
+  task    2: succeeded after 1 attempt(s), exit 0
+Execution interleave-XXXXX succeeded.
+"
+    );
+
+    // --quiet: the counts and no log lines.
+    for f in 1..=6 {
+        std::fs::remove_file(sync.join(f.to_string())).unwrap();
+    }
+    let o = runform_endpoint(d, &url, &["run", "--wait", "--quiet", "interleave"], &[]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let err = filtered(&String::from_utf8_lossy(&o.stderr), d);
+    assert!(err.lines().all(|l| status.is_match(l)), "{err}");
+    assert!(!err.is_empty());
+    server.stop().await;
 }

@@ -2,9 +2,9 @@
 //! the built binary against runtimes on 127.0.0.1 port 0.
 
 mod cli;
-mod day2;
 mod conformance;
 mod containers;
+mod day2;
 use cli as cli_support;
 mod every_argument;
 mod examples;
