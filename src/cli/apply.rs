@@ -1,10 +1,11 @@
 //! `runform apply` and `destroy`: plan (or load a saved plan), confirm, apply in dependency
 //! order, record state and outputs.
 
-use super::args::{is_local, target_key, target_words, TargetArgs};
+use super::args::{is_local, TargetArgs};
 use super::outputs::write_outputs;
 use super::plan::plan_cmd;
 use super::planfile;
+use super::target::{self, target_key, target_words};
 use crate::ops::{self, LoadArgs, Target};
 use crate::plan::{Action, Plan};
 use crate::resources::Ctx;
@@ -72,7 +73,9 @@ pub(super) async fn apply_cmd(
             dir,
             args: planned_args,
         };
-        let code = execute(&t, &plan, Some(&reread), parallelism).await?;
+        let code = execute(&t, &plan, Some(&reread), parallelism).await;
+        target::remember(dir, target);
+        let code = code?;
         if code != 0 || stack.deferred_conditions == 0 {
             return Ok(code);
         }
@@ -313,7 +316,9 @@ pub(super) async fn apply_planfile(
             dir: &dir,
             args: pf.args.clone(),
         };
-        execute(&t, &pf.plan, Some(&reread), parallelism).await
+        let code = execute(&t, &pf.plan, Some(&reread), parallelism).await;
+        target::remember(&dir, target);
+        code
     }
     .await;
     t.stop().await;

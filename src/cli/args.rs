@@ -15,6 +15,10 @@ pub(super) struct TargetArgs {
     /// Send every API call to this base URL, without auth (any REST emulator).
     #[arg(long, env = "RUNFORM_ENDPOINT", global = true)]
     pub(super) endpoint: Option<String>,
+    /// Use Google Cloud (the default, except where a day-2 command follows the target the
+    /// stack was last applied to).
+    #[arg(long, global = true, conflicts_with_all = ["local", "endpoint"])]
+    pub(super) google: bool,
     /// Print API call counts and other details.
     #[arg(long, short, global = true)]
     pub(super) verbose: bool,
@@ -146,32 +150,4 @@ pub fn terraform_style_flags(args: impl IntoIterator<Item = String>) -> Vec<Stri
 
 pub(super) fn is_local(t: &TargetArgs) -> bool {
     t.local && t.endpoint.is_none()
-}
-
-/// Which target a command talks to, as a saved plan records it: `google`, `local`, or
-/// `endpoint URL`.
-pub(super) fn target_key(t: &TargetArgs) -> String {
-    match (&t.endpoint, t.local) {
-        (Some(url), _) => format!("endpoint {}", url.trim_end_matches('/')),
-        (None, true) => "local".into(),
-        (None, false) => "google".into(),
-    }
-}
-
-/// The flags that select a target key's target (for messages).
-pub(super) fn target_flags(t: &TargetArgs) -> String {
-    match (&t.endpoint, t.local) {
-        (Some(url), _) => format!("--endpoint {url} "),
-        (None, true) => "--local ".into(),
-        (None, false) => String::new(),
-    }
-}
-
-/// What a target key means, in words.
-pub(super) fn target_words(key: &str) -> String {
-    match key {
-        "google" => "Google Cloud".into(),
-        "local" => "the local runtime (--local)".into(),
-        other => other.replacen("endpoint ", "the endpoint ", 1),
-    }
 }

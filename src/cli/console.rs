@@ -14,6 +14,7 @@ pub(super) async fn console_cmd(
     plan: bool,
 ) -> anyhow::Result<i32> {
     use std::io::BufRead;
+    let target = &super::target::day2(dir, target);
     let t = ops::target(dir, is_local(target), target.endpoint.as_deref()).await?;
     let r = async {
         let state = t.state_file.load()?;

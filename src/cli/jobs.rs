@@ -11,7 +11,8 @@ use std::path::Path;
 use std::time::Duration;
 
 /// A job given as a stack job name, an address, or a full resource name.
-pub(super) fn resolve_job(t: &Target, dir: &Path, job: &str) -> anyhow::Result<String> {
+pub(super) fn resolve_job(c: &Connected, dir: &Path, job: &str) -> anyhow::Result<String> {
+    let t = &c.t;
     if job.starts_with("projects/") {
         return Ok(job.to_string());
     }
@@ -29,7 +30,12 @@ pub(super) fn resolve_job(t: &Target, dir: &Path, job: &str) -> anyhow::Result<S
         .collect();
     match found.as_slice() {
         [one] => Ok(one.to_string()),
-        [] => bail!("no job {job:?} in the state of {} ({})\nhint: apply the stack first, or pass the full name projects/P/locations/L/jobs/J", dir.display(), t.label),
+        [] => bail!(
+            "no job {job:?} in the state of {} ({})\n{}",
+            dir.display(),
+            t.label,
+            c.empty_hint.clone().unwrap_or_else(|| "hint: apply the stack first, or pass the full name projects/P/locations/L/jobs/J".into())
+        ),
         _ => bail!("{job:?} matches several jobs: {}", found.join(", ")),
     }
 }
@@ -61,19 +67,20 @@ pub(super) struct RunOverrides {
 }
 
 pub(super) async fn run_cmd(
-    t: &Target,
+    c: &Connected,
     dir: &Path,
     job: &str,
     wait: bool,
     given: RunOverrides,
 ) -> anyhow::Result<i32> {
+    let t = &c.t;
     let RunOverrides {
         tasks,
         env,
         args,
         task_timeout,
     } = given;
-    let name = resolve_job(t, dir, job)?;
+    let name = resolve_job(c, dir, job)?;
     let env: Vec<EnvVar> = env
         .iter()
         .map(|kv| {
@@ -179,9 +186,10 @@ pub(super) async fn print_tasks(t: &Target, exec: &Execution) -> anyhow::Result<
     Ok(())
 }
 
-pub(super) async fn executions_cmd(t: &Target, job: Option<&str>) -> anyhow::Result<i32> {
+pub(super) async fn executions_cmd(c: &Connected, job: Option<&str>) -> anyhow::Result<i32> {
+    let t = &c.t;
     let jobs: Vec<String> = match job {
-        Some(j) => vec![resolve_job(t, Path::new("."), j)?],
+        Some(j) => vec![resolve_job(c, Path::new("."), j)?],
         None => t
             .state_file
             .load()?
@@ -191,6 +199,9 @@ pub(super) async fn executions_cmd(t: &Target, job: Option<&str>) -> anyhow::Res
             .map(|e| e.id.clone())
             .collect(),
     };
+    if let Some(hint) = &c.empty_hint {
+        eprintln!("{hint}");
+    }
     println!(
         "{:<32} {:<24} {:<10} {:>6} {:>6} {:>6}",
         "EXECUTION", "JOB", "STATUS", "TASKS", "OK", "FAILED"
@@ -221,11 +232,12 @@ pub(super) async fn executions_cmd(t: &Target, job: Option<&str>) -> anyhow::Res
 }
 
 pub(super) async fn logs_cmd(
-    t: &Target,
+    c: &Connected,
     execution: &str,
     task: Option<i32>,
     follow: bool,
 ) -> anyhow::Result<i32> {
+    let t = &c.t;
     let name = resolve_execution(t, execution).await?;
     let mut printed: std::collections::BTreeMap<(i32, i32), usize> = Default::default();
     loop {
@@ -260,17 +272,37 @@ pub(super) async fn logs_cmd(
 }
 
 /// The target of a job command, with the stack's provider settings (project, region).
-pub(super) async fn connect(dir: &Path, target: &TargetArgs) -> anyhow::Result<Target> {
+/// A job command's target, and when its state is empty, which other target's is not.
+pub(super) struct Connected {
+    pub(super) t: Target,
+    pub(super) empty_hint: Option<String>,
+}
+
+impl Connected {
+    pub(super) async fn stop(self) {
+        self.t.stop().await;
+    }
+}
+
+pub(super) async fn connect(dir: &Path, target: &TargetArgs) -> anyhow::Result<Connected> {
+    let target = &super::target::day2(dir, target);
     let t = ops::target(dir, is_local(target), target.endpoint.as_deref()).await?;
     if let Err(e) = ops::configure_from_stack(&t.client, dir) {
         t.stop().await;
         return Err(e);
     }
-    Ok(t)
+    let empty_hint = t
+        .state_file
+        .load()
+        .is_ok_and(|s| s.resources.is_empty())
+        .then(|| super::target::elsewhere_hint(dir, target))
+        .flatten();
+    Ok(Connected { t, empty_hint })
 }
 
 /// `runform cancel EXECUTION`.
-pub(super) async fn cancel_cmd(t: &Target, execution: &str) -> anyhow::Result<i32> {
+pub(super) async fn cancel_cmd(c: &Connected, execution: &str) -> anyhow::Result<i32> {
+    let t = &c.t;
     let name = resolve_execution(t, execution).await?;
     t.client.cancel_execution(&name).await?;
     println!("Cancelling {}.", last_segment(&name));

@@ -15,6 +15,7 @@ mod outputs;
 mod plan;
 mod planfile;
 mod state;
+mod target;
 mod validate;
 mod workspace;
 

@@ -157,8 +157,14 @@ pub(super) async fn output(
     json: bool,
     raw: bool,
 ) -> anyhow::Result<i32> {
+    let target = &super::target::day2(dir, target);
     let (sf, conn) = super::state::open_state_for(dir, target).await?;
     let r = output_cmd(&sf, name, json, raw);
+    if r.is_ok() && sf.load().is_ok_and(|s| s.outputs.is_empty()) {
+        if let Some(hint) = super::target::elsewhere_hint(dir, target) {
+            eprintln!("{hint}");
+        }
+    }
     if let Some(c) = conn {
         c.stop().await;
     }

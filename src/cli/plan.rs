@@ -1,7 +1,8 @@
 //! `runform plan`: load the configuration, refresh, diff, print (text, Markdown, JSON), save.
 
-use super::args::{is_local, parse_vars, target_flags, target_key, TargetArgs, VarArgs};
+use super::args::{is_local, parse_vars, TargetArgs, VarArgs};
 use super::planfile;
+use super::target::{target_flags, target_key};
 use crate::ops::{self, LoadArgs, Target};
 use crate::plan::{Action, Plan, PlanFile, PLANFILE_FORMAT};
 use crate::view::{self, Style};
@@ -203,6 +204,11 @@ pub(super) async fn plan(
                     "refresh and plan made {} API call(s) to {}",
                     plan.api_calls, t.label
                 );
+            }
+            if plan.has_changes() && t.state_file.load()?.resources.is_empty() {
+                if let Some(hint) = super::target::elsewhere_hint(dir, target) {
+                    eprintln!("{hint}");
+                }
             }
             if let Some(out) = how.out {
                 save_planfile(

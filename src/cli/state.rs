@@ -99,7 +99,11 @@ pub(super) async fn open_state_for(
     Ok((sf, None))
 }
 
-pub(super) fn state_cmd(cmd: StateCmd, sf: &crate::state::StateFile) -> anyhow::Result<i32> {
+pub(super) fn state_cmd(
+    cmd: StateCmd,
+    sf: &crate::state::StateFile,
+    target: &TargetArgs,
+) -> anyhow::Result<i32> {
     use crate::plan::addr_matches;
     match cmd {
         StateCmd::List { addrs, .. } => {
@@ -111,7 +115,7 @@ pub(super) fn state_cmd(cmd: StateCmd, sf: &crate::state::StateFile) -> anyhow::
             }
             Ok(0)
         }
-        StateCmd::Show { addr, dir, target } => {
+        StateCmd::Show { addr, dir, .. } => {
             let state = sf.load()?;
             let Some(e) = state.resources.get(&addr) else {
                 let mut msg = format!("no resource {addr} in the state");
@@ -141,7 +145,7 @@ pub(super) fn state_cmd(cmd: StateCmd, sf: &crate::state::StateFile) -> anyhow::
             );
             Ok(0)
         }
-        StateCmd::Rm { addrs, target, .. } => {
+        StateCmd::Rm { addrs, .. } => {
             let _lock = sf.lock_wait("state rm", target.lock_timeout)?;
             let mut state = sf.load()?;
             let hits: Vec<String> = state
@@ -163,9 +167,7 @@ pub(super) fn state_cmd(cmd: StateCmd, sf: &crate::state::StateFile) -> anyhow::
             sf.write(&state)?;
             Ok(0)
         }
-        StateCmd::Mv {
-            from, to, target, ..
-        } => {
+        StateCmd::Mv { from, to, .. } => {
             let _lock = sf.lock_wait("state mv", target.lock_timeout)?;
             let mut state = sf.load()?;
             let moved = crate::plan::apply_moves(&mut state, &[(from.clone(), to.clone())])
@@ -185,12 +187,7 @@ pub(super) fn state_cmd(cmd: StateCmd, sf: &crate::state::StateFile) -> anyhow::
             println!("{}", serde_json::to_string_pretty(&state)?);
             Ok(0)
         }
-        StateCmd::Push {
-            file: f,
-            force,
-            target,
-            ..
-        } => {
+        StateCmd::Push { file: f, force, .. } => {
             let _lock = sf.lock_wait("state push", target.lock_timeout)?;
             let text =
                 std::fs::read(&f).map_err(|e| anyhow!("cannot read {}: {e}", f.display()))?;
@@ -263,8 +260,15 @@ pub(super) async fn import_cmd(
 /// `runform state ...` on the stack's target and workspace.
 pub(super) async fn state(cmd: StateCmd) -> anyhow::Result<i32> {
     let (dir, target) = cmd.location();
-    let (sf, conn) = open_state_for(dir, target).await?;
-    let r = state_cmd(cmd, &sf);
+    let (dir, target) = (dir.to_path_buf(), super::target::day2(dir, target));
+    let (sf, conn) = open_state_for(&dir, &target).await?;
+    let empty = sf.load().is_ok_and(|s| s.resources.is_empty());
+    let r = state_cmd(cmd, &sf, &target);
+    if empty {
+        if let Some(hint) = super::target::elsewhere_hint(&dir, &target) {
+            eprintln!("{hint}");
+        }
+    }
     if let Some(c) = conn {
         c.stop().await;
     }

@@ -223,3 +223,70 @@ Execution interleave-XXXXX succeeded.
     assert!(!err.is_empty());
     server.stop().await;
 }
+
+/// After `apply` to a target, the day-2 commands use it without a flag and say so; naming
+/// another target whose state is empty says which flag reaches the one that is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn day2_commands_follow_the_target_last_applied_to() {
+    let server = super::local_server(None).await;
+    let url = server.url();
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let sync = d.join("sync");
+    std::fs::create_dir_all(&sync).unwrap();
+    write(d, "main.tf", &interleaving_job(&sync));
+    write(
+        d,
+        "outputs.tf",
+        "output \"job\" {\n  value = google_cloud_run_v2_job.interleave.name\n}\n",
+    );
+    let o = runform_endpoint(d, &url, &["apply", "--auto-approve", "."], &[]).await;
+    assert!(o.status.success(), "{}", text(&o));
+
+    let using = format!(
+        "Using the endpoint {url}, where this stack was last applied (pass --google or --endpoint URL for another target).\n"
+    );
+    let o = runform(d, &["output"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "job = \"interleave\"\n");
+    assert_eq!(String::from_utf8_lossy(&o.stderr), using);
+    let o = runform(d, &["state", "list"]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "google_cloud_run_v2_job.interleave\n"
+    );
+    // `run` and `executions` reach the remembered endpoint too.
+    std::fs::write(sync.join("0"), "").unwrap();
+    let o = tokio::task::spawn_blocking({
+        let d = d.to_path_buf();
+        move || runform(&d, &["run", "--wait", "--quiet", "interleave"])
+    })
+    .await
+    .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let o = runform(d, &["executions"]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("succeeded"),
+        "{}",
+        text(&o)
+    );
+
+    // Another target, named: its state is empty, and the hint names the flag.
+    let o = runform(d, &["state", "list", "--google"]);
+    assert!(o.status.success());
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        format!("hint: the state of Google Cloud is empty, but the state of the endpoint {url} holds 1 resource(s): pass --endpoint {url}\n")
+    );
+    let o = runform(d, &["run", "--google", "interleave"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains(&format!(
+            "error: no job \"interleave\" in the state of . (Google Cloud)\nhint: the state of Google Cloud is empty, but the state of the endpoint {url} holds 1 resource(s)"
+        )),
+        "{}",
+        text(&o)
+    );
+    server.stop().await;
+}
