@@ -21,9 +21,9 @@ pub struct ConsoleError {
 impl std::fmt::Display for ConsoleError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if self.detail.is_empty() {
-            write!(f, "Error: {}", self.summary)
+            write!(f, "error: {}", self.summary)
         } else {
-            write!(f, "Error: {}\n\n{}", self.summary, self.detail)
+            write!(f, "error: {}\n\n{}", self.summary, self.detail)
         }
     }
 }

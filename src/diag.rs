@@ -190,7 +190,7 @@ impl Sources {
             }
         }
         if let Some(h) = &d.hint {
-            let _ = writeln!(out, "  = hint: {h}");
+            let _ = writeln!(out, "hint: {h}");
         }
         out
     }

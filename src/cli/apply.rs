@@ -2,7 +2,7 @@
 //! order, record state and outputs.
 
 use super::args::{is_local, TargetArgs};
-use super::outputs::write_outputs;
+use super::outputs::{print_outputs, write_outputs};
 use super::plan::plan_cmd;
 use super::planfile;
 use super::target::{self, target_key, target_words};
@@ -14,17 +14,28 @@ use anyhow::{anyhow, bail};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-pub(super) fn confirm(auto_approve: bool) -> anyhow::Result<bool> {
+/// Asks before changing anything (as Terraform: only `yes` goes on); `destroy` asks about
+/// destroying.
+pub(super) fn confirm(auto_approve: bool, destroy: bool) -> anyhow::Result<bool> {
     if auto_approve {
         return Ok(true);
     }
+    let (verb, alternative) = if destroy {
+        ("destroy", "")
+    } else {
+        ("apply", ", or apply a saved plan file")
+    };
     if !view::ui().input {
-        bail!("refusing to apply without confirmation: -input=false forbids asking\nhint: pass --auto-approve (-auto-approve), or apply a saved plan file");
+        bail!("refusing to {verb} without confirmation: -input=false forbids asking\nhint: pass --auto-approve (-auto-approve){alternative}");
     }
     if !std::io::stdin().is_terminal() {
-        bail!("refusing to apply without confirmation: no terminal to ask on\nhint: pass --auto-approve (e.g. in CI), or apply a saved plan file");
+        bail!("refusing to {verb} without confirmation: no terminal to ask on\nhint: pass --auto-approve (e.g. in CI){alternative}");
     }
-    eprint!("\nDo you want to perform these actions? Only 'yes' will be accepted: ");
+    if destroy {
+        eprint!("\nDo you really want to destroy these resources? Only 'yes' will be accepted: ");
+    } else {
+        eprint!("\nDo you want to perform these actions? Only 'yes' will be accepted: ");
+    }
     let mut line = String::new();
     std::io::stdin().read_line(&mut line)?;
     Ok(line.trim() == "yes")
@@ -59,14 +70,17 @@ pub(super) async fn apply_cmd(
             if (state.outputs.clone(), state.output_types.clone()) != before {
                 t.state_file.commit(&mut state)?;
             }
+            if !destroy {
+                print_outputs(&state);
+            }
             return Ok(0);
         }
         if !plan.blocked.is_empty() {
             eprintln!("error: this plan cannot be applied (see above); nothing was changed");
             return Ok(1);
         }
-        if plan.has_changes() && !confirm(auto_approve)? {
-            eprintln!("Apply cancelled.");
+        if plan.has_changes() && !confirm(auto_approve, destroy)? {
+            eprintln!("{} cancelled.", if destroy { "Destroy" } else { "Apply" });
             return Ok(1);
         }
         let reread = Reread {
@@ -227,11 +241,13 @@ pub(super) async fn execute(
                 "\nApply complete! Resources: {imported}{} added, {} changed, {} destroyed, {} executed.",
                 s.add, s.change, s.destroy, s.execute
             );
+            print_outputs(&state);
         }
         Ok(0)
     } else {
         eprintln!(
-            "\nApply failed: {} action(s) failed; {} completed and are recorded in state.",
+            "\n{} failed: {} action(s) failed; {} completed and are recorded in state.",
+            if plan.destroy { "Destroy" } else { "Apply" },
             outcome.failed.len(),
             outcome.done.len()
         );

@@ -67,9 +67,7 @@ pub(super) async fn console_cmd(
             prompt(false);
         }
         if !buf.trim().is_empty() {
-            eprintln!(
-                "Error: Missing expression\n\nThe input ended inside an unfinished expression."
-            );
+            eprintln!("error: missing expression: the input ended inside an unfinished expression");
             return Ok(1);
         }
         Ok(0)

@@ -202,31 +202,39 @@ pub(super) async fn executions_cmd(c: &Connected, job: Option<&str>) -> anyhow::
     if let Some(hint) = &c.empty_hint {
         eprintln!("{hint}");
     }
-    println!(
-        "{:<32} {:<24} {:<10} {:>6} {:>6} {:>6}",
-        "EXECUTION", "JOB", "STATUS", "TASKS", "OK", "FAILED"
-    );
+    let mut all = Vec::new();
     for j in jobs {
-        for e in t.client.list_executions(&j, 100).await? {
-            let status = if !e.is_done() {
-                "running"
-            } else if e.succeeded() {
-                "succeeded"
-            } else if e.cancelled() {
-                "cancelled"
-            } else {
-                "failed"
-            };
-            println!(
-                "{:<32} {:<24} {:<10} {:>6} {:>6} {:>6}",
-                e.short_name(),
-                last_segment(&j),
-                status,
-                e.task_count,
-                e.succeeded_count,
-                e.failed_count
-            );
-        }
+        all.extend(t.client.list_executions(&j, 100).await?);
+    }
+    // Newest first across jobs (RFC 3339 times in one format sort as text).
+    all.sort_by(|a, b| b.create_time.cmp(&a.create_time));
+    println!(
+        "{:<32} {:<24} {:<10} {:>6} {:>6} {:>6}  {:<20} {:>9}",
+        "EXECUTION", "JOB", "STATUS", "TASKS", "OK", "FAILED", "STARTED (UTC)", "DURATION"
+    );
+    let now = chrono::Utc::now();
+    for e in all {
+        let status = if !e.is_done() {
+            "running"
+        } else if e.succeeded() {
+            "succeeded"
+        } else if e.cancelled() {
+            "cancelled"
+        } else {
+            "failed"
+        };
+        let (started, duration) = started_and_duration(&e, now);
+        println!(
+            "{:<32} {:<24} {:<10} {:>6} {:>6} {:>6}  {:<20} {:>9}",
+            e.short_name(),
+            last_segment(&e.job),
+            status,
+            e.task_count,
+            e.succeeded_count,
+            e.failed_count,
+            started,
+            duration
+        );
     }
     Ok(0)
 }
@@ -298,6 +306,26 @@ pub(super) async fn connect(dir: &Path, target: &TargetArgs) -> anyhow::Result<C
         .then(|| super::target::elsewhere_hint(dir, target))
         .flatten();
     Ok(Connected { t, empty_hint })
+}
+
+/// When an execution started (`-` before it has) and how long it ran, or has been running.
+fn started_and_duration(e: &Execution, now: chrono::DateTime<chrono::Utc>) -> (String, String) {
+    let parse = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|d| d.to_utc())
+    };
+    let Some(start) = parse(&e.start_time).or_else(|| parse(&e.create_time)) else {
+        return ("-".into(), "-".into());
+    };
+    let end = parse(&e.completion_time).unwrap_or(now);
+    let secs = (end - start).num_milliseconds().max(0) as f64 / 1000.0;
+    let duration = if secs < 60.0 {
+        format!("{secs:.1}s")
+    } else {
+        crate::api::common::format_duration_short(Duration::from_secs(secs as u64))
+    };
+    (start.format("%Y-%m-%d %H:%M:%S").to_string(), duration)
 }
 
 /// `runform cancel EXECUTION`.

@@ -1,9 +1,11 @@
 //! `runform local ...`: serve the runtime, point Google's tools at it, upload files to it.
 
+use crate::api::run::last_segment;
 use crate::ops;
 use anyhow::{anyhow, bail, Context as _};
 use clap::Subcommand;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 #[derive(Subcommand)]
 pub(super) enum LocalCmd {
@@ -59,6 +61,10 @@ pub(super) enum LocalCmd {
         /// The stack directory whose local runtime to use.
         #[arg(long, default_value = ".")]
         dir: PathBuf,
+        /// Wait for what the upload started (workflow and job executions) and exit non-zero
+        /// if one failed (always so without a `runform local serve`).
+        #[arg(long)]
+        wait: bool,
     },
 }
 
@@ -110,6 +116,7 @@ pub(super) async fn upload(
     create_bucket: bool,
     content_type: Option<String>,
     dir: &Path,
+    wait: bool,
 ) -> anyhow::Result<i32> {
     let Some((bucket, object)) = to
         .strip_prefix("gs://")
@@ -157,22 +164,26 @@ pub(super) async fn upload(
             .client
             .upload_object(bucket, &object, &ct, data)
             .await
-            .map_err(|e| anyhow::anyhow!("{e}\nhint: create the bucket (or pass --create-bucket)"))?;
+            .map_err(|e| {
+                anyhow::anyhow!("{e}\nhint: create the bucket (or pass --create-bucket)")
+            })?;
+        let generation = obj["generation"].as_str().unwrap_or("").to_string();
         println!(
-            "Uploaded gs://{bucket}/{object} ({} bytes, generation {}).",
+            "Uploaded gs://{bucket}/{object} ({} bytes, generation {generation}).",
             obj["size"].as_str().unwrap_or("?"),
-            obj["generation"].as_str().unwrap_or("?")
         );
+        // Without `runform local serve` the events are delivered by the runtime inside this
+        // command, which must wait for what they start before it stops.
+        let wait = wait || t.embedded.is_some();
+        let failed = follow_upload(&t.client, bucket, &object, &generation, wait).await?;
         if let Some(server) = &t.embedded {
-            // No `runform local serve`: the events are delivered by the runtime inside this
-            // command, so wait for what they started (workflows, jobs) before stopping it.
-            eprintln!("(no `runform local serve` is running for this stack: delivering the events here and waiting for what they start)");
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            // Anything else the events set off (an HTTP delivery's work) ends before the
+            // runtime inside this command stops.
             while server.runtime.busy() {
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
-        Ok::<i32, anyhow::Error>(0)
+        Ok::<i32, anyhow::Error>(if failed { 1 } else { 0 })
     }
     .await;
     t.stop().await;
@@ -239,7 +250,8 @@ pub(super) async fn serve(
         },
         addr,
     )
-    .await?;
+    .await
+    .map_err(|e| listen_error(e, addr))?;
     std::fs::create_dir_all(&local)?;
     let record = local.join("server.json");
     std::fs::write(
@@ -273,6 +285,173 @@ pub(super) async fn serve(
     Ok(0)
 }
 
+/// Reports what an upload's event started: each trigger's delivery, the workflow executions
+/// and the job executions, as they appear; with `wait`, until each has ended, with its
+/// outcome. Returns whether anything failed.
+async fn follow_upload(
+    client: &crate::cloud::Client,
+    bucket: &str,
+    object: &str,
+    generation: &str,
+    wait: bool,
+) -> anyhow::Result<bool> {
+    use std::collections::BTreeSet;
+    let mut said: BTreeSet<String> = BTreeSet::new();
+    let mut failed = false;
+    let mut say = |key: String, line: String, is_failure: bool| {
+        if said.insert(key) {
+            if is_failure {
+                eprintln!("{line}");
+            } else {
+                println!("{line}");
+            }
+        }
+    };
+    // Deliveries are recorded (pending) as the upload is answered; a short grace covers a
+    // runtime that records them just after.
+    let start = tokio::time::Instant::now();
+    loop {
+        let s = client.started_by_upload(bucket, object, generation).await?;
+        let list = |k: &str| s[k].as_array().cloned().unwrap_or_default();
+        let (deliveries, workflows, jobs) = (
+            list("deliveries"),
+            list("workflowExecutions"),
+            list("jobExecutions"),
+        );
+        for d in &deliveries {
+            let trigger = last_segment(d["trigger"].as_str().unwrap_or(""));
+            if d["pending"].as_bool() == Some(true) {
+                continue;
+            }
+            match d["result"]["workflowExecution"].as_str() {
+                Some(w) if d["ok"] == true => say(
+                    format!("d:{w}"),
+                    format!(
+                        "Trigger {trigger} started workflow execution {}.",
+                        workflow_execution_words(w)
+                    ),
+                    false,
+                ),
+                _ if d["ok"] == true => say(
+                    format!("d:{trigger}"),
+                    format!("Trigger {trigger} delivered the event."),
+                    false,
+                ),
+                _ => {
+                    failed = true;
+                    say(
+                        format!("d:{trigger}"),
+                        format!(
+                            "error: trigger {trigger} could not deliver the event: {}",
+                            d["error"].as_str().unwrap_or("unknown error")
+                        ),
+                        true,
+                    )
+                }
+            }
+        }
+        for j in &jobs {
+            let name = j["name"].as_str().unwrap_or("");
+            say(
+                format!("j:{name}"),
+                format!("Started job execution {}.", last_segment(name)),
+                false,
+            );
+        }
+        let mut running = deliveries.iter().any(|d| d["pending"] == true);
+        if wait {
+            for j in &jobs {
+                let name = j["name"].as_str().unwrap_or("");
+                match j["state"].as_str().unwrap_or("") {
+                    "RUNNING" => running = true,
+                    "SUCCEEDED" => say(
+                        format!("je:{name}"),
+                        format!("Job execution {} succeeded.", last_segment(name)),
+                        false,
+                    ),
+                    state => {
+                        failed = true;
+                        say(
+                            format!("je:{name}"),
+                            format!(
+                                "error: job execution {} {}: {}\nhint: `runform logs {}`",
+                                last_segment(name),
+                                state.to_lowercase(),
+                                j["message"].as_str().unwrap_or(""),
+                                last_segment(name)
+                            ),
+                            true,
+                        )
+                    }
+                }
+            }
+            for w in &workflows {
+                let name = w["name"].as_str().unwrap_or("");
+                match w["state"].as_str().unwrap_or("") {
+                    "ACTIVE" | "QUEUED" | "" => running = true,
+                    "SUCCEEDED" => say(
+                        format!("w:{name}"),
+                        format!(
+                            "Workflow execution {} succeeded.",
+                            workflow_execution_words(name)
+                        ),
+                        false,
+                    ),
+                    state => {
+                        failed = true;
+                        // The error payload is the raised value as JSON; its message says it.
+                        let payload = w["error"].as_str().unwrap_or("");
+                        let why = serde_json::from_str::<serde_json::Value>(payload)
+                            .ok()
+                            .and_then(|v| v["message"].as_str().map(str::to_string))
+                            .unwrap_or_else(|| payload.to_string());
+                        say(
+                            format!("w:{name}"),
+                            format!(
+                                "error: workflow execution {} {}: {why}",
+                                workflow_execution_words(name),
+                                state.to_lowercase()
+                            ),
+                            true,
+                        )
+                    }
+                }
+            }
+        }
+        let grace = deliveries.is_empty() && start.elapsed() < Duration::from_millis(500);
+        if !running && !grace {
+            if deliveries.is_empty() {
+                println!("No trigger matched the upload's event.");
+            } else if !wait && !workflows.is_empty() {
+                println!("(not waiting for them: pass --wait to follow them to the end)");
+            }
+            return Ok(failed);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `WORKFLOW/EXECUTION_ID` out of a workflow execution's full name.
+fn workflow_execution_words(name: &str) -> String {
+    match name.split_once("/workflows/") {
+        Some((_, rest)) => rest.replacen("/executions/", "/", 1),
+        None => name.to_string(),
+    }
+}
+
+/// A server that could not start, said with its address and what to do.
+fn listen_error(e: anyhow::Error, addr: std::net::SocketAddr) -> anyhow::Error {
+    let in_use = e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::AddrInUse)
+    });
+    if in_use {
+        let other = format!("{}:{}", addr.ip(), addr.port().wrapping_add(1).max(1024));
+        return anyhow!("cannot listen on {addr}: another program is using that address (another `runform local serve`?)\nhint: stop it, or serve on another port: `runform local serve --addr {other}` (or --addr {}:0 for any free port)", addr.ip());
+    }
+    anyhow!("cannot listen on {addr}: {e:#}")
+}
+
 /// `runform local ...`.
 pub(super) async fn local_cmd(cmd: LocalCmd) -> anyhow::Result<i32> {
     match cmd {
@@ -289,7 +468,8 @@ pub(super) async fn local_cmd(cmd: LocalCmd) -> anyhow::Result<i32> {
             create_bucket,
             content_type,
             dir,
-        } => upload(&file, &to, create_bucket, content_type, &dir).await,
+            wait,
+        } => upload(&file, &to, create_bucket, content_type, &dir, wait).await,
         LocalCmd::Env {
             endpoint,
             project,

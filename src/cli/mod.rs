@@ -8,6 +8,7 @@
 mod apply;
 mod args;
 mod console;
+mod dirs;
 mod fmt;
 mod jobs;
 mod local;
@@ -280,7 +281,33 @@ pub async fn run(cli: Cli) -> i32 {
     }
 }
 
+/// The stack directory a command reads, checked first: (directory, whether it must hold a
+/// configuration).
+fn stack_dir(cmd: &Cmd) -> Option<(&std::path::Path, bool)> {
+    match cmd {
+        Cmd::Validate { dir, .. }
+        | Cmd::Plan { dir, .. }
+        | Cmd::Destroy { dir, .. }
+        | Cmd::Console { dir, .. }
+        | Cmd::Import { dir, .. } => Some((dir, true)),
+        Cmd::Apply { path, .. } if !path.is_file() => Some((path, true)),
+        Cmd::Run { dir, .. }
+        | Cmd::Executions { dir, .. }
+        | Cmd::Logs { dir, .. }
+        | Cmd::Cancel { dir, .. }
+        | Cmd::Output { dir, .. }
+        | Cmd::ForceUnlock { dir, .. } => Some((dir, false)),
+        Cmd::State { cmd } => Some((cmd.location().0, false)),
+        _ => None,
+    }
+}
+
 async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
+    match stack_dir(&cli.cmd) {
+        Some((dir, true)) => dirs::stack(dir)?,
+        Some((dir, false)) => dirs::existing(dir)?,
+        None => {}
+    }
     match cli.cmd {
         Cmd::Validate { dir, vars } => validate::validate(&dir, &vars),
         Cmd::Providers {

@@ -4,11 +4,9 @@ use super::args::TargetArgs;
 use anyhow::bail;
 use std::path::Path;
 
-/// Records the root module's outputs in the state and prints them as `terraform apply` does.
-/// An output still unknown (what it depends on failed to apply) keeps its previous value; a
+/// Records the root module's outputs in the state. An output still unknown (what it depends on failed to apply) keeps its previous value; a
 /// null one is not recorded, as in Terraform.
 pub(super) fn write_outputs(state: &mut crate::state::State, stack: &crate::config::Stack) {
-    let mut shown = Vec::new();
     for o in &stack.outputs {
         if !o.value.is_wholly_known() {
             continue;
@@ -30,14 +28,8 @@ pub(super) fn write_outputs(state: &mut crate::state::State, stack: &crate::conf
             .insert(o.name.clone(), o.value.ty().to_json());
         if sensitive {
             state.sensitive_outputs.insert(o.name.clone());
-            shown.push(format!("{} = <sensitive>", o.name));
         } else {
             state.sensitive_outputs.remove(&o.name);
-            shown.push(format!(
-                "{} = {}",
-                o.name,
-                crate::lang::value::format_console(&o.value.clone().unmark_deep().0, 0)
-            ));
         }
     }
     // Outputs no longer declared leave the state with the apply.
@@ -50,11 +42,32 @@ pub(super) fn write_outputs(state: &mut crate::state::State, stack: &crate::conf
     state
         .sensitive_outputs
         .retain(|k| declared.contains(k.as_str()));
-    if !shown.is_empty() {
-        println!("\nOutputs:\n");
-        for line in shown {
-            println!("{line}");
-        }
+}
+
+/// The state's outputs as `terraform output` and `terraform apply` show them: sorted by
+/// name, `name = value` in the console's syntax, sensitive ones as `<sensitive>`.
+pub(super) fn outputs_text(state: &crate::state::State) -> String {
+    state
+        .outputs
+        .keys()
+        .map(|k| {
+            if state.sensitive_outputs.contains(k) {
+                format!("{k} = <sensitive>\n")
+            } else {
+                let v = state_output(state, k)
+                    .map(|v| crate::lang::value::format_console(&v, 0))
+                    .unwrap_or_default();
+                format!("{k} = {v}\n")
+            }
+        })
+        .collect()
+}
+
+/// After an apply: the outputs, under Terraform's heading.
+pub(super) fn print_outputs(state: &crate::state::State) {
+    let text = outputs_text(state);
+    if !text.is_empty() {
+        print!("\nOutputs:\n\n{text}");
     }
 }
 
@@ -137,13 +150,7 @@ pub(super) fn output_cmd(
             if state.outputs.is_empty() {
                 eprintln!("No outputs in the state (declare `output` blocks and apply).");
             }
-            for k in state.outputs.keys() {
-                if state.sensitive_outputs.contains(k) {
-                    println!("{k} = <sensitive>");
-                } else {
-                    println!("{k} = {}", shown(k));
-                }
-            }
+            print!("{}", outputs_text(&state));
         }
     }
     Ok(0)

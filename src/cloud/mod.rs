@@ -1276,6 +1276,25 @@ impl Client {
         Ok(out)
     }
 
+    /// What the event of an object's upload set off on a local runtime: deliveries, workflow
+    /// executions, job executions (see `Runtime::started_by_event`).
+    pub async fn started_by_upload(
+        &self,
+        bucket: &str,
+        object: &str,
+        generation: &str,
+    ) -> CloudResult<serde_json::Value> {
+        self.get(
+            "runform/v1/events/started",
+            &[
+                ("bucket", bucket.to_string()),
+                ("object", object.to_string()),
+                ("generation", generation.to_string()),
+            ],
+        )
+        .await
+    }
+
     pub async fn register_image(&self, m: &ImageMapping) -> CloudResult<()> {
         let _: serde_json::Value = self
             .send(Method::POST, "runform/v1/images", &[], Some(m))

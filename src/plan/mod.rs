@@ -632,6 +632,23 @@ pub fn plan(
             }
         }
     }
+    if destroy {
+        // A destroy deletes what is still configured: "no longer in the configuration" is not
+        // why (Terraform gives no reason then).
+        const GONE: &str = "it is no longer in the configuration";
+        for c in &mut changes {
+            if let Some(r) = c.reason.take() {
+                c.reason = match r.strip_prefix(GONE) {
+                    Some(rest) if stack.resource(&c.addr).is_some() => {
+                        let rest = rest.trim_start_matches([';', ' ']);
+                        let rest = rest.trim_start_matches('(').trim_end_matches(')');
+                        (!rest.is_empty()).then(|| rest.to_string())
+                    }
+                    _ => Some(r),
+                };
+            }
+        }
+    }
     // lifecycle { prevent_destroy = true }: any plan that would delete the object fails, as
     // in Terraform (removing the block from the configuration lifts the protection).
     let protected: BTreeMap<&str, &crate::config::ResourceConfig> = stack

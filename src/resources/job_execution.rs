@@ -10,6 +10,7 @@ use crate::model::Schema;
 use crate::model::{Action, Change};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -164,6 +165,44 @@ fn run_request(values: &Value) -> RunJobRequest {
     }
 }
 
+/// The arguments that differ between the last run's and this one's, by dotted path
+/// (`triggers.release`), as old → new.
+fn changed_arguments(before: &Value, after: &Value) -> Vec<crate::model::change::AttrChange> {
+    fn leaves(v: &Value, path: &str, out: &mut BTreeMap<String, Value>) {
+        match v {
+            Value::Object(m) if !m.is_empty() => {
+                for (k, x) in m {
+                    let p = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    leaves(x, &p, out);
+                }
+            }
+            Value::Null => {}
+            _ => {
+                out.insert(path.to_string(), v.clone());
+            }
+        }
+    }
+    let (mut old, mut new) = (BTreeMap::new(), BTreeMap::new());
+    leaves(before, "", &mut old);
+    leaves(after, "", &mut new);
+    let paths: std::collections::BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+    paths
+        .into_iter()
+        .filter(|p| old.get(*p) != new.get(*p))
+        .map(|p| {
+            crate::model::change::AttrChange::new(
+                p.clone(),
+                old.get(p).cloned(),
+                new.get(p).cloned(),
+            )
+        })
+        .collect()
+}
+
 fn digest(v: &Value) -> String {
     hex::encode(&Sha256::digest(serde_json::to_vec(v).unwrap_or_default())[..12])
 }
@@ -242,6 +281,15 @@ impl ResourceType for JobExecution {
             Some(r) => {
                 change.action = Action::Execute;
                 change.reason = Some(r);
+                // A run again: show what changed since the last run, old → new.
+                if let Some(s) = state {
+                    let mut before = s.values.to_value();
+                    if let Value::Object(m) = &mut before {
+                        m.remove("execution");
+                    }
+                    change.attrs = changed_arguments(&before, &rc.values);
+                    change.before = Some(before);
+                }
                 change.body =
                     Some(serde_json::to_value(run_request(&rc.values)).map_err(|e| e.to_string())?);
             }

@@ -295,8 +295,14 @@ impl Runtime {
         for t in triggers.into_iter().filter(|t| matches(t, &event)) {
             let rt = self.clone();
             let event = event.clone();
+            // Recorded as pending before it runs, so that whoever caused the event can tell
+            // how many deliveries it set off and wait for each one.
+            let name = t["name"].as_str().unwrap_or("").to_string();
+            let key = format!("{name}/{}", uuid::Uuid::new_v4());
+            let _ = self
+                .store()
+                .put(Kind::Delivery, &key, &delivery_record(&name, &event, None));
             let deliver = async move {
-                let name = t["name"].as_str().unwrap_or("").to_string();
                 let d = &t["destination"];
                 let outcome = if let Some(wf) = d["workflow"].as_str().filter(|w| !w.is_empty()) {
                     match rt.authorize_trigger(&t, wf) {
@@ -316,13 +322,7 @@ impl Runtime {
                 } else {
                     Err("not delivered: the local runtime runs Cloud Run jobs, not Cloud Run or GKE services".to_string())
                 };
-                let record = json!({
-                    "trigger": name, "eventId": event["id"], "type": event["type"], "subject": event["subject"],
-                    "time": now_rfc3339(),
-                    "ok": outcome.is_ok(),
-                    "result": outcome.as_ref().ok(), "error": outcome.as_ref().err(),
-                });
-                let key = format!("{name}/{}", uuid::Uuid::new_v4());
+                let record = delivery_record(&name, &event, Some(&outcome));
                 let _ = rt.store().put(Kind::Delivery, &key, &record);
                 rt.changed.notify_waiters();
             };
@@ -355,6 +355,85 @@ impl Runtime {
             .collect();
         out.sort_by(|a, b| a["time"].as_str().cmp(&b["time"].as_str()));
         out
+    }
+}
+
+/// A delivery of `event` by trigger `name`: pending (no outcome yet), or done.
+fn delivery_record(name: &str, event: &Value, outcome: Option<&Result<Value, String>>) -> Value {
+    let mut r = json!({
+        "trigger": name, "eventId": event["id"], "type": event["type"], "subject": event["subject"],
+        "bucket": event["bucket"], "generation": event["data"]["generation"],
+        "time": now_rfc3339(),
+        "pending": outcome.is_none(),
+    });
+    if let Some(o) = outcome {
+        r["ok"] = json!(o.is_ok());
+        r["result"] = json!(o.as_ref().ok());
+        r["error"] = json!(o.as_ref().err());
+    }
+    r
+}
+
+impl Runtime {
+    /// What an object's event (by bucket, object and generation) set off: each trigger's
+    /// delivery (pending or done), the workflow executions they started and the job
+    /// executions those started, each with its state.
+    pub fn started_by_event(&self, bucket: &str, object: &str, generation: &str) -> Value {
+        let subject = format!("objects/{object}");
+        let deliveries: Vec<Value> = {
+            let store = self.store();
+            let names: Vec<String> = store
+                .names_with_prefix(Kind::Delivery, "")
+                .map(str::to_string)
+                .collect();
+            names
+                .iter()
+                .filter_map(|n| store.get::<Value>(Kind::Delivery, n))
+                .filter(|d| {
+                    d["bucket"] == bucket
+                        && d["subject"] == subject.as_str()
+                        && d["generation"].as_str().unwrap_or_default() == generation
+                })
+                .collect()
+        };
+        let workflow_names: Vec<String> = deliveries
+            .iter()
+            .filter_map(|d| d["result"]["workflowExecution"].as_str())
+            .map(str::to_string)
+            .collect();
+        let workflows: Vec<Value> = workflow_names
+            .iter()
+            .filter_map(|w| self.get_workflow_execution(w).ok())
+            .map(|e| json!({"name": e.name, "state": e.state, "error": e.error.map(|x| x.payload)}))
+            .collect();
+        let job_names: Vec<String> = {
+            let started = self
+                .started_by_workflow
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            workflow_names
+                .iter()
+                .flat_map(|w| started.get(w).cloned().unwrap_or_default())
+                .collect()
+        };
+        let jobs: Vec<Value> = job_names
+            .iter()
+            .filter_map(|j| self.get_execution(j).ok())
+            .map(|e| {
+                let state = if !e.is_done() {
+                    "RUNNING"
+                } else if e.succeeded() {
+                    "SUCCEEDED"
+                } else if e.cancelled() {
+                    "CANCELLED"
+                } else {
+                    "FAILED"
+                };
+                json!({"name": e.name, "state": state,
+                       "message": e.completed().map(|c| c.message.clone()).unwrap_or_default()})
+            })
+            .collect();
+        json!({"deliveries": deliveries, "workflowExecutions": workflows, "jobExecutions": jobs})
     }
 }
 

@@ -783,6 +783,14 @@ async fn runform_ext(
                 &serde_json::json!({"deliveries": rt.deliveries(&trigger)}),
             ))
         }
+        ("GET", "events/started") => {
+            let get = |k: &str| q.get(k).cloned().unwrap_or_default();
+            Ok(json(&rt.started_by_event(
+                &get("bucket"),
+                &get("object"),
+                &get("generation"),
+            )))
+        }
         ("GET", "scheduler/attempts") => {
             let job = q.get("job").cloned().unwrap_or_default();
             Ok(json(

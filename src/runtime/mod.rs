@@ -124,6 +124,9 @@ pub struct Runtime {
     /// Project ids callers have named (in paths), so that a project number (gcloud sends one
     /// as a v1 namespace) finds its project even before anything exists in it.
     pub(crate) projects_seen: Mutex<std::collections::BTreeSet<String>>,
+    /// The job executions each workflow execution started (by name), so that what an
+    /// upload set off can be followed to its end (`/runform/v1/events/started`).
+    pub(crate) started_by_workflow: Mutex<HashMap<String, Vec<String>>>,
     /// The data directory's lock, held while this runtime lives: one runtime per data dir.
     _data_lock: Option<nix::fcntl::Flock<std::fs::File>>,
     _tmp: Option<tempdir::TempDir>,
@@ -173,6 +176,7 @@ impl Runtime {
             executor: Default::default(),
             base_url: Default::default(),
             projects_seen: Default::default(),
+            started_by_workflow: Default::default(),
             _data_lock: data_lock,
             _tmp: tmp,
         });

@@ -324,6 +324,13 @@ impl RtHost {
             .rt
             .run_job(job, req, None)
             .map_err(|e| err("HttpError", e.body.error.message))?;
+        self.rt
+            .started_by_workflow
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(self.execution.clone())
+            .or_default()
+            .push(exec.name.clone());
         if connector.get("skip_polling").and_then(Value::as_bool) == Some(true) {
             return Ok(exec);
         }

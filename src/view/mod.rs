@@ -283,6 +283,8 @@ pub fn render_plan(plan: &Plan, style: &Style) -> String {
                 .unwrap_or_default()
         );
         match c.action {
+            // A run again shows what changed since the last run (old → new).
+            Action::Execute if c.before.is_some() => render_attrs(&mut out, &c.attrs, sens, style),
             Action::Create | Action::Execute => {
                 let mut flat = Vec::new();
                 if let Some(v) = &c.after {

@@ -290,3 +290,330 @@ async fn day2_commands_follow_the_target_last_applied_to() {
     );
     server.stop().await;
 }
+
+/// An Eventarc → Workflows → Cloud Run job stack whose job fails for files named `bad*`.
+const UPLOAD_STACK: &str = r#"
+provider "google" {
+  project = "proj"
+  region  = "us-central1"
+}
+resource "google_service_account" "wf" {
+  account_id = "resize-workflow"
+}
+resource "google_cloud_run_v2_job" "resize" {
+  name                = "resize"
+  location            = "us-central1"
+  deletion_protection = false
+  template {
+    template {
+      max_retries = 0
+      containers {
+        image   = "busybox"
+        command = ["/bin/sh", "-c", "echo resizing $INPUT_FILE; case $INPUT_FILE in *bad*) exit 3;; esac"]
+      }
+    }
+  }
+}
+resource "google_cloud_run_v2_job_iam_member" "wf_runs_resize" {
+  name   = google_cloud_run_v2_job.resize.name
+  role   = "roles/run.jobsExecutorWithOverrides"
+  member = google_service_account.wf.member
+}
+resource "google_workflows_workflow" "on_upload" {
+  name                = "on-upload"
+  deletion_protection = false
+  service_account     = google_service_account.wf.email
+  source_contents     = <<-EOT
+    main:
+      params: [event]
+      steps:
+        - run_job:
+            call: googleapis.run.v2.projects.locations.jobs.run
+            args:
+              name: projects/proj/locations/us-central1/jobs/resize
+              body:
+                overrides:
+                  containerOverrides:
+                    - env:
+                        - name: INPUT_FILE
+                          value: $${event.data.name}
+            result: execution
+        - done:
+            return: $${execution.name}
+  EOT
+}
+resource "google_project_iam_member" "wf_invokes_workflows" {
+  project = "proj"
+  role    = "roles/workflows.invoker"
+  member  = google_service_account.wf.member
+}
+resource "google_eventarc_trigger" "uploads" {
+  name            = "uploads"
+  location        = "us-central1"
+  service_account = google_service_account.wf.email
+  depends_on      = [google_project_iam_member.wf_invokes_workflows]
+  matching_criteria {
+    attribute = "type"
+    value     = "google.cloud.storage.object.v1.finalized"
+  }
+  matching_criteria {
+    attribute = "bucket"
+    value     = "input-proj"
+  }
+  destination {
+    workflow = google_workflows_workflow.on_upload.id
+  }
+}
+"#;
+
+/// `local upload` names the trigger, workflow execution and job execution it started and,
+/// waiting for them (always, without a `local serve`), their outcomes; a failed job is a
+/// non-zero exit with the hint to read its logs.
+#[test]
+fn local_upload_reports_what_it_started_and_fails_with_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    write(d, "main.tf", UPLOAD_STACK);
+    let o = runform(d, &["apply", "--local", "--auto-approve", "-q", "."]);
+    assert!(o.status.success(), "{}", text(&o));
+    write(d, "cat.jpg", "jpeg");
+    let uuid =
+        regex::Regex::new(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").unwrap();
+    let generation = regex::Regex::new(r"generation \d+").unwrap();
+    let clean = |s: &[u8]| {
+        let s = filtered(&String::from_utf8_lossy(s), d);
+        let s = uuid.replace_all(&s, "ID").to_string();
+        generation.replace_all(&s, "generation G").to_string()
+    };
+    let o = runform(
+        d,
+        &[
+            "local",
+            "upload",
+            "--create-bucket",
+            "cat.jpg",
+            "gs://input-proj/photos/",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        clean(&o.stdout),
+        "Uploaded gs://input-proj/photos/cat.jpg (4 bytes, generation G).
+Trigger uploads started workflow execution on-upload/ID.
+Started job execution resize-XXXXX.
+Job execution resize-XXXXX succeeded.
+Workflow execution on-upload/ID succeeded.
+"
+    );
+
+    let o = runform(
+        d,
+        &["local", "upload", "cat.jpg", "gs://input-proj/bad.jpg"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = clean(&o.stdout);
+    assert!(out.contains("Started job execution resize-XXXXX."), "{out}");
+    let err = clean(&o.stderr);
+    assert!(
+        err.contains("error: job execution resize-XXXXX failed: ")
+            && err.contains("hint: `runform logs resize-XXXXX`")
+            && err.contains("error: workflow execution on-upload/ID failed: "),
+        "{err}"
+    );
+
+    let o = runform(
+        d,
+        &[
+            "local",
+            "upload",
+            "--create-bucket",
+            "cat.jpg",
+            "gs://elsewhere/x.jpg",
+        ],
+    );
+    assert!(o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stdout).ends_with("No trigger matched the upload's event.\n"),
+        "{}",
+        text(&o)
+    );
+}
+
+/// Outputs after apply are the ones `output` prints, sorted and rendered alike; `destroy`
+/// speaks destroy (its question, its summary, no outputs).
+#[test]
+fn outputs_render_alike_and_destroy_speaks_destroy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    write(
+        d,
+        "main.tf",
+        r#"
+resource "terraform_data" "t" {
+  input = "x"
+}
+output "zeta" {
+  value = { b = 2, a = [1, 2] }
+}
+output "alpha" {
+  value = "first"
+}
+output "secret" {
+  value     = "hidden"
+  sensitive = true
+}
+"#,
+    );
+    let o = runform(d, &["apply", "--local", "--auto-approve", "-q", "."]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    let shown = "alpha = \"first\"\nsecret = <sensitive>\nzeta = {\n  \"a\" = [\n    1,\n    2,\n  ]\n  \"b\" = 2\n}\n";
+    assert!(
+        out.ends_with(&format!(
+            "Apply complete! Resources: 1 added, 0 changed, 0 destroyed, 0 executed.\n\nOutputs:\n\n{shown}"
+        )),
+        "{out}"
+    );
+    let o = runform(d, &["output"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), shown);
+
+    let o = runform(d, &["destroy", "--local", "."]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains(
+            "error: refusing to destroy without confirmation: no terminal to ask on\nhint: pass --auto-approve (e.g. in CI)\n"
+        ),
+        "{}",
+        text(&o)
+    );
+    let o = runform(d, &["destroy", "--local", "--auto-approve", "."]);
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        out.ends_with("\nDestroy complete! Resources: 1 destroyed.\n"),
+        "{out}"
+    );
+    assert!(!out.contains("Outputs:") && !out.contains("Apply"), "{out}");
+    assert!(
+        !out.contains("no longer in the configuration"),
+        "a destroy is not a removal from the configuration: {out}"
+    );
+}
+
+/// A missing directory, a directory without a stack, and a command run from inside the stack
+/// with the stack's path: each says what is wrong and the command to run instead.
+#[test]
+fn wrong_directories_say_what_to_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let stack = tmp.path().join("examples/quickstart");
+    std::fs::create_dir_all(&stack).unwrap();
+    write(&stack, "main.tf", "resource \"terraform_data\" \"t\" {}\n");
+    let o = runform(&stack, &["plan", "--local", "examples/quickstart"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "error: examples/quickstart does not exist\nhint: you are in examples/quickstart already: run `runform plan --local .`\n"
+    );
+    let o = runform(tmp.path(), &["output", "--dir", "nowhere"]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "error: nowhere does not exist\nhint: pass the directory that holds the stack's .tf files (default: the current directory)\n"
+    );
+    let o = runform(tmp.path(), &["validate", "examples"]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "error: no configuration files (*.tf, *.hcl) in examples\nhint: pass the directory that holds the stack's .tf files (default: the current directory)\n"
+    );
+    assert!(
+        !stack.join("examples").exists(),
+        "nothing is created for a missing directory"
+    );
+}
+
+/// A second `local serve` on a taken address names it and what to do.
+#[test]
+fn a_taken_port_names_the_address_and_another() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let o = runform(
+        tmp.path(),
+        &[
+            "local",
+            "serve",
+            "--addr",
+            &addr.to_string(),
+            "--executor",
+            "process",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(
+        err.starts_with(&format!(
+            "error: cannot listen on {addr}: another program is using that address (another `runform local serve`?)\nhint: stop it, or serve on another port: `runform local serve --addr 127.0.0.1:"
+        )) && err.contains("(or --addr 127.0.0.1:0 for any free port)"),
+        "{err}"
+    );
+}
+
+/// A run again of an execute action shows which trigger values changed, old → new; and
+/// `executions` shows when each execution started and how long it ran.
+#[test]
+fn execute_actions_show_old_and_new_triggers_and_executions_show_times() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let stack = |release: &str| {
+        format!(
+            r#"
+resource "google_cloud_run_v2_job" "j" {{
+  name                = "migrate"
+  location            = "us-central1"
+  project             = "p"
+  deletion_protection = false
+  template {{
+    template {{
+      containers {{
+        image   = "busybox"
+        command = ["/bin/sh", "-c", "echo migrating"]
+      }}
+    }}
+  }}
+}}
+resource "runform_job_execution" "migrate" {{
+  job      = google_cloud_run_v2_job.j.id
+  triggers = {{ release = "{release}", team = "data" }}
+}}
+"#
+        )
+    };
+    write(d, "main.tf", &stack("v1"));
+    let o = runform(d, &["apply", "--local", "--auto-approve", "-q", "."]);
+    assert!(o.status.success(), "{}", text(&o));
+    write(d, "main.tf", &stack("v2"));
+    let o = runform(d, &["plan", "--local", "."]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "runform will perform the following actions:
+
+  # runform_job_execution.migrate will be executed
+    (because its triggers changed)
+  ! resource \"runform_job_execution\" \"migrate\" {
+      ~ triggers.release = \"v1\" -> \"v2\"
+    }
+
+Plan: 0 to add, 0 to change, 0 to destroy, 1 to execute.
+"
+    );
+    let o = runform(d, &["executions"]);
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    let row = regex::Regex::new(
+        r"(?m)^migrate-[a-z0-9]{5} +migrate +succeeded +1 +1 +0  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d +\d+\.\ds$",
+    )
+    .unwrap();
+    assert!(
+        out.starts_with("EXECUTION                        JOB                      STATUS      TASKS     OK FAILED  STARTED (UTC)         DURATION\n")
+            && row.is_match(&out),
+        "{out}"
+    );
+}
