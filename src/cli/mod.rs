@@ -15,6 +15,7 @@ mod local;
 mod outputs;
 mod plan;
 mod planfile;
+mod schedule;
 mod state;
 mod target;
 mod validate;
@@ -25,6 +26,7 @@ use args::{is_local, ApplyArgs, PlanArgs, TargetArgs, VarArgs};
 use clap::{Parser, Subcommand};
 use local::LocalCmd;
 use plan::PlanFormat;
+use schedule::ScheduleCmd;
 use state::StateCmd;
 use std::path::PathBuf;
 use workspace::WorkspaceCmd;
@@ -248,6 +250,11 @@ enum Cmd {
         #[command(flatten)]
         target: TargetArgs,
     },
+    /// Cloud Scheduler jobs: `schedule run NAME` fires one now.
+    Schedule {
+        #[command(subcommand)]
+        cmd: ScheduleCmd,
+    },
     /// The bundled local runtime.
     Local {
         #[command(subcommand)]
@@ -298,6 +305,7 @@ fn stack_dir(cmd: &Cmd) -> Option<(&std::path::Path, bool)> {
         | Cmd::Output { dir, .. }
         | Cmd::ForceUnlock { dir, .. } => Some((dir, false)),
         Cmd::State { cmd } => Some((cmd.location().0, false)),
+        Cmd::Schedule { cmd } => Some((cmd.dir(), false)),
         _ => None,
     }
 }
@@ -450,6 +458,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             t.stop().await;
             r
         }
+        Cmd::Schedule { cmd } => schedule::schedule_cmd(cmd).await,
         Cmd::Local { cmd } => local::local_cmd(cmd).await,
     }
 }

@@ -1295,6 +1295,17 @@ impl Client {
         .await
     }
 
+    /// A local runtime's record of a scheduler job's attempts, oldest first.
+    pub async fn scheduler_attempts(&self, name: &str) -> CloudResult<Vec<serde_json::Value>> {
+        let r: serde_json::Value = self
+            .get(
+                "runform/v1/scheduler/attempts",
+                &[("job", name.to_string())],
+            )
+            .await?;
+        Ok(r["attempts"].as_array().cloned().unwrap_or_default())
+    }
+
     pub async fn register_image(&self, m: &ImageMapping) -> CloudResult<()> {
         let _: serde_json::Value = self
             .send(Method::POST, "runform/v1/images", &[], Some(m))

@@ -334,8 +334,37 @@ impl Runtime {
         self.get_scheduler_job(name)
     }
 
-    /// The recorded attempts of a scheduler job, oldest first.
+    /// A scheduler job's full name from a full name or a short one (`nightly`, unique
+    /// across projects and locations).
+    pub fn scheduler_job_name(&self, name: &str) -> ApiResult<String> {
+        if name.starts_with("projects/") {
+            return Ok(name.to_string());
+        }
+        let found: Vec<String> = self
+            .store()
+            .names_with_prefix(Kind::SchedulerJob, "")
+            .filter(|n| n.rsplit('/').next() == Some(name))
+            .map(str::to_string)
+            .collect();
+        match found.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => Err(ApiError::new(
+                Code::NotFound,
+                format!("no scheduler job named {name:?}"),
+            )),
+            many => Err(ApiError::new(
+                Code::InvalidArgument,
+                format!(
+                    "{name:?} names several scheduler jobs ({}); give the full name",
+                    many.join(", ")
+                ),
+            )),
+        }
+    }
+
+    /// The recorded attempts of a scheduler job (full or short name), oldest first.
     pub fn scheduler_attempts(&self, name: &str) -> ApiResult<Vec<Attempt>> {
+        let name = &self.scheduler_job_name(name)?;
         self.get_scheduler_job(name)?;
         Ok(self
             .store()

@@ -98,7 +98,7 @@ async fn runform_endpoint(
     env: &[(&str, &str)],
 ) -> std::process::Output {
     let mut a: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    a.insert(1, format!("--endpoint={url}"));
+    a.push(format!("--endpoint={url}"));
     let dir = dir.to_path_buf();
     let env: Vec<(String, String)> = env
         .iter()
@@ -616,4 +616,97 @@ Plan: 0 to add, 0 to change, 0 to destroy, 1 to execute.
             && row.is_match(&out),
         "{out}"
     );
+}
+
+/// `schedule run NAME` fires a scheduler job now (as `gcloud scheduler jobs run`), reports the
+/// attempt and waits for the execution it started; the attempts endpoint takes the short
+/// name the README shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schedule_run_fires_a_scheduler_job_now() {
+    let server = super::local_server(Some("2026-06-01T10:00:00Z")).await;
+    let url = server.url();
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    write(
+        d,
+        "main.tf",
+        r#"
+provider "google" {
+  project = "proj"
+  region  = "us-central1"
+}
+resource "google_service_account" "cron" {
+  account_id = "cron-runner"
+}
+resource "google_cloud_run_v2_job" "etl" {
+  name                = "etl"
+  location            = "us-central1"
+  deletion_protection = false
+  template {
+    template {
+      containers {
+        image   = "busybox"
+        command = ["/bin/sh", "-c", "echo nightly run"]
+      }
+    }
+  }
+}
+resource "google_cloud_run_v2_job_iam_member" "cron_runs_etl" {
+  name   = google_cloud_run_v2_job.etl.name
+  role   = "roles/run.invoker"
+  member = google_service_account.cron.member
+}
+resource "google_cloud_scheduler_job" "nightly" {
+  name       = "etl-nightly"
+  schedule   = "0 3 * * *"
+  depends_on = [google_cloud_run_v2_job_iam_member.cron_runs_etl]
+  http_target {
+    uri         = "https://run.googleapis.com/v2/projects/proj/locations/us-central1/jobs/etl:run"
+    http_method = "POST"
+    oauth_token {
+      service_account_email = google_service_account.cron.email
+    }
+  }
+}
+"#,
+    );
+    let o = runform_endpoint(d, &url, &["apply", "--auto-approve", "-q", "."], &[]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let o = runform_endpoint(d, &url, &["schedule", "run", "nightly", "--wait"], &[]).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        filtered(&String::from_utf8_lossy(&o.stdout), d),
+        "Ran scheduler job etl-nightly now (its schedule is unchanged).
+The attempt started execution etl-XXXXX.
+Execution etl-XXXXX succeeded.
+"
+    );
+    let err = filtered(&String::from_utf8_lossy(&o.stderr), d);
+    assert!(err.contains("etl: [task 0] nightly run"), "{err}");
+
+    let attempts: serde_json::Value = reqwest::get(format!(
+        "{url}/runform/v1/scheduler/attempts?job=etl-nightly"
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let a = &attempts["attempts"][0];
+    assert_eq!(a["forced"], true, "{attempts}");
+    assert!(
+        a["execution"]
+            .as_str()
+            .unwrap()
+            .starts_with("projects/proj/locations/us-central1/jobs/etl/executions/etl-"),
+        "{attempts}"
+    );
+    let o = runform_endpoint(d, &url, &["schedule", "run", "nope"], &[]).await;
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).starts_with("error: no scheduler job \"nope\""),
+        "{}",
+        text(&o)
+    );
+    server.stop().await;
 }
