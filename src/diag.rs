@@ -195,6 +195,46 @@ impl Sources {
         out
     }
 
+    /// A diagnostic as Terraform's machine-readable UI gives it: severity, summary, detail
+    /// (runform's hint), and the range with the source line as a snippet.
+    pub fn to_json(&self, d: &Diagnostic) -> serde_json::Value {
+        let mut out = serde_json::json!({
+            "severity": match d.severity { Severity::Error => "error", Severity::Warning => "warning" },
+            "summary": d.summary,
+            "detail": d.hint.clone().unwrap_or_default(),
+        });
+        let Some(r) = &d.range else {
+            return out;
+        };
+        let text = self.files.get(&r.file).map(|t| t.as_ref()).unwrap_or("");
+        let position = |byte: usize| {
+            let byte = byte.min(text.len());
+            let before = text.get(..byte).unwrap_or("");
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+            serde_json::json!({"line": line, "column": column, "byte": byte})
+        };
+        out["range"] = serde_json::json!({
+            "filename": r.file.strip_prefix("./").unwrap_or(&r.file),
+            "start": position(r.start),
+            "end": position(r.end),
+        });
+        let line_start = text
+            .get(..r.start.min(text.len()))
+            .and_then(|b| b.rfind('\n'))
+            .map_or(0, |i| i + 1);
+        let code = text.lines().nth(r.line.saturating_sub(1)).unwrap_or("");
+        out["snippet"] = serde_json::json!({
+            "context": null,
+            "code": code,
+            "start_line": r.line,
+            "highlight_start_offset": r.start.saturating_sub(line_start),
+            "highlight_end_offset": r.end.saturating_sub(line_start).min(code.len()),
+            "values": [],
+        });
+        out
+    }
+
     pub fn render_all(&self, diags: &Diagnostics) -> String {
         let mut out = String::new();
         for d in diags.sorted() {

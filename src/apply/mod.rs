@@ -315,8 +315,9 @@ pub async fn apply(
                         return;
                     }
                     let Some(rt) = registry(&c.ty) else { return };
+                    let started = std::time::Instant::now();
                     ctx.observer
-                        .note(&format!("{}: {}...", c.addr, verb(c.action)));
+                        .action_start(&c.addr, c.action, c.prior_id.as_deref());
                     // Nothing to call for a state-only change (Terraform-only arguments).
                     let prior = lock(shared).resources.get(&c.addr).cloned();
                     let res = if c.action == Action::StateOnly && (prior.is_some() || !c.adopt) {
@@ -330,13 +331,9 @@ pub async fn apply(
                     } else {
                         // A long operation (a job's LRO, an execution) says it is still going,
                         // as Terraform does.
-                        let verb = verb(c.action);
                         let act = crate::resources::within_timeouts(&c, rt.apply(ctx, &c));
                         with_progress(act, PROGRESS_EVERY, |secs| {
-                            ctx.observer.note(&format!(
-                                "{}: still {verb}... [{secs}s elapsed]",
-                                c.addr
-                            ))
+                            ctx.observer.action_progress(&c.addr, c.action, secs)
                         })
                         .await
                     };
@@ -353,6 +350,7 @@ pub async fn apply(
                                 ));
                                 return;
                             }
+                            let id = entry.as_ref().map(|e| e.id.clone());
                             {
                                 let mut st = lock(shared);
                                 match entry {
@@ -360,11 +358,20 @@ pub async fn apply(
                                     None => st.resources.remove(&c.addr),
                                 };
                             }
-                            ctx.observer
-                                .note(&format!("{}: {} complete", c.addr, verb(c.action)));
+                            ctx.observer.action_complete(
+                                &c.addr,
+                                c.action,
+                                id.as_deref(),
+                                started.elapsed().as_secs(),
+                            );
                             lock(outcome).done.push((c.addr.clone(), c.action));
                         }
                         Err(e) => {
+                            ctx.observer.action_errored(
+                                &c.addr,
+                                c.action,
+                                started.elapsed().as_secs(),
+                            );
                             lock(failed_addrs).insert(c.addr.clone());
                             lock(outcome).failed.push((c.addr.clone(), e));
                         }
@@ -399,17 +406,7 @@ async fn with_progress<T>(
 }
 
 pub fn verb(a: Action) -> &'static str {
-    match a {
-        Action::Create => "creating",
-        Action::Update => "updating",
-        Action::Replace => "replacing",
-        Action::Delete => "destroying",
-        Action::Execute => "executing",
-        Action::Forget => "forgetting",
-        Action::Adopt => "adopting",
-        Action::StateOnly => "updating state",
-        Action::NoOp => "refreshing",
-    }
+    a.progressive()
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use super::target::{self, target_key, target_words};
 use crate::ops::{self, LoadArgs, Target};
 use crate::plan::{Action, Plan};
 use crate::resources::Ctx;
-use crate::view::{self, Style};
+use crate::view::{self, json_ui, Style};
 use anyhow::{anyhow, bail};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -41,6 +41,20 @@ pub(super) fn confirm(auto_approve: bool, destroy: bool) -> anyhow::Result<bool>
     Ok(line.trim() == "yes")
 }
 
+/// The state lock for `operation`, unless `-lock=false`.
+fn lock(
+    t: &Target,
+    target: &TargetArgs,
+    operation: &str,
+) -> anyhow::Result<Option<crate::state::LockGuard>> {
+    if !target.lock {
+        return Ok(None);
+    }
+    Ok(Some(
+        t.state_file.lock_wait(operation, target.lock_timeout)?,
+    ))
+}
+
 pub(super) async fn apply_cmd(
     dir: &Path,
     args: &LoadArgs,
@@ -52,16 +66,20 @@ pub(super) async fn apply_cmd(
     let destroy = opts.destroy;
     let t = ops::target(dir, is_local(target), target.endpoint.as_deref()).await?;
     let r = async {
-        let _lock = t.state_file.lock_wait(
-            if destroy { "destroy" } else { "apply" },
-            target.lock_timeout,
-        )?;
+        let _lock = lock(&t, target, if destroy { "destroy" } else { "apply" })?;
         let Some((plan, stack, planned_args)) =
             plan_cmd(dir, args, &t, opts, target.verbose).await?
         else {
             return Ok(1);
         };
-        print!("{}", view::render_plan(&plan, &Style::detect()));
+        if json_ui::enabled() {
+            json_ui::planned_changes(&plan);
+            json_ui::change_summary(&plan.summary(), "plan");
+            let state = t.state_file.load()?;
+            json_ui::outputs(super::plan::output_actions(&stack, &state, destroy));
+        } else {
+            print!("{}", view::render_plan(&plan, &Style::detect()));
+        }
         if !plan.has_work() {
             // Nothing to change, but outputs may be new or different: record them.
             let mut state = t.state_file.load()?;
@@ -70,7 +88,11 @@ pub(super) async fn apply_cmd(
             if (state.outputs.clone(), state.output_types.clone()) != before {
                 t.state_file.commit(&mut state)?;
             }
-            if !destroy {
+            if json_ui::enabled() {
+                let done = crate::plan::Summary::default();
+                json_ui::change_summary(&done, if destroy { "destroy" } else { "apply" });
+                json_ui::applied_outputs(&state);
+            } else if !destroy {
                 print_outputs(&state);
             }
             return Ok(0);
@@ -109,7 +131,7 @@ pub(super) async fn apply_cmd(
         for d in failed {
             only.push(d.clone());
         }
-        eprint!("{}", sources.render_all(&only));
+        super::report(&sources, &only);
         eprintln!(
             "error: apply completed, but {} condition(s) failed afterwards (see above)",
             only.error_count()
@@ -135,6 +157,15 @@ pub(super) struct Reread<'a> {
     pub(super) dir: &'a Path,
     /// The arguments the plan was made with.
     pub(super) args: LoadArgs,
+}
+
+/// An error of the apply: `error: ...` on stderr, or a `diagnostic` of the `-json` stream.
+fn say_error(text: &str) {
+    if json_ui::enabled() {
+        json_ui::error(text);
+    } else {
+        eprintln!("error: {text}");
+    }
 }
 
 pub(super) async fn execute(
@@ -164,7 +195,11 @@ pub(super) async fn execute(
     let ctx = Ctx {
         client: t.client.clone(),
         lineage: state.lineage.clone(),
-        observer: Box::new(view::StderrObserver::new(false)),
+        observer: if json_ui::enabled() {
+            Box::new(json_ui::JsonObserver::new())
+        } else {
+            Box::new(view::StderrObserver::new(false))
+        },
     };
     let outcome = match reread {
         Some(r) => {
@@ -201,7 +236,7 @@ pub(super) async fn execute(
         match stack {
             Some(stack) => write_outputs(&mut state, &stack),
             None => {
-                eprint!("{}", sources.render_all(&diags));
+                super::report(&sources, &diags);
                 eprintln!("warning: the outputs could not be computed; the state keeps their previous values");
             }
         }
@@ -213,21 +248,37 @@ pub(super) async fn execute(
         for v in plan.sensitive_values.iter().filter(|v| v.len() >= 3) {
             e = e.replace(v.as_str(), "(sensitive value)");
         }
-        eprintln!("error: {addr}: {e}");
+        say_error(&format!("{addr}: {e}"));
     }
     for addr in &outcome.skipped {
-        eprintln!("skipped {addr}: a resource it depends on failed");
+        let line = format!("skipped {addr}: a resource it depends on failed");
+        if json_ui::enabled() {
+            json_ui::log(&line);
+        } else {
+            eprintln!("{line}");
+        }
     }
     if !outcome.not_started.is_empty() {
-        eprintln!(
-            "error: {} stopped answering: {} action(s) completed and are recorded in state; {} not started: {}\nhint: run apply again once it answers; it picks up where this one stopped",
+        say_error(&format!(
+            "{} stopped answering: {} action(s) completed and are recorded in state; {} not started: {}\nhint: run apply again once it answers; it picks up where this one stopped",
             t.label,
             outcome.done.len(),
             outcome.not_started.len(),
             outcome.not_started.join(", ")
-        );
+        ));
     }
-    if outcome.failed.is_empty() && outcome.not_started.is_empty() {
+    let failed = !outcome.failed.is_empty() || !outcome.not_started.is_empty();
+    if json_ui::enabled() {
+        if failed {
+            return Ok(1);
+        }
+        json_ui::change_summary(&s, if plan.destroy { "destroy" } else { "apply" });
+        if !plan.destroy {
+            json_ui::applied_outputs(&state);
+        }
+        return Ok(0);
+    }
+    if !failed {
         if plan.destroy {
             println!("\nDestroy complete! Resources: {} destroyed.", s.destroy);
         } else {
@@ -278,7 +329,7 @@ pub(super) async fn apply_planfile(
     let dir = PathBuf::from(&saved.dir);
     let t = ops::target(&dir, is_local(target), target.endpoint.as_deref()).await?;
     let r = async {
-        let _lock = t.state_file.lock_wait("apply", target.lock_timeout)?;
+        let _lock = lock(&t, target, "apply")?;
         let state = t.state_file.load()?;
         let saved_plan = saved.as_saved()?.plan;
         if state.lineage != saved_plan.lineage && (state.serial != 0 || !state.resources.is_empty()) {
@@ -311,7 +362,7 @@ pub(super) async fn apply_planfile(
         let pf = if saved.redacted || deferred {
             let (stack, diags, sources) = ops::load_stack(&dir, &saved.args, Some(&state), Some(&t.client));
             let Some(stack) = stack else {
-                eprint!("{}", sources.render_all(&diags));
+                super::report(&sources, &diags);
                 bail!("the configuration in {} could not be read; the saved plan needs it for its secrets or for values known only during apply", dir.display());
             };
             if deferred && stack.digest != saved_plan.config_digest {
@@ -322,7 +373,11 @@ pub(super) async fn apply_planfile(
         } else {
             saved.restore(&[])?
         };
-        print!("{}", view::render_plan(&pf.plan, &Style::detect()));
+        if json_ui::enabled() {
+            json_ui::planned_changes(&pf.plan);
+        } else {
+            print!("{}", view::render_plan(&pf.plan, &Style::detect()));
+        }
         let stack = crate::config::Stack {
             local_images: pf.local_images.clone(),
             ..Default::default()

@@ -25,6 +25,10 @@ pub(super) struct TargetArgs {
     /// How long a state-changing command waits for another run's state lock (e.g. 30s, 5m).
     #[arg(long, global = true, default_value = "0s", value_parser = parse_duration)]
     pub(super) lock_timeout: Duration,
+    /// Terraform's `-lock=false`: change the state without holding its lock (only when
+    /// nothing else can be changing it).
+    #[arg(long, global = true, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", default_value = "true", action = clap::ArgAction::Set)]
+    pub(super) lock: bool,
 }
 
 /// `500ms`, `30s`, `5m`, `1h` (a bare number is seconds).
@@ -59,9 +63,21 @@ pub(super) struct PlanArgs {
     /// change nothing.
     #[arg(long)]
     pub(super) refresh_only: bool,
+    /// Terraform's `-refresh`: runform always reads the live objects, so only `true` is
+    /// accepted.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", default_value = "true", action = clap::ArgAction::Set)]
+    pub(super) refresh: bool,
 }
 
 impl PlanArgs {
+    /// Refuses what runform cannot do as asked.
+    pub(super) fn check(&self) -> anyhow::Result<()> {
+        if !self.refresh {
+            anyhow::bail!("-refresh=false: runform always reads the live objects it plans against\nhint: drop -refresh=false (or use -refresh-only to record drift alone)");
+        }
+        Ok(())
+    }
+
     pub(super) fn options(&self, destroy: bool) -> crate::plan::PlanOptions {
         crate::plan::PlanOptions {
             destroy,
@@ -81,6 +97,11 @@ pub(super) struct ApplyArgs {
     /// At most this many actions at once.
     #[arg(long, default_value_t = 10)]
     pub(super) parallelism: usize,
+    /// Terraform's machine-readable UI on stdout: one JSON object per line (version,
+    /// planned_change, apply_start/progress/complete/errored, change_summary, outputs,
+    /// diagnostic, log). Needs --auto-approve or a saved plan.
+    #[arg(long)]
+    pub(super) json: bool,
 }
 
 pub(super) fn parse_vars(v: &VarArgs, local: bool) -> anyhow::Result<LoadArgs> {
@@ -127,6 +148,16 @@ pub fn terraform_style_flags(args: impl IntoIterator<Item = String>) -> Vec<Stri
         "no-color",
         "input",
         "quiet",
+        "lock",
+        "refresh",
+        "compact-warnings",
+        "chdir",
+        "or-create",
+        "upgrade",
+        "reconfigure",
+        "backend",
+        "backend-config",
+        "get",
     ];
     let mut out = Vec::new();
     let mut rest = false;

@@ -40,6 +40,12 @@ use workspace::WorkspaceCmd;
 pub struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
+    /// Run as if started in DIR (Terraform's `-chdir=DIR`).
+    #[arg(long, global = true, value_name = "DIR")]
+    chdir: Option<PathBuf>,
+    /// Accepted for Terraform's CI wrappers; runform's warnings are already one line each.
+    #[arg(long, global = true, hide = true)]
+    compact_warnings: bool,
     /// No colors in the output (as NO_COLOR=1).
     #[arg(long, global = true)]
     no_color: bool,
@@ -54,10 +60,37 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Prepare a stack directory, as `terraform init` (CI wrappers run it first): checks the
+    /// configuration's files and backend block; runform needs no provider download.
+    Init {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Accepted for Terraform's wrappers: -upgrade, -reconfigure, -backend=BOOL,
+        /// -backend-config=..., -get=BOOL change nothing in runform.
+        #[arg(long)]
+        upgrade: bool,
+        #[arg(long, hide = true)]
+        reconfigure: bool,
+        #[arg(long, hide = true, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+        backend: Option<bool>,
+        #[arg(long = "backend-config", hide = true, value_name = "KEY=VALUE|FILE")]
+        backend_config: Vec<String>,
+        #[arg(long, hide = true, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+        get: Option<bool>,
+    },
+    /// The version of runform (and of Terraform's language it follows); `-json` as
+    /// `terraform version -json`.
+    Version {
+        #[arg(long)]
+        json: bool,
+    },
     /// Load and check the configuration; no network.
     Validate {
         #[arg(default_value = ".")]
         dir: PathBuf,
+        /// The result as `terraform validate -json` prints it.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         vars: VarArgs,
     },
@@ -92,6 +125,13 @@ enum Cmd {
         /// Exit 0 with no changes, 2 with changes, 1 on error.
         #[arg(long)]
         detailed_exitcode: bool,
+        /// Terraform's machine-readable UI on stdout, one JSON object per line (version,
+        /// planned_change, change_summary, outputs, diagnostic).
+        #[arg(long)]
+        json: bool,
+        /// Accepted as Terraform's plan takes it (planning reads with its own concurrency).
+        #[arg(long, default_value_t = 10)]
+        parallelism: usize,
         /// Plan the destruction of everything in state.
         #[arg(long)]
         destroy: bool,
@@ -272,8 +312,46 @@ enum ProvidersCmd {
     },
 }
 
+/// `apply -json`/`destroy -json`: the stream starts, and (as Terraform's) needs no question.
+fn start_json_ui(json: bool, approved: bool) -> anyhow::Result<()> {
+    if !json {
+        return Ok(());
+    }
+    crate::view::json_ui::enable();
+    crate::view::json_ui::version();
+    if !approved {
+        anyhow::bail!("-json cannot ask for confirmation\nhint: pass -auto-approve, or apply a saved plan file");
+    }
+    Ok(())
+}
+
+/// Reports configuration diagnostics: as text on stderr, or as `diagnostic` messages of the
+/// `-json` stream.
+fn report(sources: &crate::diag::Sources, diags: &crate::diag::Diagnostics) {
+    if crate::view::json_ui::enabled() {
+        crate::view::json_ui::diagnostics(sources, diags);
+    } else {
+        eprint!("{}", sources.render_all(diags));
+    }
+}
+
+/// Reports an error that ends the command (`error: ...` on stderr, or a `diagnostic`).
+fn report_error(e: &anyhow::Error) {
+    if crate::view::json_ui::enabled() {
+        crate::view::json_ui::error(&format!("{e:#}"));
+    } else {
+        eprintln!("error: {e:#}");
+    }
+}
+
 /// Runs the CLI; returns the process exit code.
 pub async fn run(cli: Cli) -> i32 {
+    if let Some(dir) = &cli.chdir {
+        if let Err(e) = std::env::set_current_dir(dir) {
+            eprintln!("error: -chdir={}: {e}", dir.display());
+            return 1;
+        }
+    }
     crate::view::set_ui(crate::view::Ui {
         color: !cli.no_color,
         quiet: cli.quiet,
@@ -282,7 +360,7 @@ pub async fn run(cli: Cli) -> i32 {
     match dispatch(cli).await {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            report_error(&e);
             1
         }
     }
@@ -293,6 +371,7 @@ pub async fn run(cli: Cli) -> i32 {
 fn stack_dir(cmd: &Cmd) -> Option<(&std::path::Path, bool)> {
     match cmd {
         Cmd::Validate { dir, .. }
+        | Cmd::Init { dir, .. }
         | Cmd::Plan { dir, .. }
         | Cmd::Destroy { dir, .. }
         | Cmd::Console { dir, .. }
@@ -317,7 +396,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         None => {}
     }
     match cli.cmd {
-        Cmd::Validate { dir, vars } => validate::validate(&dir, &vars),
+        Cmd::Validate { dir, vars, json } => validate::validate(&dir, &vars, json),
+        Cmd::Init { dir, .. } => validate::init(&dir),
+        Cmd::Version { json } => validate::version(json),
         Cmd::Providers {
             cmd: ProvidersCmd::Schema { json },
         } => validate::providers_schema(json),
@@ -336,11 +417,18 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             vars,
             out,
             detailed_exitcode,
+            json,
+            parallelism: _,
             destroy,
             select,
             format,
             target,
         } => {
+            select.check()?;
+            if json {
+                crate::view::json_ui::enable();
+                crate::view::json_ui::version();
+            }
             let how = plan::PlanHow {
                 out,
                 detailed_exitcode,
@@ -356,10 +444,13 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 ApplyArgs {
                     auto_approve,
                     parallelism,
+                    json,
                 },
             select,
             target,
         } => {
+            select.check()?;
+            start_json_ui(json, auto_approve || path.is_file())?;
             let args = args::parse_vars(&vars, is_local(&target))?;
             if path.is_file() {
                 return apply::apply_planfile(&path, &args, &target, parallelism).await;
@@ -374,10 +465,12 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 ApplyArgs {
                     auto_approve,
                     parallelism,
+                    json,
                 },
             targets,
             target,
         } => {
+            start_json_ui(json, auto_approve)?;
             let args = args::parse_vars(&vars, is_local(&target))?;
             let select = PlanArgs {
                 targets,

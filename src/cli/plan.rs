@@ -46,9 +46,11 @@ pub(super) async fn plan_cmd(
     }
     let t_load = t0.elapsed();
     let m_load = peak_mib();
-    eprint!("{}", sources.render_all(&diags));
+    super::report(&sources, &diags);
     let Some(stack) = stack else {
-        eprintln!("{} error(s); nothing was contacted.", diags.error_count());
+        if !crate::view::json_ui::enabled() {
+            eprintln!("{} error(s); nothing was contacted.", diags.error_count());
+        }
         return Ok(None);
     };
     ops::register_images(&t.client, &stack).await?;
@@ -95,7 +97,7 @@ pub(super) async fn plan_cmd(
         fresh_args.updated.extend(updated);
         let (again, d2, s2) = ops::load_stack(dir, &fresh_args, Some(&state), Some(&t.client));
         let Some(again) = again else {
-            eprint!("{}", s2.render_all(&d2));
+            super::report(&s2, &d2);
             return Ok(None);
         };
         stack = again;
@@ -124,7 +126,7 @@ pub(super) async fn plan_cmd(
     match planned {
         Ok(p) => Ok(Some((p, stack, fresh_args))),
         Err(d) => {
-            eprint!("{}", sources.render_all(&d));
+            super::report(&sources, &d);
             Ok(None)
         }
     }
@@ -171,6 +173,41 @@ pub(super) fn save_planfile(
     planfile::save(out, pf)
 }
 
+/// Each output's planned action, as the `-json` stream's plan `outputs` message gives it.
+pub(super) fn output_actions(
+    stack: &crate::config::Stack,
+    state: &crate::state::State,
+    destroy: bool,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut out = serde_json::Map::new();
+    for o in stack.outputs.iter().filter(|_| !destroy) {
+        let now = o
+            .value
+            .is_wholly_known()
+            .then(|| o.value.to_json())
+            .flatten();
+        let action = match (state.outputs.get(&o.name), &now) {
+            (None, _) => "create",
+            (Some(old), Some(new)) if old == new => "noop",
+            _ => "update",
+        };
+        let sensitive = o.sensitive || o.value.contains_marked();
+        out.insert(
+            o.name.clone(),
+            serde_json::json!({"sensitive": sensitive, "action": action}),
+        );
+    }
+    for name in state.outputs.keys() {
+        if !out.contains_key(name) {
+            out.insert(
+                name.clone(),
+                serde_json::json!({"sensitive": state.sensitive_outputs.contains(name), "action": "delete"}),
+            );
+        }
+    }
+    out
+}
+
 /// What `plan` does with the plan it makes.
 pub(super) struct PlanHow {
     pub(super) out: Option<PathBuf>,
@@ -192,6 +229,12 @@ pub(super) async fn plan(
     let code = match result {
         Ok(Some((plan, stack, planned_args))) => {
             match how.format {
+                _ if view::json_ui::enabled() => {
+                    view::json_ui::planned_changes(&plan);
+                    view::json_ui::change_summary(&plan.summary(), "plan");
+                    let state = t.state_file.load()?;
+                    view::json_ui::outputs(output_actions(&stack, &state, how.opts.destroy));
+                }
                 PlanFormat::Text => print!("{}", view::render_plan(&plan, &Style::detect())),
                 PlanFormat::Markdown => print!("{}", view::render_markdown(&plan)),
                 PlanFormat::Json => {
@@ -237,7 +280,7 @@ pub(super) async fn plan(
         }
         Ok(None) => 1,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            super::report_error(&e);
             1
         }
     };

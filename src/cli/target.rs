@@ -116,6 +116,7 @@ fn empty_args() -> TargetArgs {
         google: false,
         verbose: false,
         lock_timeout: std::time::Duration::ZERO,
+        lock: true,
     }
 }
 

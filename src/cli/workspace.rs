@@ -32,6 +32,9 @@ pub(super) enum WorkspaceCmd {
     /// Select a workspace for the commands that follow.
     Select {
         name: String,
+        /// Create the workspace if it does not exist (Terraform's `-or-create=true`).
+        #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", default_value = "false", action = clap::ArgAction::Set)]
+        or_create: bool,
         #[arg(long, default_value = ".")]
         dir: PathBuf,
         #[command(flatten)]
@@ -148,9 +151,26 @@ pub(super) async fn workspace_cmd(cmd: WorkspaceCmd) -> anyhow::Result<i32> {
             );
             Ok(0)
         }
-        WorkspaceCmd::Select { name, dir, target } => {
+        WorkspaceCmd::Select {
+            name,
+            or_create,
+            dir,
+            target,
+        } => {
             if !workspaces(&dir, &target).await?.contains(&name) {
-                bail!("workspace {name:?} does not exist\nhint: `runform workspace new {name}`");
+                if !or_create {
+                    bail!("workspace {name:?} does not exist\nhint: `runform workspace new {name}`, or `runform workspace select -or-create=true {name}`");
+                }
+                check_workspace_name(&name).map_err(|e| anyhow!(e))?;
+                let (sf, conn) = state_of(&dir, &target, &name).await?;
+                let r = sf.write(&crate::state::State::new());
+                if let Some(c) = conn {
+                    c.stop().await;
+                }
+                r?;
+                select_workspace(&dir, &name)?;
+                println!("Created and selected workspace {name:?}.");
+                return Ok(0);
             }
             select_workspace(&dir, &name)?;
             println!("Switched to workspace {name:?}.");

@@ -161,7 +161,21 @@ impl Loader<'_> {
         stack.digest = {
             use sha2::{Digest, Sha256};
             let mut h = Sha256::new();
-            for (name, text) in &self.sources.files {
+            // Files by their real path: a plan made with `.` and applied from the saved plan's
+            // absolute directory names the same files differently.
+            let mut files: Vec<(String, &str)> = self
+                .sources
+                .files
+                .iter()
+                .map(|(name, text)| {
+                    let real = std::fs::canonicalize(name.as_ref())
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_else(|_| name.to_string());
+                    (real, text.as_ref())
+                })
+                .collect();
+            files.sort();
+            for (name, text) in files {
                 h.update(name.as_bytes());
                 h.update(text.as_bytes());
             }

@@ -25,6 +25,21 @@ impl Action {
     pub fn is_change(self) -> bool {
         !matches!(self, Action::NoOp)
     }
+
+    /// The action as apply's progress says it: "creating", "destroying", ...
+    pub fn progressive(self) -> &'static str {
+        match self {
+            Action::Create => "creating",
+            Action::Update => "updating",
+            Action::Replace => "replacing",
+            Action::Delete => "destroying",
+            Action::Execute => "executing",
+            Action::Forget => "forgetting",
+            Action::Adopt => "adopting",
+            Action::StateOnly => "updating state",
+            Action::NoOp => "refreshing",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -19,7 +19,7 @@ pub mod workflow;
 use crate::api::run::{last_segment, Execution};
 use crate::cloud::Client;
 use crate::config::{ResourceConfig, TypeInfo};
-use crate::model::Change;
+use crate::model::{Action, Change};
 pub use crate::state::StateEntry;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -51,6 +51,23 @@ pub trait Observer: Send + Sync {
     }
     /// A line a task wrote, in the order written across tasks.
     fn task_log(&self, _addr: &str, _entry: &crate::api::ext::LogEntry) {}
+    /// Apply begins an action on `addr` (`prior_id`: the object it acts on, if any).
+    fn action_start(&self, addr: &str, action: Action, _prior_id: Option<&str>) {
+        self.note(&format!("{addr}: {}...", action.progressive()));
+    }
+    /// An action still running after `secs` seconds.
+    fn action_progress(&self, addr: &str, action: Action, secs: u64) {
+        self.note(&format!(
+            "{addr}: still {}... [{secs}s elapsed]",
+            action.progressive()
+        ));
+    }
+    /// An action done (`id`: the object it left, if any).
+    fn action_complete(&self, addr: &str, action: Action, _id: Option<&str>, _secs: u64) {
+        self.note(&format!("{addr}: {} complete", action.progressive()));
+    }
+    /// An action failed (the error itself is reported with the apply's outcome).
+    fn action_errored(&self, _addr: &str, _action: Action, _secs: u64) {}
 }
 
 pub struct Ctx {
@@ -260,7 +277,6 @@ pub async fn within_timeouts<F: std::future::Future>(
     change: &crate::model::Change,
     f: F,
 ) -> F::Output {
-    use crate::model::change::Action;
     let budget = match change.action {
         Action::Create | Action::Adopt => timeout_for(change, "create"),
         Action::Update | Action::StateOnly => timeout_for(change, "update"),

@@ -342,7 +342,7 @@ impl Runtime {
         }
     }
 
-    /// Deliveries recorded for a trigger, oldest first.
+    /// Deliveries a trigger made (done, not pending), oldest first.
     pub fn deliveries(&self, trigger: &str) -> Vec<Value> {
         let store = self.store();
         let names: Vec<String> = store
@@ -351,7 +351,8 @@ impl Runtime {
             .collect();
         let mut out: Vec<Value> = names
             .iter()
-            .filter_map(|n| store.get(Kind::Delivery, n))
+            .filter_map(|n| store.get::<Value>(Kind::Delivery, n))
+            .filter(|d| d["pending"] != true)
             .collect();
         out.sort_by(|a, b| a["time"].as_str().cmp(&b["time"].as_str()));
         out

@@ -7,6 +7,7 @@ use serde_json::Value;
 use std::fmt::Write;
 use std::io::IsTerminal;
 
+pub mod json_ui;
 mod progress;
 mod ui;
 pub use progress::StderrObserver;

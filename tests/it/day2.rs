@@ -710,3 +710,157 @@ Execution etl-XXXXX succeeded.
     );
     server.stop().await;
 }
+
+/// A `-json` stream line with what varies between runs and tools taken out: the timestamp,
+/// object ids, and the version message's versions.
+fn normalized_ui_line(line: &str) -> serde_json::Value {
+    let mut v: serde_json::Value = serde_json::from_str(line)
+        .unwrap_or_else(|e| panic!("not one JSON object per line ({e}): {line}"));
+    let m = v.as_object_mut().unwrap();
+    for key in ["@level", "@message", "@module", "@timestamp", "type"] {
+        assert!(m.contains_key(key), "{key} missing: {line}");
+    }
+    m.remove("@timestamp");
+    let id = regex::Regex::new(r"\[id=[^\]]*\]").unwrap();
+    let msg = m["@message"].as_str().unwrap().to_string();
+    m.insert("@message".into(), id.replace_all(&msg, "[id=ID]").into());
+    if let Some(hook) = m.get_mut("hook").and_then(|h| h.as_object_mut()) {
+        if hook.contains_key("id_value") {
+            hook.insert("id_value".into(), "ID".into());
+        }
+    }
+    if m["type"] == "version" {
+        assert_eq!(m["ui"], "1.2", "{line}");
+        m.retain(|k, _| k == "type" || k == "ui");
+    }
+    v
+}
+
+/// The messages of a stream, without Terraform's refresh hooks (runform reads live objects
+/// in bulk, not one resource at a time).
+fn ui_stream(out: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(normalized_ui_line)
+        .filter(|m| m["type"] != "refresh_start" && m["type"] != "refresh_complete")
+        .collect()
+}
+
+/// `plan -json -out`, `apply -json PLAN` and `destroy -json` print the message stream
+/// Terraform 1.11 prints for the same stack (run here, side by side): the same message
+/// types in the same order, with the same fields and texts.
+#[test]
+fn the_json_ui_stream_is_terraforms() {
+    let stack = r#"
+resource "terraform_data" "a" {
+  input = "x"
+}
+resource "terraform_data" "b" {
+  input = terraform_data.a.output
+}
+output "o" {
+  value = terraform_data.b.output
+}
+"#;
+    let tmp = tempfile::tempdir().unwrap();
+    let (tf, rf) = (tmp.path().join("tf"), tmp.path().join("rf"));
+    for d in [&tf, &rf] {
+        std::fs::create_dir_all(d).unwrap();
+        write(d, "main.tf", stack);
+    }
+    let terraform = |args: &[&str]| {
+        let o = Command::new("terraform")
+            .args(args)
+            .current_dir(&tf)
+            .env("TF_CLI_CONFIG_FILE", "/dev/null")
+            .env("TF_IN_AUTOMATION", "1")
+            .output()
+            .expect("terraform is on the PATH");
+        assert!(o.status.success(), "terraform {args:?}: {}", text(&o));
+        o
+    };
+    terraform(&["init", "-input=false"]);
+    let steps: [(&[&str], &[&str]); 3] = [
+        (
+            &["plan", "-json", "-input=false", "-out=p.plan"],
+            &["plan", "--local", "-json", "-input=false", "-out=p.plan"],
+        ),
+        (
+            &["apply", "-json", "-input=false", "p.plan"],
+            &["apply", "--local", "-json", "-input=false", "p.plan"],
+        ),
+        (
+            &["destroy", "-json", "-auto-approve", "-input=false"],
+            &[
+                "destroy",
+                "--local",
+                "-json",
+                "-auto-approve",
+                "-input=false",
+            ],
+        ),
+    ];
+    for (tf_args, rf_args) in steps {
+        let theirs = ui_stream(&terraform(tf_args).stdout);
+        let o = runform(&rf, rf_args);
+        assert!(o.status.success(), "runform {rf_args:?}: {}", text(&o));
+        let ours = ui_stream(&o.stdout);
+        let show = |s: &[serde_json::Value]| {
+            s.iter()
+                .map(|m| m.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert!(
+            ours == theirs,
+            "{rf_args:?}: runform's stream differs from terraform's\n--- runform\n{}\n--- terraform\n{}",
+            show(&ours),
+            show(&theirs)
+        );
+    }
+
+    // Errors are `diagnostic` messages with the range Terraform gives.
+    write(
+        &rf,
+        "bad.tf",
+        "resource \"terraform_data\" \"c\" { input = var.nope }\n",
+    );
+    let o = runform(&rf, &["plan", "--local", "-json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let stream = ui_stream(&o.stdout);
+    let d = stream
+        .iter()
+        .find(|m| m["type"] == "diagnostic")
+        .unwrap_or_else(|| panic!("{}", text(&o)));
+    assert_eq!(d["@level"], "error");
+    assert_eq!(d["diagnostic"]["range"]["filename"], "bad.tf", "{d}");
+    assert_eq!(d["diagnostic"]["range"]["start"]["line"], 1, "{d}");
+    assert_eq!(
+        d["diagnostic"]["snippet"]["code"],
+        "resource \"terraform_data\" \"c\" { input = var.nope }",
+        "{d}"
+    );
+}
+
+/// A plan saved from inside the stack (`plan -out=p .`) with values known only after apply
+/// applies: the configuration's digest names files by their real paths, not as `./main.tf`
+/// at plan time and `/abs/dir/main.tf` when the saved plan is applied.
+#[test]
+fn a_saved_plan_made_with_dot_applies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    write(
+        d,
+        "main.tf",
+        "resource \"terraform_data\" \"a\" {\n  input = \"x\"\n}\nresource \"terraform_data\" \"b\" {\n  input = terraform_data.a.output\n}\n",
+    );
+    let o = runform(d, &["plan", "--local", "-out=p.plan", "."]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = runform(d, &["apply", "--local", "p.plan"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("Apply complete! Resources: 2 added"),
+        "{}",
+        text(&o)
+    );
+}

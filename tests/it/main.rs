@@ -1,6 +1,7 @@
 //! Integration tests: the runtime in-process (behaviours of executions), and the CLI through
 //! the built binary against runtimes on 127.0.0.1 port 0.
 
+mod ci;
 mod cli;
 mod conformance;
 mod containers;
