@@ -146,6 +146,7 @@ pub fn terraform_style_flags(args: impl IntoIterator<Item = String>) -> Vec<Stri
         "recursive",
         "force",
         "no-color",
+        "format",
         "input",
         "quiet",
         "lock",

@@ -10,6 +10,7 @@ mod args;
 mod console;
 mod dirs;
 mod fmt;
+mod graph;
 mod jobs;
 mod local;
 mod outputs;
@@ -91,6 +92,18 @@ enum Cmd {
         /// The result as `terraform validate -json` prints it.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        vars: VarArgs,
+    },
+    /// The dependency graph of the configuration's resources, as `terraform graph` prints it
+    /// (or of a saved plan's resource instances, labelled with their actions).
+    Graph {
+        /// A stack directory or a saved plan file.
+        #[arg(default_value = ".")]
+        path: PathBuf,
+        /// `dot` (Graphviz, as Terraform) or `mermaid`.
+        #[arg(long, value_enum, default_value = "dot")]
+        format: graph::GraphFormat,
         #[command(flatten)]
         vars: VarArgs,
     },
@@ -398,6 +411,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     match cli.cmd {
         Cmd::Validate { dir, vars, json } => validate::validate(&dir, &vars, json),
         Cmd::Init { dir, .. } => validate::init(&dir),
+        Cmd::Graph { path, format, vars } => graph::graph(&path, &vars, format),
         Cmd::Version { json } => validate::version(json),
         Cmd::Providers {
             cmd: ProvidersCmd::Schema { json },

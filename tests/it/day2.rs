@@ -864,3 +864,93 @@ fn a_saved_plan_made_with_dot_applies() {
         text(&o)
     );
 }
+
+/// `graph` prints the bytes `terraform graph` prints for a stack with references through
+/// locals, `for_each`, `depends_on` and nested modules (run here, side by side); Mermaid
+/// draws the same nodes and edges; a saved plan's graph labels instances with their actions.
+#[test]
+fn graph_is_terraforms() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    write(
+        d,
+        "main.tf",
+        r#"
+locals {
+  l = terraform_data.a.id
+}
+resource "terraform_data" "a" {}
+resource "terraform_data" "b" {
+  input = terraform_data.a.id
+}
+resource "terraform_data" "c" {
+  for_each = toset(["x", "y"])
+  input    = [local.l, terraform_data.b.id]
+}
+resource "terraform_data" "d" {
+  depends_on = [terraform_data.c]
+}
+module "m" {
+  source = "./mod"
+  in     = terraform_data.d.id
+}
+module "n" {
+  source = "./mod"
+  in     = "z"
+}
+resource "terraform_data" "e" {
+  input = [module.m.o, module.n.o]
+}
+"#,
+    );
+    std::fs::create_dir_all(d.join("mod/inner")).unwrap();
+    write(
+        &d.join("mod"),
+        "main.tf",
+        "variable \"in\" {}\nresource \"terraform_data\" \"y\" {\n  input = var.in\n}\nmodule \"inner\" {\n  source = \"./inner\"\n}\noutput \"o\" {\n  value = [terraform_data.y.id, module.inner.o]\n}\n",
+    );
+    write(
+        &d.join("mod/inner"),
+        "main.tf",
+        "resource \"terraform_data\" \"z\" {}\noutput \"o\" {\n  value = terraform_data.z.id\n}\n",
+    );
+    let tf = |args: &[&str]| {
+        let o = Command::new("terraform")
+            .args(args)
+            .current_dir(d)
+            .env("TF_CLI_CONFIG_FILE", "/dev/null")
+            .output()
+            .expect("terraform is on the PATH");
+        assert!(o.status.success(), "{}", text(&o));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    tf(&["init", "-input=false"]);
+    let theirs = tf(&["graph"]);
+    let o = runform(d, &["graph"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), theirs);
+    assert!(theirs.contains("\"terraform_data.d\" -> \"terraform_data.c\";"));
+
+    let o = runform(d, &["graph", "-format=mermaid"]);
+    let mermaid = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        mermaid.starts_with("flowchart RL\n  n0[\"terraform_data.a\"]\n"),
+        "{mermaid}"
+    );
+    assert!(
+        mermaid.contains("  subgraph module_m_module_inner[\"module.m.module.inner\"]\n    n6[\"terraform_data.z\"]\n  end\n"),
+        "{mermaid}"
+    );
+    assert_eq!(mermaid.matches("-->").count(), theirs.matches("->").count());
+
+    let o = runform(d, &["plan", "--local", "-out=g.plan", "."]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = runform(d, &["graph", "g.plan"]);
+    let planned = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        planned.contains(
+            "  \"terraform_data.c[\\\"x\\\"]\" [label=\"terraform_data.c[\\\"x\\\"] (create)\"];\n"
+        ) && planned.contains("  \"terraform_data.c[\\\"y\\\"]\" -> \"terraform_data.b\";\n"),
+        "{planned}"
+    );
+}
