@@ -954,3 +954,79 @@ resource "terraform_data" "e" {
         "{planned}"
     );
 }
+
+/// A long wait is never silent: in a CI log the unchanged status is repeated every
+/// RUNFORM_PROGRESS_EVERY; on a terminal it is one line redrawn in place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unchanged_progress_repeats_in_logs_and_redraws_on_a_terminal() {
+    let server = super::local_server(None).await;
+    let url = server.url();
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    write(
+        d,
+        "main.tf",
+        r#"
+resource "google_cloud_run_v2_job" "slow" {
+  name                = "slow"
+  location            = "us-central1"
+  project             = "p"
+  deletion_protection = false
+  template {
+    template {
+      containers {
+        image   = "busybox"
+        command = ["/bin/sh", "-c", "echo begin; sleep 1; echo end"]
+      }
+    }
+  }
+}
+"#,
+    );
+    let o = runform_endpoint(d, &url, &["apply", "--auto-approve", "."], &[]).await;
+    assert!(o.status.success(), "{}", text(&o));
+
+    let o = runform_endpoint(
+        d,
+        &url,
+        &["run", "--wait", "slow"],
+        &[("RUNFORM_PROGRESS_EVERY", "100ms")],
+    )
+    .await;
+    assert!(o.status.success(), "{}", text(&o));
+    let err = filtered(&String::from_utf8_lossy(&o.stderr), d);
+    let running =
+        "slow: execution slow-XXXXX: 1 running, 0 succeeded, 0 failed of 1 task [Ns elapsed]";
+    assert!(
+        err.lines().filter(|l| *l == running).count() >= 3,
+        "the status repeats while nothing changes:\n{err}"
+    );
+    assert!(!err.contains('\r'), "no redraws in a log: {err:?}");
+
+    // On a terminal (util-linux `script` gives the command one): redrawn in place.
+    let cmd = format!(
+        "{} run --wait --endpoint={url} slow",
+        env!("CARGO_BIN_EXE_runform")
+    );
+    let dir = d.to_path_buf();
+    let o = tokio::task::spawn_blocking(move || {
+        Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .current_dir(&dir)
+            .env("TERM", "xterm")
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("script (util-linux) is installed")
+    })
+    .await
+    .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let screen = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(screen.contains("\r\x1b[2K"), "redrawn in place: {screen:?}");
+    assert!(screen.contains("slow: [task 0] end"), "{screen:?}");
+    assert!(
+        screen.contains("0 running, 1 succeeded, 0 failed of 1 task"),
+        "{screen:?}"
+    );
+    server.stop().await;
+}

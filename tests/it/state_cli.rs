@@ -258,6 +258,18 @@ fn the_state_lock_names_its_holder_waits_and_can_be_forced() {
         "{}",
         text(&o)
     );
+    // A wait is never silent: it names the lock it waits for.
+    assert!(
+        text(&o).contains("Waiting up to 300ms for the state lock held by alice@ci-runner-7 (operation apply, since 2026-11-22T10:00:00Z, lock ID 4d1c0ffe-0000-4000-8000-000000000001)..."),
+        "{}",
+        text(&o)
+    );
+    // Terraform's -lock=false: the apply goes ahead without the lock.
+    let o = runform(
+        d,
+        &["apply", "--local", "-auto-approve", "-lock=false", "."],
+    );
+    assert!(o.status.success(), "{}", text(&o));
     // Every state-changing command takes it.
     for args in [
         &["destroy", "--local", "--auto-approve", "."][..],
