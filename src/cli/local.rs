@@ -307,6 +307,9 @@ async fn follow_upload(
             }
         }
     };
+    // Each job execution waited for shows its progress and streams its tasks' lines.
+    let mut watchers: std::collections::BTreeMap<String, tokio::task::JoinHandle<()>> =
+        Default::default();
     // Deliveries are recorded (pending) as the upload is answered; a short grace covers a
     // runtime that records them just after.
     let start = tokio::time::Instant::now();
@@ -357,12 +360,25 @@ async fn follow_upload(
                 format!("Started job execution {}.", last_segment(name)),
                 false,
             );
+            if wait && !watchers.contains_key(name) {
+                watchers.insert(
+                    name.to_string(),
+                    tokio::spawn(watch(client.clone(), name.to_string())),
+                );
+            }
         }
         let mut running = deliveries.iter().any(|d| d["pending"] == true);
         if wait {
             for j in &jobs {
                 let name = j["name"].as_str().unwrap_or("");
-                match j["state"].as_str().unwrap_or("") {
+                let state = j["state"].as_str().unwrap_or("");
+                if state != "RUNNING" {
+                    // Its progress and last lines come before its outcome.
+                    if let Some(w) = watchers.remove(name) {
+                        let _ = w.await;
+                    }
+                }
+                match state {
                     "RUNNING" => running = true,
                     "SUCCEEDED" => say(
                         format!("je:{name}"),
@@ -429,6 +445,23 @@ async fn follow_upload(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Shows a job execution's progress and streams its tasks' lines until it ends.
+async fn watch(client: crate::cloud::Client, execution: String) {
+    let ctx = crate::resources::Ctx {
+        client,
+        lineage: String::new(),
+        observer: Box::new(crate::view::StderrObserver::new(false)),
+    };
+    let job = execution.split("/executions/").next().unwrap_or("");
+    let _ = crate::resources::wait_execution(
+        &ctx,
+        last_segment(job),
+        &execution,
+        Duration::from_secs(7 * 24 * 3600),
+    )
+    .await;
 }
 
 /// `WORKFLOW/EXECUTION_ID` out of a workflow execution's full name.

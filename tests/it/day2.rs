@@ -405,6 +405,13 @@ Job execution resize-XXXXX succeeded.
 Workflow execution on-upload/ID succeeded.
 "
     );
+    // While it waits, the job's progress and its task's lines, as `run --wait` shows them.
+    let err = clean(&o.stderr);
+    assert!(
+        err.contains("resize: [task 0] resizing photos/cat.jpg\n")
+            && err.contains("resize: execution resize-XXXXX: 0 running, 1 succeeded, 0 failed of 1 task [Ns elapsed]\n"),
+        "{err}"
+    );
 
     let o = runform(
         d,
@@ -588,8 +595,15 @@ resource "runform_job_execution" "migrate" {{
         )
     };
     write(d, "main.tf", &stack("v1"));
-    let o = runform(d, &["apply", "--local", "--auto-approve", "-q", "."]);
+    let o = runform(d, &["apply", "--local", "--auto-approve", "."]);
     assert!(o.status.success(), "{}", text(&o));
+    // The execute action streams its task's lines and its progress.
+    let err = filtered(&String::from_utf8_lossy(&o.stderr), d);
+    assert!(
+        err.contains("runform_job_execution.migrate: [task 0] migrating\n")
+            && err.contains("runform_job_execution.migrate: execution migrate-XXXXX: 0 running, 1 succeeded, 0 failed of 1 task [Ns elapsed]\n"),
+        "{err}"
+    );
     write(d, "main.tf", &stack("v2"));
     let o = runform(d, &["plan", "--local", "."]);
     assert_eq!(
