@@ -1,6 +1,5 @@
 //! `runform local ...`: serve the runtime, point Google's tools at it, upload files to it.
 
-use crate::api::run::last_segment;
 use crate::ops;
 use anyhow::{anyhow, bail, Context as _};
 use clap::Subcommand;
@@ -175,7 +174,8 @@ pub(super) async fn upload(
         // Without `runform local serve` the events are delivered by the runtime inside this
         // command, which must wait for what they start before it stops.
         let wait = wait || t.embedded.is_some();
-        let failed = follow_upload(&t.client, bucket, &object, &generation, wait).await?;
+        let failed =
+            super::upload_events::follow(&t.client, bucket, &object, &generation, wait).await?;
         if let Some(server) = &t.embedded {
             // Anything else the events set off (an HTTP delivery's work) ends before the
             // runtime inside this command stops.
@@ -283,193 +283,6 @@ pub(super) async fn serve(
     let _ = std::fs::remove_file(&record);
     server.stop().await;
     Ok(0)
-}
-
-/// Reports what an upload's event started: each trigger's delivery, the workflow executions
-/// and the job executions, as they appear; with `wait`, until each has ended, with its
-/// outcome. Returns whether anything failed.
-async fn follow_upload(
-    client: &crate::cloud::Client,
-    bucket: &str,
-    object: &str,
-    generation: &str,
-    wait: bool,
-) -> anyhow::Result<bool> {
-    use std::collections::BTreeSet;
-    let mut said: BTreeSet<String> = BTreeSet::new();
-    let mut failed = false;
-    let mut say = |key: String, line: String, is_failure: bool| {
-        if said.insert(key) {
-            if is_failure {
-                eprintln!("{line}");
-            } else {
-                println!("{line}");
-            }
-        }
-    };
-    // Each job execution waited for shows its progress and streams its tasks' lines.
-    let mut watchers: std::collections::BTreeMap<String, tokio::task::JoinHandle<()>> =
-        Default::default();
-    // Deliveries are recorded (pending) as the upload is answered; a short grace covers a
-    // runtime that records them just after.
-    let start = tokio::time::Instant::now();
-    loop {
-        let s = client.started_by_upload(bucket, object, generation).await?;
-        let list = |k: &str| s[k].as_array().cloned().unwrap_or_default();
-        let (deliveries, workflows, jobs) = (
-            list("deliveries"),
-            list("workflowExecutions"),
-            list("jobExecutions"),
-        );
-        for d in &deliveries {
-            let trigger = last_segment(d["trigger"].as_str().unwrap_or(""));
-            if d["pending"].as_bool() == Some(true) {
-                continue;
-            }
-            match d["result"]["workflowExecution"].as_str() {
-                Some(w) if d["ok"] == true => say(
-                    format!("d:{w}"),
-                    format!(
-                        "Trigger {trigger} started workflow execution {}.",
-                        workflow_execution_words(w)
-                    ),
-                    false,
-                ),
-                _ if d["ok"] == true => say(
-                    format!("d:{trigger}"),
-                    format!("Trigger {trigger} delivered the event."),
-                    false,
-                ),
-                _ => {
-                    failed = true;
-                    say(
-                        format!("d:{trigger}"),
-                        format!(
-                            "error: trigger {trigger} could not deliver the event: {}",
-                            d["error"].as_str().unwrap_or("unknown error")
-                        ),
-                        true,
-                    )
-                }
-            }
-        }
-        for j in &jobs {
-            let name = j["name"].as_str().unwrap_or("");
-            say(
-                format!("j:{name}"),
-                format!("Started job execution {}.", last_segment(name)),
-                false,
-            );
-            if wait && !watchers.contains_key(name) {
-                watchers.insert(
-                    name.to_string(),
-                    tokio::spawn(watch(client.clone(), name.to_string())),
-                );
-            }
-        }
-        let mut running = deliveries.iter().any(|d| d["pending"] == true);
-        if wait {
-            for j in &jobs {
-                let name = j["name"].as_str().unwrap_or("");
-                let state = j["state"].as_str().unwrap_or("");
-                if state != "RUNNING" {
-                    // Its progress and last lines come before its outcome.
-                    if let Some(w) = watchers.remove(name) {
-                        let _ = w.await;
-                    }
-                }
-                match state {
-                    "RUNNING" => running = true,
-                    "SUCCEEDED" => say(
-                        format!("je:{name}"),
-                        format!("Job execution {} succeeded.", last_segment(name)),
-                        false,
-                    ),
-                    state => {
-                        failed = true;
-                        say(
-                            format!("je:{name}"),
-                            format!(
-                                "error: job execution {} {}: {}\nhint: `runform logs {}`",
-                                last_segment(name),
-                                state.to_lowercase(),
-                                j["message"].as_str().unwrap_or(""),
-                                last_segment(name)
-                            ),
-                            true,
-                        )
-                    }
-                }
-            }
-            for w in &workflows {
-                let name = w["name"].as_str().unwrap_or("");
-                match w["state"].as_str().unwrap_or("") {
-                    "ACTIVE" | "QUEUED" | "" => running = true,
-                    "SUCCEEDED" => say(
-                        format!("w:{name}"),
-                        format!(
-                            "Workflow execution {} succeeded.",
-                            workflow_execution_words(name)
-                        ),
-                        false,
-                    ),
-                    state => {
-                        failed = true;
-                        // The error payload is the raised value as JSON; its message says it.
-                        let payload = w["error"].as_str().unwrap_or("");
-                        let why = serde_json::from_str::<serde_json::Value>(payload)
-                            .ok()
-                            .and_then(|v| v["message"].as_str().map(str::to_string))
-                            .unwrap_or_else(|| payload.to_string());
-                        say(
-                            format!("w:{name}"),
-                            format!(
-                                "error: workflow execution {} {}: {why}",
-                                workflow_execution_words(name),
-                                state.to_lowercase()
-                            ),
-                            true,
-                        )
-                    }
-                }
-            }
-        }
-        let grace = deliveries.is_empty() && start.elapsed() < Duration::from_millis(500);
-        if !running && !grace {
-            if deliveries.is_empty() {
-                println!("No trigger matched the upload's event.");
-            } else if !wait && !workflows.is_empty() {
-                println!("(not waiting for them: pass --wait to follow them to the end)");
-            }
-            return Ok(failed);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Shows a job execution's progress and streams its tasks' lines until it ends.
-async fn watch(client: crate::cloud::Client, execution: String) {
-    let ctx = crate::resources::Ctx {
-        client,
-        lineage: String::new(),
-        observer: Box::new(crate::view::StderrObserver::new(false)),
-    };
-    let job = execution.split("/executions/").next().unwrap_or("");
-    let _ = crate::resources::wait_execution(
-        &ctx,
-        last_segment(job),
-        &execution,
-        Duration::from_secs(7 * 24 * 3600),
-    )
-    .await;
-}
-
-/// `WORKFLOW/EXECUTION_ID` out of a workflow execution's full name.
-fn workflow_execution_words(name: &str) -> String {
-    match name.split_once("/workflows/") {
-        Some((_, rest)) => rest.replacen("/executions/", "/", 1),
-        None => name.to_string(),
-    }
 }
 
 /// A server that could not start, said with its address and what to do.

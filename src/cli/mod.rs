@@ -19,6 +19,7 @@ mod planfile;
 mod schedule;
 mod state;
 mod target;
+mod upload_events;
 mod validate;
 mod workspace;
 

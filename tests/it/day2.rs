@@ -1044,3 +1044,119 @@ resource "google_cloud_run_v2_job" "slow" {
     );
     server.stop().await;
 }
+
+/// runform's own action in the stream: an execute action's hooks, its tasks' lines as `log`
+/// messages, and a failure as `apply_errored` plus a `diagnostic`; every message is of a
+/// type Terraform documents.
+#[test]
+fn the_json_ui_stream_carries_executions_and_failures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    write(
+        d,
+        "main.tf",
+        r#"
+resource "google_cloud_run_v2_job" "j" {
+  name                = "migrate"
+  location            = "us-central1"
+  project             = "p"
+  deletion_protection = false
+  template {
+    template {
+      max_retries = 0
+      containers {
+        image   = "busybox"
+        command = ["/bin/sh", "-c", "echo migrating; exit 4"]
+      }
+    }
+  }
+}
+resource "runform_job_execution" "migrate" {
+  job = google_cloud_run_v2_job.j.id
+}
+"#,
+    );
+    let o = runform(
+        d,
+        &[
+            "apply",
+            "--local",
+            "-json",
+            "-auto-approve",
+            "-input=false",
+            ".",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let stream = ui_stream(&o.stdout);
+    const DOCUMENTED: &[&str] = &[
+        "version",
+        "log",
+        "diagnostic",
+        "planned_change",
+        "change_summary",
+        "outputs",
+        "apply_start",
+        "apply_progress",
+        "apply_complete",
+        "apply_errored",
+        "resource_drift",
+        "refresh_start",
+        "refresh_complete",
+    ];
+    for m in &stream {
+        assert!(
+            DOCUMENTED.contains(&m["type"].as_str().unwrap()),
+            "undocumented type: {m}"
+        );
+    }
+    let find = |ty: &str, msg: &str| {
+        stream
+            .iter()
+            .find(|m| m["type"] == ty && m["@message"].as_str().unwrap().contains(msg))
+            .unwrap_or_else(|| panic!("no {ty} {msg:?} in {}", text(&o)))
+    };
+    assert_eq!(
+        find("planned_change", "runform_job_execution.migrate")["change"]["action"],
+        "execute"
+    );
+    let summary = find("change_summary", "Plan: 1 to add");
+    assert_eq!(
+        summary["@message"],
+        "Plan: 1 to add, 0 to change, 0 to destroy, 1 to execute."
+    );
+    assert_eq!(summary["changes"]["execute"], 1);
+    assert_eq!(
+        find("apply_start", "runform_job_execution.migrate: Executing...")["hook"]["action"],
+        "execute"
+    );
+    find("log", "runform_job_execution.migrate: [task 0] migrating");
+    find(
+        "apply_errored",
+        "runform_job_execution.migrate: Execution errored after",
+    );
+    let diag = find("diagnostic", "runform_job_execution.migrate");
+    assert_eq!(diag["@level"], "error");
+    assert!(
+        diag["diagnostic"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("failed"),
+        "{diag}"
+    );
+    assert!(
+        !stream
+            .iter()
+            .any(|m| m["type"] == "change_summary" && m["changes"]["operation"] == "apply"),
+        "a failed apply has no completion summary"
+    );
+    // Without approval, -json refuses (it cannot ask), as a diagnostic.
+    let o = runform(d, &["apply", "--local", "-json", "."]);
+    assert_eq!(o.status.code(), Some(1));
+    let stream = ui_stream(&o.stdout);
+    assert_eq!(stream[0]["type"], "version");
+    assert_eq!(
+        stream[1]["diagnostic"]["summary"],
+        "-json cannot ask for confirmation"
+    );
+}
