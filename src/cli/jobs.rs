@@ -12,32 +12,7 @@ use std::time::Duration;
 
 /// A job given as a stack job name, an address, or a full resource name.
 pub(super) fn resolve_job(c: &Connected, dir: &Path, job: &str) -> anyhow::Result<String> {
-    let t = &c.t;
-    if job.starts_with("projects/") {
-        return Ok(job.to_string());
-    }
-    let state = t.state_file.load()?;
-    let found: Vec<&str> = state
-        .resources
-        .iter()
-        .filter(|(addr, e)| {
-            e.ty == crate::resources::cloud_run_v2_job::TYPE
-                && (addr.as_str() == job
-                    || last_segment(&e.id) == job
-                    || addr.ends_with(&format!(".{job}")))
-        })
-        .map(|(_, e)| e.id.as_str())
-        .collect();
-    match found.as_slice() {
-        [one] => Ok(one.to_string()),
-        [] => bail!(
-            "no job {job:?} in the state of {} ({})\n{}",
-            dir.display(),
-            t.label,
-            c.empty_hint.clone().unwrap_or_else(|| "hint: apply the stack first, or pass the full name projects/P/locations/L/jobs/J".into())
-        ),
-        _ => bail!("{job:?} matches several jobs: {}", found.join(", ")),
-    }
+    c.resolve(dir, job, crate::resources::cloud_run_v2_job::TYPE, "job")
 }
 
 pub(super) async fn resolve_execution(t: &Target, execution: &str) -> anyhow::Result<String> {
@@ -134,20 +109,33 @@ pub(super) async fn run_cmd(
     if t.embedded.is_some() {
         eprintln!("(no `runform local serve` is running for this stack, so the execution runs inside this command; waiting for it)");
     }
+    wait_and_report(t, &exec_name, true).await
+}
+
+/// Waits for an execution with progress and its tasks' lines on stderr; then (with
+/// `per_task`) each task's result, and whether it succeeded: 0, or 1 with why it failed.
+pub(super) async fn wait_and_report(
+    t: &Target,
+    execution: &str,
+    per_task: bool,
+) -> anyhow::Result<i32> {
     let ctx = Ctx {
         client: t.client.clone(),
         lineage: String::new(),
         observer: Box::new(view::StderrObserver::new(false)),
     };
+    let job = execution.split("/executions/").next().unwrap_or("");
     let exec = crate::resources::wait_execution(
         &ctx,
-        last_segment(&name),
-        &exec_name,
+        last_segment(job),
+        execution,
         Duration::from_secs(7 * 24 * 3600),
     )
     .await
     .map_err(|e| anyhow!(e))?;
-    print_tasks(t, &exec).await?;
+    if per_task {
+        print_tasks(t, &exec).await?;
+    }
     if exec.succeeded() {
         println!("Execution {} succeeded.", exec.short_name());
         Ok(0)
@@ -289,6 +277,42 @@ pub(super) struct Connected {
 impl Connected {
     pub(super) async fn stop(self) {
         self.t.stop().await;
+    }
+
+    /// The full name of a `ty` object (a `what`, for messages) given by its name or address
+    /// in the stack's state, or by its full name.
+    pub(super) fn resolve(
+        &self,
+        dir: &Path,
+        name: &str,
+        ty: &str,
+        what: &str,
+    ) -> anyhow::Result<String> {
+        if name.starts_with("projects/") {
+            return Ok(name.to_string());
+        }
+        let state = self.t.state_file.load()?;
+        let found: Vec<&str> = state
+            .resources
+            .iter()
+            .filter(|(addr, e)| {
+                e.ty == ty
+                    && (addr.as_str() == name
+                        || last_segment(&e.id) == name
+                        || addr.ends_with(&format!(".{name}")))
+            })
+            .map(|(_, e)| e.id.as_str())
+            .collect();
+        match found.as_slice() {
+            [one] => Ok(one.to_string()),
+            [] => bail!(
+                "no {what} {name:?} in the state of {} ({})\n{}",
+                dir.display(),
+                self.t.label,
+                self.empty_hint.clone().unwrap_or_else(|| "hint: apply the stack first, or pass the full name projects/P/locations/L/jobs/J".into())
+            ),
+            _ => bail!("{name:?} matches several {what}s: {}", found.join(", ")),
+        }
     }
 }
 

@@ -4,12 +4,8 @@
 use super::args::TargetArgs;
 use super::jobs::{connect, Connected};
 use crate::api::run::last_segment;
-use crate::resources::Ctx;
-use crate::view;
-use anyhow::{anyhow, bail};
 use clap::Subcommand;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 #[derive(Subcommand)]
 pub(super) enum ScheduleCmd {
@@ -52,38 +48,14 @@ pub(super) async fn schedule_cmd(cmd: ScheduleCmd) -> anyhow::Result<i32> {
     }
 }
 
-/// A scheduler job given as a stack name, an address, or a full name.
-fn resolve(c: &Connected, dir: &Path, name: &str) -> anyhow::Result<String> {
-    if name.starts_with("projects/") {
-        return Ok(name.to_string());
-    }
-    let state = c.t.state_file.load()?;
-    let found: Vec<&str> = state
-        .resources
-        .iter()
-        .filter(|(addr, e)| {
-            e.ty == crate::resources::cloud_scheduler_job::TYPE
-                && (addr.as_str() == name
-                    || last_segment(&e.id) == name
-                    || addr.ends_with(&format!(".{name}")))
-        })
-        .map(|(_, e)| e.id.as_str())
-        .collect();
-    match found.as_slice() {
-        [one] => Ok(one.to_string()),
-        [] => bail!(
-            "no scheduler job {name:?} in the state of {} ({})\n{}",
-            dir.display(),
-            c.t.label,
-            c.empty_hint.clone().unwrap_or_else(|| "hint: apply the stack first, or pass the full name projects/P/locations/L/jobs/J".into())
-        ),
-        _ => bail!("{name:?} matches several scheduler jobs: {}", found.join(", ")),
-    }
-}
-
 async fn run_now(c: &Connected, dir: &Path, name: &str, wait: bool) -> anyhow::Result<i32> {
     let t = &c.t;
-    let full = resolve(c, dir, name)?;
+    let full = c.resolve(
+        dir,
+        name,
+        crate::resources::cloud_scheduler_job::TYPE,
+        "scheduler job",
+    )?;
     t.client.scheduler_verb(&full, "run").await?;
     println!(
         "Ran scheduler job {} now (its schedule is unchanged).",
@@ -115,25 +87,5 @@ async fn run_now(c: &Connected, dir: &Path, name: &str, wait: bool) -> anyhow::R
     if !wait {
         return Ok(0);
     }
-    let ctx = Ctx {
-        client: t.client.clone(),
-        lineage: String::new(),
-        observer: Box::new(view::StderrObserver::new(false)),
-    };
-    let job = execution.split("/executions/").next().unwrap_or("");
-    let exec = crate::resources::wait_execution(
-        &ctx,
-        last_segment(job),
-        execution,
-        Duration::from_secs(7 * 24 * 3600),
-    )
-    .await
-    .map_err(|e| anyhow!(e))?;
-    if exec.succeeded() {
-        println!("Execution {} succeeded.", exec.short_name());
-        Ok(0)
-    } else {
-        eprintln!("{}", crate::resources::execution_failure(&ctx, &exec).await);
-        Ok(1)
-    }
+    super::jobs::wait_and_report(t, execution, false).await
 }
