@@ -248,7 +248,9 @@ pub(super) async fn plan(
                     plan.api_calls, t.label
                 );
             }
-            if plan.has_changes() && t.state_file.load()?.resources.is_empty() {
+            // Nothing in the plan was in the state (no change names a prior object): the
+            // chosen target's state is empty; say so if another target's is not.
+            if plan.has_changes() && plan.changes.iter().all(|c| c.prior_id.is_none()) {
                 if let Some(hint) = super::target::elsewhere_hint(dir, target) {
                     eprintln!("{hint}");
                 }

@@ -279,6 +279,14 @@ async fn day2_commands_follow_the_target_last_applied_to() {
         String::from_utf8_lossy(&o.stderr),
         format!("hint: the state of Google Cloud is empty, but the state of the endpoint {url} holds 1 resource(s): pass --endpoint {url}\n")
     );
+    // A plan for a target with an empty state says where the stack's state is.
+    let o = runform(d, &["plan", "--local", "."]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains(&format!("hint: the state of the local runtime (--local) is empty, but the state of the endpoint {url} holds 1 resource(s): pass --endpoint {url}\n")),
+        "{}",
+        text(&o)
+    );
     let o = runform(d, &["run", "--google", "interleave"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
