@@ -543,6 +543,16 @@ fn wrong_directories_say_what_to_run() {
         !stack.join("examples").exists(),
         "nothing is created for a missing directory"
     );
+    // Terraform's -chdir: run as if started there.
+    let o = runform(tmp.path(), &["-chdir=examples/quickstart", "validate"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = runform(tmp.path(), &["-chdir=nowhere", "validate"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).starts_with("error: -chdir=nowhere: "),
+        "{}",
+        text(&o)
+    );
 }
 
 /// A second `local serve` on a taken address names it and what to do.
