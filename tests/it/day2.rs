@@ -812,14 +812,27 @@ output "o" {
         o
     };
     terraform(&["init", "-input=false"]);
-    let steps: [(&[&str], &[&str]); 3] = [
+    // (terraform's arguments, runform's, the stack's input for this step)
+    let steps: [(&[&str], &[&str], &str); 5] = [
         (
             &["plan", "-json", "-input=false", "-out=p.plan"],
             &["plan", "--local", "-json", "-input=false", "-out=p.plan"],
+            "x",
         ),
         (
             &["apply", "-json", "-input=false", "p.plan"],
             &["apply", "--local", "-json", "-input=false", "p.plan"],
+            "x",
+        ),
+        (
+            &["apply", "-json", "-auto-approve", "-input=false"],
+            &["apply", "--local", "-json", "-auto-approve", "-input=false"],
+            "x",
+        ),
+        (
+            &["apply", "-json", "-auto-approve", "-input=false"],
+            &["apply", "--local", "-json", "-auto-approve", "-input=false"],
+            "y",
         ),
         (
             &["destroy", "-json", "-auto-approve", "-input=false"],
@@ -830,9 +843,13 @@ output "o" {
                 "-auto-approve",
                 "-input=false",
             ],
+            "y",
         ),
     ];
-    for (tf_args, rf_args) in steps {
+    for (tf_args, rf_args, input) in steps {
+        for d in [&tf, &rf] {
+            write(d, "main.tf", &stack.replace("\"x\"", &format!("{input:?}")));
+        }
         let theirs = ui_stream(&terraform(tf_args).stdout);
         let o = runform(&rf, rf_args);
         assert!(o.status.success(), "runform {rf_args:?}: {}", text(&o));
@@ -843,6 +860,13 @@ output "o" {
                 .collect::<Vec<_>>()
                 .join("\n")
         };
+        if tf_args[0] == "apply" && input == "y" {
+            assert!(
+                ours.iter()
+                    .any(|m| m["type"] == "apply_start" && m["hook"]["action"] == "update"),
+                "the input's change is an update: {ours:?}"
+            );
+        }
         assert!(
             ours == theirs,
             "{rf_args:?}: runform's stream differs from terraform's\n--- runform\n{}\n--- terraform\n{}",
