@@ -15,7 +15,9 @@ pub(super) fn resolve_job(c: &Connected, dir: &Path, job: &str) -> anyhow::Resul
     c.resolve(dir, job, crate::resources::cloud_run_v2_job::TYPE, "job")
 }
 
-pub(super) async fn resolve_execution(t: &Target, execution: &str) -> anyhow::Result<String> {
+/// An execution given by its name (`JOB-xxxxx`, of a job in the state) or its full name.
+pub(super) fn resolve_execution(c: &Connected, execution: &str) -> anyhow::Result<String> {
+    let t = &c.t;
     if execution.starts_with("projects/") {
         return Ok(execution.to_string());
     }
@@ -30,7 +32,13 @@ pub(super) async fn resolve_execution(t: &Target, execution: &str) -> anyhow::Re
             return Ok(format!("{}/executions/{execution}", e.id));
         }
     }
-    bail!("no job in state owns execution {execution:?}\nhint: pass the full name projects/P/locations/L/jobs/J/executions/E")
+    bail!(
+        "no job in the state of {} owns execution {execution:?}\n{}",
+        t.label,
+        c.empty_hint.clone().unwrap_or_else(|| {
+            "hint: pass the full name projects/P/locations/L/jobs/J/executions/E".into()
+        })
+    )
 }
 
 /// `runform run`'s overrides of the job's settings for one execution.
@@ -234,7 +242,7 @@ pub(super) async fn logs_cmd(
     follow: bool,
 ) -> anyhow::Result<i32> {
     let t = &c.t;
-    let name = resolve_execution(t, execution).await?;
+    let name = resolve_execution(c, execution)?;
     let mut printed: std::collections::BTreeMap<(i32, i32), usize> = Default::default();
     loop {
         let exec = t.client.get_execution(&name).await?;
@@ -355,7 +363,7 @@ fn started_and_duration(e: &Execution, now: chrono::DateTime<chrono::Utc>) -> (S
 /// `runform cancel EXECUTION`.
 pub(super) async fn cancel_cmd(c: &Connected, execution: &str) -> anyhow::Result<i32> {
     let t = &c.t;
-    let name = resolve_execution(t, execution).await?;
+    let name = resolve_execution(c, execution)?;
     t.client.cancel_execution(&name).await?;
     println!("Cancelling {}.", last_segment(&name));
     Ok(0)

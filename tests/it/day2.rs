@@ -287,6 +287,15 @@ async fn day2_commands_follow_the_target_last_applied_to() {
         "{}",
         text(&o)
     );
+    let o = runform(d, &["logs", "--google", "interleave-abcde"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains(&format!(
+            "error: no job in the state of Google Cloud owns execution \"interleave-abcde\"\nhint: the state of Google Cloud is empty, but the state of the endpoint {url} holds 1 resource(s)"
+        )),
+        "{}",
+        text(&o)
+    );
     let o = runform(d, &["run", "--google", "interleave"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
