@@ -337,7 +337,14 @@ impl Observer for JsonObserver {
     }
 
     fn task_log(&self, addr: &str, entry: &LogEntry) {
-        log(&format!("{addr}: [task {}] {}", entry.task, entry.line));
+        let attempt = match entry.attempt {
+            0 => String::new(),
+            n => format!(" attempt {n}"),
+        };
+        log(&format!(
+            "{addr}: [task {}{attempt}] {}",
+            entry.task, entry.line
+        ));
     }
 
     fn action_start(&self, addr: &str, action: Action, prior_id: Option<&str>) {

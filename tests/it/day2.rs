@@ -510,6 +510,15 @@ output "secret" {
         "{}",
         text(&o)
     );
+    // -input=false forbids asking even where a terminal would allow it.
+    let o = runform(d, &["destroy", "--local", "-input=false", "."]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains(
+            "error: refusing to destroy without confirmation: -input=false forbids asking\nhint: pass --auto-approve (-auto-approve)\n"
+        ),
+        "{}",
+        text(&o)
+    );
     let o = runform(d, &["destroy", "--local", "--auto-approve", "."]);
     let out = String::from_utf8_lossy(&o.stdout).to_string();
     assert!(o.status.success(), "{}", text(&o));
