@@ -130,7 +130,9 @@ fn filtered(s: &str, dir: &Path) -> String {
 
 /// Three tasks whose lines interleave (each waits for the previous line's marker file
 /// before writing): the CI-log progress of `run --wait` shows every line as written, in the
-/// order written across tasks, between task-count lines with elapsed times.
+/// order written across tasks, between task-count lines with elapsed times. A line's time is
+/// when the runtime read it from the task's pipe, so each task waits 0.3 s after the marker
+/// before writing: a busy machine (the suite runs tests in parallel) may read a pipe late.
 fn interleaving_job(sync: &Path) -> String {
     format!(
         r#"
@@ -150,7 +152,7 @@ resource "google_cloud_run_v2_job" "interleave" {{
       containers {{
         image   = "busybox"
         command = ["/bin/sh", "-c"]
-        args    = ["i=$CLOUD_RUN_TASK_INDEX; for k in $i $((i+3)); do while [ ! -e $SYNC/$k ]; do sleep 0.05; done; echo \"line $k from task $i\"; touch $SYNC/$((k+1)); done"]
+        args    = ["i=$CLOUD_RUN_TASK_INDEX; for k in $i $((i+3)); do while [ ! -e $SYNC/$k ]; do sleep 0.05; done; sleep 0.3; echo \"line $k from task $i\"; touch $SYNC/$((k+1)); done"]
         env {{
           name  = "SYNC"
           value = "{}"
