@@ -174,6 +174,7 @@ fn fuzz_loader_and_parsers() {
                     let parsers = parser_inputs(&input, &mut rng);
                     let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         let _ = runform::ops::load_stack(work.path(), &args, None, None);
+                        let _ = runform::fmt::format(&String::from_utf8_lossy(&input));
                         for p in &parsers {
                             let _ = runform::api::common::parse_go_duration(p);
                             let _ = runform::api::run::parse_quantity(p);
