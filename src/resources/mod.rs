@@ -19,9 +19,9 @@ pub mod workflow;
 use crate::api::run::{last_segment, Execution};
 use crate::cloud::Client;
 use crate::config::{ResourceConfig, TypeInfo};
-use crate::model::{Action, Change};
+use crate::model::{Action, AttrChange, Change};
 pub use crate::state::StateEntry;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -537,6 +537,112 @@ pub async fn execution_failure(ctx: &Ctx, e: &Execution) -> String {
         ));
     }
     msg
+}
+
+/// The part of planning shared by objects named by their `id` whose labels merge with the
+/// provider's defaults (secrets, repositories): what the id alone decides, or what the
+/// live object must be compared with.
+pub enum ById {
+    /// Removed from the configuration, moved to another id (replace), or not live (create).
+    Decided(Change),
+    /// Configured and live under the same id: compare `live` with `planned`.
+    Compare {
+        change: Change,
+        planned: Value,
+        live: Value,
+        id: String,
+    },
+}
+
+/// See [`ById`]; `what` names the live object in read errors.
+pub fn plan_by_id(input: &PlanInput<'_>, ty: &str, what: &str) -> Result<ById, String> {
+    let live: Option<Value> = read_live(input.live, what)?;
+    let Some(rc) = input.config else {
+        return plan_removal(input.addr, ty, input.state, live.is_some()).map(ById::Decided);
+    };
+    let mut c = change_for(input.addr, ty, rc, input.state);
+    let id = rc
+        .values
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let same = c.prior_id.as_deref().is_none_or(|p| p == id);
+    let planned = labels::planned(
+        &rc.values,
+        input.state,
+        labels::of_live(live.as_ref().filter(|_| same)).as_ref(),
+        rc.attribution,
+    );
+    c.after = Some(planned.clone());
+    if let Some(pid) = c.prior_id.clone().filter(|p| *p != id) {
+        c.action = Action::Replace;
+        c.reason = Some(format!("{pid} → {id}"));
+        c.attrs
+            .push(AttrChange::new("id", Some(json!(pid)), Some(json!(id))));
+        return Ok(ById::Decided(c));
+    }
+    let Some(live) = live else {
+        c.action = Action::Create;
+        if input.state.is_some() {
+            c.reason = Some("it was deleted outside runform".into());
+        }
+        return Ok(ById::Decided(c));
+    };
+    Ok(ById::Compare {
+        change: c,
+        planned,
+        live,
+        id,
+    })
+}
+
+/// Turns `c` into a replace when one of the `immutable` fields differs between `have` and
+/// `want` (views of the live and the planned object); returns whether it did.
+pub fn replace_if_immutable_changed(
+    c: &mut Change,
+    id: &str,
+    have: &Value,
+    want: &Value,
+    immutable: &[&str],
+) -> bool {
+    let Some(k) = immutable.iter().find(|k| want[**k] != have[**k]) else {
+        return false;
+    };
+    c.action = Action::Replace;
+    c.reason = Some(format!("{k} cannot change in place"));
+    c.prior_id = Some(id.to_string());
+    c.attrs.push(AttrChange::new(
+        *k,
+        Some(have[*k].clone()),
+        Some(want[*k].clone()),
+    ));
+    true
+}
+
+/// A live object the state does not hold is adopted only when it is what the configuration
+/// describes (an interrupted apply's); anyone else's is an error naming `runform import`.
+/// `what` names it and `id_argument` the argument that chose its id.
+pub fn refuse_unmanaged(
+    input: &PlanInput<'_>,
+    c: &Change,
+    id: &str,
+    what: &str,
+    id_argument: &str,
+) -> Result<(), String> {
+    if input.state.is_none() && !c.attrs.is_empty() {
+        return Err(format!("{what} {id} already exists and is not managed by this state; import it (`runform import {} {id}`) or choose another {id_argument}", input.addr));
+    }
+    Ok(())
+}
+
+/// No change, adoption of an unrecorded object, or an update.
+pub fn settled_action(changed: bool, in_state: bool) -> Action {
+    match (changed, in_state) {
+        (false, true) => Action::NoOp,
+        (false, false) => Action::Adopt,
+        _ => Action::Update,
+    }
 }
 
 /// Whether `live` holds every field of `sent` as it was sent: the object this create made

@@ -328,58 +328,25 @@ impl ResourceType for Repositories {
         super::located_id(id, "repositories", values)
     }
     fn plan(&self, input: PlanInput<'_>) -> Result<Change, String> {
-        let live: Option<Value> = super::read_live(input.live, "repository")?;
-        let Some(rc) = input.config else {
-            return super::plan_removal(input.addr, REPOSITORY, input.state, live.is_some());
+        let (mut c, planned, live, id) = match super::plan_by_id(&input, REPOSITORY, "repository")?
+        {
+            super::ById::Decided(c) => return Ok(c),
+            super::ById::Compare {
+                change,
+                planned,
+                live,
+                id,
+            } => (change, planned, live, id),
         };
-        let mut c = super::change_for(input.addr, REPOSITORY, rc, input.state);
-        let id = s(&rc.values, "id").to_string();
-        let same = c.prior_id.as_deref().is_none_or(|p| p == id);
-        let planned = super::labels::planned(
-            &rc.values,
-            input.state,
-            super::labels::of_live(live.as_ref().filter(|_| same)).as_ref(),
-            rc.attribution,
-        );
-        c.after = Some(planned.clone());
         let v = &planned;
-        if let Some(pid) = c.prior_id.clone().filter(|p| *p != id) {
-            c.action = Action::Replace;
-            c.reason = Some(format!("{pid} → {id}"));
-            c.attrs
-                .push(AttrChange::new("id", Some(json!(pid)), Some(json!(id))));
-            return Ok(c);
-        }
-        let Some(live) = live else {
-            c.action = Action::Create;
-            if input.state.is_some() {
-                c.reason = Some("it was deleted outside runform".into());
-            }
-            return Ok(c);
-        };
         let (want, have) = (repo_view(v, false), repo_view(&live, true));
-        for k in ["format", "mode", "kms_key_name"] {
-            if want[k] != have[k] {
-                c.action = Action::Replace;
-                c.reason = Some(format!("{k} cannot change in place"));
-                c.prior_id = Some(id.clone());
-                c.attrs.push(AttrChange::new(
-                    k,
-                    Some(have[k].clone()),
-                    Some(want[k].clone()),
-                ));
-                return Ok(c);
-            }
+        let immutable = ["format", "mode", "kms_key_name"];
+        if super::replace_if_immutable_changed(&mut c, &id, &have, &want, &immutable) {
+            return Ok(c);
         }
         c.attrs = super::diff_values(&have, &want);
-        if input.state.is_none() && !c.attrs.is_empty() {
-            return Err(format!("repository {id} already exists and is not managed by this state; import it (`runform import {} {id}`) or choose another repository_id", input.addr));
-        }
-        c.action = match (c.attrs.is_empty(), input.state.is_some()) {
-            (true, true) => Action::NoOp,
-            (true, false) => Action::Adopt,
-            _ => Action::Update,
-        };
+        super::refuse_unmanaged(&input, &c, &id, "repository", "repository_id")?;
+        c.action = super::settled_action(!c.attrs.is_empty(), input.state.is_some());
         let mut mask: Vec<&str> = Vec::new();
         for (k, wire) in [
             ("description", "description"),

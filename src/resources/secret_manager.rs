@@ -221,50 +221,21 @@ impl ResourceType for Secrets {
         }
     }
     fn plan(&self, input: PlanInput<'_>) -> Result<Change, String> {
-        let live: Option<Value> = super::read_live(input.live, "secret")?;
-        let Some(rc) = input.config else {
-            return super::plan_removal(input.addr, SECRET, input.state, live.is_some());
-        };
-        let mut c = super::change_for(input.addr, SECRET, rc, input.state);
-        let id = s(&rc.values, "id").to_string();
-        let same = c.prior_id.as_deref().is_none_or(|p| p == id);
-        let planned = super::labels::planned(
-            &rc.values,
-            input.state,
-            super::labels::of_live(live.as_ref().filter(|_| same)).as_ref(),
-            rc.attribution,
-        );
-        c.after = Some(planned.clone());
-        if let Some(pid) = c.prior_id.clone().filter(|p| *p != id) {
-            c.action = Action::Replace;
-            c.reason = Some(format!("{pid} → {id}"));
-            c.attrs
-                .push(AttrChange::new("id", Some(json!(pid)), Some(json!(id))));
-            return Ok(c);
-        }
-        let Some(live) = live else {
-            c.action = Action::Create;
-            if input.state.is_some() {
-                c.reason = Some("it was deleted outside runform".into());
-            }
-            return Ok(c);
+        let (mut c, planned, live, id) = match super::plan_by_id(&input, SECRET, "secret")? {
+            super::ById::Decided(c) => return Ok(c),
+            super::ById::Compare {
+                change,
+                planned,
+                live,
+                id,
+            } => (change, planned, live, id),
         };
         let (want, have) = (secret_view(&secret_body(&planned)), secret_view(&live));
-        if want["replication"] != have["replication"] {
-            c.action = Action::Replace;
-            c.reason = Some("replication cannot change in place".into());
-            c.prior_id = Some(id.clone());
-            c.attrs.push(AttrChange::new(
-                "replication",
-                Some(have["replication"].clone()),
-                Some(want["replication"].clone()),
-            ));
+        if super::replace_if_immutable_changed(&mut c, &id, &have, &want, &["replication"]) {
             return Ok(c);
         }
         c.attrs = super::diff_values(&have, &want);
-        if input.state.is_none() && !c.attrs.is_empty() {
-            return Err(format!("secret {id} already exists and is not managed by this state; import it (`runform import {} {id}`) or choose another secret_id", input.addr));
-        }
+        super::refuse_unmanaged(&input, &c, &id, "secret", "secret_id")?;
         let mask: Vec<&str> = [
             "labels",
             "annotations",
@@ -276,11 +247,7 @@ impl ResourceType for Secrets {
         .into_iter()
         .filter(|k| want[*k] != have[*k])
         .collect();
-        c.action = match (mask.is_empty(), input.state.is_some()) {
-            (true, true) => Action::NoOp,
-            (true, false) => Action::Adopt,
-            _ => Action::Update,
-        };
+        c.action = super::settled_action(!mask.is_empty(), input.state.is_some());
         c.extra = json!({ "mask": mask });
         Ok(c)
     }
