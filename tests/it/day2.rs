@@ -310,81 +310,6 @@ async fn day2_commands_follow_the_target_last_applied_to() {
     server.stop().await;
 }
 
-/// An Eventarc → Workflows → Cloud Run job stack whose job fails for files named `bad*`.
-const UPLOAD_STACK: &str = r#"
-provider "google" {
-  project = "proj"
-  region  = "us-central1"
-}
-resource "google_service_account" "wf" {
-  account_id = "resize-workflow"
-}
-resource "google_cloud_run_v2_job" "resize" {
-  name                = "resize"
-  location            = "us-central1"
-  deletion_protection = false
-  template {
-    template {
-      max_retries = 0
-      containers {
-        image   = "busybox"
-        command = ["/bin/sh", "-c", "echo resizing $INPUT_FILE; case $INPUT_FILE in *bad*) exit 3;; esac"]
-      }
-    }
-  }
-}
-resource "google_cloud_run_v2_job_iam_member" "wf_runs_resize" {
-  name   = google_cloud_run_v2_job.resize.name
-  role   = "roles/run.jobsExecutorWithOverrides"
-  member = google_service_account.wf.member
-}
-resource "google_workflows_workflow" "on_upload" {
-  name                = "on-upload"
-  deletion_protection = false
-  service_account     = google_service_account.wf.email
-  source_contents     = <<-EOT
-    main:
-      params: [event]
-      steps:
-        - run_job:
-            call: googleapis.run.v2.projects.locations.jobs.run
-            args:
-              name: projects/proj/locations/us-central1/jobs/resize
-              body:
-                overrides:
-                  containerOverrides:
-                    - env:
-                        - name: INPUT_FILE
-                          value: $${event.data.name}
-            result: execution
-        - done:
-            return: $${execution.name}
-  EOT
-}
-resource "google_project_iam_member" "wf_invokes_workflows" {
-  project = "proj"
-  role    = "roles/workflows.invoker"
-  member  = google_service_account.wf.member
-}
-resource "google_eventarc_trigger" "uploads" {
-  name            = "uploads"
-  location        = "us-central1"
-  service_account = google_service_account.wf.email
-  depends_on      = [google_project_iam_member.wf_invokes_workflows]
-  matching_criteria {
-    attribute = "type"
-    value     = "google.cloud.storage.object.v1.finalized"
-  }
-  matching_criteria {
-    attribute = "bucket"
-    value     = "input-proj"
-  }
-  destination {
-    workflow = google_workflows_workflow.on_upload.id
-  }
-}
-"#;
-
 /// `local upload` names the trigger, workflow execution and job execution it started and,
 /// waiting for them (always, without a `local serve`), their outcomes; a failed job is a
 /// non-zero exit with the hint to read its logs.
@@ -392,7 +317,11 @@ resource "google_eventarc_trigger" "uploads" {
 fn local_upload_reports_what_it_started_and_fails_with_it() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    write(d, "main.tf", UPLOAD_STACK);
+    write(
+        d,
+        "main.tf",
+        &super::trigger_cli::stack(super::trigger_cli::TYPE_FIRST),
+    );
     let o = runform(d, &["apply", "--local", "--auto-approve", "-q", "."]);
     assert!(o.status.success(), "{}", text(&o));
     write(d, "cat.jpg", "jpeg");

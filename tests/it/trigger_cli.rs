@@ -4,7 +4,9 @@
 use super::cli_support::{runform, text};
 use super::write;
 
-fn stack(criteria: &str) -> String {
+/// Eventarc → Workflows → a Cloud Run job that "resizes" the uploaded file (and fails for
+/// files named `bad*`), with the accounts and roles Google's pattern needs.
+pub fn stack(criteria: &str) -> String {
     format!(
         r#"
 provider "google" {{
@@ -20,9 +22,10 @@ resource "google_cloud_run_v2_job" "resize" {{
   deletion_protection = false
   template {{
     template {{
+      max_retries = 0
       containers {{
         image   = "busybox"
-        command = ["/bin/sh", "-c", "echo resizing $INPUT_FILE"]
+        command = ["/bin/sh", "-c", "echo resizing $INPUT_FILE; case $INPUT_FILE in *bad*) exit 3;; esac"]
       }}
     }}
   }}
@@ -73,7 +76,7 @@ resource "google_eventarc_trigger" "uploads" {{
     )
 }
 
-const TYPE_FIRST: &str = r#"matching_criteria {
+pub const TYPE_FIRST: &str = r#"matching_criteria {
     attribute = "type"
     value     = "google.cloud.storage.object.v1.finalized"
   }
