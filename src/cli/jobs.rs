@@ -127,8 +127,26 @@ pub(super) async fn wait_and_report(
     execution: &str,
     per_task: bool,
 ) -> anyhow::Result<i32> {
+    let (ctx, exec) = wait_with_progress(&t.client, execution).await?;
+    if per_task {
+        print_tasks(t, &exec).await?;
+    }
+    if exec.succeeded() {
+        println!("Execution {} succeeded.", exec.short_name());
+        Ok(0)
+    } else {
+        eprintln!("{}", crate::resources::execution_failure(&ctx, &exec).await);
+        Ok(1)
+    }
+}
+
+/// Waits for an execution to end, its progress and its tasks' lines on stderr.
+pub(super) async fn wait_with_progress(
+    client: &crate::cloud::Client,
+    execution: &str,
+) -> anyhow::Result<(Ctx, Execution)> {
     let ctx = Ctx {
-        client: t.client.clone(),
+        client: client.clone(),
         lineage: String::new(),
         observer: Box::new(view::StderrObserver::new(false)),
     };
@@ -141,16 +159,7 @@ pub(super) async fn wait_and_report(
     )
     .await
     .map_err(|e| anyhow!(e))?;
-    if per_task {
-        print_tasks(t, &exec).await?;
-    }
-    if exec.succeeded() {
-        println!("Execution {} succeeded.", exec.short_name());
-        Ok(0)
-    } else {
-        eprintln!("{}", crate::resources::execution_failure(&ctx, &exec).await);
-        Ok(1)
-    }
+    Ok((ctx, exec))
 }
 
 pub(super) async fn print_tasks(t: &Target, exec: &Execution) -> anyhow::Result<()> {

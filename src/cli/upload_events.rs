@@ -192,21 +192,10 @@ impl Follower {
     }
 }
 
-/// Shows a job execution's progress and streams its tasks' lines until it ends.
+/// Shows a job execution's progress and streams its tasks' lines until it ends (its outcome
+/// is said by the follower).
 async fn watch(client: Client, execution: String) {
-    let ctx = crate::resources::Ctx {
-        client,
-        lineage: String::new(),
-        observer: Box::new(crate::view::StderrObserver::new(false)),
-    };
-    let job = execution.split("/executions/").next().unwrap_or("");
-    let _ = crate::resources::wait_execution(
-        &ctx,
-        last_segment(job),
-        &execution,
-        Duration::from_secs(7 * 24 * 3600),
-    )
-    .await;
+    let _ = super::jobs::wait_with_progress(&client, &execution).await;
 }
 
 /// `WORKFLOW/EXECUTION_ID` out of a workflow execution's full name.
