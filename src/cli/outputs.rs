@@ -86,15 +86,14 @@ pub(super) fn state_output(state: &crate::state::State, name: &str) -> Option<cr
 
 /// `runform output [NAME] [--json|--raw]`, read from the target's state.
 pub(super) fn output_cmd(
-    sf: &crate::state::StateFile,
+    state: &crate::state::State,
     name: Option<&str>,
     json: bool,
     raw: bool,
 ) -> anyhow::Result<i32> {
-    let state = sf.load()?;
     // As `terraform output` shows them: the console's syntax (`tolist([...])`, heredocs).
     let shown = |k: &str| {
-        state_output(&state, k)
+        state_output(state, k)
             .map(|v| crate::lang::value::format_console(&v, 0))
             .unwrap_or_default()
     };
@@ -150,7 +149,7 @@ pub(super) fn output_cmd(
             if state.outputs.is_empty() {
                 eprintln!("No outputs in the state (declare `output` blocks and apply).");
             }
-            print!("{}", outputs_text(&state));
+            print!("{}", outputs_text(state));
         }
     }
     Ok(0)
@@ -166,8 +165,12 @@ pub(super) async fn output(
 ) -> anyhow::Result<i32> {
     let target = &super::target::day2(dir, target);
     let (sf, conn) = super::state::open_state_for(dir, target).await?;
-    let r = output_cmd(&sf, name, json, raw);
-    if r.is_ok() && sf.load().is_ok_and(|s| s.outputs.is_empty()) {
+    let state = sf.load();
+    let r = state
+        .as_ref()
+        .map_err(|e| anyhow::anyhow!("{e:#}"))
+        .and_then(|s| output_cmd(s, name, json, raw));
+    if r.is_ok() && state.is_ok_and(|s| s.outputs.is_empty()) {
         if let Some(hint) = super::target::elsewhere_hint(dir, target) {
             eprintln!("{hint}");
         }

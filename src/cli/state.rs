@@ -102,12 +102,13 @@ pub(super) async fn open_state_for(
 pub(super) fn state_cmd(
     cmd: StateCmd,
     sf: &crate::state::StateFile,
+    loaded: &crate::state::State,
     target: &TargetArgs,
 ) -> anyhow::Result<i32> {
     use crate::plan::addr_matches;
     match cmd {
         StateCmd::List { addrs, .. } => {
-            let state = sf.load()?;
+            let state = loaded;
             for a in state.resources.keys() {
                 if addrs.is_empty() || addrs.iter().any(|f| addr_matches(a, f)) {
                     println!("{a}");
@@ -116,7 +117,7 @@ pub(super) fn state_cmd(
             Ok(0)
         }
         StateCmd::Show { addr, dir, .. } => {
-            let state = sf.load()?;
+            let state = loaded;
             let Some(e) = state.resources.get(&addr) else {
                 let mut msg = format!("no resource {addr} in the state");
                 if let Some(c) =
@@ -183,7 +184,7 @@ pub(super) fn state_cmd(
             Ok(0)
         }
         StateCmd::Pull { .. } => {
-            let state = sf.load()?;
+            let state = loaded;
             println!("{}", serde_json::to_string_pretty(&state)?);
             Ok(0)
         }
@@ -262,8 +263,13 @@ pub(super) async fn state(cmd: StateCmd) -> anyhow::Result<i32> {
     let (dir, target) = cmd.location();
     let (dir, target) = (dir.to_path_buf(), super::target::day2(dir, target));
     let (sf, conn) = open_state_for(&dir, &target).await?;
-    let empty = sf.load().is_ok_and(|s| s.resources.is_empty());
-    let r = state_cmd(cmd, &sf, &target);
+    // Read once for the reading subcommands and the hint; the changing ones read it again
+    // under the lock.
+    let loaded = sf.load();
+    let empty = loaded.as_ref().is_ok_and(|s| s.resources.is_empty());
+    let r = loaded
+        .map_err(|e| anyhow!("{e:#}"))
+        .and_then(|state| state_cmd(cmd, &sf, &state, &target));
     if empty {
         if let Some(hint) = super::target::elsewhere_hint(&dir, &target) {
             eprintln!("{hint}");
